@@ -1,0 +1,35 @@
+/**
+ * Deploys every Seedcraft contract with Ignition and writes deployments/<network>.json: the one file
+ * the app, the indexer and the CLI read addresses, ABIs, chain id and start block from.
+ * Run through hardhat: `hardhat run deploy/deploy.ts --network localhost`.
+ */
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import hre from "hardhat";
+import { writeDeployment } from "./deployment-file.ts";
+import SeedcraftModule from "./ignition/modules/Seedcraft.ts";
+
+const LOCAL_CHAIN_ID = 31337;
+
+const connection = await hre.network.create();
+const publicClient = await connection.viem.getPublicClient();
+const chainId = await publicClient.getChainId();
+
+// A local hardhat node starts empty every time: Ignition's journal of an earlier chain would only confuse it.
+if (chainId === LOCAL_CHAIN_ID) {
+  await rm(path.resolve("ignition", "deployments", `chain-${chainId}`), { recursive: true, force: true });
+}
+
+const startBlock = await publicClient.getBlockNumber();
+const { chunkLedger } = await connection.ignition.deploy(SeedcraftModule, { displayUi: false });
+const artifact = await hre.artifacts.readArtifact("ChunkLedger");
+
+const file = await writeDeployment({
+  network: connection.networkName,
+  chainId,
+  startBlock: Number(startBlock),
+  contracts: {
+    ChunkLedger: { address: chunkLedger.address, abi: artifact.abi },
+  },
+});
+console.log(`deployed to chain ${chainId}: ChunkLedger ${chunkLedger.address} → ${file}`);

@@ -1,0 +1,38 @@
+/** Node-only: reading and writing deployments/<network>.json. */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Deployment, InvalidDeploymentError, parseDeployment } from "../core/deployment.ts";
+
+export const DEPLOYMENTS_DIR = fileURLToPath(new URL("../deployments/", import.meta.url));
+
+export function deploymentPath(network: string): string {
+  if (!/^[a-zA-Z0-9_-]+$/.test(network)) throw new InvalidDeploymentError(`bad network name ${JSON.stringify(network)}`);
+  return path.join(DEPLOYMENTS_DIR, `${network}.json`);
+}
+
+/** Writes the file atomically, so a reader never sees half of it. Returns its path. */
+export async function writeDeployment(deployment: Deployment): Promise<string> {
+  const file = deploymentPath(deployment.network);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(parseDeployment(deployment), null, 2)}\n`);
+  await rename(tmp, file);
+  return file;
+}
+
+export async function readDeployment(network: string): Promise<Deployment> {
+  const file = deploymentPath(network);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new InvalidDeploymentError(`${file} does not exist: deploy first (npm start, or npm run deploy:localhost)`);
+  }
+  try {
+    return parseDeployment(JSON.parse(text));
+  } catch (error) {
+    if (error instanceof InvalidDeploymentError) throw error;
+    throw new InvalidDeploymentError(`${file} is not JSON: ${(error as Error).message}`);
+  }
+}

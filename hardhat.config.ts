@@ -1,0 +1,31 @@
+import { createRequire } from "node:module";
+import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
+import { defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+const solcPackage = require("solc/package.json") as { version: string };
+
+// No native compiler download is possible offline: compile with the solc npm package's WebAssembly build.
+const compiler = {
+  version: solcPackage.version,
+  path: require.resolve("solc/soljson.js"),
+  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+};
+
+const rpcUrl = process.env.SEEDCRAFT_RPC_URL ?? "http://127.0.0.1:8545";
+
+export default defineConfig({
+  plugins: [hardhatToolboxViem],
+  solidity: {
+    profiles: {
+      default: compiler,
+      production: compiler,
+    },
+  },
+  paths: {
+    tests: { nodejs: "test/contracts" },
+  },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: rpcUrl },
+  },
+});
