@@ -25,7 +25,8 @@ const { chunkLedger } = await connection.ignition.deploy(SeedcraftModule, { disp
 const artifact = await hre.artifacts.readArtifact("ChunkLedger");
 
 const file = await writeDeployment({
-  network: connection.networkName,
+  // SEEDCRAFT_NETWORK names the file when one hardhat network config serves several chains (tests, side-by-side worlds).
+  network: process.env.SEEDCRAFT_NETWORK ?? connection.networkName,
   chainId,
   startBlock: Number(startBlock),
   contracts: {
