@@ -40,6 +40,12 @@ contract ChunkLedger {
         return _anchor(chunkId, expectedVersion, newHash, infoHash, msg.sender);
     }
 
+    /// @notice Packs signed 32-bit chunk coordinates into a chunk id: uint32(cx) << 64 | uint32(cy) << 32 | uint32(cz).
+    /// @dev Identical to core/chunk.ts `chunkIdOf`.
+    function chunkIdOf(int32 cx, int32 cy, int32 cz) external pure returns (uint256) {
+        return (uint256(uint32(cx)) << 64) | (uint256(uint32(cy)) << 32) | uint256(uint32(cz));
+    }
+
     /// @notice The latest anchored version and hash of `chunkId` (version 0 and hash 0: untouched terrain).
     function headOf(uint256 chunkId) external view returns (uint64 version, bytes32 hash) {
         ChunkHead storage head = _heads[chunkId];

@@ -74,7 +74,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The canonical encoding of a chunk's blocks (a view, not a copy, on little-endian machines). */
 export function encodeChunk(blocks: Uint16Array): Uint8Array {
-  if (blocks.length !== CHUNK_VOLUME) throw new InvalidChunkError(`expected ${CHUNK_VOLUME} blocks, got ${blocks.length}`);
+  if (blocks.length !== CHUNK_VOLUME)
+    throw new InvalidChunkError(`expected ${CHUNK_VOLUME} blocks, got ${blocks.length}`);
   if (LITTLE_ENDIAN) return new Uint8Array(blocks.buffer, blocks.byteOffset, CHUNK_BYTES);
   const out = new Uint8Array(CHUNK_BYTES);
   const view = new DataView(out.buffer);

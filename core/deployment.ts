@@ -42,7 +42,8 @@ export function parseDeployment(value: unknown): Deployment {
     if (!isRecord(contract)) throw new InvalidDeploymentError(`\`contracts.${name}\` is missing`);
     if (typeof contract.address !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(contract.address))
       throw new InvalidDeploymentError(`\`contracts.${name}.address\` must be a 20-byte hex address`);
-    if (!Array.isArray(contract.abi)) throw new InvalidDeploymentError(`\`contracts.${name}.abi\` must be an ABI array`);
+    if (!Array.isArray(contract.abi))
+      throw new InvalidDeploymentError(`\`contracts.${name}.abi\` must be an ABI array`);
   }
   return value as Deployment;
 }

@@ -66,7 +66,8 @@ export class ChunkMerkle {
 
   /** The sibling hashes from leaf `leaf` up to the root. */
   proof(leaf: number): Uint8Array[] {
-    if (!Number.isInteger(leaf) || leaf < 0 || leaf >= LEAF_COUNT) throw new InvalidProofError(`leaf ${leaf} is out of range`);
+    if (!Number.isInteger(leaf) || leaf < 0 || leaf >= LEAF_COUNT)
+      throw new InvalidProofError(`leaf ${leaf} is out of range`);
     const siblings: Uint8Array[] = [];
     for (let i = LEAF_COUNT - 1 + leaf; i > 0; i = (i - 1) >> 1) siblings.push(this.#node(i % 2 === 1 ? i + 1 : i - 1));
     return siblings;
@@ -91,7 +92,12 @@ export function chunkHash(blocks: Uint16Array): Uint8Array {
 }
 
 /** Checks that `leafData` is leaf number `leaf` of the chunk whose root is `root`. */
-export function verifyLeafProof(root: Uint8Array, leaf: number, leafData: Uint8Array, siblings: readonly Uint8Array[]): boolean {
+export function verifyLeafProof(
+  root: Uint8Array,
+  leaf: number,
+  leafData: Uint8Array,
+  siblings: readonly Uint8Array[],
+): boolean {
   if (leafData.length !== LEAF_BYTES || siblings.length !== TREE_DEPTH || leaf < 0 || leaf >= LEAF_COUNT) return false;
   let hash = hashLeaf(leafData);
   let position = LEAF_COUNT - 1 + leaf;

@@ -4,7 +4,7 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { BLOCK_IDS } from "./blocks.ts";
-import { CHUNK_SIZE, CHUNK_VOLUME, blockIndex } from "./chunk.ts";
+import { blockIndex, CHUNK_SIZE, CHUNK_VOLUME } from "./chunk.ts";
 
 export const SEA_LEVEL = 8;
 /** The world's height limits, in blocks: [WORLD_MIN_Y, WORLD_MAX_Y). */

@@ -7,7 +7,8 @@ import { type Deployment, InvalidDeploymentError, parseDeployment } from "../cor
 export const DEPLOYMENTS_DIR = fileURLToPath(new URL("../deployments/", import.meta.url));
 
 export function deploymentPath(network: string): string {
-  if (!/^[a-zA-Z0-9_-]+$/.test(network)) throw new InvalidDeploymentError(`bad network name ${JSON.stringify(network)}`);
+  if (!/^[a-zA-Z0-9_-]+$/.test(network))
+    throw new InvalidDeploymentError(`bad network name ${JSON.stringify(network)}`);
   return path.join(DEPLOYMENTS_DIR, `${network}.json`);
 }
 

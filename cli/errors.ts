@@ -1,0 +1,59 @@
+import { SeedcraftError } from "../core/errors.ts";
+
+/** A part of the local world could not start or stopped on its own. `part` names it for the user. */
+export class PartFailedError extends SeedcraftError {
+  readonly part: string;
+  readonly logFile: string | undefined;
+
+  constructor(code: string, part: string, message: string, details?: string, logFile?: string) {
+    super(code, message, details);
+    this.name = "PartFailedError";
+    this.part = part;
+    this.logFile = logFile;
+  }
+}
+
+export class PortTakenError extends PartFailedError {
+  constructor(part: string, port: number) {
+    super(
+      "PORT_TAKEN",
+      part,
+      `${part}: port ${port} on 127.0.0.1 is already taken.`,
+      `Is another \`npm start\` (seedcraft up) running? Stop it, or free the port (\`ss -ltnp 'sport = :${port}'\` shows who holds it).`,
+    );
+    this.name = "PortTakenError";
+  }
+}
+
+export class PartExitedError extends PartFailedError {
+  constructor(part: string, how: string, logFile: string, logTail: string) {
+    super(
+      "PART_EXITED",
+      part,
+      `${part}: ${how}.`,
+      logTail ? `last lines of ${logFile}:\n${logTail}` : undefined,
+      logFile,
+    );
+    this.name = "PartExitedError";
+  }
+}
+
+export class PartTimeoutError extends PartFailedError {
+  constructor(part: string, seconds: number, logFile: string, logTail: string) {
+    super(
+      "PART_TIMEOUT",
+      part,
+      `${part}: not healthy after ${seconds} s.`,
+      logTail ? `last lines of ${logFile}:\n${logTail}` : undefined,
+      logFile,
+    );
+    this.name = "PartTimeoutError";
+  }
+}
+
+export class UsageError extends SeedcraftError {
+  constructor(details: string) {
+    super("USAGE", "Bad command line (see `seedcraft help`).", details);
+    this.name = "UsageError";
+  }
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * `seedcraft`: the command line of the local world.
+ *   seedcraft up [--only chain,deploy,indexer,app]   start the local world (what `npm start` runs)
+ *   seedcraft reset                                  forget local chain state (indexer data, deployments)
+ */
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { SeedcraftError } from "../core/errors.ts";
+import { PartFailedError, UsageError } from "./errors.ts";
+import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
+
+const HELP = `Usage: seedcraft <command> [options]
+
+Commands:
+  up       Start the local world on 127.0.0.1: chain, deploy, indexer, app.
+           --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
+  reset    Delete local state: the indexer's database, Ignition's journal of the
+           local chain and deployments/localhost.json.
+  help     Show this text.
+
+Environment: SEEDCRAFT_RPC_URL (chain for --only without chain), DEBUG=seedcraft:* (detailed logs).`;
+
+function parsePorts(): { chain?: number; indexer?: number; app?: number } {
+  const ports: { chain?: number; indexer?: number; app?: number } = {};
+  for (const [key, variable] of [
+    ["chain", "SEEDCRAFT_CHAIN_PORT"],
+    ["indexer", "SEEDCRAFT_INDEXER_PORT"],
+    ["app", "SEEDCRAFT_APP_PORT"],
+  ] as const) {
+    const value = process.env[variable];
+    if (value === undefined || value === "") continue;
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UsageError(`${variable} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+    ports[key] = port;
+  }
+  return ports;
+}
+
+function parseParts(only: string | undefined): PartName[] | undefined {
+  if (only === undefined) return undefined;
+  const parts = only.split(",").map((part) => part.trim());
+  for (const part of parts)
+    if (!(PART_NAMES as readonly string[]).includes(part))
+      throw new UsageError(`unknown part ${JSON.stringify(part)} in --only; known parts: ${PART_NAMES.join(", ")}`);
+  // Keep the start order whatever order they were named in.
+  return PART_NAMES.filter((part) => parts.includes(part));
+}
+
+function describe(progress: PartProgress): string {
+  const name = progress.part.padEnd(8);
+  switch (progress.phase) {
+    case "starting":
+      return `  … ${name} starting`;
+    case "waiting":
+      return `  … ${name} still starting (${progress.seconds.toFixed(0)} s)`;
+    case "ready":
+      return `  ✔ ${name} ${progress.part === "deploy" ? "done" : "ready"} in ${progress.seconds.toFixed(1)} s   ${progress.detail}`;
+  }
+}
+
+async function up(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { only: { type: "string" } }, strict: true, allowPositionals: false });
+  const world = new World({
+    parts: parseParts(values.only),
+    ports: parsePorts(),
+    network: process.env.SEEDCRAFT_NETWORK || "localhost",
+  });
+  const started = performance.now();
+  console.log(`seedcraft up: starting ${world.parts.join(", ")} on 127.0.0.1`);
+  world.on("progress", (progress: PartProgress) => console.log(describe(progress)));
+
+  let stopRequested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    console.log(`\nseedcraft up: ${signal} received, stopping every part…`);
+    void world.stop().then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", () => world.killAllNow());
+
+  try {
+    await world.start();
+  } catch (error) {
+    if (stopRequested) return 0;
+    throw error;
+  }
+  const total = ((performance.now() - started) / 1000).toFixed(1);
+  const where = world.parts.includes("app") ? ` Play at ${world.urls.app}` : "";
+  console.log(`Seedcraft is up in ${total} s.${where}  (Ctrl-C stops everything)`);
+
+  const failure = await new Promise<PartFailedError>((resolve) => world.once("failed", resolve));
+  throw failure;
+}
+
+async function reset(): Promise<number> {
+  const targets = [
+    path.join(ROOT, ".seedcraft", "indexer"),
+    path.join(ROOT, "indexer", ".ponder"),
+    path.join(ROOT, "ignition", "deployments", "chain-31337"),
+    path.join(ROOT, "deployments", "localhost.json"),
+  ];
+  for (const target of targets) {
+    await rm(target, { recursive: true, force: true });
+    console.log(`removed ${path.relative(ROOT, target)}`);
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "up":
+      return await up(rest);
+    case "reset":
+      return await reset();
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (
+    error instanceof UsageError ||
+    (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
+  ) {
+    console.error(`seedcraft: ${error.message}\n\n${HELP}`);
+    process.exitCode = 2;
+  } else if (error instanceof PartFailedError) {
+    console.error(`\nseedcraft: ${error.message}`);
+    if (error.logFile) console.error(`(full log: ${path.relative(ROOT, error.logFile)})`);
+    process.exitCode = 1;
+  } else if (error instanceof SeedcraftError) {
+    console.error(`seedcraft: ${error.message}`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}

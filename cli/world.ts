@@ -1,0 +1,381 @@
+/**
+ * The local world orchestrator behind `seedcraft up`: starts each part in order, waits until it is
+ * healthy, watches it, and stops every child it started (whole process groups) on stop or failure.
+ * Node-only.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, type WriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import createDebug from "debug";
+import { PartExitedError, PartFailedError, PartTimeoutError, PortTakenError } from "./errors.ts";
+
+const debug = createDebug("seedcraft:world");
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export const PART_NAMES = ["chain", "deploy", "indexer", "app"] as const;
+export type PartName = (typeof PART_NAMES)[number];
+
+export type WorldOptions = {
+  /** Which parts to run, in start order. Default: all. */
+  parts?: readonly PartName[];
+  ports?: { chain?: number; indexer?: number; app?: number };
+  /** Names deployments/<network>.json. Default "localhost". */
+  network?: string;
+  /** Where logs and indexer state go. Default <root>/.seedcraft. */
+  stateDir?: string;
+  /** Per-part health timeout. Default 90 s (the indexer's first start compiles). */
+  timeoutMs?: number;
+};
+
+export type PartProgress =
+  | { part: PartName; phase: "starting" }
+  | { part: PartName; phase: "waiting"; seconds: number }
+  | { part: PartName; phase: "ready"; seconds: number; detail: string };
+
+export type WorldUrls = { chain: string; indexer: string; app: string };
+
+type Service = {
+  part: PartName;
+  child: ChildProcess;
+  log: WriteStream;
+  logFile: string;
+  exited: Promise<void>;
+  exitInfo?: string;
+};
+
+type PartSpec = {
+  part: PartName;
+  port?: number;
+  /** A task runs to completion (deploy); a service runs until stopped. */
+  kind: "task" | "service";
+  bin: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** A service is ready when this resolves to a detail line. */
+  healthy?: () => Promise<string | undefined>;
+  /** Runs after a task exits 0; returns a detail line. */
+  after?: () => string;
+  /** Runs before the part starts. */
+  before?: () => Promise<void>;
+};
+
+/** Resolves a package's CLI entry from node_modules/.bin so it runs under this very Node. */
+function binPath(name: string): string {
+  return realpathSync(path.join(ROOT, "node_modules", ".bin", name));
+}
+
+export async function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+async function fetchJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown } | undefined> {
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function rpcChainId(url: string): Promise<number | undefined> {
+  const answer = await fetchJson(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+  });
+  const result = (answer?.body as { result?: unknown } | undefined)?.result;
+  return typeof result === "string" ? Number.parseInt(result, 16) : undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * One local world. Events: "progress" (PartProgress) while starting, "failed" (PartFailedError) when a
+ * running part dies on its own (everything is then stopped).
+ */
+export class World extends EventEmitter {
+  readonly parts: readonly PartName[];
+  readonly ports: { chain: number; indexer: number; app: number };
+  readonly network: string;
+  readonly stateDir: string;
+  readonly urls: WorldUrls;
+  readonly timings: Partial<Record<PartName, number>> = {};
+  readonly #timeoutMs: number;
+  readonly #services: Service[] = [];
+  #stopping: Promise<void> | undefined;
+  #failure: PartFailedError | undefined;
+
+  constructor(options: WorldOptions = {}) {
+    super();
+    this.parts = options.parts ?? PART_NAMES;
+    this.ports = {
+      chain: options.ports?.chain ?? 8545,
+      indexer: options.ports?.indexer ?? 42069,
+      app: options.ports?.app ?? 5173,
+    };
+    this.network = options.network ?? "localhost";
+    this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
+    this.#timeoutMs = options.timeoutMs ?? 90_000;
+    const chainUrl = this.parts.includes("chain")
+      ? `http://127.0.0.1:${this.ports.chain}`
+      : (process.env.SEEDCRAFT_RPC_URL ?? `http://127.0.0.1:${this.ports.chain}`);
+    this.urls = {
+      chain: chainUrl,
+      indexer: `http://127.0.0.1:${this.ports.indexer}`,
+      app: `http://127.0.0.1:${this.ports.app}`,
+    };
+  }
+
+  /** The failure that stopped the world, if one did. */
+  get failure(): PartFailedError | undefined {
+    return this.#failure;
+  }
+
+  /** Starts every part in order. On failure, stops what it started and throws a PartFailedError. */
+  async start(): Promise<void> {
+    mkdirSync(path.join(this.stateDir, "logs"), { recursive: true });
+    const specs = this.parts.map((part) => this.#spec(part));
+    // Fail before starting anything if a port is taken: the message names the part and the port.
+    for (const spec of specs) {
+      if (spec.port !== undefined && !(await isPortFree(spec.port))) throw new PortTakenError(spec.part, spec.port);
+    }
+    try {
+      for (const spec of specs) {
+        if (this.#failure) throw this.#failure;
+        await this.#startPart(spec);
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s). Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  async #stopAll(): Promise<void> {
+    // Stop in reverse start order: the app and indexer before the chain they read.
+    for (const service of [...this.#services].reverse()) {
+      if (service.exitInfo === undefined) signalGroup(service.child, "SIGTERM");
+      const killed = await Promise.race([service.exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!killed) {
+        debug("%s ignored SIGTERM, sending SIGKILL", service.part);
+        signalGroup(service.child, "SIGKILL");
+        await service.exited;
+      }
+      // The group may hold grandchildren (esbuild, workers) that outlive the leader.
+      signalGroup(service.child, "SIGKILL");
+      service.log.end();
+    }
+  }
+
+  #spec(part: PartName): PartSpec {
+    const env = {
+      SEEDCRAFT_NETWORK: this.network,
+      SEEDCRAFT_RPC_URL: this.urls.chain,
+      SEEDCRAFT_INDEXER_URL: this.urls.indexer,
+    };
+    switch (part) {
+      case "chain":
+        return {
+          part,
+          kind: "service",
+          port: this.ports.chain,
+          bin: binPath("hardhat"),
+          args: ["node", "--hostname", "127.0.0.1", "--port", String(this.ports.chain)],
+          healthy: async () => {
+            const chainId = await rpcChainId(this.urls.chain);
+            return chainId === undefined ? undefined : `${this.urls.chain} (chain id ${chainId})`;
+          },
+        };
+      case "deploy":
+        return {
+          part,
+          kind: "task",
+          bin: binPath("hardhat"),
+          args: ["run", "deploy/deploy.ts", "--network", "localhost"],
+          env,
+          after: () => {
+            const file = path.join(ROOT, "deployments", `${this.network}.json`);
+            const deployment = JSON.parse(readFileSync(file, "utf8")) as {
+              contracts: { ChunkLedger: { address: string } };
+            };
+            return `ChunkLedger ${deployment.contracts.ChunkLedger.address} → deployments/${this.network}.json`;
+          },
+        };
+      case "indexer": {
+        const indexerDir = path.join(this.stateDir, "indexer");
+        return {
+          part,
+          kind: "service",
+          port: this.ports.indexer,
+          bin: binPath("ponder"),
+          args: ["start", "--root", "indexer", "-H", "127.0.0.1", "-p", String(this.ports.indexer)],
+          env: { ...env, SEEDCRAFT_INDEXER_DIR: indexerDir },
+          // A chain we start is new: an index of an earlier chain would be stale.
+          before: async () => {
+            if (this.parts.includes("chain")) await rm(indexerDir, { recursive: true, force: true });
+          },
+          healthy: async () => {
+            const answer = await fetchJson(`${this.urls.indexer}/v1/ready`);
+            return answer?.status === 200 ? this.urls.indexer : undefined;
+          },
+        };
+      }
+      case "app":
+        return {
+          part,
+          kind: "service",
+          port: this.ports.app,
+          bin: binPath("vite"),
+          args: ["--config", "app/vite.config.ts"],
+          env: { ...env, SEEDCRAFT_APP_PORT: String(this.ports.app) },
+          healthy: async () => {
+            const answer = await fetchJson(`${this.urls.app}/`);
+            return answer?.status === 200 ? this.urls.app : undefined;
+          },
+        };
+    }
+  }
+
+  async #startPart(spec: PartSpec): Promise<void> {
+    const started = performance.now();
+    this.emit("progress", { part: spec.part, phase: "starting" } satisfies PartProgress);
+    await spec.before?.();
+    const logFile = path.join(this.stateDir, "logs", `${spec.part}.log`);
+    const log = createWriteStream(logFile);
+    const child = spawn(process.execPath, [spec.bin, ...spec.args], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...spec.env,
+        PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so stop() reaches the grandchildren too.
+      detached: true,
+    });
+    const partDebug = createDebug(`seedcraft:${spec.part}`);
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on("data", (chunk: Buffer) => {
+        log.write(chunk);
+        if (partDebug.enabled) partDebug("%s", chunk.toString().trimEnd());
+      });
+    }
+    const service: Service = {
+      part: spec.part,
+      child,
+      log,
+      logFile,
+      exited: new Promise((resolve) => {
+        child.once("exit", (code, signal) => {
+          service.exitInfo = signal ? `killed by ${signal}` : `exit code ${code}`;
+          resolve();
+        });
+        child.once("error", (error) => {
+          service.exitInfo = `could not start: ${error.message}`;
+          resolve();
+        });
+      }),
+    };
+    this.#services.push(service);
+
+    const deadline = started + this.#timeoutMs;
+    const seconds = () => (performance.now() - started) / 1000;
+    let nextWaitingNote = started + 5000;
+    for (;;) {
+      if (service.exitInfo !== undefined) {
+        if (spec.kind === "task" && service.exitInfo === "exit code 0") {
+          service.log.end();
+          this.#finishPart(spec.part, seconds(), spec.after?.() ?? "done");
+          return;
+        }
+        throw new PartExitedError(spec.part, `exited while starting (${service.exitInfo})`, logFile, tail(logFile));
+      }
+      if (spec.kind === "service" && spec.healthy) {
+        const detail = await spec.healthy();
+        if (detail !== undefined) {
+          this.#finishPart(spec.part, seconds(), detail);
+          this.#watch(service);
+          return;
+        }
+      }
+      if (performance.now() > deadline)
+        throw new PartTimeoutError(spec.part, Math.round(this.#timeoutMs / 1000), logFile, tail(logFile));
+      if (performance.now() > nextWaitingNote) {
+        nextWaitingNote += 5000;
+        this.emit("progress", { part: spec.part, phase: "waiting", seconds: seconds() } satisfies PartProgress);
+      }
+      await Promise.race([service.exited, sleep(spec.kind === "task" ? 50 : 100)]);
+    }
+  }
+
+  #finishPart(part: PartName, seconds: number, detail: string): void {
+    this.timings[part] = seconds;
+    this.emit("progress", { part, phase: "ready", seconds, detail } satisfies PartProgress);
+  }
+
+  /** A running service that exits on its own takes the whole world down, naming itself. */
+  #watch(service: Service): void {
+    void service.exited.then(async () => {
+      if (this.#stopping) return;
+      this.#failure = new PartExitedError(
+        service.part,
+        `stopped unexpectedly (${service.exitInfo})`,
+        service.logFile,
+        tail(service.logFile),
+      );
+      await this.stop();
+      this.emit("failed", this.#failure);
+    });
+  }
+
+  /** Synchronous last resort for process exit paths: SIGKILL every process group still running. */
+  killAllNow(): void {
+    for (const service of this.#services) if (service.exitInfo === undefined) signalGroup(service.child, "SIGKILL");
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+export function isPartFailure(error: unknown): error is PartFailedError {
+  return error instanceof PartFailedError;
+}
+
+export function deploymentExists(network: string): boolean {
+  return existsSync(path.join(ROOT, "deployments", `${network}.json`));
+}
