@@ -20,7 +20,12 @@ Commands:
            local chain and deployments/localhost.json.
   help     Show this text.
 
-Environment: SEEDCRAFT_RPC_URL (chain for --only without chain), DEBUG=seedcraft:* (detailed logs).`;
+Environment:
+  SEEDCRAFT_CHAIN_PORT, SEEDCRAFT_INDEXER_PORT, SEEDCRAFT_APP_PORT   ports (8545, 42069, 5173)
+  SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
+  SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
+  SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
+  DEBUG=seedcraft:*      detailed logs, children's output included`;
 
 function parsePorts(): { chain?: number; indexer?: number; app?: number } {
   const ports: { chain?: number; indexer?: number; app?: number } = {};
@@ -67,6 +72,7 @@ async function up(args: string[]): Promise<number> {
     parts: parseParts(values.only),
     ports: parsePorts(),
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
+    stateDir: process.env.SEEDCRAFT_STATE_DIR || undefined,
   });
   const started = performance.now();
   console.log(`seedcraft up: starting ${world.parts.join(", ")} on 127.0.0.1`);
@@ -129,13 +135,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+function isParseArgsError(error: unknown): error is TypeError {
+  return error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS");
+}
+
 try {
   process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  if (
-    error instanceof UsageError ||
-    (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
-  ) {
+} catch (caught) {
+  const error = isParseArgsError(caught) ? new UsageError(caught.message) : caught;
+  if (error instanceof UsageError) {
     console.error(`seedcraft: ${error.message}\n\n${HELP}`);
     process.exitCode = 2;
   } else if (error instanceof PartFailedError) {

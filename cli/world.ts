@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, realpathSync, type WriteStream, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -41,6 +41,7 @@ export type WorldUrls = { chain: string; indexer: string; app: string };
 
 type Service = {
   part: PartName;
+  kind: PartSpec["kind"];
   child: ChildProcess;
   log: WriteStream;
   logFile: string;
@@ -104,6 +105,8 @@ export async function rpcChainId(url: string): Promise<number | undefined> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A sleep that does not keep the process alive: for races against an exit. */
+const grace = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function tail(file: string, lines = 15): string {
   try {
@@ -184,7 +187,7 @@ export class World extends EventEmitter {
     // Stop in reverse start order: the app and indexer before the chain they read.
     for (const service of [...this.#services].reverse()) {
       if (service.exitInfo === undefined) signalGroup(service.child, "SIGTERM");
-      const killed = await Promise.race([service.exited.then(() => true), sleep(5000).then(() => false)]);
+      const killed = await Promise.race([service.exited.then(() => true), grace(5000).then(() => false)]);
       if (!killed) {
         debug("%s ignored SIGTERM, sending SIGKILL", service.part);
         signalGroup(service.child, "SIGKILL");
@@ -291,6 +294,7 @@ export class World extends EventEmitter {
     }
     const service: Service = {
       part: spec.part,
+      kind: spec.kind,
       child,
       log,
       logFile,
@@ -306,6 +310,7 @@ export class World extends EventEmitter {
       }),
     };
     this.#services.push(service);
+    this.#writeRunFile();
 
     const deadline = started + this.#timeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
@@ -357,6 +362,17 @@ export class World extends EventEmitter {
     });
   }
 
+  /** <stateDir>/run.json: who runs what, for `seedcraft` tooling and tests. */
+  #writeRunFile(): void {
+    const parts = Object.fromEntries(
+      this.#services.map((service) => [service.part, { pid: service.child.pid, kind: service.kind }]),
+    );
+    writeFileSync(
+      path.join(this.stateDir, "run.json"),
+      `${JSON.stringify({ pid: process.pid, urls: this.urls, parts }, null, 2)}\n`,
+    );
+  }
+
   /** Synchronous last resort for process exit paths: SIGKILL every process group still running. */
   killAllNow(): void {
     for (const service of this.#services) if (service.exitInfo === undefined) signalGroup(service.child, "SIGKILL");
@@ -374,8 +390,4 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 export function isPartFailure(error: unknown): error is PartFailedError {
   return error instanceof PartFailedError;
-}
-
-export function deploymentExists(network: string): boolean {
-  return existsSync(path.join(ROOT, "deployments", `${network}.json`));
 }
