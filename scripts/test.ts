@@ -76,6 +76,8 @@ function run(step: Step): Promise<{ ok: boolean; output: string; seconds: number
 
 const nodeTestArgs = ["--test", "--test-concurrency=1", "--test-reporter=spec"];
 const steps: Step[] = [
+  // Contract typings (artifacts/*.d.ts) must exist before the typecheck.
+  { name: "compile contracts (hardhat build)", args: [bin("hardhat"), "build"] },
   { name: "typecheck (tsc --noEmit)", args: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
   { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
   { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },

@@ -60,7 +60,8 @@ describe("chunk Merkle hash", () => {
       assert.ok(!verifyLeafProof(tree.root, leaf, flipped, proof));
       assert.ok(!verifyLeafProof(tree.root, (leaf + 1) % LEAF_COUNT, data, proof));
       const badProof = proof.map((p) => p.slice());
-      (badProof[leaf % badProof.length] as Uint8Array)[0] ^= 1;
+      const tampered = badProof[leaf % badProof.length] as Uint8Array;
+      tampered[0] = (tampered[0] as number) ^ 1;
       assert.ok(!verifyLeafProof(tree.root, leaf, data, badProof));
     }
   });
