@@ -1,0 +1,54 @@
+/** The app's configuration: the deployment and the URLs of the chain and the indexer, from `seedcraft.json`. */
+import { type Deployment, parseDeployment } from "../../core/deployment.ts";
+import { SeedcraftError } from "../../core/errors.ts";
+
+export type AppConfig = {
+  deployment: Deployment;
+  rpcUrl: string;
+  indexerUrl: string;
+};
+
+export class AppConfigError extends SeedcraftError {
+  constructor(message: string, details?: string) {
+    super("APP_CONFIG", message, details);
+    this.name = "AppConfigError";
+  }
+}
+
+function httpUrl(name: string, value: unknown): string {
+  if (typeof value !== "string")
+    throw new AppConfigError("The app configuration is invalid.", `\`${name}\` is missing`);
+  const url = new URL(value);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new AppConfigError("The app configuration is invalid.", `\`${name}\` must be an http(s) URL`);
+  return value.replace(/\/+$/, "");
+}
+
+export function parseAppConfig(value: unknown): AppConfig {
+  if (typeof value !== "object" || value === null)
+    throw new AppConfigError("The app configuration is invalid.", "expected a JSON object");
+  const record = value as Record<string, unknown>;
+  return {
+    deployment: parseDeployment(record.deployment),
+    rpcUrl: httpUrl("rpcUrl", record.rpcUrl),
+    indexerUrl: httpUrl("indexerUrl", record.indexerUrl),
+  };
+}
+
+/** Loads `seedcraft.json` from beside index.html (the dev server makes it from deployments/<network>.json). */
+export async function loadAppConfig(): Promise<AppConfig> {
+  const url = new URL("seedcraft.json", document.baseURI);
+  let response: Response;
+  try {
+    response = await fetch(url, { cache: "no-store" });
+  } catch (error) {
+    throw new AppConfigError("Could not fetch seedcraft.json.", String(error));
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const details =
+      typeof body === "object" && body !== null && "details" in body ? String(body.details) : `HTTP ${response.status}`;
+    throw new AppConfigError("The world is not deployed yet.", details);
+  }
+  return parseAppConfig(body);
+}

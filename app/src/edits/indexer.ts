@@ -1,0 +1,55 @@
+/** The indexer's HTTP API, as the app uses it: chunk heads and readiness. Answers never throw. */
+import type { Hex } from "viem";
+import { isHex32 } from "./errors.ts";
+
+export type IndexedHead = { version: bigint; hash: Hex | null };
+
+export type IndexerAnswer<T> =
+  | { status: "ok"; value: T }
+  /** 503: the indexer is behind the chain head (or found the chain reset); its data may be stale. */
+  | { status: "syncing"; details: string }
+  | { status: "unreachable"; details: string };
+
+const TIMEOUT_MS = 2_000;
+
+async function getJson(url: string): Promise<IndexerAnswer<unknown>> {
+  let response: Response;
+  try {
+    response = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (error) {
+    return { status: "unreachable", details: error instanceof Error ? error.message : String(error) };
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (response.status === 503) return { status: "syncing", details: describe(body) };
+  if (!response.ok) return { status: "unreachable", details: `HTTP ${response.status} ${describe(body)}`.trim() };
+  return { status: "ok", value: body };
+}
+
+function describe(body: unknown): string {
+  if (typeof body !== "object" || body === null) return "";
+  const record = body as Record<string, unknown>;
+  const text = record.error ?? record.status ?? record.message;
+  return typeof text === "string" ? text : "";
+}
+
+/** GET /v1/chunks/:id → `{ chunkId, version, hash, infoHash, author }`. */
+export async function fetchIndexedHead(indexerUrl: string, chunkId: bigint): Promise<IndexerAnswer<IndexedHead>> {
+  const answer = await getJson(`${indexerUrl}/v1/chunks/${chunkId}`);
+  if (answer.status !== "ok") return answer;
+  const body = answer.value;
+  if (typeof body !== "object" || body === null) return { status: "unreachable", details: "not a JSON object" };
+  const { version, hash } = body as Record<string, unknown>;
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0)
+    return { status: "unreachable", details: "answer has no version" };
+  if (hash !== null && !isHex32(hash)) return { status: "unreachable", details: "answer has a bad hash" };
+  return { status: "ok", value: { version: BigInt(version), hash } };
+}
+
+export type IndexerStatus = "ready" | "syncing" | "unreachable";
+
+/** GET /v1/ready → 200 ready, 503 syncing. */
+export async function fetchIndexerStatus(indexerUrl: string): Promise<{ status: IndexerStatus; details: string }> {
+  const answer = await getJson(`${indexerUrl}/v1/ready`);
+  if (answer.status === "ok") return { status: "ready", details: "" };
+  return { status: answer.status, details: answer.details };
+}

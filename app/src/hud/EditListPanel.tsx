@@ -1,0 +1,47 @@
+import { BLOCKS } from "../../../core/blocks.ts";
+import type { EditEntry, EditList } from "../edits/editList.ts";
+import { useStore } from "../store.ts";
+
+const SHOWN = 12;
+
+function describe(entry: EditEntry): string {
+  const name = BLOCKS[entry.block]?.name ?? `block ${entry.block}`;
+  return entry.mode === "break" ? "break" : `place ${name}`;
+}
+
+/** The newest edits first, each with its chunk, anchored version and state. */
+export function EditListPanel({ edits }: { edits: EditList }) {
+  const entries = useStore(edits.store);
+  const shown = entries.slice(-SHOWN).reverse();
+  return (
+    <section className="panel edits" aria-label="Edits">
+      <h2>Edits</h2>
+      {shown.length === 0 && <p className="muted">Left click breaks, right click places.</p>}
+      <ol data-testid="edit-list">
+        {shown.map((entry) => (
+          <li
+            key={entry.id}
+            data-testid="edit-status"
+            data-state={entry.state}
+            data-chunk-id={entry.chunkId.toString()}
+            data-version={entry.version?.toString()}
+            data-apply-ms={entry.applyMs === undefined ? undefined : entry.applyMs.toFixed(1)}
+            data-tx={entry.txHash}
+            className={`edit edit-${entry.state}`}
+          >
+            <div className="edit-head">
+              <span>{describe(entry)}</span>
+              <span className={`pill pill-${entry.state}`}>{entry.state}</span>
+            </div>
+            <div className="edit-meta muted">
+              ({entry.position.join(", ")}) · chunk {entry.chunk.cx},{entry.chunk.cy},{entry.chunk.cz}
+              {entry.version !== undefined && ` · v${entry.version}`}
+            </div>
+            {entry.state === "failed" && entry.reason && <div className="edit-reason">{entry.reason}</div>}
+            {entry.state !== "failed" && entry.note && <div className="edit-note muted">{entry.note}</div>}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}

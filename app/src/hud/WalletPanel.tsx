@@ -1,0 +1,86 @@
+import { useConnect, useConnection, useConnectors, useDisconnect, useSwitchChain } from "wagmi";
+
+function describeError(error: Error): string {
+  if (error.name === "ProviderNotFoundError")
+    return "No browser wallet found: install one, or play with a dev account.";
+  return "shortMessage" in error && typeof error.shortMessage === "string" ? error.shortMessage : error.message;
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+/** Connection state, the two ways to connect, the account and its chain. */
+export function WalletPanel({ chainId }: { chainId: number }) {
+  const connection = useConnection();
+  const connectors = useConnectors();
+  const connect = useConnect();
+  const disconnect = useDisconnect();
+  const switchChain = useSwitchChain();
+  const devConnector = connectors.find((connector) => connector.id === "devAccount");
+  const injectedConnector = connectors.find((connector) => connector.id === "injected");
+  const wrongChain = connection.status === "connected" && connection.chainId !== chainId;
+  const error = connect.error ?? switchChain.error;
+
+  return (
+    <div className="wallet">
+      <div className="row">
+        <span className="label">Wallet</span>
+        <span data-testid="wallet-status" data-state={connection.status} className={`pill pill-${connection.status}`}>
+          {connection.status}
+        </span>
+        {connection.connector && <span className="muted ellipsis">{connection.connector.name}</span>}
+      </div>
+      {connection.address && (
+        <div className="row" title={connection.address}>
+          <span className="label">Account</span>
+          <code data-testid="wallet-address" data-address={connection.address}>
+            {short(connection.address)}
+          </code>
+        </div>
+      )}
+      <div className="row">
+        <span className="label">Chain</span>
+        <code data-testid="chain-id">{connection.chainId ?? chainId}</code>
+        {wrongChain && (
+          <button type="button" onClick={() => switchChain.mutate({ chainId })}>
+            Switch to {chainId}
+          </button>
+        )}
+      </div>
+      {connection.status === "connected" ? (
+        <button type="button" data-testid="disconnect" onClick={() => disconnect.mutate({})}>
+          Disconnect
+        </button>
+      ) : (
+        <div className="row buttons">
+          {devConnector && (
+            <button
+              type="button"
+              data-testid="connect-dev-account"
+              disabled={connect.isPending}
+              onClick={() => connect.mutate({ connector: devConnector, chainId })}
+            >
+              Play with a dev account
+            </button>
+          )}
+          {injectedConnector && (
+            <button
+              type="button"
+              data-testid="connect-injected"
+              disabled={connect.isPending}
+              onClick={() => connect.mutate({ connector: injectedConnector, chainId })}
+            >
+              Browser wallet
+            </button>
+          )}
+        </div>
+      )}
+      {error && (
+        <p className="error" data-testid="wallet-error">
+          {describeError(error)}
+        </p>
+      )}
+    </div>
+  );
+}
