@@ -107,7 +107,7 @@ async function reset(): Promise<number> {
   const targets = [
     path.join(ROOT, ".seedcraft", "indexer"),
     path.join(ROOT, "indexer", ".ponder"),
-    path.join(ROOT, "ignition", "deployments", "chain-31337"),
+    path.join(ROOT, "ignition", "deployments", "localhost-31337"),
     path.join(ROOT, "deployments", "localhost.json"),
   ];
   for (const target of targets) {

@@ -15,18 +15,21 @@ const connection = await hre.network.create();
 const publicClient = await connection.viem.getPublicClient();
 const chainId = await publicClient.getChainId();
 
+// SEEDCRAFT_NETWORK names the file when one hardhat network config serves several chains (tests, side-by-side worlds).
+const networkName = process.env.SEEDCRAFT_NETWORK ?? connection.networkName;
+// One Ignition journal per network name, so side-by-side local chains never share one.
+const deploymentId = `${networkName}-${chainId}`;
 // A local hardhat node starts empty every time: Ignition's journal of an earlier chain would only confuse it.
 if (chainId === LOCAL_CHAIN_ID) {
-  await rm(path.resolve("ignition", "deployments", `chain-${chainId}`), { recursive: true, force: true });
+  await rm(path.resolve("ignition", "deployments", deploymentId), { recursive: true, force: true });
 }
 
 const startBlock = await publicClient.getBlockNumber();
-const { chunkLedger } = await connection.ignition.deploy(SeedcraftModule, { displayUi: false });
+const { chunkLedger } = await connection.ignition.deploy(SeedcraftModule, { displayUi: false, deploymentId });
 const artifact = await hre.artifacts.readArtifact("ChunkLedger");
 
 const file = await writeDeployment({
-  // SEEDCRAFT_NETWORK names the file when one hardhat network config serves several chains (tests, side-by-side worlds).
-  network: process.env.SEEDCRAFT_NETWORK ?? connection.networkName,
+  network: networkName,
   chainId,
   startBlock: Number(startBlock),
   contracts: {
