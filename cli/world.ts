@@ -240,7 +240,17 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.indexer,
           bin: binPath("ponder"),
-          args: ["start", "--root", "indexer", "-H", "127.0.0.1", "-p", String(this.ports.indexer)],
+          args: [
+            "start",
+            "--root",
+            "indexer",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            String(this.ports.indexer),
+            "--schema",
+            process.env.DATABASE_SCHEMA || "seedcraft",
+          ],
           env: { ...env, SEEDCRAFT_INDEXER_DIR: indexerDir },
           // A chain we start is new: an index of an earlier chain would be stale.
           before: async () => {

@@ -95,3 +95,12 @@ export function decodeChunk(bytes: Uint8Array): Uint16Array {
   for (let i = 0; i < CHUNK_VOLUME; i++) blocks[i] = view.getUint16(i * 2, true);
   return blocks;
 }
+
+/** Parses a chunk id written in decimal or 0x-hex (as URLs and JSON carry it); throws `InvalidChunkError`. */
+export function parseChunkId(text: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,28}|0x[0-9a-fA-F]{1,24})$/.test(text))
+    throw new InvalidChunkError(`${JSON.stringify(text.slice(0, 40))} is not a decimal or 0x-hex chunk id`);
+  const id = BigInt(text);
+  if (id > MAX_CHUNK_ID) throw new InvalidChunkError(`chunk id ${text} is outside 0..2^96-1`);
+  return id;
+}

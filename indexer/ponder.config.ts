@@ -1,0 +1,57 @@
+/**
+ * Ponder configuration of the Seedcraft indexer. Everything comes from the deployment file and the
+ * environment, read once here:
+ *   SEEDCRAFT_NETWORK     which deployments/<network>.json to index (default "localhost")
+ *   SEEDCRAFT_RPC_URL     the chain's HTTP RPC (default http://127.0.0.1:8545); its ws:// twin is used
+ *                         for newHeads so an anchor is indexed within milliseconds
+ *   SEEDCRAFT_RPC_WS_URL  the WebSocket RPC when it is not the HTTP URL's twin ("none" disables it)
+ *   SEEDCRAFT_INDEXER_DIR where PGlite keeps its files (default indexer/.ponder/pglite)
+ *   DATABASE_URL          a postgres:// URL: use Postgres instead of PGlite
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ArtifactMap } from "hardhat/types/artifacts";
+import { createConfig } from "ponder";
+import { parseDeployment } from "../core/deployment.ts";
+
+const network = process.env.SEEDCRAFT_NETWORK || "localhost";
+const deploymentFile = fileURLToPath(new URL(`../deployments/${network}.json`, import.meta.url));
+const deployment = parseDeployment(JSON.parse(readFileSync(deploymentFile, "utf8")));
+
+const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
+const wsSetting = process.env.SEEDCRAFT_RPC_WS_URL;
+const ws = wsSetting === "none" ? undefined : wsSetting || rpc.replace(/^http/, "ws");
+
+const database = process.env.DATABASE_URL
+  ? ({ kind: "postgres", connectionString: process.env.DATABASE_URL } as const)
+  : ({
+      kind: "pglite",
+      directory: process.env.SEEDCRAFT_INDEXER_DIR
+        ? path.join(process.env.SEEDCRAFT_INDEXER_DIR, "pglite")
+        : fileURLToPath(new URL("./.ponder/pglite", import.meta.url)),
+    } as const);
+
+export default createConfig({
+  database,
+  chains: {
+    seedcraft: {
+      id: deployment.chainId,
+      rpc,
+      ...(ws ? { ws } : {}),
+      // Ponder refuses less than 100 ms; WebSocket newHeads makes polling a fallback anyway.
+      pollingInterval: 100,
+      // A local chain's blocks are never cached across resets.
+      disableCache: deployment.chainId === 31337,
+    },
+  },
+  contracts: {
+    ChunkLedger: {
+      chain: "seedcraft",
+      // Typed from the compiled contract (artifacts/*.d.ts), so the handlers see each event's arguments.
+      abi: deployment.contracts.ChunkLedger.abi as ArtifactMap["ChunkLedger"]["abi"],
+      address: deployment.contracts.ChunkLedger.address,
+      startBlock: deployment.startBlock,
+    },
+  },
+});
