@@ -61,6 +61,8 @@ type PartSpec = {
   healthy?: () => Promise<string | undefined>;
   /** Runs after a task exits 0; returns a detail line. */
   after?: () => string;
+  /** Working directory, relative to the root. Default: the root. */
+  cwd?: string;
   /** Runs before the part starts. */
   before?: () => Promise<void>;
 };
@@ -240,10 +242,10 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.indexer,
           bin: binPath("ponder"),
+          // Ponder writes generated/ into its working directory: keep it inside indexer/.
+          cwd: "indexer",
           args: [
             "start",
-            "--root",
-            "indexer",
             "-H",
             "127.0.0.1",
             "-p",
@@ -285,7 +287,7 @@ export class World extends EventEmitter {
     const logFile = path.join(this.stateDir, "logs", `${spec.part}.log`);
     const log = createWriteStream(logFile);
     const child = spawn(process.execPath, [spec.bin, ...spec.args], {
-      cwd: ROOT,
+      cwd: path.join(ROOT, spec.cwd ?? "."),
       env: {
         ...process.env,
         ...spec.env,
