@@ -19,6 +19,7 @@ const results: Run[] = [];
 for (let run = 1; run <= runs; run++) {
   const world = new World({ stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-bench-")), network: "bench" });
   const started = performance.now();
+  let total = 0;
   try {
     await world.start();
     // Independent checks that each part answers, beyond the orchestrator's own health checks.
@@ -29,10 +30,10 @@ for (let run = 1; run <= runs; run++) {
     ]);
     if (page !== 200 || chainId === undefined || ready !== 200)
       throw new Error(`a part does not answer: app ${page}, chain id ${chainId}, indexer ready ${ready}`);
+    total = (performance.now() - started) / 1000;
   } finally {
     await world.stop();
   }
-  const total = (performance.now() - started) / 1000;
   const listening = [];
   for (const [part, port] of Object.entries(world.ports))
     if (!(await isPortFree(port))) listening.push(`${part}:${port}`);
