@@ -82,7 +82,7 @@ const steps: Step[] = [
   { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
   { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
   {
-    name: "core, cli, indexer, e2e (node --test)",
+    name: "core, app, cli, indexer, e2e (node --test)",
     args: [
       ...nodeTestArgs,
       "test/core/**/*.test.ts",
