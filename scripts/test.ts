@@ -86,6 +86,7 @@ const steps: Step[] = [
     args: [
       ...nodeTestArgs,
       "test/core/**/*.test.ts",
+      "test/app/**/*.test.ts",
       "test/cli/**/*.test.ts",
       "test/indexer/**/*.test.ts",
       "test/e2e/**/*.test.ts",
