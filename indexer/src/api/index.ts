@@ -76,7 +76,13 @@ app.get("/v1/status", async (c) => {
 });
 
 app.get("/v1/ready", async (c) => {
-  const { historicalDone, ...status } = await progress(c);
+  let current: Progress;
+  try {
+    current = await progress(c);
+  } catch (error) {
+    return c.json({ ready: false, reason: `chain unreachable: ${(error as Error).message.split("\n")[0]}` }, 503);
+  }
+  const { historicalDone, ...status } = current;
   const ready = historicalDone && status.lag !== null && status.lag <= 1;
   return c.json({ ready, ...status }, ready ? 200 : 503);
 });
