@@ -55,7 +55,11 @@ export class ChunkMerkle {
 
   /** Rehashes the path of the leaf that holds block `index`. */
   touch(index: number): void {
-    const leaf = Math.floor((index * 2) / LEAF_BYTES);
+    this.touchLeaf(Math.floor((index * 2) / LEAF_BYTES));
+  }
+
+  /** Rehashes the path of leaf `leaf` (0..63). */
+  touchLeaf(leaf: number): void {
     let i = LEAF_COUNT - 1 + leaf;
     this.#nodes[i] = hashLeaf(this.#leafBytes(leaf));
     while (i > 0) {
