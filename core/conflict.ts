@@ -150,7 +150,7 @@ export class ChunkState {
    */
   prune(horizonMs: number): void {
     const horizonKey = horizonMs * 0x10000;
-    for (const [index, levels] of this.#registers) {
+    for (const levels of this.#registers.values()) {
       const settled = levels.findIndex((level) => level.tied === undefined && level.key < horizonKey);
       if (settled >= 0 && settled < levels.length - 1) levels.length = settled + 1;
     }

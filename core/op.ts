@@ -78,7 +78,7 @@ export function opDigest(op: BlockOp, domain: OpDomain): Hex {
       chunk: op.chunk,
       index: op.index,
       block: op.block,
-      wallMs: BigInt(op.hlc.wallMs),
+      wallMs: op.hlc.wallMs,
       logical: op.hlc.logical,
       author: op.author,
     },
