@@ -1,20 +1,15 @@
 /**
  * Block ops: `{chunk, index, block, hlc, author}`, signed by the author's session key as EIP-712 typed
- * data that the contracts can check with `ecrecover`. `author` is the wallet; `signer` must be a session
- * key that wallet authorized (checked by the rules, not here).
+ * data that the contracts can check with `ecrecover`. `author` is the wallet; the signer must be a
+ * session key that wallet authorized (the rules check that, not this module).
+ *
+ * An op travels signed alone (`SignedOp`), or in a batch under one signature (`SignedOpBatch`, the
+ * EIP-712 type `BlockOpBatch(BlockOp[] ops)`): secp256k1 recovery costs about a millisecond in
+ * JavaScript, so batching is what makes signature checks keep up with a busy area.
  */
-import {
-  type Address,
-  compactSignatureToSignature,
-  type Hex,
-  hashTypedData,
-  type LocalAccount,
-  parseCompactSignature,
-  recoverAddress,
-  serializeCompactSignature,
-  serializeSignature,
-  signatureToCompactSignature,
-} from "viem";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { type Address, bytesToHex, type Hex, hashDomain, hexToBytes, type LocalAccount } from "viem";
 import { MAX_CHUNK_ID } from "./chunk.ts";
 import { SeedcraftError } from "./errors.ts";
 import { type Hlc, isValidHlc } from "./hlc.ts";
@@ -33,7 +28,12 @@ export type BlockOp = {
 /** An op with its EIP-2098 compact signature (64 bytes: r ‖ yParity·s). */
 export type SignedOp = BlockOp & { signature: Hex };
 
+/** Ops signed together: one compact signature over `BlockOpBatch(ops)`. */
+export type SignedOpBatch = { ops: BlockOp[]; signature: Hex };
+
 export type OpDomain = { chainId: number; verifyingContract: Address };
+
+export const MAX_BATCH_OPS = 256;
 
 export class InvalidOpError extends SeedcraftError {
   constructor(code: "OP_INVALID" | "OP_BAD_SIGNATURE", details: string) {
@@ -53,8 +53,43 @@ export const OP_TYPES = {
   ],
 } as const;
 
+export const OP_BATCH_TYPES = { ...OP_TYPES, BlockOpBatch: [{ name: "ops", type: "BlockOp[]" }] } as const;
+
+const encoder = new TextEncoder();
+const OP_TYPEHASH = keccak_256(
+  encoder.encode("BlockOp(uint96 chunk,uint16 index,uint16 block,uint48 wallMs,uint16 logical,address author)"),
+);
+const BATCH_TYPEHASH = keccak_256(
+  encoder.encode(
+    "BlockOpBatch(BlockOp[] ops)BlockOp(uint96 chunk,uint16 index,uint16 block,uint48 wallMs,uint16 logical,address author)",
+  ),
+);
+
 export function opDomain({ chainId, verifyingContract }: OpDomain) {
   return { name: "Seedcraft", version: "1", chainId, verifyingContract } as const;
+}
+
+const domainSeparators = new Map<string, Uint8Array>();
+function domainSeparator(domain: OpDomain): Uint8Array {
+  const key = `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
+  let separator = domainSeparators.get(key);
+  if (!separator) {
+    separator = hexToBytes(
+      hashDomain({
+        domain: { ...opDomain(domain), chainId: BigInt(domain.chainId) },
+        types: {
+          EIP712Domain: [
+            { name: "name", type: "string" },
+            { name: "version", type: "string" },
+            { name: "chainId", type: "uint256" },
+            { name: "verifyingContract", type: "address" },
+          ],
+        },
+      }),
+    );
+    domainSeparators.set(key, separator);
+  }
+  return separator;
 }
 
 export function validateOp(op: BlockOp): void {
@@ -65,50 +100,125 @@ export function validateOp(op: BlockOp): void {
   if (!Number.isInteger(op.block) || op.block < 0 || op.block > 0xffff)
     throw new InvalidOpError("OP_INVALID", `block id ${op.block} is not a uint16`);
   if (!isValidHlc(op.hlc)) throw new InvalidOpError("OP_INVALID", `bad clock stamp ${JSON.stringify(op.hlc)}`);
-  if (!/^0x[0-9a-fA-F]{40}$/.test(op.author)) throw new InvalidOpError("OP_INVALID", `bad author ${op.author}`);
+  if (typeof op.author !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(op.author))
+    throw new InvalidOpError("OP_INVALID", `bad author ${String(op.author)}`);
 }
 
-/** The EIP-712 digest of an op: what the session key signs and what `ecrecover` checks on chain. */
+/** Writes `value` big-endian into the 32-byte word ending at `end`. */
+function putUint(buffer: Uint8Array, end: number, value: number | bigint): void {
+  let rest = BigInt(value);
+  for (let i = end - 1; rest > 0n; i--) {
+    buffer[i] = Number(rest & 0xffn);
+    rest >>= 8n;
+  }
+}
+
+/** hashStruct(BlockOp), encoded by hand: 7 words, no allocation beyond one buffer. */
+export function opStructHash(op: BlockOp): Uint8Array {
+  const words = new Uint8Array(7 * 32);
+  words.set(OP_TYPEHASH, 0);
+  putUint(words, 64, op.chunk);
+  putUint(words, 96, op.index);
+  putUint(words, 128, op.block);
+  putUint(words, 160, op.hlc.wallMs);
+  putUint(words, 192, op.hlc.logical);
+  words.set(hexToBytes(op.author), 204);
+  return keccak_256(words);
+}
+
+function typedDigest(domain: OpDomain, structHash: Uint8Array): Uint8Array {
+  const input = new Uint8Array(66);
+  input[0] = 0x19;
+  input[1] = 0x01;
+  input.set(domainSeparator(domain), 2);
+  input.set(structHash, 34);
+  return keccak_256(input);
+}
+
+/** The EIP-712 digest of one op: what its session key signs and what `ecrecover` checks on chain. */
 export function opDigest(op: BlockOp, domain: OpDomain): Hex {
-  return hashTypedData({
-    domain: opDomain(domain),
-    types: OP_TYPES,
-    primaryType: "BlockOp",
-    message: {
-      chunk: op.chunk,
-      index: op.index,
-      block: op.block,
-      wallMs: op.hlc.wallMs,
-      logical: op.hlc.logical,
-      author: op.author,
-    },
-  });
+  return bytesToHex(typedDigest(domain, opStructHash(op)));
 }
 
-/** Signs an op with a session key. */
-export async function signOp(op: BlockOp, sessionKey: LocalAccount, domain: OpDomain): Promise<SignedOp> {
-  validateOp(op);
+/** The EIP-712 digest of `BlockOpBatch(ops)`. */
+export function batchDigest(ops: readonly BlockOp[], domain: OpDomain): Hex {
+  const hashes = new Uint8Array(ops.length * 32);
+  ops.forEach((op, i) => hashes.set(opStructHash(op), i * 32));
+  const struct = new Uint8Array(64);
+  struct.set(BATCH_TYPEHASH, 0);
+  struct.set(keccak_256(hashes), 32);
+  return bytesToHex(typedDigest(domain, keccak_256(struct)));
+}
+
+async function signDigest(digest: Hex, sessionKey: LocalAccount): Promise<Hex> {
   if (!sessionKey.sign) throw new InvalidOpError("OP_INVALID", "the session key cannot sign digests");
-  const signature = await sessionKey.sign({ hash: opDigest(op, domain) });
-  return { ...op, signature: serializeCompactSignature(signatureToCompactSignature(parseSignatureHex(signature))) };
+  const signature = hexToBytes(await sessionKey.sign({ hash: digest }));
+  // 65-byte r ‖ s ‖ v → EIP-2098 compact: the recovery bit (yParity) goes into s's top bit.
+  const v = signature[64] as number;
+  const yParity = v >= 27 ? v - 27 : v;
+  const compact = signature.slice(0, 64);
+  if (yParity === 1) compact[32] = (compact[32] as number) | 0x80;
+  return bytesToHex(compact);
 }
 
-function parseSignatureHex(signature: Hex) {
-  const r = `0x${signature.slice(2, 66)}` as Hex;
-  const s = `0x${signature.slice(66, 130)}` as Hex;
-  const v = Number.parseInt(signature.slice(130, 132), 16);
-  return { r, s, yParity: v >= 27 ? v - 27 : v };
-}
-
-/** The session key that signed `op`; throws InvalidOpError if the op or signature is malformed. */
-export async function recoverOpSigner(op: SignedOp, domain: OpDomain): Promise<Address> {
-  validateOp(op);
-  if (!/^0x[0-9a-fA-F]{128}$/.test(op.signature))
+/** The address that produced a compact signature over `digest`; throws InvalidOpError if none did. */
+export function recoverSigner(digest: Hex, signature: Hex): Address {
+  if (typeof signature !== "string" || !/^0x[0-9a-fA-F]{128}$/.test(signature))
     throw new InvalidOpError("OP_BAD_SIGNATURE", "expected a 64-byte compact signature");
   try {
-    const signature = serializeSignature(compactSignatureToSignature(parseCompactSignature(op.signature)));
-    return await recoverAddress({ hash: opDigest(op, domain), signature });
+    const compact = hexToBytes(signature);
+    const yParity = (compact[32] as number) >> 7;
+    const recovered = new Uint8Array(65);
+    recovered[0] = yParity;
+    recovered.set(compact, 1);
+    recovered[33] = (recovered[33] as number) & 0x7f;
+    const publicKey = secp256k1.recoverPublicKey(recovered, hexToBytes(digest), { prehash: false });
+    const uncompressed = secp256k1.Point.fromBytes(publicKey).toBytes(false);
+    return toChecksum(keccak_256(uncompressed.subarray(1)).subarray(12));
   } catch (error) {
     throw new InvalidOpError("OP_BAD_SIGNATURE", (error as Error).message.split("\n")[0] ?? "unrecoverable");
   }
+}
+
+function toChecksum(address: Uint8Array): Address {
+  const hex = bytesToHex(address).slice(2);
+  const hash = keccak_256(encoder.encode(hex));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const nibble = ((hash[i >> 1] as number) >> (i % 2 === 0 ? 4 : 0)) & 0xf;
+    out += nibble >= 8 ? (hex[i] as string).toUpperCase() : hex[i];
+  }
+  return out as Address;
+}
+
+/** Signs one op with a session key. */
+export async function signOp(op: BlockOp, sessionKey: LocalAccount, domain: OpDomain): Promise<SignedOp> {
+  validateOp(op);
+  return { ...op, signature: await signDigest(opDigest(op, domain), sessionKey) };
+}
+
+/** Signs ops together under one signature. */
+export async function signOpBatch(
+  ops: readonly BlockOp[],
+  sessionKey: LocalAccount,
+  domain: OpDomain,
+): Promise<SignedOpBatch> {
+  if (ops.length === 0 || ops.length > MAX_BATCH_OPS)
+    throw new InvalidOpError("OP_INVALID", `a batch holds 1..${MAX_BATCH_OPS} ops, not ${ops.length}`);
+  for (const op of ops) validateOp(op);
+  return { ops: [...ops], signature: await signDigest(batchDigest(ops, domain), sessionKey) };
+}
+
+/** The session key that signed `op`; throws InvalidOpError if the op or signature is malformed. */
+export function recoverOpSigner(op: SignedOp, domain: OpDomain): Address {
+  validateOp(op);
+  return recoverSigner(opDigest(op, domain), op.signature);
+}
+
+/** The session key that signed a batch (one recovery for all its ops). */
+export function recoverBatchSigner(batch: SignedOpBatch, domain: OpDomain): Address {
+  if (batch.ops.length === 0 || batch.ops.length > MAX_BATCH_OPS)
+    throw new InvalidOpError("OP_INVALID", `a batch holds 1..${MAX_BATCH_OPS} ops, not ${batch.ops.length}`);
+  for (const op of batch.ops) validateOp(op);
+  return recoverSigner(batchDigest(batch.ops, domain), batch.signature);
 }
