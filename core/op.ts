@@ -143,7 +143,7 @@ export function opDigest(op: BlockOp, domain: OpDomain): Hex {
 /** The EIP-712 digest of `BlockOpBatch(ops)`. */
 export function batchDigest(ops: readonly BlockOp[], domain: OpDomain): Hex {
   const hashes = new Uint8Array(ops.length * 32);
-  ops.forEach((op, i) => hashes.set(opStructHash(op), i * 32));
+  for (let i = 0; i < ops.length; i++) hashes.set(opStructHash(ops[i] as BlockOp), i * 32);
   const struct = new Uint8Array(64);
   struct.set(BATCH_TYPEHASH, 0);
   struct.set(keccak_256(hashes), 32);
