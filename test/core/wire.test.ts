@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { MAX_CHUNK_ID } from "../../core/chunk.ts";
+import {
+  decodeMessage,
+  encodedSize,
+  encodeMessage,
+  MAX_CHAT_BYTES,
+  messageClass,
+  WireError,
+  type WireMessage,
+} from "../../core/wire.ts";
+
+const hex = (bytes: number) =>
+  fc
+    .uint8Array({ minLength: bytes, maxLength: bytes })
+    .map((b) => `0x${Buffer.from(b).toString("hex")}` as `0x${string}`);
+const f32 = fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 });
+const vec3 = fc.tuple(f32, f32, f32);
+const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+const hlc = fc.record({
+  wallMs: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  logical: fc.integer({ min: 0, max: 0xffff }),
+});
+const opCore = fc.record({
+  chunk: fc.bigInt({ min: 0n, max: MAX_CHUNK_ID }),
+  index: fc.integer({ min: 0, max: 32767 }),
+  block: fc.integer({ min: 0, max: 0xffff }),
+  hlc,
+  author: hex(20),
+});
+const shortText = (maxBytes: number) =>
+  fc.string({ unit: "grapheme", maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= maxBytes);
+
+const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
+  fc.record({
+    type: fc.constant("hello" as const),
+    wallet: hex(20),
+    sessionKey: hex(20),
+    peerId: hex(32),
+    capabilities: fc.integer({ min: 0, max: 0xffff }),
+    name: shortText(32),
+  }),
+  fc.record(
+    {
+      type: fc.constant("move" as const),
+      seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+      position: vec3,
+      look: fc.tuple(f32, f32),
+      velocity: vec3,
+    },
+    { requiredKeys: ["type", "seq"] },
+  ),
+  fc.record(
+    {
+      type: fc.constant("interact" as const),
+      kind: fc.integer({ min: 0, max: 255 }),
+      target: fc.tuple(int32, int32, int32),
+      item: fc.integer({ min: 0, max: 0xffff }),
+    },
+    { requiredKeys: ["type", "kind", "target"] },
+  ),
+  fc.record({
+    type: fc.constant("op" as const),
+    op: opCore.chain((op) => hex(64).map((signature) => ({ ...op, signature }))),
+  }),
+  fc.record({
+    type: fc.constant("opBatch" as const),
+    batch: fc.record({ ops: fc.array(opCore, { minLength: 1, maxLength: 20 }), signature: hex(64) }),
+  }),
+  fc.record({
+    type: fc.constant("chunkMeta" as const),
+    chunk: fc.bigInt({ min: 0n, max: MAX_CHUNK_ID }),
+    version: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    hash: hex(32),
+    infoHash: hex(20),
+    watermark: hlc,
+  }),
+  fc.record({
+    type: fc.constant("chat" as const),
+    seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+    text: fc.string({ maxLength: 200 }).filter((s) => Buffer.byteLength(s) <= MAX_CHAT_BYTES),
+  }),
+  fc.record({
+    type: fc.constant("bounce" as const),
+    op: fc.record({
+      chunk: fc.bigInt({ min: 0n, max: MAX_CHUNK_ID }),
+      index: fc.integer({ min: 0, max: 32767 }),
+      hlc,
+      author: hex(20),
+    }),
+    reason: fc.integer({ min: 0, max: 255 }),
+    text: shortText(120),
+  }),
+);
+
+function isWireError(error: unknown): boolean {
+  return error instanceof WireError;
+}
+
+/** Decodes or throws WireError; anything else fails the test. A decoded value must re-encode to the same bytes. */
+function decodeOrWireError(bytes: Uint8Array): void {
+  let message: WireMessage;
+  try {
+    message = decodeMessage(bytes);
+  } catch (error) {
+    if (!isWireError(error)) throw error;
+    return;
+  }
+  assert.deepEqual(encodeMessage(message), bytes);
+}
+
+describe("wire protocol", () => {
+  it("round-trips every message type (property)", () => {
+    fc.assert(
+      fc.property(messageArb, (message) => {
+        const bytes = encodeMessage(message);
+        assert.equal(bytes.length, encodedSize(message));
+        // structuredClone: fast-check builds records without Object.prototype.
+        assert.deepEqual(decodeMessage(bytes), structuredClone(message));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("carries one signed block op in 110 bytes (≤ 128)", () => {
+    const bytes = encodeMessage({
+      type: "op",
+      op: {
+        chunk: 5n,
+        index: 1,
+        block: 2,
+        hlc: { wallMs: 1, logical: 0 },
+        author: `0x${"11".repeat(20)}`,
+        signature: `0x${"22".repeat(64)}`,
+      },
+    });
+    assert.equal(bytes.length, 110);
+  });
+
+  it("classes messages by channel", () => {
+    assert.equal(messageClass({ type: "move", seq: 1 }), "movement");
+    assert.equal(messageClass({ type: "chat", seq: 1, text: "hi" }), "chat");
+  });
+
+  it("refuses every truncation and any trailing byte with a WireError", () => {
+    fc.assert(
+      fc.property(messageArb, (message) => {
+        const bytes = encodeMessage(message);
+        for (let length = 0; length < bytes.length; length++)
+          assert.throws(() => decodeMessage(bytes.subarray(0, length)), isWireError);
+        const longer = new Uint8Array(bytes.length + 1);
+        longer.set(bytes);
+        assert.throws(() => decodeMessage(longer), isWireError);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses bad fields on encode and decode with a WireError", () => {
+    assert.throws(() => encodeMessage({ type: "chat", seq: 1, text: "x".repeat(MAX_CHAT_BYTES + 1) }), isWireError);
+    assert.throws(() => encodeMessage({ type: "move", seq: 1, position: [Number.NaN, 0, 0] }), isWireError);
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(2, 7, 0, 0, 0, 0, 0, 0)),
+      (e: unknown) => e instanceof WireError && e.code === "WIRE_VERSION",
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(1, 99)),
+      (e: unknown) => e instanceof WireError && e.code === "WIRE_TYPE",
+    );
+    // A batch that claims 256 ops but carries none: refused before anything is allocated for them.
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(1, 5, 1, 0)),
+      (e: unknown) => e instanceof WireError && e.code === "WIRE_TRUNCATED",
+    );
+    assert.throws(
+      () => decodeMessage(new Uint8Array(64 * 1024 + 1)),
+      (e: unknown) => e instanceof WireError && e.code === "WIRE_TOO_LARGE",
+    );
+  });
+
+  it("survives 100,000 random and mutated messages: a value or a WireError, nothing else", () => {
+    const started = performance.now();
+    const seeds = fc.sample(messageArb, { numRuns: 500, seed: 20261124 });
+    const valid = seeds.map((message) => encodeMessage(message));
+    let state = 0x9e3779b9;
+    const random = () => {
+      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return state / 2 ** 32;
+    };
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
+    for (let i = 0; i < 100_000; i++) {
+      let bytes: Uint8Array;
+      const mode = i % 5;
+      if (mode === 0) {
+        bytes = new Uint8Array(Math.floor(random() * 300));
+        for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
+        if (bytes.length > 1 && random() < 0.7) bytes[0] = 1; // mostly the right version, to reach the bodies
+      } else {
+        bytes = pick(valid).slice();
+        if (mode === 1 && bytes.length > 0) {
+          const at = Math.floor(random() * bytes.length);
+          bytes[at] = (bytes[at] as number) ^ (1 << Math.floor(random() * 8));
+        } else if (mode === 2 && bytes.length > 0) {
+          bytes[Math.floor(random() * bytes.length)] = pick([0, 0xff, 0x7f, 0x80]);
+        } else if (mode === 3) {
+          bytes = bytes.subarray(0, Math.floor(random() * bytes.length));
+        } else {
+          const other = pick(valid);
+          const cut = Math.floor(random() * bytes.length);
+          const spliced = new Uint8Array(cut + other.length - Math.min(cut, other.length));
+          spliced.set(bytes.subarray(0, cut));
+          spliced.set(other.subarray(Math.min(cut, other.length)), cut);
+          bytes = spliced;
+        }
+      }
+      decodeOrWireError(bytes);
+    }
+    assert.ok(performance.now() - started < 20_000, "the fuzz finishes well within 20 s");
+  });
+});
