@@ -18,6 +18,7 @@ import {
   signOpBatch,
 } from "../core/op.ts";
 import { generateChunk } from "../core/terrain.ts";
+import { decodeMessage, encodeMessage, type WireMessage } from "../core/wire.ts";
 
 const SEED = 1234;
 const CHUNK = chunkIdOf(0, 0, 0);
@@ -116,6 +117,30 @@ for (let run = 0; run < 50; run++) {
   fullHashRuns.push(performance.now() - started);
 }
 
+// 5. Wire: encode + decode of a realistic mix (movement deltas, single ops, chat, chunk metadata).
+const mix: WireMessage[] = [
+  { type: "move", seq: 1, position: [10.5, 20.25, -3.75], look: [1.5, -0.25] },
+  { type: "move", seq: 2, position: [10.75, 20.25, -3.5] },
+  { type: "op", op: singles[0] as SignedOp },
+  { type: "chat", seq: 3, text: "hello from the hills" },
+  {
+    type: "chunkMeta",
+    chunk: CHUNK,
+    version: 7n,
+    hash: `0x${"ab".repeat(32)}`,
+    infoHash: `0x${"cd".repeat(20)}`,
+    watermark: { wallMs: 1_760_000_000_000, logical: 2 },
+  },
+];
+const WIRE_MESSAGES = 200_000;
+const wireRates: number[] = [];
+for (let run = 0; run < 5; run++) {
+  const started = performance.now();
+  for (let i = 0; i < WIRE_MESSAGES; i++) decodeMessage(encodeMessage(mix[i % mix.length] as WireMessage));
+  wireRates.push(WIRE_MESSAGES / ((performance.now() - started) / 1000));
+}
+const opBytes = encodeMessage({ type: "op", op: singles[0] as SignedOp }).length;
+
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 console.log(
   JSON.stringify({
@@ -124,11 +149,14 @@ console.log(
     ops_applied_per_s_single_sig: round(median(singleRates)),
     rehash_after_edit_us: round(median(rehashRuns), 2),
     full_chunk_hash_ms: round(median(fullHashRuns), 3),
+    encode_decode_msgs_per_s: round(median(wireRates)),
+    op_bytes: opBytes,
     runs: {
       presig: presigRates.length,
       signed: signedRates.length,
       rehash: rehashRuns.length,
       full_hash: fullHashRuns.length,
+      wire: wireRates.length,
     },
     sizes: {
       presig_ops: PRESIG_OPS,
@@ -137,10 +165,11 @@ console.log(
       single_sig_ops: SINGLE_OPS,
       rehashes: REHASHES,
       authors: AUTHORS.length,
+      wire_messages: WIRE_MESSAGES,
     },
     statistic: "median of runs",
     measured:
-      "ChunkState.apply on one chunk (ties and duplicates included); signed = recoverBatchSigner (EIP-712 BlockOpBatch, one secp256k1 recovery per 64 ops) + apply; single_sig = one recovery per op; rehash = ChunkMerkle.touch",
+      "ChunkState.apply on one chunk (ties and duplicates included); signed = recoverBatchSigner (EIP-712 BlockOpBatch, one secp256k1 recovery per 64 ops) + apply; single_sig = one recovery per op; rehash = ChunkMerkle.touch; wire = encode+decode of a move/op/chat/chunkMeta mix",
     machine: { cores: os.cpus().length, node: process.version },
   }),
 );
