@@ -5,8 +5,13 @@ import { keccak256, parseEther, parseSignature, toHex } from "viem";
 
 const { viem } = await network.create();
 const publicClient = await viem.getPublicClient();
-const [admin, minter, player, other] = await viem.getWalletClients();
-if (!admin || !minter || !player || !other) throw new Error("the hardhat network has too few accounts");
+const wallets = await viem.getWalletClients();
+const wallet = (i: number) => {
+  const client = wallets[i];
+  if (!client) throw new Error("the hardhat network has too few accounts");
+  return client;
+};
+const [admin, minter, player, other] = [wallet(0), wallet(1), wallet(2), wallet(3)];
 
 const CAP = parseEther("1000000");
 const MINTER_ROLE = keccak256(toHex("MINTER_ROLE"));
