@@ -150,7 +150,8 @@ export function batchDigest(ops: readonly BlockOp[], domain: OpDomain): Hex {
   return bytesToHex(typedDigest(domain, keccak_256(struct)));
 }
 
-async function signDigest(digest: Hex, sessionKey: LocalAccount): Promise<Hex> {
+/** Signs a digest with a session key; returns the 64-byte EIP-2098 compact signature. */
+export async function signDigest(digest: Hex, sessionKey: LocalAccount): Promise<Hex> {
   if (!sessionKey.sign) throw new InvalidOpError("OP_INVALID", "the session key cannot sign digests");
   const signature = hexToBytes(await sessionKey.sign({ hash: digest }));
   // 65-byte r ‖ s ‖ v → EIP-2098 compact: the recovery bit (yParity) goes into s's top bit.

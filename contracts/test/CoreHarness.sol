@@ -16,6 +16,24 @@ contract CoreHarness is EIP712("Seedcraft", "1") {
         return ECDSA.recover(_hashTypedDataV4(BlockOps.hashBatch(ops)), r, vs);
     }
 
+    bytes32 private constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(address seeder,address leecher,bytes32 contentHash,uint64 bytes,uint32 epoch,uint64 nonce)"
+    );
+
+    function recoverReceipt(
+        address seeder,
+        address leecher,
+        bytes32 contentHash,
+        uint64 size,
+        uint32 epoch,
+        uint64 nonce,
+        bytes32 r,
+        bytes32 vs
+    ) external view returns (address) {
+        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, seeder, leecher, contentHash, size, epoch, nonce));
+        return ECDSA.recover(_hashTypedDataV4(structHash), r, vs);
+    }
+
     function verifyLeaf(bytes32 root, uint256 leafIndex, bytes calldata leaf, bytes32[] calldata siblings)
         external
         pure

@@ -7,6 +7,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { CHUNK_VOLUME, chunkIdOf } from "../../core/chunk.ts";
 import { ChunkMerkle, LEAF_COUNT } from "../../core/merkle.ts";
 import { type BlockOp, signOp, signOpBatch } from "../../core/op.ts";
+import { signReceipt } from "../../core/receipt.ts";
 import { generateChunk } from "../../core/terrain.ts";
 
 const { viem } = await network.create();
@@ -47,6 +48,28 @@ describe("core/ against Solidity", () => {
     const batch = await signOpBatch(ops, session, domain);
     assert.equal(
       await harness.read.recoverBatch([batch.ops.map(toSolidity), ...split(batch.signature)]),
+      session.address,
+    );
+  });
+
+  it("a seeding receipt signed by core/ recovers on chain", async () => {
+    const harness = await viem.deployContract("CoreHarness");
+    const domain = { chainId: await (await viem.getPublicClient()).getChainId(), verifyingContract: harness.address };
+    const receipt = await signReceipt(
+      {
+        seeder: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+        leecher: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+        contentHash: `0x${"ab".repeat(32)}`,
+        bytes: 65_536n,
+        epoch: 7,
+        nonce: 3n,
+      },
+      session,
+      domain,
+    );
+    const { seeder, leecher, contentHash, bytes, epoch, nonce, signature } = receipt;
+    assert.equal(
+      await harness.read.recoverReceipt([seeder, leecher, contentHash, bytes, epoch, nonce, ...split(signature)]),
       session.address,
     );
   });

@@ -1,0 +1,82 @@
+/**
+ * Seeding receipts: a leecher's EIP-712 statement that a seeder delivered `bytes` of the anchored
+ * content `contentHash` in `epoch`. Seeders collect them and claim energy from SeedingRewards, which
+ * checks the signature (the leecher's wallet or one of its session keys) under its own domain.
+ */
+import { type Address, type Hex, hashTypedData, type LocalAccount } from "viem";
+import { SeedcraftError } from "./errors.ts";
+import { recoverSigner, signDigest } from "./op.ts";
+
+export type Receipt = {
+  seeder: Address;
+  leecher: Address;
+  contentHash: Hex;
+  bytes: bigint;
+  epoch: number;
+  nonce: bigint;
+};
+
+export type SignedReceipt = Receipt & { signature: Hex };
+
+export type ReceiptDomain = { chainId: number; verifyingContract: Address };
+
+export class InvalidReceiptError extends SeedcraftError {
+  constructor(details: string) {
+    super("RECEIPT_INVALID", "Not a valid seeding receipt.", details);
+    this.name = "InvalidReceiptError";
+  }
+}
+
+export const RECEIPT_TYPES = {
+  Receipt: [
+    { name: "seeder", type: "address" },
+    { name: "leecher", type: "address" },
+    { name: "contentHash", type: "bytes32" },
+    { name: "bytes", type: "uint64" },
+    { name: "epoch", type: "uint32" },
+    { name: "nonce", type: "uint64" },
+  ],
+} as const;
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+export function validateReceipt(receipt: Receipt): void {
+  if (!ADDRESS.test(receipt.seeder) || !ADDRESS.test(receipt.leecher))
+    throw new InvalidReceiptError("seeder and leecher must be addresses");
+  if (receipt.seeder.toLowerCase() === receipt.leecher.toLowerCase())
+    throw new InvalidReceiptError("a seeder cannot sign receipts for itself");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(receipt.contentHash)) throw new InvalidReceiptError("contentHash must be 32 bytes");
+  if (receipt.bytes <= 0n || receipt.bytes > UINT64_MAX) throw new InvalidReceiptError("bytes must be 1..2^64-1");
+  if (!Number.isInteger(receipt.epoch) || receipt.epoch < 0 || receipt.epoch > 0xffff_ffff)
+    throw new InvalidReceiptError("epoch must be a uint32");
+  if (receipt.nonce < 0n || receipt.nonce > UINT64_MAX) throw new InvalidReceiptError("nonce must be a uint64");
+}
+
+export function receiptDigest(receipt: Receipt, domain: ReceiptDomain): Hex {
+  return hashTypedData({
+    domain: { name: "Seedcraft", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    types: RECEIPT_TYPES,
+    primaryType: "Receipt",
+    message: {
+      seeder: receipt.seeder,
+      leecher: receipt.leecher,
+      contentHash: receipt.contentHash,
+      bytes: receipt.bytes,
+      epoch: receipt.epoch,
+      nonce: receipt.nonce,
+    },
+  });
+}
+
+/** The leecher (or its session key) signs a receipt for what it received. */
+export async function signReceipt(receipt: Receipt, key: LocalAccount, domain: ReceiptDomain): Promise<SignedReceipt> {
+  validateReceipt(receipt);
+  return { ...receipt, signature: await signDigest(receiptDigest(receipt, domain), key) };
+}
+
+/** Who signed a receipt; throws InvalidReceiptError or InvalidOpError (bad signature). */
+export function recoverReceiptSigner(receipt: SignedReceipt, domain: ReceiptDomain): Address {
+  validateReceipt(receipt);
+  return recoverSigner(receiptDigest(receipt, domain), receipt.signature);
+}
