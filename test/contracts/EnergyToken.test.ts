@@ -2,16 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
 import { keccak256, parseEther, parseSignature, toHex } from "viem";
+import { type TestWallet, testWallets } from "../helpers/accounts.ts";
 
 const { viem } = await network.create();
 const publicClient = await viem.getPublicClient();
-const wallets = await viem.getWalletClients();
-const wallet = (i: number) => {
-  const client = wallets[i];
-  if (!client) throw new Error("the hardhat network has too few accounts");
-  return client;
-};
-const [admin, minter, player, other] = [wallet(0), wallet(1), wallet(2), wallet(3)];
+const [admin, minter, player, other] = (await testWallets(viem, 4)) as [TestWallet, TestWallet, TestWallet, TestWallet];
 
 const CAP = parseEther("1000000");
 const MINTER_ROLE = keccak256(toHex("MINTER_ROLE"));

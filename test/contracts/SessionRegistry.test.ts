@@ -3,16 +3,11 @@ import { describe, it } from "node:test";
 import { network } from "hardhat";
 import { getAddress, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { type TestWallet, testWallets } from "../helpers/accounts.ts";
 
 const { viem, networkHelpers } = await network.create();
 const publicClient = await viem.getPublicClient();
-const wallets = await viem.getWalletClients();
-const wallet = (i: number) => {
-  const client = wallets[i];
-  if (!client) throw new Error("the hardhat network has too few accounts");
-  return client;
-};
-const [alice, bob, relayer] = [wallet(0), wallet(1), wallet(2)];
+const [alice, bob, relayer] = (await testWallets(viem, 3)) as [TestWallet, TestWallet, TestWallet];
 const now = async () => BigInt((await publicClient.getBlock()).timestamp);
 
 async function signAuthorization(
