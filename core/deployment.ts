@@ -7,9 +7,7 @@ export type Deployment = {
   chainId: number;
   /** The block before the first contract was deployed: indexers start here. */
   startBlock: number;
-  contracts: {
-    ChunkLedger: DeployedContract;
-  };
+  contracts: Record<ContractName, DeployedContract>;
 };
 
 export type DeployedContract = { address: Address; abi: Abi };
@@ -21,7 +19,8 @@ export class InvalidDeploymentError extends SeedcraftError {
   }
 }
 
-const CONTRACT_NAMES = ["ChunkLedger"] as const;
+export const CONTRACT_NAMES = ["ChunkLedger", "SessionRegistry", "EnergyToken", "SeedingRewards"] as const;
+export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -80,3 +80,72 @@ export function recoverReceiptSigner(receipt: SignedReceipt, domain: ReceiptDoma
   validateReceipt(receipt);
   return recoverSigner(receiptDigest(receipt, domain), receipt.signature);
 }
+
+/**
+ * A leecher signs its receipts to one seeder in one epoch as a batch, under one signature. It re-signs the
+ * growing batch as downloads complete, so the seeder keeps one signature per leecher and epoch, and a claim
+ * pays one `ecrecover` per leecher instead of one per receipt.
+ */
+export type ReceiptBatch = {
+  seeder: Address;
+  leecher: Address;
+  epoch: number;
+  receipts: { contentHash: Hex; bytes: bigint; nonce: bigint }[];
+};
+
+export type SignedReceiptBatch = ReceiptBatch & { signature: Hex };
+
+export const RECEIPT_BATCH_TYPES = {
+  ReceiptBatch: [{ name: "receipts", type: "Receipt[]" }],
+  Receipt: RECEIPT_TYPES.Receipt,
+} as const;
+
+/** The most receipts one batch may hold (one leecher's downloads from one seeder in one epoch). */
+export const MAX_BATCH_RECEIPTS = 4096;
+
+/** Checks every receipt of a batch, and that nonces strictly increase (what SeedingRewards requires). */
+export function validateReceiptBatch(batch: ReceiptBatch): void {
+  if (!Array.isArray(batch.receipts) || batch.receipts.length === 0 || batch.receipts.length > MAX_BATCH_RECEIPTS)
+    throw new InvalidReceiptError(`a batch holds 1..${MAX_BATCH_RECEIPTS} receipts`);
+  let last = -1n;
+  for (const item of batch.receipts) {
+    validateReceipt({ ...item, seeder: batch.seeder, leecher: batch.leecher, epoch: batch.epoch });
+    if (item.nonce <= last)
+      throw new InvalidReceiptError(`nonces must strictly increase (${item.nonce} after ${last})`);
+    last = item.nonce;
+  }
+}
+
+export function receiptBatchDigest(batch: ReceiptBatch, domain: ReceiptDomain): Hex {
+  return hashTypedData({
+    domain: { name: "Seedcraft", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    types: RECEIPT_BATCH_TYPES,
+    primaryType: "ReceiptBatch",
+    message: {
+      receipts: batch.receipts.map((item) => ({
+        seeder: batch.seeder,
+        leecher: batch.leecher,
+        contentHash: item.contentHash,
+        bytes: item.bytes,
+        epoch: batch.epoch,
+        nonce: item.nonce,
+      })),
+    },
+  });
+}
+
+/** The leecher (or its session key) signs its batch of receipts to one seeder. */
+export async function signReceiptBatch(
+  batch: ReceiptBatch,
+  key: LocalAccount,
+  domain: ReceiptDomain,
+): Promise<SignedReceiptBatch> {
+  validateReceiptBatch(batch);
+  return { ...batch, signature: await signDigest(receiptBatchDigest(batch, domain), key) };
+}
+
+/** Who signed a batch; throws InvalidReceiptError or InvalidOpError (bad signature). */
+export function recoverReceiptBatchSigner(batch: SignedReceiptBatch, domain: ReceiptDomain): Address {
+  validateReceiptBatch(batch);
+  return recoverSigner(receiptBatchDigest(batch, domain), batch.signature);
+}

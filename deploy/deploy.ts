@@ -6,6 +6,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import hre from "hardhat";
+import { CONTRACT_NAMES, type Deployment } from "../core/deployment.ts";
 import { writeDeployment } from "./deployment-file.ts";
 import SeedcraftModule from "./ignition/modules/Seedcraft.ts";
 
@@ -25,15 +26,23 @@ if (chainId === LOCAL_CHAIN_ID) {
 }
 
 const startBlock = await publicClient.getBlockNumber();
-const { chunkLedger } = await connection.ignition.deploy(SeedcraftModule, { displayUi: false, deploymentId });
-const artifact = await hre.artifacts.readArtifact("ChunkLedger");
+const deployed = await connection.ignition.deploy(SeedcraftModule, { displayUi: false, deploymentId });
+const addresses = {
+  ChunkLedger: deployed.chunkLedger.address,
+  SessionRegistry: deployed.sessionRegistry.address,
+  EnergyToken: deployed.energyToken.address,
+  SeedingRewards: deployed.seedingRewards.address,
+};
+const contracts = Object.fromEntries(
+  await Promise.all(
+    CONTRACT_NAMES.map(async (name) => [
+      name,
+      { address: addresses[name], abi: (await hre.artifacts.readArtifact(name)).abi },
+    ]),
+  ),
+) as Deployment["contracts"];
 
-const file = await writeDeployment({
-  network: networkName,
-  chainId,
-  startBlock: Number(startBlock),
-  contracts: {
-    ChunkLedger: { address: chunkLedger.address, abi: artifact.abi },
-  },
-});
-console.log(`deployed to chain ${chainId}: ChunkLedger ${chunkLedger.address} → ${file}`);
+const file = await writeDeployment({ network: networkName, chainId, startBlock: Number(startBlock), contracts });
+console.log(
+  `deployed to chain ${chainId}: ${CONTRACT_NAMES.map((name) => `${name} ${addresses[name]}`).join(", ")} → ${file}`,
+);
