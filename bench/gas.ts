@@ -77,7 +77,7 @@ const secondBatch = await anchorBatch(
 log("leechers join, receipts, claims…");
 const keys = leechers.map((_, i) => sessionKey(i));
 for (const [i, leecher] of leechers.entries()) {
-  await authorizeSession(world, leecher, (keys[i] as (typeof keys)[0]).address);
+  await authorizeSession(world, leecher, keys[i] as (typeof keys)[0]);
   await anchorBatch(world, keys[i] as (typeof keys)[0], [editChunk([200 + i, 0, 0], 1, random)]);
 }
 const contents = second.slice(0, CONTENTS);

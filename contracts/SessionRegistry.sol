@@ -17,6 +17,10 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
     bytes32 public constant AUTHORIZE_TYPEHASH =
         keccak256("AuthorizeSession(address wallet,address sessionKey,uint64 expiresAt,uint256 nonce,uint256 deadline)");
 
+    bytes32 public constant CONSENT_TYPEHASH = keccak256("SessionConsent(address wallet,uint64 expiresAt)");
+
+    /// @notice The session key did not sign its consent to serve this wallet until this expiry.
+    error NoKeyConsent(address sessionKey, address signer);
     /// @notice The session key already belongs to another wallet.
     error SessionKeyTaken(address sessionKey, address wallet);
     /// @notice Only the wallet that authorized a session key may revoke it.
@@ -37,8 +41,11 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
 
     mapping(address sessionKey => Session) private _sessions;
 
-    /// @notice Authorizes (or extends) a session key for the sender.
-    function authorize(address sessionKey, uint64 expiresAt) external {
+    /// @notice Authorizes (or extends) a session key for the sender. `keyConsent` is the session key's own
+    /// EIP-712 signature of `SessionConsent(wallet, expiresAt)`: without it, anyone could claim another
+    /// player's address as its session key and take credit for what that address sends.
+    function authorize(address sessionKey, uint64 expiresAt, bytes calldata keyConsent) external {
+        _checkConsent(msg.sender, sessionKey, expiresAt, keyConsent);
         _authorize(msg.sender, sessionKey, expiresAt);
     }
 
@@ -48,7 +55,8 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
         address sessionKey,
         uint64 expiresAt,
         uint256 deadline,
-        bytes calldata signature
+        bytes calldata signature,
+        bytes calldata keyConsent
     ) external {
         if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
         bytes32 digest = _hashTypedDataV4(
@@ -56,6 +64,7 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
         );
         address signer = ECDSA.recover(digest, signature);
         if (signer != wallet) revert InvalidAuthorization(wallet, signer);
+        _checkConsent(wallet, sessionKey, expiresAt, keyConsent);
         _authorize(wallet, sessionKey, expiresAt);
     }
 
@@ -82,6 +91,15 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
     /// @notice Whether `signer` may sign for `wallet` now: the wallet itself or one of its live session keys.
     function canSignFor(address signer, address wallet) external view returns (bool) {
         return signer == wallet || (wallet != address(0) && walletOf(signer) == wallet);
+    }
+
+    function _checkConsent(address wallet, address sessionKey, uint64 expiresAt, bytes calldata keyConsent)
+        internal
+        view
+    {
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CONSENT_TYPEHASH, wallet, expiresAt)));
+        (address signer,,) = ECDSA.tryRecover(digest, keyConsent);
+        if (signer != sessionKey) revert NoKeyConsent(sessionKey, signer);
     }
 
     function _authorize(address wallet, address sessionKey, uint64 expiresAt) internal {

@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
-import { getAddress, zeroAddress } from "viem";
+import { type Address, getAddress, type Hex, type LocalAccount, recoverAddress, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { sessionConsentDigest, signSessionConsent } from "../../core/session.ts";
 import { type TestWallet, testWallets } from "../helpers/accounts.ts";
 
 const { viem, networkHelpers } = await network.create();
 const publicClient = await viem.getPublicClient();
 const [alice, bob, relayer] = (await testWallets(viem, 3)) as [TestWallet, TestWallet, TestWallet];
 const now = async () => BigInt((await publicClient.getBlock()).timestamp);
+const chainId = await publicClient.getChainId();
+
+/** The session key's consent to serve `wallet` until `expiresAt`. */
+async function consent(registry: { address: Address }, key: LocalAccount, wallet: Address, expiresAt: bigint) {
+  return await signSessionConsent(key, wallet, expiresAt, { chainId, verifyingContract: registry.address });
+}
 
 async function signAuthorization(
   registry: { address: `0x${string}` },
@@ -39,16 +46,31 @@ async function signAuthorization(
   });
 }
 
+async function recoverConsentSigner(
+  registry: { address: Address },
+  signature: Hex,
+  wallet: Address,
+  expiresAt: bigint,
+) {
+  return await recoverAddress({
+    hash: sessionConsentDigest(wallet, expiresAt, { chainId, verifyingContract: registry.address }),
+    signature,
+  });
+}
+
 describe("SessionRegistry", () => {
   it("lets a wallet authorize a session key until it expires", async () => {
     const registry = await viem.deployContract("SessionRegistry");
-    const key = privateKeyToAccount(generatePrivateKey()).address;
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const key = keyAccount.address;
     const expiresAt = (await now()) + 3600n;
-    await viem.assertions.emitWithArgs(registry.write.authorize([key, expiresAt]), registry, "SessionAuthorized", [
-      alice.account.address,
-      key,
-      expiresAt,
-    ]);
+    const signed = await consent(registry, keyAccount, alice.account.address, expiresAt);
+    await viem.assertions.emitWithArgs(
+      registry.write.authorize([key, expiresAt, signed]),
+      registry,
+      "SessionAuthorized",
+      [alice.account.address, key, expiresAt],
+    );
     assert.equal(await registry.read.walletOf([key]), getAddress(alice.account.address));
     assert.equal(await registry.read.canSignFor([key, alice.account.address]), true);
     assert.equal(await registry.read.canSignFor([key, bob.account.address]), false);
@@ -59,8 +81,14 @@ describe("SessionRegistry", () => {
 
   it("lets only the owning wallet revoke, and a revoked key signs for no one", async () => {
     const registry = await viem.deployContract("SessionRegistry");
-    const key = privateKeyToAccount(generatePrivateKey()).address;
-    await registry.write.authorize([key, (await now()) + 3600n]);
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const key = keyAccount.address;
+    const expiresAt = (await now()) + 3600n;
+    await registry.write.authorize([
+      key,
+      expiresAt,
+      await consent(registry, keyAccount, alice.account.address, expiresAt),
+    ]);
     await viem.assertions.revertWithCustomErrorWithArgs(
       registry.write.revoke([key], { account: bob.account }),
       registry,
@@ -76,37 +104,42 @@ describe("SessionRegistry", () => {
 
   it("refuses a key another wallet holds, the zero key and past expiries", async () => {
     const registry = await viem.deployContract("SessionRegistry");
-    const key = privateKeyToAccount(generatePrivateKey()).address;
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const key = keyAccount.address;
     const later = (await now()) + 3600n;
-    await registry.write.authorize([key, later]);
+    await registry.write.authorize([key, later, await consent(registry, keyAccount, alice.account.address, later)]);
+    const toBob = await consent(registry, keyAccount, bob.account.address, later);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      registry.write.authorize([key, later], { account: bob.account }),
+      registry.write.authorize([key, later, toBob], { account: bob.account }),
       registry,
       "SessionKeyTaken",
       [key, alice.account.address],
     );
     await viem.assertions.revertWithCustomError(
-      registry.write.authorize([zeroAddress, later]),
+      registry.write.authorize([zeroAddress, later, "0x"]),
       registry,
       "ZeroSessionKey",
     );
-    await viem.assertions.revertWithCustomError(registry.write.authorize([key, 1n]), registry, "ExpiryInPast");
+    const past = await consent(registry, keyAccount, alice.account.address, 1n);
+    await viem.assertions.revertWithCustomError(registry.write.authorize([key, 1n, past]), registry, "ExpiryInPast");
     assert.equal(await registry.read.walletOf([key]), getAddress(alice.account.address));
   });
 
   it("accepts a wallet's signed authorization from a relayer, once", async () => {
     const registry = await viem.deployContract("SessionRegistry");
-    const key = privateKeyToAccount(generatePrivateKey()).address;
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const key = keyAccount.address;
     const expiresAt = (await now()) + 3600n;
     const deadline = (await now()) + 600n;
     const signature = await signAuthorization(registry, alice, key, expiresAt, 0n, deadline);
-    await registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature], {
+    const signed = await consent(registry, keyAccount, alice.account.address, expiresAt);
+    await registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature, signed], {
       account: relayer.account,
     });
     assert.equal(await registry.read.walletOf([key]), getAddress(alice.account.address));
     // Replayed: the nonce moved on, so the same signature now recovers someone else.
     await viem.assertions.revertWithCustomError(
-      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature], {
+      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature, signed], {
         account: relayer.account,
       }),
       registry,
@@ -116,12 +149,14 @@ describe("SessionRegistry", () => {
 
   it("refuses forged and late authorizations", async () => {
     const registry = await viem.deployContract("SessionRegistry");
-    const key = privateKeyToAccount(generatePrivateKey()).address;
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const key = keyAccount.address;
     const expiresAt = (await now()) + 3600n;
     const deadline = (await now()) + 600n;
     const forged = await signAuthorization(registry, bob, key, expiresAt, 0n, deadline);
+    const signed = await consent(registry, keyAccount, alice.account.address, expiresAt);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, forged]),
+      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, forged, signed]),
       registry,
       "InvalidAuthorization",
       [alice.account.address, bob.account.address],
@@ -129,11 +164,49 @@ describe("SessionRegistry", () => {
     const signature = await signAuthorization(registry, alice, key, expiresAt, 0n, deadline);
     await networkHelpers.time.increase(601);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature]),
+      registry.write.authorizeWithSig([alice.account.address, key, expiresAt, deadline, signature, signed]),
       registry,
       "AuthorizationExpired",
       [deadline],
     );
     assert.equal(await registry.read.walletOf([key]), zeroAddress);
+  });
+
+  it("refuses to enrol an address that did not consent, so nobody can take credit for another player", async () => {
+    const registry = await viem.deployContract("SessionRegistry");
+    const victim = privateKeyToAccount(generatePrivateKey());
+    const expiresAt = (await now()) + 3600n;
+    // Bob tries to enrol Alice's key as his own: a consent Alice's key gave to Alice does not serve Bob,
+    // a consent Bob signs himself is not the key's, and garbage is nobody's.
+    const toAlice = await consent(registry, victim, alice.account.address, expiresAt);
+    const byBob = await bob.signTypedData({
+      domain: { name: "Seedcraft Sessions", version: "1", chainId, verifyingContract: registry.address },
+      types: {
+        SessionConsent: [
+          { name: "wallet", type: "address" },
+          { name: "expiresAt", type: "uint64" },
+        ],
+      },
+      primaryType: "SessionConsent",
+      message: { wallet: bob.account.address, expiresAt },
+    });
+    for (const proof of [toAlice, byBob, "0x1234" as const]) {
+      await viem.assertions.revertWithCustomError(
+        registry.write.authorize([victim.address, expiresAt, proof], { account: bob.account }),
+        registry,
+        "NoKeyConsent",
+      );
+    }
+    // A consent for another expiry does not stretch to this one.
+    const shorter = await consent(registry, victim, alice.account.address, expiresAt - 1n);
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      registry.write.authorize([victim.address, expiresAt, shorter]),
+      registry,
+      "NoKeyConsent",
+      [victim.address, await recoverConsentSigner(registry, shorter, alice.account.address, expiresAt)],
+    );
+    assert.equal(await registry.read.walletOf([victim.address]), zeroAddress);
+    await registry.write.authorize([victim.address, expiresAt, toAlice]);
+    assert.equal(await registry.read.walletOf([victim.address]), getAddress(alice.account.address));
   });
 });

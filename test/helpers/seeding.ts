@@ -12,6 +12,7 @@ import { CHUNK_VOLUME, chunkIdOf } from "../../core/chunk.ts";
 import { type AnchoredAt, type ClaimPlan, challengeOf, planClaim } from "../../core/claim.ts";
 import { ChunkMerkle } from "../../core/merkle.ts";
 import { type ReceiptBatch, type SignedReceiptBatch, signReceiptBatch } from "../../core/receipt.ts";
+import { signSessionConsent } from "../../core/session.ts";
 import { generateChunk } from "../../core/terrain.ts";
 import SeedcraftModule, { type SEEDCRAFT_DEFAULTS } from "../../deploy/ignition/modules/Seedcraft.ts";
 import { type TestWallet, testWallets } from "./accounts.ts";
@@ -136,10 +137,16 @@ export function sessionKey(label: number): LocalAccount {
 }
 
 /** Authorizes `key` as a session key of `wallet` for a day, and gives it gas money to send its own anchors. */
-export async function authorizeSession(world: SeedcraftWorld, wallet: TestWallet, key: Address): Promise<void> {
-  await world.networkHelpers.setBalance(key, 10n ** 18n);
-  const now = (await world.publicClient.getBlock()).timestamp;
-  const hash = await world.sessionRegistry.write.authorize([key, now + 86_400n], { account: wallet.account });
+export async function authorizeSession(world: SeedcraftWorld, wallet: TestWallet, key: LocalAccount): Promise<void> {
+  await world.networkHelpers.setBalance(key.address, 10n ** 18n);
+  const expiresAt = (await world.publicClient.getBlock()).timestamp + 86_400n;
+  const consent = await signSessionConsent(key, wallet.account.address, expiresAt, {
+    chainId: world.receiptDomain.chainId,
+    verifyingContract: world.sessionRegistry.address,
+  });
+  const hash = await world.sessionRegistry.write.authorize([key.address, expiresAt, consent], {
+    account: wallet.account,
+  });
   await world.publicClient.waitForTransactionReceipt({ hash });
 }
 
