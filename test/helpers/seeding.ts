@@ -136,10 +136,15 @@ export function sessionKey(label: number): LocalAccount {
   return privateKeyToAccount(`0x${(0x5eed0000 + label).toString(16).padStart(64, "0")}`);
 }
 
-/** Authorizes `key` as a session key of `wallet` for a day, and gives it gas money to send its own anchors. */
-export async function authorizeSession(world: SeedcraftWorld, wallet: TestWallet, key: LocalAccount): Promise<void> {
+/** Authorizes `key` as a session key of `wallet` (for a day), and gives it gas money to send its own anchors. */
+export async function authorizeSession(
+  world: SeedcraftWorld,
+  wallet: TestWallet,
+  key: LocalAccount,
+  seconds = 86_400n,
+): Promise<void> {
   await world.networkHelpers.setBalance(key.address, 10n ** 18n);
-  const expiresAt = (await world.publicClient.getBlock()).timestamp + 86_400n;
+  const expiresAt = (await world.publicClient.getBlock()).timestamp + seconds;
   const consent = await signSessionConsent(key, wallet.account.address, expiresAt, {
     chainId: world.receiptDomain.chainId,
     verifyingContract: world.sessionRegistry.address,
@@ -195,10 +200,64 @@ export function anchoringProofs(batches: readonly AnchoredBatch[]): Map<string, 
 
 export type ClaimResult = { commitGas: bigint; claimGas: bigint; reward: bigint; plan: ClaimPlan };
 
+/** Plans a claim from signed batches (as the headless seeder does). */
+export function planFor(
+  world: SeedcraftWorld,
+  seeder: TestWallet,
+  epoch: number,
+  batches: readonly SignedReceiptBatch[],
+  anchored: ReadonlyMap<string, AnchoredAt>,
+): ClaimPlan {
+  return planClaim({ seeder: seeder.account.address, epoch, batches, anchored, domain: world.receiptDomain });
+}
+
+/** Step 1: commit to a plan. Returns the commit's block and gas. */
+export async function commitClaim(world: SeedcraftWorld, seeder: TestWallet | LocalAccount, plan: ClaimPlan) {
+  const account = "account" in seeder ? seeder.account : seeder;
+  const tx = await world.seedingRewards.write.commit([plan.epoch, plan.commitment], { account });
+  const receipt = await world.publicClient.waitForTransactionReceipt({ hash: tx });
+  return { blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+}
+
+/** The possession proof a seeder holding `chunks` gives for a commitment made in `commitBlock`. */
+export async function possessionFor(
+  world: SeedcraftWorld,
+  plan: ClaimPlan,
+  commitBlock: bigint,
+  chunks: ReadonlyMap<string, ChunkMerkle>,
+  tamper: { leafIndex?: (challenged: number) => number; merkle?: ChunkMerkle } = {},
+) {
+  const challengeBlock = await world.publicClient.getBlock({ blockNumber: commitBlock + 1n });
+  const challenge = challengeOf(challengeBlock.hash, plan.seeder, plan.epoch, plan.receiptCount);
+  const contentHash = plan.contentAt(challenge.receiptIndex);
+  const merkle = tamper.merkle ?? chunks.get(contentHash.toLowerCase());
+  if (!merkle) throw new Error(`the seeder does not hold content ${contentHash}`);
+  const leafIndex = tamper.leafIndex?.(challenge.leafIndex) ?? challenge.leafIndex;
+  return {
+    challenge,
+    possession: {
+      leaf: bytesToHex(merkle.leafBytes(leafIndex)),
+      siblings: merkle.proof(leafIndex).map((node) => bytesToHex(node)),
+    },
+  };
+}
+
+/** Step 2's call, as a promise the tests can expect to revert. */
+export function sendClaim(
+  world: SeedcraftWorld,
+  seeder: TestWallet | LocalAccount,
+  plan: ClaimPlan,
+  possession: { leaf: Hex; siblings: Hex[] },
+) {
+  const account = "account" in seeder ? seeder.account : seeder;
+  return world.seedingRewards.write.claim([plan.epoch, plan.contents, plan.anchorings, plan.batches, possession], {
+    account,
+  });
+}
+
 /**
  * The whole claim: plan, commit, wait for the challenge block, prove the challenged leaf, claim.
- * `chunks` maps a lower-case content hash to the seeder's copy of the chunk (for the possession proof);
- * `tamper` lets a test break one step on purpose.
+ * `chunks` maps a lower-case content hash to the seeder's copy of the chunk (for the possession proof).
  */
 export async function claimEpoch(
   world: SeedcraftWorld,
@@ -206,41 +265,18 @@ export async function claimEpoch(
   options: {
     epoch: number;
     batches: readonly SignedReceiptBatch[];
-    anchored: ReturnType<typeof anchoringProofs>;
+    anchored: ReadonlyMap<string, AnchoredAt>;
     chunks: ReadonlyMap<string, ChunkMerkle>;
-    tamper?: { leafIndex?: (challenged: number) => number; merkle?: ChunkMerkle };
   },
 ): Promise<ClaimResult> {
-  const { publicClient, seedingRewards } = world;
-  const plan = planClaim({
-    seeder: seeder.account.address,
-    epoch: options.epoch,
-    batches: options.batches,
-    anchored: options.anchored,
-    domain: world.receiptDomain,
-  });
-  const commitTx = await seedingRewards.write.commit([plan.epoch, plan.commitment], { account: seeder.account });
-  const committed = await publicClient.waitForTransactionReceipt({ hash: commitTx });
+  const plan = planFor(world, seeder, options.epoch, options.batches, options.anchored);
+  const committed = await commitClaim(world, seeder, plan);
   // The challenge is the hash of the block after the commit: it must be mined before the claim.
   await world.networkHelpers.mine(1);
-  const challengeBlock = await publicClient.getBlock({ blockNumber: committed.blockNumber + 1n });
-  const challenge = challengeOf(challengeBlock.hash, plan.seeder, plan.epoch, plan.receiptCount);
-  const contentHash = plan.contentAt(challenge.receiptIndex);
-  const merkle = options.tamper?.merkle ?? options.chunks.get(contentHash.toLowerCase());
-  if (!merkle) throw new Error(`the seeder does not hold content ${contentHash}`);
-  const leafIndex = options.tamper?.leafIndex?.(challenge.leafIndex) ?? challenge.leafIndex;
-  const possession = {
-    leaf: bytesToHex(merkle.leafBytes(leafIndex)),
-    siblings: merkle.proof(leafIndex).map((node) => bytesToHex(node)),
-  };
-  const claimTx = await seedingRewards.write.claim(
-    [plan.epoch, plan.contents, plan.anchorings, plan.batches, possession],
-    {
-      account: seeder.account,
-    },
-  );
-  const claimed = await publicClient.waitForTransactionReceipt({ hash: claimTx });
+  const { possession } = await possessionFor(world, plan, committed.blockNumber, options.chunks);
+  const claimTx = await sendClaim(world, seeder, plan, possession);
+  const claimed = await world.publicClient.waitForTransactionReceipt({ hash: claimTx });
   if (claimed.status !== "success") throw new Error(`claim reverted in ${claimTx}`);
-  const [event] = parseEventLogs({ abi: seedingRewards.abi, logs: claimed.logs, eventName: "RewardClaimed" });
+  const [event] = parseEventLogs({ abi: world.seedingRewards.abi, logs: claimed.logs, eventName: "RewardClaimed" });
   return { commitGas: committed.gasUsed, claimGas: claimed.gasUsed, reward: event?.args.reward ?? 0n, plan };
 }
