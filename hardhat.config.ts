@@ -27,5 +27,8 @@ export default defineConfig({
   },
   networks: {
     localhost: { type: "http", chainType: "l1", url: rpcUrl },
+    // The chain `seedcraft up` runs: it mines each transaction at once, and an empty block every second like
+    // a live chain, so the indexer's realtime sync always has a new head to catch up from.
+    world: { type: "edr-simulated", chainType: "l1", mining: { auto: true, interval: 1000 } },
   },
 });

@@ -214,7 +214,7 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.chain,
           bin: binPath("hardhat"),
-          args: ["node", "--hostname", "127.0.0.1", "--port", String(this.ports.chain)],
+          args: ["node", "--network", "world", "--hostname", "127.0.0.1", "--port", String(this.ports.chain)],
           healthy: async () => {
             const chainId = await rpcChainId(this.urls.chain);
             return chainId === undefined ? undefined : `${this.urls.chain} (chain id ${chainId})`;
@@ -232,7 +232,7 @@ export class World extends EventEmitter {
             const deployment = JSON.parse(readFileSync(file, "utf8")) as {
               contracts: { ChunkLedger: { address: string } };
             };
-            return `ChunkLedger ${deployment.contracts.ChunkLedger.address} → deployments/${this.network}.json`;
+            return `ChunkLedger ${deployment.contracts.ChunkLedger.address} and 3 more → deployments/${this.network}.json`;
           },
         };
       case "indexer": {

@@ -7,6 +7,8 @@ export const chunk = onchainTable("chunk", (t) => ({
   hash: t.hex().notNull(),
   infoHash: t.hex().notNull(),
   author: t.hex().notNull(),
+  /** The HLC of the newest op the anchored snapshot holds: `wallMs << 16 | logical`. */
+  watermark: t.bigint().notNull(),
   updatedBlock: t.bigint().notNull(),
   updatedTx: t.hex().notNull(),
 }));
@@ -21,9 +23,19 @@ export const anchor = onchainTable(
     hash: t.hex().notNull(),
     infoHash: t.hex().notNull(),
     author: t.hex().notNull(),
+    watermark: t.bigint().notNull(),
     blockNumber: t.bigint().notNull(),
     txHash: t.hex().notNull(),
     logIndex: t.integer().notNull(),
   }),
   (table) => ({ chunkIdx: index().on(table.chunkId) }),
 );
+
+/** Every anchored batch: its Merkle root over `(chunkId, version, hash)` leaves, for anchoring proofs. */
+export const anchorBatch = onchainTable("anchor_batch", (t) => ({
+  root: t.hex().primaryKey(),
+  author: t.hex().notNull(),
+  size: t.integer().notNull(),
+  blockNumber: t.bigint().notNull(),
+  txHash: t.hex().notNull(),
+}));

@@ -82,6 +82,11 @@ const steps: Step[] = [
   { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
   { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
   {
+    name: "contract fuzz and invariants (hardhat test solidity)",
+    args: [bin("hardhat"), "test", "solidity"],
+    counts: hardhatTestCounts,
+  },
+  {
     name: "core, app, cli, indexer, e2e (node --test)",
     args: [
       ...nodeTestArgs,

@@ -69,13 +69,21 @@ describe("e2e: a first block edit through every layer", { timeout: 300_000 }, ()
     assert.ok(version >= 1);
     const deployment = await readDeployment("test-e2e");
     const client = createPublicClient({ transport: http(`http://127.0.0.1:${world.ports.chain}`) });
-    const [onChainVersion, onChainHash] = (await client.readContract({
-      address: deployment.contracts.ChunkLedger.address,
-      abi: deployment.contracts.ChunkLedger.abi,
-      functionName: "headOf",
-      args: [chunkId],
-    })) as [bigint, `0x${string}`];
-    assert.equal(onChainVersion, BigInt(version));
+    const { address, abi } = deployment.contracts.ChunkLedger;
+    const onChainVersion = await client.readContract({ address, abi, functionName: "versionOf", args: [chunkId] });
+    // The chain keeps versions; the hash of each version is in its ChunkAnchored event.
+    const events = await client.getContractEvents({
+      address,
+      abi,
+      eventName: "ChunkAnchored",
+      args: { chunkId },
+      fromBlock: BigInt(deployment.startBlock),
+    });
+    const anchored = events
+      .map((e) => e.args as { version: number; hash: `0x${string}` })
+      .find((a) => a.version === version);
+    const onChainHash = anchored?.hash;
+    assert.equal(onChainVersion, version);
     const indexed = (await (await fetch(`http://127.0.0.1:${world.ports.indexer}/v1/chunks/${chunkId}`)).json()) as {
       version: number;
       hash: string;

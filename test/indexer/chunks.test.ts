@@ -63,11 +63,13 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
       address,
       abi,
       functionName: "anchor",
-      args: [id, 0n, hash, infoHash],
+      args: [id, 0, hash, infoHash, 0x1234n],
     });
     await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
     const mined = performance.now();
-    let body: { chunkId: string; version: number; hash: string; infoHash: string; author: string } | undefined;
+    let body:
+      | { chunkId: string; version: number; hash: string; infoHash: string; author: string; watermark: string }
+      | undefined;
     while (performance.now() - mined < 1000) {
       const response = await fetch(`${indexer}/v1/chunks/0x${id.toString(16)}`);
       body = (await response.json()) as typeof body;
@@ -79,6 +81,7 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
     assert.equal(body?.hash, hash);
     assert.equal(body?.infoHash.toLowerCase(), infoHash.toLowerCase());
     assert.equal(body?.author.toLowerCase(), walletClient.account.address.toLowerCase());
+    assert.equal(body?.watermark, "4660");
     const byDecimal = (await (await fetch(`${indexer}/v1/chunks/${id}`)).json()) as { version: number };
     assert.equal(byDecimal.version, 1);
   });

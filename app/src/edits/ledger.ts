@@ -2,18 +2,18 @@
  * The ChunkLedger as the anchor queue sees it: read a chunk's head, anchor a new version, ask the indexer what it
  * serves. Writes go through wagmi (whatever wallet is connected); address and ABI come from the deployment.
  */
-import { type Hex, parseEventLogs, zeroHash } from "viem";
+import { type Hex, parseEventLogs } from "viem";
 import type { Config } from "wagmi";
 import { readContract, simulateContract, waitForTransactionReceipt, writeContract } from "wagmi/actions";
 import type { Deployment } from "../../../core/deployment.ts";
-import { AnchorError, isHex32, toAnchorError } from "./errors.ts";
+import { AnchorError, toAnchorError } from "./errors.ts";
 import { fetchIndexedHead, type IndexedHead, type IndexerAnswer } from "./indexer.ts";
 
 export type AnchorRequest = { chunkId: bigint; expectedVersion: bigint; newHash: Hex };
 export type AnchorReceipt = { version: bigint; txHash: Hex; blockNumber: bigint };
 
 export type Ledger = {
-  /** The head the next anchor builds on: from the indexer, or from `headOf` when the indexer cannot answer. */
+  /** The head the next anchor builds on: from the indexer, or from `versionOf` when the indexer cannot answer. */
   readHead(chunkId: bigint): Promise<IndexedHead & { source: "indexer" | "chain" }>;
   /** Sends `anchor(...)` and waits for its receipt; throws an AnchorError. */
   anchor(request: AnchorRequest): Promise<AnchorReceipt>;
@@ -29,21 +29,18 @@ export function createLedger(config: Config, deployment: Deployment, indexerUrl:
   // Pinning the chain id makes a wallet on another chain fail loudly instead of anchoring elsewhere.
   const chainId = deployment.chainId;
 
+  /** The chain keeps only versions; hashes live in events, which the indexer serves. */
   async function headOnChain(chunkId: bigint): Promise<IndexedHead> {
     const result: unknown = await readContract(config, {
       address,
       abi,
-      functionName: "headOf",
+      functionName: "versionOf",
       args: [chunkId],
       chainId,
     });
-    if (!Array.isArray(result) || typeof result[0] !== "bigint" || !isHex32(result[1]))
-      throw new AnchorError(
-        "RPC",
-        "headOf answered something unexpected",
-        JSON.stringify(result, (_, v) => String(v)),
-      );
-    return { version: result[0], hash: result[1] === zeroHash ? null : result[1] };
+    if (typeof result !== "number" || !Number.isInteger(result) || result < 0)
+      throw new AnchorError("RPC", "versionOf answered something unexpected", String(result));
+    return { version: BigInt(result), hash: null };
   }
 
   return {
@@ -59,7 +56,9 @@ export function createLedger(config: Config, deployment: Deployment, indexerUrl:
 
     async anchor({ chunkId, expectedVersion, newHash }) {
       try {
-        const args = [chunkId, expectedVersion, newHash, NO_INFO_HASH] as const;
+        // The watermark is the wall clock of the newest edit the snapshot holds (logical counter 0).
+        const watermark = BigInt(Date.now()) << 16n;
+        const args = [chunkId, Number(expectedVersion), newHash, NO_INFO_HASH, watermark] as const;
         // Simulating first decodes a revert (StaleChunkVersion) the same way for every wallet.
         const { request } = await simulateContract(config, { address, abi, functionName: "anchor", args, chainId });
         const txHash = await writeContract(config, request);
@@ -76,15 +75,16 @@ export function createLedger(config: Config, deployment: Deployment, indexerUrl:
         const anchored = parseEventLogs({ abi, logs: receipt.logs, eventName: "ChunkAnchored" })
           .map((log): unknown => log.args)
           .find(
-            (args): args is { chunkId: bigint; version: bigint } =>
+            (args): args is { chunkId: bigint; version: number } =>
               typeof args === "object" &&
               args !== null &&
               "chunkId" in args &&
               args.chunkId === chunkId &&
               "version" in args &&
-              typeof args.version === "bigint",
+              typeof args.version === "number",
           );
-        return { version: anchored?.version ?? expectedVersion + 1n, txHash, blockNumber: receipt.blockNumber };
+        const version = anchored ? BigInt(anchored.version) : expectedVersion + 1n;
+        return { version, txHash, blockNumber: receipt.blockNumber };
       } catch (error) {
         throw toAnchorError(error);
       }

@@ -30,13 +30,22 @@ app.get("/v1/chunks/:id", async (c) => {
   }
   const [row] = await db.select().from(schema.chunk).where(eq(schema.chunk.id, id)).limit(1);
   if (!row)
-    return c.json({ chunkId: id.toString(), version: 0, hash: null, infoHash: null, author: null, updatedBlock: null });
+    return c.json({
+      chunkId: id.toString(),
+      version: 0,
+      hash: null,
+      infoHash: null,
+      author: null,
+      watermark: null,
+      updatedBlock: null,
+    });
   return c.json({
     chunkId: id.toString(),
     version: row.version,
     hash: row.hash,
     infoHash: row.infoHash,
     author: row.author,
+    watermark: row.watermark.toString(),
     updatedBlock: Number(row.updatedBlock),
   });
 });
