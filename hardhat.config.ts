@@ -9,7 +9,7 @@ const solcPackage = require("solc/package.json") as { version: string };
 const compiler = {
   version: solcPackage.version,
   path: require.resolve("solc/soljson.js"),
-  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+  settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", viaIR: true },
 };
 
 const rpcUrl = process.env.SEEDCRAFT_RPC_URL ?? "http://127.0.0.1:8545";
