@@ -50,6 +50,8 @@ describe("ChunkLedger", () => {
     const first = area.map((coords) => editChunk(coords, 4, random));
     const batch = await anchorBatch(world, alice, first);
     assert.equal(batch.leaves.length, 64);
+    const [announced] = await ledger.getEvents.BatchAnchored({ root: batch.root }, { fromBlock: 0n });
+    assert.deepEqual(announced?.args, { root: batch.root, author: getAddress(alice.account.address), size: 64n });
     assert.ok((await ledger.read.rootAnchoredAt([batch.root])) > 0n, "the batch root is on chain");
     for (const [i, chunk] of first.entries()) {
       assert.equal(await ledger.read.versionOf([chunk.chunkId]), 1);

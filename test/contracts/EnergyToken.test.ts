@@ -32,6 +32,21 @@ describe("EnergyToken", () => {
     );
   });
 
+  it("lets only the admin price items, and says so", async () => {
+    const energy = await deploy();
+    await viem.assertions.emitWithArgs(energy.write.setItemPrice([11n, parseEther("2")]), energy, "ItemPriced", [
+      11n,
+      parseEther("2"),
+    ]);
+    assert.equal(await energy.read.priceOf([11n]), parseEther("2"));
+    await viem.assertions.revertWithCustomError(
+      energy.write.setItemPrice([11n, 1n], { account: player.account }),
+      energy,
+      "AccessControlUnauthorizedAccount",
+    );
+    assert.equal(await energy.read.priceOf([11n]), parseEther("2"));
+  });
+
   it("never exceeds its supply cap", async () => {
     const energy = await deploy();
     await energy.write.mint([player.account.address, CAP], { account: minter.account });
