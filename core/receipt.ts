@@ -40,6 +40,8 @@ export const RECEIPT_TYPES = {
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const UINT64_MAX = 2n ** 64n - 1n;
+/** A receipt covers at most one chunk snapshot (SeedingRewards.MAX_RECEIPT_BYTES). */
+export const MAX_RECEIPT_BYTES = 65_536n;
 
 export function validateReceipt(receipt: Receipt): void {
   if (!ADDRESS.test(receipt.seeder) || !ADDRESS.test(receipt.leecher))
@@ -47,7 +49,8 @@ export function validateReceipt(receipt: Receipt): void {
   if (receipt.seeder.toLowerCase() === receipt.leecher.toLowerCase())
     throw new InvalidReceiptError("a seeder cannot sign receipts for itself");
   if (!/^0x[0-9a-fA-F]{64}$/.test(receipt.contentHash)) throw new InvalidReceiptError("contentHash must be 32 bytes");
-  if (receipt.bytes <= 0n || receipt.bytes > UINT64_MAX) throw new InvalidReceiptError("bytes must be 1..2^64-1");
+  if (receipt.bytes <= 0n || receipt.bytes > MAX_RECEIPT_BYTES)
+    throw new InvalidReceiptError(`bytes must be 1..${MAX_RECEIPT_BYTES} (one chunk snapshot at most)`);
   if (!Number.isInteger(receipt.epoch) || receipt.epoch < 0 || receipt.epoch > 0xffff_ffff)
     throw new InvalidReceiptError("epoch must be a uint32");
   if (receipt.nonce < 0n || receipt.nonce > UINT64_MAX) throw new InvalidReceiptError("nonce must be a uint64");

@@ -21,7 +21,7 @@ describe("seeding receipts", () => {
     const signed = await signReceipt(receipt, leecherSession, domain);
     assert.equal(recoverReceiptSigner(signed, domain), leecherSession.address);
     for (const changed of [
-      { ...signed, bytes: 65_537n },
+      { ...signed, bytes: 65_535n },
       { ...signed, epoch: 13 },
       { ...signed, nonce: 2n },
       { ...signed, seeder: "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc" as const },
@@ -35,6 +35,7 @@ describe("seeding receipts", () => {
       InvalidReceiptError,
     );
     await assert.rejects(signReceipt({ ...receipt, bytes: 0n }, leecherSession, domain), InvalidReceiptError);
+    await assert.rejects(signReceipt({ ...receipt, bytes: 65_537n }, leecherSession, domain), InvalidReceiptError);
     await assert.rejects(signReceipt({ ...receipt, epoch: -1 }, leecherSession, domain), InvalidReceiptError);
     const signed = await signReceipt(receipt, leecherSession, domain);
     assert.throws(() => recoverReceiptSigner({ ...signed, signature: "0x00" }, domain), InvalidOpError);
