@@ -19,23 +19,12 @@ import {
 } from "../core/op.ts";
 import { generateChunk } from "../core/terrain.ts";
 import { decodeMessage, encodeMessage, type WireMessage } from "../core/wire.ts";
+import { prng } from "../test/helpers/prng.ts";
 
 const SEED = 1234;
 const CHUNK = chunkIdOf(0, 0, 0);
 const AUTHORS = Array.from({ length: 8 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}` as const);
 const domain = { chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" } as const;
-
-/** A seeded PRNG (mulberry32): the same ops every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeOps(count: number, random: () => number): BlockOp[] {
   const ops: BlockOp[] = [];

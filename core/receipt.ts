@@ -56,9 +56,14 @@ export function validateReceipt(receipt: Receipt): void {
   if (receipt.nonce < 0n || receipt.nonce > UINT64_MAX) throw new InvalidReceiptError("nonce must be a uint64");
 }
 
+/** SeedingRewards' EIP-712 domain. */
+function typedDomain(domain: ReceiptDomain) {
+  return { name: "Seedcraft", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract };
+}
+
 export function receiptDigest(receipt: Receipt, domain: ReceiptDomain): Hex {
   return hashTypedData({
-    domain: { name: "Seedcraft", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    domain: typedDomain(domain),
     types: RECEIPT_TYPES,
     primaryType: "Receipt",
     message: {
@@ -121,7 +126,7 @@ export function validateReceiptBatch(batch: ReceiptBatch): void {
 
 export function receiptBatchDigest(batch: ReceiptBatch, domain: ReceiptDomain): Hex {
   return hashTypedData({
-    domain: { name: "Seedcraft", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    domain: typedDomain(domain),
     types: RECEIPT_BATCH_TYPES,
     primaryType: "ReceiptBatch",
     message: {

@@ -104,6 +104,25 @@ async function committed(
   return { blockNumber, ...(await possessionFor(world, plan, blockNumber, held, tamper)) };
 }
 
+type RewardsError = Extract<SeedcraftWorld["seedingRewards"]["abi"][number], { type: "error" }>["name"];
+
+/** Commits `plan`, proves it honestly, and expects the claim to revert with `error` (and `args`, if given). */
+async function expectRefused(
+  world: SeedcraftWorld,
+  seeder: TestWallet,
+  plan: ReturnType<typeof planFor>,
+  held: Map<string, ChunkMerkle>,
+  error: RewardsError,
+  args?: unknown[],
+): Promise<void> {
+  const { possession } = await committed(world, seeder, plan, held);
+  const claim = sendClaim(world, seeder, plan, possession);
+  // The argument tuple's type depends on the error; the assertion checks it at run time.
+  if (args)
+    await world.viem.assertions.revertWithCustomErrorWithArgs(claim, world.seedingRewards, error, args as never);
+  else await world.viem.assertions.revertWithCustomError(claim, world.seedingRewards, error);
+}
+
 describe("SeedingRewards", () => {
   it("pays bytes × rate, rounded down, for receipts signed by wallets and session keys", async () => {
     const t = await seededWorld({ rewardRate: 10n ** 18n / 3n });
@@ -214,23 +233,15 @@ describe("SeedingRewards", () => {
         commitment: keccak256(concatHex([digest, digest])),
         contentAt: () => again.receipts[0]?.contentHash as Hex,
       };
-      const d = await committed(t.world, t.seeder, doubled, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, doubled, d.possession),
-        t.world.seedingRewards,
-        "ReceiptOutOfOrder",
-        [getAddress(t.leecherA.account.address), 0n],
-      );
+      await expectRefused(t.world, t.seeder, doubled, t.held, "ReceiptOutOfOrder", [
+        getAddress(t.leecherA.account.address),
+        0n,
+      ]);
       // Epoch 3: epoch 1's signed batch relabelled as epoch 3 no longer matches its signature.
       await travelToEpoch(t.world, 4);
       const relabelled = { ...batch, epoch: 3 };
       const replay = planFor(t.world, t.seeder, 3, [relabelled], t.anchored);
-      const r = await committed(t.world, t.seeder, replay, t.held);
-      await t.world.viem.assertions.revertWithCustomError(
-        sendClaim(t.world, t.seeder, replay, r.possession),
-        t.world.seedingRewards,
-        "BadReceiptSigner",
-      );
+      await expectRefused(t.world, t.seeder, replay, t.held, "BadReceiptSigner");
     });
 
     it("a receipt for a hash that was never anchored", async () => {
@@ -270,13 +281,10 @@ describe("SeedingRewards", () => {
         [await receipts(t.world, t.seeder, t.leecherA, forger, [t.chunks[0]?.hash as Hex])],
         t.anchored,
       );
-      const f = await committed(t.world, t.seeder, forged, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, forged, f.possession),
-        t.world.seedingRewards,
-        "BadReceiptSigner",
-        [getAddress(t.leecherA.account.address), forger.address],
-      );
+      await expectRefused(t.world, t.seeder, forged, t.held, "BadReceiptSigner", [
+        getAddress(t.leecherA.account.address),
+        forger.address,
+      ]);
       // The seeder cannot be its own leecher (core/ refuses to sign such a receipt, so build it by hand).
       await travelToEpoch(t.world, 3);
       const honest = await receipts(t.world, t.seeder, t.leecherA, t.leecherA, [t.chunks[0]?.hash as Hex], {
@@ -287,13 +295,7 @@ describe("SeedingRewards", () => {
         ...plan,
         batches: plan.batches.map((b) => ({ ...b, leecher: getAddress(t.seeder.account.address) })),
       };
-      const s = await committed(t.world, t.seeder, self, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, self, s.possession),
-        t.world.seedingRewards,
-        "SelfReceipt",
-        [getAddress(t.seeder.account.address)],
-      );
+      await expectRefused(t.world, t.seeder, self, t.held, "SelfReceipt", [getAddress(t.seeder.account.address)]);
     });
 
     it("receipts signed by a session key that has expired or been revoked", async () => {
@@ -309,13 +311,10 @@ describe("SeedingRewards", () => {
         t.anchored,
       );
       await t.world.networkHelpers.time.increase(61);
-      const e = await committed(t.world, t.seeder, expiring, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, expiring, e.possession),
-        t.world.seedingRewards,
-        "BadReceiptSigner",
-        [getAddress(t.leecherA.account.address), shortKey.address],
-      );
+      await expectRefused(t.world, t.seeder, expiring, t.held, "BadReceiptSigner", [
+        getAddress(t.leecherA.account.address),
+        shortKey.address,
+      ]);
       // Leecher B revokes its key: what the key signed no longer counts (epoch 2, so the seeder can commit again).
       await travelToEpoch(t.world, 3);
       const revoked = planFor(
@@ -326,13 +325,10 @@ describe("SeedingRewards", () => {
         t.anchored,
       );
       await t.world.sessionRegistry.write.revoke([t.keyB.address], { account: t.leecherB.account });
-      const r = await committed(t.world, t.seeder, revoked, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, revoked, r.possession),
-        t.world.seedingRewards,
-        "BadReceiptSigner",
-        [getAddress(t.leecherB.account.address), t.keyB.address],
-      );
+      await expectRefused(t.world, t.seeder, revoked, t.held, "BadReceiptSigner", [
+        getAddress(t.leecherB.account.address),
+        t.keyB.address,
+      ]);
     });
 
     it("an over-cap claim: per leecher per epoch (across seeders) and per seeder per epoch", async () => {
@@ -352,13 +348,12 @@ describe("SeedingRewards", () => {
         [await receipts(t.world, t.seederB, t.leecherA, t.leecherA, hashes.slice(2, 4))],
         t.anchored,
       );
-      const l = await committed(t.world, t.seederB, overLeecher, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seederB, overLeecher, l.possession),
-        t.world.seedingRewards,
-        "LeecherCapExceeded",
-        [getAddress(t.leecherA.account.address), 1, 4n * CHUNK, 3n * CHUNK],
-      );
+      await expectRefused(t.world, t.seederB, overLeecher, t.held, "LeecherCapExceeded", [
+        getAddress(t.leecherA.account.address),
+        1,
+        4n * CHUNK,
+        3n * CHUNK,
+      ]);
       // Seeder B, epoch 2: 3 + 3 chunks from two leechers is within each leecher's cap but over the seeder's 4.
       await travelToEpoch(t.world, 3);
       const overSeeder = planFor(
@@ -371,13 +366,12 @@ describe("SeedingRewards", () => {
         ],
         t.anchored,
       );
-      const s = await committed(t.world, t.seederB, overSeeder, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seederB, overSeeder, s.possession),
-        t.world.seedingRewards,
-        "SeederCapExceeded",
-        [getAddress(t.seederB.account.address), 2, 6n * CHUNK, 4n * CHUNK],
-      );
+      await expectRefused(t.world, t.seederB, overSeeder, t.held, "SeederCapExceeded", [
+        getAddress(t.seederB.account.address),
+        2,
+        6n * CHUNK,
+        4n * CHUNK,
+      ]);
       assert.equal(await t.world.energyToken.read.balanceOf([t.seederB.account.address]), 0n);
     });
 
@@ -451,13 +445,10 @@ describe("SeedingRewards", () => {
         [await receipts(t.world, t.seeder, t.outsider, t.outsider, [t.chunks[0]?.hash as Hex])],
         t.anchored,
       );
-      const n = await committed(t.world, t.seeder, never, t.held);
-      await t.world.viem.assertions.revertWithCustomErrorWithArgs(
-        sendClaim(t.world, t.seeder, never, n.possession),
-        t.world.seedingRewards,
-        "LeecherNotEligible",
-        [getAddress(t.outsider.account.address), 1],
-      );
+      await expectRefused(t.world, t.seeder, never, t.held, "LeecherNotEligible", [
+        getAddress(t.outsider.account.address),
+        1,
+      ]);
       // The outsider anchors now, in epoch 2: it is eligible from epoch 3 on, not for epoch 2.
       await anchorBatch(t.world, t.outsider, [editChunk([60, 0, 0], 1, t.random)]);
       await travelToEpoch(t.world, 3);
@@ -468,12 +459,7 @@ describe("SeedingRewards", () => {
         [await receipts(t.world, t.seeder, t.outsider, t.outsider, [t.chunks[0]?.hash as Hex], { epoch: 2 })],
         t.anchored,
       );
-      const f = await committed(t.world, t.seeder, fresh, t.held);
-      await t.world.viem.assertions.revertWithCustomError(
-        sendClaim(t.world, t.seeder, fresh, f.possession),
-        t.world.seedingRewards,
-        "LeecherNotEligible",
-      );
+      await expectRefused(t.world, t.seeder, fresh, t.held, "LeecherNotEligible");
     });
 
     it("receipts that differ from the commitment, and proofs before or long after the challenge block", async () => {

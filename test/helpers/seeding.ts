@@ -16,6 +16,9 @@ import { signSessionConsent } from "../../core/session.ts";
 import { generateChunk } from "../../core/terrain.ts";
 import SeedcraftModule, { type SEEDCRAFT_DEFAULTS } from "../../deploy/ignition/modules/Seedcraft.ts";
 import { type TestWallet, testWallets } from "./accounts.ts";
+import { prng } from "./prng.ts";
+
+export { prng };
 
 export const TERRAIN_SEED = 1234;
 
@@ -43,18 +46,6 @@ export async function deploySeedcraft(parameters: SeedcraftParameters = {}, conn
 
 export type SeedcraftWorld = Awaited<ReturnType<typeof deploySeedcraft>>;
 export { type TestWallet, testWallets };
-
-/** A seeded PRNG (mulberry32), so runs repeat. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One chunk's new state, ready to anchor. */
 export type EditedChunk = {
