@@ -96,6 +96,10 @@ contract SeedingRewards is EIP712("Seedcraft", "1") {
     /// @notice The most bytes one seeder may claim per epoch.
     uint64 public immutable seederCap;
 
+    /// @notice A constructor parameter is out of range (zero epoch length or window, or a cap of zero).
+    error InvalidConfig(string parameter);
+    /// @notice Arrays that describe the same receipts have different lengths.
+    error LengthMismatch();
     /// @notice The epoch is not over yet, or lies in the future.
     error EpochNotOver(uint32 epoch, uint256 current);
     /// @notice The epoch's claim window has closed.
@@ -153,6 +157,10 @@ contract SeedingRewards is EIP712("Seedcraft", "1") {
         uint64 leecherCap_,
         uint64 seederCap_
     ) {
+        if (epochLength_ == 0) revert InvalidConfig("epochLength");
+        if (claimWindow_ == 0) revert InvalidConfig("claimWindow");
+        if (leecherCap_ == 0) revert InvalidConfig("leecherCap");
+        if (seederCap_ == 0) revert InvalidConfig("seederCap");
         ledger = ledger_;
         sessions = sessions_;
         energy = energy_;
@@ -206,6 +214,7 @@ contract SeedingRewards is EIP712("Seedcraft", "1") {
         uint64[] calldata sizes,
         uint64[] calldata nonces
     ) external view returns (bytes32) {
+        if (sizes.length != contentHashes.length || nonces.length != contentHashes.length) revert LengthMismatch();
         bytes32[] memory hashes = new bytes32[](contentHashes.length);
         for (uint256 i = 0; i < contentHashes.length; ++i) {
             hashes[i] = _receiptHash(seeder, leecher, contentHashes[i], sizes[i], epoch, nonces[i]);

@@ -531,6 +531,40 @@ describe("SeedingRewards", () => {
     });
   });
 
+  it("refuses a deployment with a zero epoch length, window or cap, and mismatched digest arrays", async () => {
+    const t = await seededWorld();
+    const { chunkLedger, sessionRegistry, energyToken, viem } = t.world;
+    const base = [chunkLedger.address, sessionRegistry.address, energyToken.address] as const;
+    const good = { epochLength: 3600n, claimWindow: 24n, rewardRate: 1n, leecherCap: 1n, seederCap: 1n };
+    for (const parameter of ["epochLength", "claimWindow", "leecherCap", "seederCap"] as const) {
+      const p = { ...good, [parameter]: 0n };
+      await assert.rejects(
+        viem.deployContract("SeedingRewards", [
+          ...base,
+          p.epochLength,
+          p.claimWindow,
+          p.rewardRate,
+          p.leecherCap,
+          p.seederCap,
+        ]),
+        (error: Error) => error.message.includes("InvalidConfig") && error.message.includes(parameter),
+        parameter,
+      );
+    }
+    await viem.assertions.revertWithCustomError(
+      t.world.seedingRewards.read.batchDigest([
+        t.seeder.account.address,
+        t.leecherA.account.address,
+        1,
+        [t.chunks[0]?.hash as Hex],
+        [],
+        [0n],
+      ]),
+      t.world.seedingRewards,
+      "LengthMismatch",
+    );
+  });
+
   it("is the only minter of energy", async () => {
     const t = await seededWorld();
     const minter = await t.world.energyToken.read.MINTER_ROLE();
