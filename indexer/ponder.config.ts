@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ArtifactMap } from "hardhat/types/artifacts";
 import { createConfig } from "ponder";
-import { parseDeployment } from "../core/deployment.ts";
+import { type ContractName, parseDeployment } from "../core/deployment.ts";
 
 const network = process.env.SEEDCRAFT_NETWORK || "localhost";
 const deploymentFile = fileURLToPath(new URL(`../deployments/${network}.json`, import.meta.url));
@@ -32,6 +32,15 @@ const database = process.env.DATABASE_URL
         : fileURLToPath(new URL("./.ponder/pglite", import.meta.url)),
     } as const);
 
+function contract<Name extends ContractName>(name: Name) {
+  return {
+    chain: "seedcraft" as const,
+    abi: deployment.contracts[name].abi as ArtifactMap[Name]["abi"],
+    address: deployment.contracts[name].address,
+    startBlock: deployment.startBlock,
+  };
+}
+
 export default createConfig({
   database,
   chains: {
@@ -46,12 +55,14 @@ export default createConfig({
     },
   },
   contracts: {
-    ChunkLedger: {
-      chain: "seedcraft",
-      // Typed from the compiled contract (artifacts/*.d.ts), so the handlers see each event's arguments.
-      abi: deployment.contracts.ChunkLedger.abi as ArtifactMap["ChunkLedger"]["abi"],
-      address: deployment.contracts.ChunkLedger.address,
-      startBlock: deployment.startBlock,
-    },
+    // Typed from the compiled contracts (artifacts/*.d.ts), so the handlers see each event's arguments.
+    ChunkLedger: contract("ChunkLedger"),
+    SessionRegistry: contract("SessionRegistry"),
+    EnergyToken: contract("EnergyToken"),
+    SeedingRewards: contract("SeedingRewards"),
+  },
+  blocks: {
+    // One row per block (number and hash): what chain-reset detection compares against the chain.
+    Checkpoint: { chain: "seedcraft", startBlock: deployment.startBlock, interval: 1 },
   },
 });

@@ -1,23 +1,71 @@
 /**
  * The Seedcraft read API on Ponder's server (Ponder adds CORS, /health, /ready, /status, /metrics):
- *   GET /v1/chunks/:id   the anchored head of a chunk (version 0, hash null: untouched terrain)
- *   GET /v1/ready        200 once caught up with the chain head, else 503 with progress
- *   GET /v1/status       chain id, indexed block, head block, lag
- *   /graphql, /sql/*     Ponder's GraphQL and SQL-over-HTTP
+ *   POST /v1/check             one update {chunkId, version, hash} or {items: [...]} (≤ 1000): anchored,
+ *                              pending, conflict or invalid, from indexed state only
+ *   GET  /v1/chunks/:id        the anchored head of a chunk (version 0, hash null: untouched terrain)
+ *   GET  /v1/chunks?region=rx,rz[&region=…]   the anchored heads of 8×8-chunk regions (join sync)
+ *   GET  /v1/players/:address  energy, spent, unlocks, sessions, anchors
+ *   GET  /v1/seeders/:address  claims and totals
+ *   GET  /v1/ready             200 once caught up with the chain head, else 503 with progress
+ *   GET  /v1/status            chain id, indexed block, head block, lag, and whether the chain was reset
+ *   /graphql, /sql/*           Ponder's GraphQL and SQL-over-HTTP
+ * Every /v1 data route answers 503 CHAIN_RESET once the chain under the index was reset.
  */
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { type Context, Hono } from "hono";
-import { client, eq, graphql } from "ponder";
+import { bodyLimit } from "hono/body-limit";
+import { and, client, eq, graphql, gte, inArray, lte, or } from "ponder";
+import { getAddress, type Hex, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
+import { REGION_CHUNKS } from "../../../core/proximity.ts";
+import { CheckRequestError, judge, parseCheckRequest } from "./check.ts";
+import { ResetWatch } from "./reset.ts";
 
 const app = new Hono();
 
 app.use("/sql/*", client({ db, schema }));
 app.use("/graphql", graphql({ db, schema }));
 
-function apiError(c: Context, status: 400 | 404 | 500 | 503, code: string, message: string) {
-  return c.json({ error: { code, message } }, status);
+type ErrorStatus = 400 | 404 | 413 | 500 | 503;
+function apiError(c: Context, status: ErrorStatus, code: string, message: string, extra: object = {}) {
+  return c.json({ error: { code, message, ...extra } }, status);
+}
+
+const chain = publicClients.seedcraft;
+const resets = new ResetWatch(chain, async () => {
+  const [row] = await db.select().from(schema.checkpoint).where(eq(schema.checkpoint.id, 0)).limit(1);
+  return row ? { blockNumber: row.blockNumber, blockHash: row.blockHash } : undefined;
+});
+
+// Stale data is worse than none: once the chain was reset under the index, data routes refuse to answer.
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path === "/v1/status" || c.req.path === "/v1/ready") return next();
+  const reset = await resets.current();
+  if (reset) return apiError(c, 503, "CHAIN_RESET", reset, { hint: "run `npm run seedcraft -- reset`" });
+  return next();
+});
+
+function chunkJson(id: bigint, row: typeof schema.chunk.$inferSelect | undefined) {
+  if (!row)
+    return {
+      chunkId: id.toString(),
+      version: 0,
+      hash: null,
+      infoHash: null,
+      author: null,
+      watermark: null,
+      updatedBlock: null,
+    };
+  return {
+    chunkId: id.toString(),
+    version: row.version,
+    hash: row.hash,
+    infoHash: row.infoHash,
+    author: row.author,
+    watermark: row.watermark.toString(),
+    updatedBlock: Number(row.updatedBlock),
+  };
 }
 
 app.get("/v1/chunks/:id", async (c) => {
@@ -29,24 +77,151 @@ app.get("/v1/chunks/:id", async (c) => {
     throw error;
   }
   const [row] = await db.select().from(schema.chunk).where(eq(schema.chunk.id, id)).limit(1);
-  if (!row)
-    return c.json({
-      chunkId: id.toString(),
-      version: 0,
-      hash: null,
-      infoHash: null,
-      author: null,
-      watermark: null,
-      updatedBlock: null,
-    });
+  return c.json(chunkJson(id, row));
+});
+
+const MAX_REGIONS = 25;
+const INT32 = /^-?\d{1,10}$/;
+
+app.get("/v1/chunks", async (c) => {
+  const regions = c.req.queries("region") ?? [];
+  if (regions.length === 0 || regions.length > MAX_REGIONS)
+    return apiError(c, 400, "BAD_REGION", `give 1..${MAX_REGIONS} region=rx,rz parameters`);
+  const bounds = [];
+  for (const region of regions) {
+    const parts = region.split(",");
+    const [rx, rz] = parts.map(Number);
+    if (parts.length !== 2 || !parts.every((p) => INT32.test(p)) || rx === undefined || rz === undefined)
+      return apiError(c, 400, "BAD_REGION", `${JSON.stringify(region.slice(0, 40))} is not rx,rz`);
+    const x0 = rx * REGION_CHUNKS;
+    const z0 = rz * REGION_CHUNKS;
+    if (!Number.isSafeInteger(x0) || Math.abs(x0) > 2 ** 31 || Math.abs(z0) > 2 ** 31)
+      return apiError(c, 400, "BAD_REGION", `region ${region} is outside the world`);
+    bounds.push(
+      and(
+        gte(schema.chunk.cx, x0),
+        lte(schema.chunk.cx, x0 + REGION_CHUNKS - 1),
+        gte(schema.chunk.cz, z0),
+        lte(schema.chunk.cz, z0 + REGION_CHUNKS - 1),
+      ),
+    );
+  }
+  const rows = await db
+    .select()
+    .from(schema.chunk)
+    .where(or(...bounds));
+  return c.json({ regions, chunks: rows.map((row) => chunkJson(row.id, row)) });
+});
+
+app.post(
+  "/v1/check",
+  bodyLimit({ maxSize: 1 << 20, onError: (c) => apiError(c, 413, "TOO_LARGE", "at most 1 MiB") }),
+  async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return apiError(c, 400, "BAD_JSON", "the body is not JSON");
+    }
+    let request: ReturnType<typeof parseCheckRequest>;
+    try {
+      request = parseCheckRequest(body);
+    } catch (error) {
+      if (error instanceof CheckRequestError) return apiError(c, 400, error.code, error.details ?? error.message);
+      throw error;
+    }
+    const { items } = request;
+    const anchorIds = [...new Set(items.map((item) => `${item.chunkId}:${item.version}`))];
+    const chunkIds = [...new Set(items.map((item) => item.chunkId))];
+    const [anchors, heads] = await Promise.all([
+      db
+        .select({
+          id: schema.anchor.id,
+          hash: schema.anchor.hash,
+          infoHash: schema.anchor.infoHash,
+          author: schema.anchor.author,
+          blockNumber: schema.anchor.blockNumber,
+        })
+        .from(schema.anchor)
+        .where(inArray(schema.anchor.id, anchorIds)),
+      db
+        .select({ id: schema.chunk.id, version: schema.chunk.version })
+        .from(schema.chunk)
+        .where(inArray(schema.chunk.id, chunkIds)),
+    ]);
+    const anchorById = new Map(anchors.map((row) => [row.id, row]));
+    const headById = new Map(heads.map((row) => [row.id, row.version]));
+    const results = items.map((item) =>
+      judge(item, {
+        anchor: anchorById.get(`${item.chunkId}:${item.version}`),
+        headVersion: headById.get(item.chunkId) ?? 0,
+      }),
+    );
+    return c.json(request.batch ? { results } : results[0]);
+  },
+);
+
+function parseAddress(c: Context): Hex | Response {
+  const text = c.req.param("address") ?? "";
+  if (!isAddress(text, { strict: false })) return apiError(c, 400, "INVALID_ADDRESS", "expected a 20-byte 0x address");
+  return getAddress(text);
+}
+
+app.get("/v1/players/:address", async (c) => {
+  const address = parseAddress(c);
+  if (address instanceof Response) return address;
+  const key = address.toLowerCase() as Hex;
+  const [[row], sessions, unlocks] = await Promise.all([
+    db.select().from(schema.player).where(eq(schema.player.address, key)).limit(1),
+    db.select().from(schema.session).where(eq(schema.session.wallet, key)),
+    db.select().from(schema.unlock).where(eq(schema.unlock.player, key)),
+  ]);
+  const now = BigInt(Math.floor(Date.now() / 1000));
   return c.json({
-    chunkId: id.toString(),
-    version: row.version,
-    hash: row.hash,
-    infoHash: row.infoHash,
-    author: row.author,
-    watermark: row.watermark.toString(),
-    updatedBlock: Number(row.updatedBlock),
+    address,
+    energy: (row?.energy ?? 0n).toString(),
+    spent: (row?.spent ?? 0n).toString(),
+    anchors: row?.anchors ?? 0,
+    firstAnchorBlock: row?.firstAnchorBlock === null || row === undefined ? null : Number(row.firstAnchorBlock),
+    unlocks: unlocks.map((u) => ({
+      itemId: Number(u.itemId),
+      amount: u.amount.toString(),
+      blockNumber: Number(u.blockNumber),
+    })),
+    sessions: sessions.map((s) => ({
+      key: getAddress(s.key),
+      expiresAt: Number(s.expiresAt),
+      revoked: s.revoked,
+      live: !s.revoked && s.expiresAt > now,
+    })),
+  });
+});
+
+app.get("/v1/seeders/:address", async (c) => {
+  const address = parseAddress(c);
+  if (address instanceof Response) return address;
+  const key = address.toLowerCase() as Hex;
+  const [[row], claims] = await Promise.all([
+    db.select().from(schema.seeder).where(eq(schema.seeder.address, key)).limit(1),
+    db.select().from(schema.claim).where(eq(schema.claim.seeder, key)),
+  ]);
+  return c.json({
+    address,
+    claims: row?.claims ?? 0,
+    bytes: (row?.bytes ?? 0n).toString(),
+    rewards: (row?.rewards ?? 0n).toString(),
+    lastClaimedEpoch: row?.lastClaimedEpoch ?? null,
+    committedEpoch: row?.committedEpoch ?? null,
+    history: claims
+      .sort((a, b) => a.epoch - b.epoch)
+      .map((claim) => ({
+        epoch: claim.epoch,
+        claimed: claim.claimed,
+        challengeBlock: Number(claim.challengeBlock),
+        receipts: claim.receipts,
+        bytes: claim.bytes?.toString() ?? null,
+        reward: claim.reward?.toString() ?? null,
+      })),
   });
 });
 
@@ -56,18 +231,19 @@ type Progress = {
   headBlock: number;
   lag: number | null;
   historicalDone: boolean;
+  reset: string | null;
 };
 
-/** Reads Ponder's own /ready and /status (same server) and the chain head. */
+/** Reads Ponder's own /ready and /status (same server), the chain head and the reset watch. */
 async function progress(c: Context): Promise<Progress> {
-  const chain = publicClients.seedcraft;
-  const [ready, status, headBlock, chainId] = await Promise.all([
+  const [ready, status, headBlock, chainId, reset] = await Promise.all([
     fetch(new URL("/ready", c.req.url)),
     fetch(new URL("/status", c.req.url)).then(
       (response) => response.json() as Promise<Record<string, { block?: { number?: number } }>>,
     ),
     chain.getBlockNumber({ cacheTime: 0 }).then(Number),
     chain.getChainId(),
+    resets.current(),
   ]);
   const indexedBlock = status.seedcraft?.block?.number ?? null;
   return {
@@ -76,6 +252,7 @@ async function progress(c: Context): Promise<Progress> {
     headBlock,
     lag: indexedBlock === null ? null : Math.max(0, headBlock - indexedBlock),
     historicalDone: ready.status === 200,
+    reset: reset ?? null,
   };
 }
 
@@ -92,6 +269,7 @@ app.get("/v1/ready", async (c) => {
     return c.json({ ready: false, reason: `chain unreachable: ${(error as Error).message.split("\n")[0]}` }, 503);
   }
   const { historicalDone, ...status } = current;
+  if (status.reset) return c.json({ ready: false, reason: status.reset, ...status }, 503);
   const ready = historicalDone && status.lag !== null && status.lag <= 1;
   return c.json({ ready, ...status }, ready ? 200 : 503);
 });

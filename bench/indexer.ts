@@ -1,0 +1,157 @@
+/**
+ * bench:indexer — the read path's speed on a real local world (hardhat node, Ignition deploy, Ponder):
+ * - anchor → check: a single-chunk anchor is mined (eth_sendTransaction returns with the block), then
+ *   `POST /v1/check` is polled until it answers `anchored`; p50 and p99 over the anchors;
+ * - checks_per_s: batches of 1,000 items (half anchored, half pending) sent back to back by 2 clients;
+ * - rss_mb: the resident memory of the indexer's processes at the end.
+ * Usage: npm run bench:indexer [-- --anchors N]   Last line: one JSON object.
+ */
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { createWalletClient, defineChain, type Hex, http, keccak256, toHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { World } from "../cli/world.ts";
+import { chunkIdOf } from "../core/chunk.ts";
+import { readDeployment } from "../deploy/deployment-file.ts";
+
+const { values } = parseArgs({ options: { anchors: { type: "string", default: "200" } }, strict: true });
+const ANCHORS = Number(values.anchors);
+if (!Number.isInteger(ANCHORS) || ANCHORS < 10 || ANCHORS > 5000)
+  throw new Error(`--anchors must be 10..5000, got ${values.anchors}`);
+const BATCH = 1000;
+const BATCH_REQUESTS = 40;
+const CLIENTS = 2;
+// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
+const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const network = "bench-indexer";
+const world = new World({
+  stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-bench-indexer-")),
+  network,
+  parts: ["chain", "deploy", "indexer"],
+  ports: { chain: 26545, indexer: 26069, app: 26173 },
+});
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Resident memory of a process and its descendants (the indexer runs Ponder plus esbuild). */
+function rssMb(pid: number): number {
+  const all = new Map<number, { ppid: number; rssKb: number }>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, "utf8");
+      const ppid = Number(status.match(/^PPid:\s+(\d+)/m)?.[1] ?? 0);
+      const rssKb = Number(status.match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0);
+      all.set(Number(name), { ppid, rssKb });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const current = stack.pop() as number;
+    total += all.get(current)?.rssKb ?? 0;
+    for (const [child, info] of all) if (info.ppid === current) stack.push(child);
+  }
+  return Math.round(total / 1024);
+}
+
+try {
+  log("starting chain, deploy, indexer…");
+  await world.start();
+  const deployment = await readDeployment(network);
+  const chain = defineChain({
+    id: deployment.chainId,
+    name: "local",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [world.urls.chain] } },
+  });
+  const wallet = createWalletClient({
+    chain,
+    transport: http(world.urls.chain),
+    account: privateKeyToAccount(DEV_KEY),
+  });
+  const { address, abi } = deployment.contracts.ChunkLedger;
+  const check = async (body: unknown) => {
+    const response = await fetch(`${world.urls.indexer}/v1/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 200) throw new Error(`/v1/check answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as { status: string; results?: { status: string }[] };
+  };
+
+  log(`${ANCHORS} anchors, each until /v1/check says anchored…`);
+  const latencies: number[] = [];
+  const anchored: { chunkId: string; version: number; hash: Hex }[] = [];
+  for (let i = 0; i < ANCHORS; i++) {
+    const chunkId = chunkIdOf(i % 64, 0, Math.floor(i / 64));
+    const hash = keccak256(toHex(`bench ${i}`));
+    await wallet.writeContract({
+      address,
+      abi,
+      functionName: "anchor",
+      args: [chunkId, 0, hash, `0x${"00".repeat(20)}`, BigInt(i)],
+    });
+    const mined = performance.now();
+    const item = { chunkId: chunkId.toString(), version: 1, hash };
+    for (;;) {
+      const answer = await check(item);
+      if (answer.status === "anchored") break;
+      if (performance.now() - mined > 10_000) throw new Error(`anchor ${i} not seen as anchored in 10 s`);
+    }
+    latencies.push(performance.now() - mined);
+    anchored.push(item);
+    if ((i + 1) % 50 === 0) log(`  ${i + 1}/${ANCHORS}`);
+  }
+  latencies.sort((a, b) => a - b);
+
+  log(`${BATCH_REQUESTS} batches of ${BATCH} checks from ${CLIENTS} clients…`);
+  const items = Array.from({ length: BATCH }, (_, i) =>
+    i % 2 === 0
+      ? (anchored[i % anchored.length] as (typeof anchored)[number])
+      : { chunkId: chunkIdOf(5000 + i, 1, 2).toString(), version: 1, hash: keccak256(toHex(`pending ${i}`)) },
+  );
+  await check({ items }); // warm-up
+  let sent = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (sent < BATCH_REQUESTS) {
+        sent++;
+        const answer = await check({ items });
+        if (answer.results?.length !== BATCH) throw new Error("a batch answer is short");
+      }
+    }),
+  );
+  const checksPerS = (BATCH_REQUESTS * BATCH) / ((performance.now() - started) / 1000);
+  const runFile = JSON.parse(readFileSync(path.join(world.stateDir, "run.json"), "utf8")) as {
+    parts: { indexer: { pid: number } };
+  };
+  console.log(
+    JSON.stringify({
+      anchor_to_check_anchored_p50_ms: Number(percentile(latencies, 50).toFixed(1)),
+      anchor_to_check_anchored_p99_ms: Number(percentile(latencies, 99).toFixed(1)),
+      checks_per_s: Math.round(checksPerS),
+      rss_mb: rssMb(runFile.parts.indexer.pid),
+      db: process.env.DATABASE_URL ? "postgres" : "pglite",
+      anchors: ANCHORS,
+      batch_items: BATCH,
+      batch_requests: BATCH_REQUESTS,
+      clients: CLIENTS,
+      measured:
+        "mined = eth_sendTransaction returned (automine); then /v1/check polled back to back until anchored; checks: 1,000-item batches, half anchored, half pending",
+      machine: { cores: os.cpus().length, node: process.version },
+    }),
+  );
+} finally {
+  await world.stop();
+}

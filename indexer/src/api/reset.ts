@@ -1,0 +1,70 @@
+/**
+ * Detects a chain reset under the index: a restarted hardhat node (its head falls below the indexed
+ * block, or the indexed block now has another hash) or another chain behind the same URL. Once seen,
+ * it stays seen: the index is stale until `seedcraft reset` clears it.
+ */
+import type { Hex, PublicClient } from "viem";
+
+type Checkpoint = { blockNumber: bigint; blockHash: Hex };
+type ChainReader = Pick<PublicClient, "getChainId" | "getBlockNumber" | "getBlock"> & {
+  chain?: { id: number } | undefined;
+};
+
+/** How long an answer is reused, so a burst of requests costs one look at the chain. */
+const FRESH_MS = 250;
+/** A mismatch must still hold this much later (a short reorg on a live chain resolves itself). */
+const CONFIRM_MS = 300;
+
+export class ResetWatch {
+  readonly #chain: ChainReader;
+  readonly #checkpoint: () => Promise<Checkpoint | undefined>;
+  #reset: string | undefined;
+  #checkedAt = 0;
+  #pending: Promise<string | undefined> | undefined;
+
+  constructor(chain: ChainReader, checkpoint: () => Promise<Checkpoint | undefined>) {
+    this.#chain = chain;
+    this.#checkpoint = checkpoint;
+  }
+
+  /** Why the index is stale, or undefined while it matches the chain. */
+  async current(): Promise<string | undefined> {
+    if (this.#reset) return this.#reset;
+    if (performance.now() - this.#checkedAt < FRESH_MS) return undefined;
+    this.#pending ??= this.#check().finally(() => {
+      this.#pending = undefined;
+      this.#checkedAt = performance.now();
+    });
+    return await this.#pending;
+  }
+
+  async #check(): Promise<string | undefined> {
+    let mismatch = await this.#mismatch();
+    if (mismatch === undefined) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, CONFIRM_MS));
+    mismatch = await this.#mismatch();
+    if (mismatch !== undefined) this.#reset = `the chain was reset under the index: ${mismatch}`;
+    return this.#reset;
+  }
+
+  async #mismatch(): Promise<string | undefined> {
+    let chainId: number;
+    let head: bigint;
+    try {
+      [chainId, head] = await Promise.all([this.#chain.getChainId(), this.#chain.getBlockNumber({ cacheTime: 0 })]);
+    } catch {
+      return undefined; // unreachable is not reset: /v1/ready says so on its own
+    }
+    const expected = this.#chain.chain?.id;
+    if (expected !== undefined && chainId !== expected)
+      return `the RPC serves chain ${chainId}, the index is of ${expected}`;
+    const checkpoint = await this.#checkpoint();
+    if (!checkpoint) return undefined;
+    if (head < checkpoint.blockNumber)
+      return `its head is block ${head}, the index has block ${checkpoint.blockNumber}`;
+    const block = await this.#chain.getBlock({ blockNumber: checkpoint.blockNumber }).catch(() => undefined);
+    if (block && block.hash !== checkpoint.blockHash)
+      return `block ${checkpoint.blockNumber} has hash ${block.hash}, the index saw ${checkpoint.blockHash}`;
+    return undefined;
+  }
+}
