@@ -41,7 +41,7 @@ const resets = new ResetWatch(chain, async () => {
 // Stale data is worse than none: once the chain was reset under the index, data routes refuse to answer.
 app.use("/v1/*", async (c, next) => {
   if (c.req.path === "/v1/status" || c.req.path === "/v1/ready") return next();
-  const reset = await resets.current();
+  const reset = resets.current();
   if (reset) return apiError(c, 503, "CHAIN_RESET", reset, { hint: "run `npm run seedcraft -- reset`" });
   return next();
 });
@@ -243,7 +243,7 @@ async function progress(c: Context): Promise<Progress> {
     ),
     chain.getBlockNumber({ cacheTime: 0 }).then(Number),
     chain.getChainId(),
-    resets.current(),
+    resets.checkNow(),
   ]);
   const indexedBlock = status.seedcraft?.block?.number ?? null;
   return {

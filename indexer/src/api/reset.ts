@@ -10,8 +10,8 @@ type ChainReader = Pick<PublicClient, "getChainId" | "getBlockNumber" | "getBloc
   chain?: { id: number } | undefined;
 };
 
-/** How long an answer is reused, so a burst of requests costs one look at the chain. */
-const FRESH_MS = 250;
+/** How often requests trigger a look at the chain. */
+const FRESH_MS = 500;
 /** A mismatch must still hold this much later (a short reorg on a live chain resolves itself). */
 const CONFIRM_MS = 300;
 
@@ -27,10 +27,25 @@ export class ResetWatch {
     this.#checkpoint = checkpoint;
   }
 
-  /** Why the index is stale, or undefined while it matches the chain. */
-  async current(): Promise<string | undefined> {
+  /**
+   * Why the index is stale, or undefined while it matches the chain. Requests never wait for the chain:
+   * the answer is the last check's, and a check starts in the background when that one is old.
+   */
+  current(): string | undefined {
+    if (!this.#reset && !this.#pending && performance.now() - this.#checkedAt >= FRESH_MS) {
+      this.#pending = this.#check()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#pending = undefined;
+          this.#checkedAt = performance.now();
+        });
+    }
+    return this.#reset;
+  }
+
+  /** Checks now and returns the verdict (for readiness, which may wait). */
+  async checkNow(): Promise<string | undefined> {
     if (this.#reset) return this.#reset;
-    if (performance.now() - this.#checkedAt < FRESH_MS) return undefined;
     this.#pending ??= this.#check().finally(() => {
       this.#pending = undefined;
       this.#checkedAt = performance.now();
