@@ -4,7 +4,10 @@
  *   `POST /v1/check` is polled until it answers `anchored`; p50 and p99 over the anchors;
  * - checks_per_s: batches of 1,000 items (half anchored, half pending) sent back to back by 2 clients;
  * - rss_mb: the resident memory of the indexer's processes at the end.
- * Usage: npm run bench:indexer [-- --anchors N]   Last line: one JSON object.
+ * Anchors are sent at a steady pace (default one every 200 ms): Ponder fetches each block through an
+ * adaptive rate limit that starts at 20 requests a second, so faster than ~9 blocks a second its
+ * fetches queue for hundreds of milliseconds.
+ * Usage: npm run bench:indexer [-- --anchors N --interval-ms MS]   Last line: one JSON object.
  */
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -16,7 +19,14 @@ import { World } from "../cli/world.ts";
 import { chunkIdOf } from "../core/chunk.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 
-const { values } = parseArgs({ options: { anchors: { type: "string", default: "200" } }, strict: true });
+const { values } = parseArgs({
+  options: { anchors: { type: "string", default: "200" }, "interval-ms": { type: "string", default: "200" } },
+  strict: true,
+});
+/** One anchor every this many ms: five anchor transactions a second, a busy local world. */
+const INTERVAL_MS = Number(values["interval-ms"]);
+if (!Number.isInteger(INTERVAL_MS) || INTERVAL_MS < 0 || INTERVAL_MS > 10_000)
+  throw new Error(`--interval-ms must be 0..10000, got ${values["interval-ms"]}`);
 const ANCHORS = Number(values.anchors);
 if (!Number.isInteger(ANCHORS) || ANCHORS < 10 || ANCHORS > 5000)
   throw new Error(`--anchors must be 10..5000, got ${values.anchors}`);
@@ -94,6 +104,7 @@ try {
   const latencies: number[] = [];
   const anchored: { chunkId: string; version: number; hash: Hex }[] = [];
   for (let i = 0; i < ANCHORS; i++) {
+    const slot = performance.now();
     const chunkId = chunkIdOf(i % 64, 0, Math.floor(i / 64));
     const hash = keccak256(toHex(`bench ${i}`));
     await wallet.writeContract({
@@ -113,6 +124,8 @@ try {
     }
     latencies.push(performance.now() - mined);
     anchored.push(item);
+    const wait = INTERVAL_MS - (performance.now() - slot);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if ((i + 1) % 50 === 0) log(`  ${i + 1}/${ANCHORS}`);
   }
   latencies.sort((a, b) => a - b);
@@ -150,6 +163,7 @@ try {
       rss_mb: rssMb(runFile.parts.indexer.pid),
       db: process.env.DATABASE_URL ? "postgres" : "pglite",
       anchors: ANCHORS,
+      anchor_interval_ms: INTERVAL_MS,
       batch_items: BATCH,
       batch_requests: BATCH_REQUESTS,
       clients: CLIENTS,

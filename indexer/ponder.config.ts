@@ -61,8 +61,4 @@ export default createConfig({
     EnergyToken: contract("EnergyToken"),
     SeedingRewards: contract("SeedingRewards"),
   },
-  blocks: {
-    // One row per block (number and hash): what chain-reset detection compares against the chain.
-    Checkpoint: { chain: "seedcraft", startBlock: deployment.startBlock, interval: 1 },
-  },
 });

@@ -20,7 +20,24 @@ import { chunkCoordsOf } from "../../core/chunk.ts";
 const NEW_PLAYER = { energy: 0n, spent: 0n, unlocks: 0, anchors: 0, firstAnchorBlock: null } as const;
 const NEW_SEEDER = { claims: 0, bytes: 0n, rewards: 0n, lastClaimedEpoch: null, committedEpoch: null } as const;
 
+/** What every handler's context holds (the same for every event). */
+type Context = Parameters<Parameters<typeof ponder.on<"ChunkLedger:ChunkAnchored">>[1]>[0]["context"];
+type BlockRef = { block: { number: bigint; hash: `0x${string}`; timestamp: bigint } };
+
+/**
+ * Remembers the newest block that carried one of our events, with its hash: a chain that no longer has
+ * that hash at that height was reset under the index. Empty blocks cost nothing.
+ */
+async function touch({ db }: Context, { block }: BlockRef): Promise<void> {
+  const row = { blockNumber: block.number, blockHash: block.hash, timestamp: block.timestamp };
+  await db
+    .insert(checkpoint)
+    .values({ id: 0, ...row })
+    .onConflictDoUpdate((current) => (current.blockNumber <= row.blockNumber ? row : {}));
+}
+
 ponder.on("ChunkLedger:ChunkAnchored", async ({ event, context }) => {
+  await touch(context, event);
   const { chunkId, version, hash, infoHash, author, watermark } = event.args;
   const fresh = await context.db
     .insert(anchor)
@@ -62,6 +79,7 @@ ponder.on("ChunkLedger:ChunkAnchored", async ({ event, context }) => {
 });
 
 ponder.on("ChunkLedger:BatchAnchored", async ({ event, context }) => {
+  await touch(context, event);
   const { root, author, size } = event.args;
   await context.db
     .insert(anchorBatch)
@@ -70,6 +88,7 @@ ponder.on("ChunkLedger:BatchAnchored", async ({ event, context }) => {
 });
 
 ponder.on("SessionRegistry:SessionAuthorized", async ({ event, context }) => {
+  await touch(context, event);
   const { wallet, sessionKey, expiresAt } = event.args;
   const row = { wallet, expiresAt, revoked: false, updatedBlock: event.block.number };
   await context.db
@@ -79,6 +98,7 @@ ponder.on("SessionRegistry:SessionAuthorized", async ({ event, context }) => {
 });
 
 ponder.on("SessionRegistry:SessionRevoked", async ({ event, context }) => {
+  await touch(context, event);
   const { sessionKey } = event.args;
   const existing = await context.db.find(session, { key: sessionKey });
   if (existing)
@@ -86,6 +106,7 @@ ponder.on("SessionRegistry:SessionRevoked", async ({ event, context }) => {
 });
 
 ponder.on("EnergyToken:Transfer", async ({ event, context }) => {
+  await touch(context, event);
   const { from, to, value } = event.args;
   const fresh = await context.db
     .insert(transfer)
@@ -105,6 +126,7 @@ ponder.on("EnergyToken:Transfer", async ({ event, context }) => {
 });
 
 ponder.on("EnergyToken:EnergySpent", async ({ event, context }) => {
+  await touch(context, event);
   const { player: address, itemId, amount } = event.args;
   const fresh = await context.db
     .insert(unlock)
@@ -118,6 +140,7 @@ ponder.on("EnergyToken:EnergySpent", async ({ event, context }) => {
 });
 
 ponder.on("SeedingRewards:ClaimCommitted", async ({ event, context }) => {
+  await touch(context, event);
   const { seeder: address, epoch, digest, challengeBlock } = event.args;
   await context.db
     .insert(claim)
@@ -130,6 +153,7 @@ ponder.on("SeedingRewards:ClaimCommitted", async ({ event, context }) => {
 });
 
 ponder.on("SeedingRewards:RewardClaimed", async ({ event, context }) => {
+  await touch(context, event);
   const { seeder: address, epoch, receipts, bytes_: bytes, reward } = event.args;
   const id = `${address}:${epoch}`;
   const existing = await context.db.find(claim, { id });
@@ -145,12 +169,4 @@ ponder.on("SeedingRewards:RewardClaimed", async ({ event, context }) => {
       rewards: row.rewards + reward,
       lastClaimedEpoch: Math.max(row.lastClaimedEpoch ?? -1, epoch),
     }));
-});
-
-ponder.on("Checkpoint:block", async ({ event, context }) => {
-  const row = { blockNumber: event.block.number, blockHash: event.block.hash, timestamp: event.block.timestamp };
-  await context.db
-    .insert(checkpoint)
-    .values({ id: 0, ...row })
-    .onConflictDoUpdate((current) => (current.blockNumber <= row.blockNumber ? row : {}));
 });

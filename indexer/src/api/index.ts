@@ -16,7 +16,7 @@ import schema from "ponder:schema";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { and, client, eq, graphql, gte, inArray, lte, or } from "ponder";
-import { getAddress, type Hex, isAddress } from "viem";
+import { createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
 import { REGION_CHUNKS } from "../../../core/proximity.ts";
 import { CheckRequestError, judge, parseCheckRequest } from "./check.ts";
@@ -32,7 +32,12 @@ function apiError(c: Context, status: ErrorStatus, code: string, message: string
   return c.json({ error: { code, message, ...extra } }, status);
 }
 
-const chain = publicClients.seedcraft;
+// Our own client for status and reset checks: Ponder's shares an adaptive rate limit (from 20 requests a
+// second) with its block fetching, and every request of ours would delay indexing.
+const chain = createPublicClient({
+  chain: publicClients.seedcraft.chain,
+  transport: http(process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545"),
+});
 const resets = new ResetWatch(chain, async () => {
   const [row] = await db.select().from(schema.checkpoint).where(eq(schema.checkpoint.id, 0)).limit(1);
   return row ? { blockNumber: row.blockNumber, blockHash: row.blockHash } : undefined;
@@ -132,23 +137,28 @@ app.post(
     }
     const { items } = request;
     const anchorIds = [...new Set(items.map((item) => `${item.chunkId}:${item.version}`))];
-    const chunkIds = [...new Set(items.map((item) => item.chunkId))];
-    const [anchors, heads] = await Promise.all([
-      db
-        .select({
-          id: schema.anchor.id,
-          hash: schema.anchor.hash,
-          infoHash: schema.anchor.infoHash,
-          author: schema.anchor.author,
-          blockNumber: schema.anchor.blockNumber,
-        })
-        .from(schema.anchor)
-        .where(inArray(schema.anchor.id, anchorIds)),
-      db
-        .select({ id: schema.chunk.id, version: schema.chunk.version })
-        .from(schema.chunk)
-        .where(inArray(schema.chunk.id, chunkIds)),
-    ]);
+    const anchors = await db
+      .select({
+        id: schema.anchor.id,
+        hash: schema.anchor.hash,
+        infoHash: schema.anchor.infoHash,
+        author: schema.anchor.author,
+        blockNumber: schema.anchor.blockNumber,
+      })
+      .from(schema.anchor)
+      .where(inArray(schema.anchor.id, anchorIds));
+    // Heads only matter for the items that are not anchored yet (the reason names the ledger's version).
+    const found = new Set(anchors.map((row) => row.id));
+    const chunkIds = [
+      ...new Set(items.filter((item) => !found.has(`${item.chunkId}:${item.version}`)).map((item) => item.chunkId)),
+    ];
+    const heads =
+      chunkIds.length === 0
+        ? []
+        : await db
+            .select({ id: schema.chunk.id, version: schema.chunk.version })
+            .from(schema.chunk)
+            .where(inArray(schema.chunk.id, chunkIds));
     const anchorById = new Map(anchors.map((row) => [row.id, row]));
     const headById = new Map(heads.map((row) => [row.id, row.version]));
     const results = items.map((item) =>
