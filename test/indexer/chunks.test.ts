@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { chunkIdOf } from "../../core/chunk.ts";
+import { signSessionConsent } from "../../core/session.ts";
 import { readDeployment } from "../../deploy/deployment-file.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv } from "../helpers/world.ts";
 
@@ -93,5 +95,149 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
       const body = (await response.json()) as { error: { code: string } };
       assert.equal(body.error.code, "INVALID_CHUNK_ID", bad);
     }
+  });
+
+  async function post(body: string) {
+    const response = await fetch(`${indexer}/v1/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  async function anchorAndWait(id: bigint, version: number, hash: `0x${string}`) {
+    const { deployment, publicClient, walletClient } = await clients();
+    const { address, abi } = deployment.contracts.ChunkLedger;
+    const tx = await walletClient.writeContract({
+      address,
+      abi,
+      functionName: "anchor",
+      args: [id, version - 1, hash, `0x${"00".repeat(20)}`, 1n],
+    });
+    await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    const item = JSON.stringify({ chunkId: id.toString(), version, hash });
+    for (let i = 0; i < 200; i++) {
+      if ((await post(item)).body.status === "anchored") return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error("never anchored");
+  }
+
+  it("checks updates: anchored, conflict with the ledger's hash, pending; one or a batch in order", async () => {
+    const id = chunkIdOf(9, 1, -9);
+    const hash = keccak256(toHex("check v1"));
+    const wrong = keccak256(toHex("someone else's v1"));
+    await anchorAndWait(id, 1, hash);
+    const one = await post(JSON.stringify({ chunkId: id.toString(), version: 1, hash }));
+    assert.equal(one.status, 200);
+    assert.equal(one.body.status, "anchored");
+    const batch = await post(
+      JSON.stringify({
+        items: [
+          { chunkId: id.toString(), version: 1, hash: wrong },
+          { chunkId: `0x${id.toString(16)}`, version: 2, hash },
+          { chunkId: id.toString(), version: 1, hash },
+        ],
+      }),
+    );
+    const results = batch.body.results as { status: string; anchored?: { hash: string }; reason: string }[];
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["conflict", "pending", "anchored"],
+    );
+    assert.equal(results[0]?.anchored?.hash, hash, "a conflict names the anchored hash");
+    assert.match(results[1]?.reason ?? "", /version 1/);
+  });
+
+  it("answers malformed requests with 400 and a reason, oversized ones with 413, never 500", async () => {
+    const item = { chunkId: "1", version: 1, hash: keccak256(toHex("x")) };
+    const cases: [string, number][] = [
+      ["not json", 400],
+      ["null", 400],
+      ["[]", 400],
+      ['{"chunkId":"1"}', 400],
+      [JSON.stringify({ ...item, version: -1 }), 400],
+      [JSON.stringify({ items: Array.from({ length: 1001 }, () => item) }), 400],
+    ];
+    for (const [body, status] of cases) {
+      const answer = await post(body);
+      assert.equal(answer.status, status, body.slice(0, 40));
+      assert.equal(typeof (answer.body.error as { code?: string })?.code, "string");
+    }
+    // Random bytes and mutations of a valid body: a verdict or a 4xx, nothing else.
+    const valid = JSON.stringify({ items: [item, item] });
+    for (let i = 0; i < 60; i++) {
+      const chars = [...valid];
+      chars[(i * 7919) % chars.length] = String.fromCharCode(32 + ((i * 31) % 90));
+      const { status } = await post(chars.join(""));
+      assert.ok(status === 200 || status === 400, `mutation ${i}: ${status}`);
+    }
+    // Over 1 MiB: refused from its Content-Length, before the body is read.
+    const oversized = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(
+        `${indexer}/v1/check`,
+        { method: "POST", headers: { "content-type": "application/json", "content-length": 1_200_000 } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on("error", reject);
+      request.write("{");
+    });
+    assert.equal(oversized, 413);
+    const full = await post(JSON.stringify({ items: Array.from({ length: 1000 }, () => item) }));
+    assert.equal((full.body.results as unknown[]).length, 1000);
+  });
+
+  it("serves the heads of a region, and a player's anchors and sessions", async () => {
+    const id = chunkIdOf(17, 0, -3); // region (2, -1)
+    const hash = keccak256(toHex("region chunk"));
+    await anchorAndWait(id, 1, hash);
+    const region = (await (await fetch(`${indexer}/v1/chunks?region=2,-1&region=0,0`)).json()) as {
+      chunks: { chunkId: string; hash: string }[];
+    };
+    assert.ok(region.chunks.some((c) => c.chunkId === id.toString() && c.hash === hash));
+    assert.ok(
+      region.chunks.every((c) => c.chunkId !== chunkIdOf(9, 1, -9).toString()),
+      "(9,-9) is in region (1,-2)",
+    );
+    for (const bad of ["", "?region=1", "?region=a,b", "?region=1,2,3", `?region=${2 ** 31},0`])
+      assert.equal((await fetch(`${indexer}/v1/chunks${bad}`)).status, 400, bad);
+
+    const { deployment, publicClient, walletClient } = await clients();
+    const key = privateKeyToAccount(generatePrivateKey());
+    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const consent = await signSessionConsent(key, walletClient.account.address, expiresAt, {
+      chainId: deployment.chainId,
+      verifyingContract: deployment.contracts.SessionRegistry.address,
+    });
+    const tx = await walletClient.writeContract({
+      address: deployment.contracts.SessionRegistry.address,
+      abi: deployment.contracts.SessionRegistry.abi,
+      functionName: "authorize",
+      args: [key.address, expiresAt, consent],
+    });
+    await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    let player:
+      | { anchors: number; firstAnchorBlock: number | null; sessions: { key: string; live: boolean }[] }
+      | undefined;
+    for (let i = 0; i < 100; i++) {
+      player = (await (await fetch(`${indexer}/v1/players/${walletClient.account.address}`)).json()) as typeof player;
+      if (player?.sessions.some((s) => s.key === key.address)) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(
+      player?.sessions.some((s) => s.key === key.address && s.live),
+      "the new session is live",
+    );
+    assert.ok((player?.anchors ?? 0) >= 2);
+    assert.ok((player?.firstAnchorBlock ?? 0) > 0);
+    assert.equal((await fetch(`${indexer}/v1/players/0x1234`)).status, 400);
+    const seeder = (await (await fetch(`${indexer}/v1/seeders/${walletClient.account.address}`)).json()) as {
+      claims: number;
+    };
+    assert.equal(seeder.claims, 0);
   });
 });
