@@ -16,8 +16,8 @@ const HELP = `Usage: seedcraft <command> [options]
 Commands:
   up       Start the local world on 127.0.0.1: chain, deploy, indexer, app.
            --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
-  reset    Delete local state: the indexer's database, Ignition's journal of the
-           local chain and deployments/localhost.json.
+  reset    Delete local state after the chain was reset: the indexer's database, and
+           Ignition's journal and deployments/<network>.json of the local chain.
   help     Show this text.
 
 Environment:
@@ -103,17 +103,24 @@ async function up(args: string[]): Promise<number> {
   throw failure;
 }
 
-async function reset(): Promise<number> {
+async function reset(args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
+  if (!/^[a-zA-Z0-9_-]+$/.test(network))
+    throw new UsageError(`SEEDCRAFT_NETWORK must be a name (letters, digits, - and _), got ${JSON.stringify(network)}`);
+  const stateDir = process.env.SEEDCRAFT_STATE_DIR || path.join(ROOT, ".seedcraft");
   const targets = [
-    path.join(ROOT, ".seedcraft", "indexer"),
+    path.join(stateDir, "indexer"),
     path.join(ROOT, "indexer", ".ponder"),
-    path.join(ROOT, "ignition", "deployments", "localhost-31337"),
-    path.join(ROOT, "deployments", "localhost.json"),
+    path.join(ROOT, "ignition", "deployments", `${network}-31337`),
+    path.join(ROOT, "deployments", `${network}.json`),
   ];
   for (const target of targets) {
     await rm(target, { recursive: true, force: true });
-    console.log(`removed ${path.relative(ROOT, target)}`);
+    console.log(`removed ${path.relative(ROOT, target) || target}`);
   }
+  if (process.env.DATABASE_URL)
+    console.log("DATABASE_URL is set: drop the indexer's schemas there yourself (the app schema and ponder_sync).");
   return 0;
 }
 
@@ -123,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     case "up":
       return await up(rest);
     case "reset":
-      return await reset();
+      return await reset(rest);
     case undefined:
     case "help":
     case "--help":
