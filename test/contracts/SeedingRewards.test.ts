@@ -66,6 +66,17 @@ async function seededWorld(parameters: SeedcraftParameters = {}) {
   };
 }
 
+/** The first leaf after `leaf` whose bytes differ from it. */
+function differentLeaf(merkle: ChunkMerkle, leaf: number): number {
+  const bytes = merkle.leafBytes(leaf);
+  for (let step = 1; step < 64; step++) {
+    const other = (leaf + step) % 64;
+    const candidate = merkle.leafBytes(other);
+    if (candidate.some((byte, i) => byte !== bytes[i])) return other;
+  }
+  throw new Error("every leaf of this chunk is the same");
+}
+
 function heldChunks(chunks: readonly EditedChunk[]): Map<string, ChunkMerkle> {
   return new Map(chunks.map((c) => [c.hash.toLowerCase(), c.merkle]));
 }
@@ -384,7 +395,10 @@ describe("SeedingRewards", () => {
         [await receipts(t.world, t.seeder, t.leecherA, t.leecherA, [t.chunks[0]?.hash as Hex])],
         t.anchored,
       );
-      const wrongLeaf = await committed(t.world, t.seeder, plan, t.held, { leafIndex: (leaf) => (leaf + 1) % 64 });
+      const wrongLeaf = await committed(t.world, t.seeder, plan, t.held, {
+        // Another leaf with other bytes: two identical leaves (all air, say) would rightly prove each other.
+        leafIndex: (leaf) => differentLeaf(t.chunks[0]?.merkle as ChunkMerkle, leaf),
+      });
       await t.world.viem.assertions.revertWithCustomErrorWithArgs(
         sendClaim(t.world, t.seeder, plan, wrongLeaf.possession),
         t.world.seedingRewards,

@@ -240,4 +240,36 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
     };
     assert.equal(seeder.claims, 0);
   });
+
+  it("pushes each newly indexed chunk head to listeners over server-sent events", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${indexer}/v1/events`, { signal: controller.signal });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const readUntil = async (pattern: RegExp, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in the stream: ${text.slice(-300)}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the stream ended");
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    try {
+      await readUntil(/event: ready/, 5000);
+      const id = chunkIdOf(-20, 2, 20);
+      const hash = keccak256(toHex("pushed"));
+      await anchorAndWait(id, 1, hash);
+      await readUntil(new RegExp(`"chunkId":"${id}"`), 5000);
+      const line = text.split("\n").find((l) => l.startsWith("data:") && l.includes(`"chunkId":"${id}"`));
+      const event = JSON.parse(line?.slice(5) ?? "{}") as { version: number; hash: string };
+      assert.equal(event.version, 1);
+      assert.equal(event.hash, hash);
+    } finally {
+      controller.abort();
+    }
+  });
 });

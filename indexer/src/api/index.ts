@@ -6,6 +6,7 @@
  *   GET  /v1/chunks?region=rx,rz[&region=…]   the anchored heads of 8×8-chunk regions (join sync)
  *   GET  /v1/players/:address  energy, spent, unlocks, sessions, anchors
  *   GET  /v1/seeders/:address  claims and totals
+ *   GET  /v1/events            server-sent events: `head` for every chunk version indexed from now on
  *   GET  /v1/ready             200 once caught up with the chain head, else 503 with progress
  *   GET  /v1/status            chain id, indexed block, head block, lag, and whether the chain was reset
  *   /graphql, /sql/*           Ponder's GraphQL and SQL-over-HTTP
@@ -15,11 +16,13 @@ import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { and, client, eq, graphql, gte, inArray, lte, or } from "ponder";
+import { streamSSE } from "hono/streaming";
+import { and, asc, client, desc, eq, graphql, gt, gte, inArray, lte, or } from "ponder";
 import { createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
 import { REGION_CHUNKS } from "../../../core/proximity.ts";
 import { CheckRequestError, judge, parseCheckRequest } from "./check.ts";
+import { type HeadEvent, HeadFeed } from "./feed.ts";
 import { ResetWatch } from "./reset.ts";
 
 const app = new Hono();
@@ -234,6 +237,72 @@ app.get("/v1/seeders/:address", async (c) => {
       })),
   });
 });
+
+const feed = new HeadFeed({
+  start: async () => {
+    const [last] = await db
+      .select({ block: schema.anchor.blockNumber, log: schema.anchor.logIndex })
+      .from(schema.anchor)
+      .orderBy(desc(schema.anchor.blockNumber), desc(schema.anchor.logIndex))
+      .limit(1);
+    return { block: Number(last?.block ?? 0n), log: last?.log ?? -1 };
+  },
+  poll: async (afterBlock, afterLog) => {
+    const rows = await db
+      .select()
+      .from(schema.anchor)
+      .where(
+        or(
+          gt(schema.anchor.blockNumber, BigInt(afterBlock)),
+          and(eq(schema.anchor.blockNumber, BigInt(afterBlock)), gt(schema.anchor.logIndex, afterLog)),
+        ),
+      )
+      .orderBy(asc(schema.anchor.blockNumber), asc(schema.anchor.logIndex))
+      .limit(1000);
+    return rows.map((row) => ({
+      chunkId: row.chunkId.toString(),
+      version: row.version,
+      hash: row.hash,
+      infoHash: row.infoHash,
+      author: row.author,
+      blockNumber: Number(row.blockNumber),
+      logIndex: row.logIndex,
+    }));
+  },
+});
+
+const HEARTBEAT_MS = 15_000;
+
+app.get("/v1/events", (c) =>
+  streamSSE(c, async (stream) => {
+    const pending: HeadEvent[] = [];
+    let wake: (() => void) | undefined;
+    const unsubscribe = feed.subscribe((events) => {
+      pending.push(...events);
+      wake?.();
+    });
+    stream.onAbort(unsubscribe);
+    await stream.writeSSE({ event: "ready", data: "{}" });
+    while (!stream.aborted) {
+      if (pending.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, HEARTBEAT_MS);
+        });
+        wake = undefined;
+        if (pending.length === 0 && !stream.aborted) await stream.write(": heartbeat\n\n");
+      }
+      for (const event of pending.splice(0)) {
+        await stream.writeSSE({
+          event: "head",
+          id: `${event.blockNumber}:${event.logIndex}`,
+          data: JSON.stringify(event),
+        });
+      }
+    }
+    unsubscribe();
+  }),
+);
 
 type Progress = {
   chainId: number;
