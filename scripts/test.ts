@@ -1,5 +1,5 @@
 /**
- * `npm test`: the whole suite, in order — Chromium check, typecheck, lint, contract tests, then every
+ * `npm test`: the whole suite, in order — Chromium and Postgres checks, typecheck, lint, contract tests, then every
  * node:test suite (core, cli, indexer, e2e in real Chromium). Every step runs even if an earlier one
  * failed; the last line sums the counts.
  */
@@ -8,6 +8,7 @@ import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { POSTGRES_INSTALL_COMMAND, postgresBinDir } from "../test/helpers/postgres.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => realpathSync(path.join(ROOT, "node_modules", ".bin", name));
@@ -31,23 +32,34 @@ function hardhatTestCounts(output: string): Counts {
   };
 }
 
-function ensureChromium(): boolean {
-  if (chromiumPath()) return true;
+/** Installs a Debian package with apt-get when `present()` says it is missing and we are root; says how otherwise. */
+function ensureDebianPackage(name: string, present: () => boolean, command: string, alternative = ""): boolean {
+  if (present()) return true;
   const isRoot = process.getuid?.() === 0;
   const hasApt = spawnSync("sh", ["-c", "command -v apt-get"]).status === 0;
   if (isRoot && hasApt) {
-    console.log(`Chromium is missing: installing Debian's package (${INSTALL_COMMAND})…`);
-    const result = spawnSync("sh", ["-c", INSTALL_COMMAND], {
+    console.log(`${name} is missing: installing Debian's package (${command})…`);
+    const result = spawnSync("sh", ["-c", command], {
       stdio: "inherit",
       env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
     });
-    if (result.status === 0 && chromiumPath()) return true;
+    if (result.status === 0 && present()) return true;
   }
   console.error(
-    `Chromium is missing and could not be installed here. Install it with:\n  sudo ${INSTALL_COMMAND}\nor point SEEDCRAFT_CHROMIUM at a Chromium binary.`,
+    `${name} is missing and could not be installed here. Install it with:\n  sudo ${command}${alternative}`,
   );
   return false;
 }
+
+const ensureChromium = () =>
+  ensureDebianPackage(
+    "Chromium",
+    () => chromiumPath() !== undefined,
+    INSTALL_COMMAND,
+    "\nor point SEEDCRAFT_CHROMIUM at a Chromium binary.",
+  );
+const ensurePostgres = () =>
+  ensureDebianPackage("Postgres", () => postgresBinDir() !== undefined, POSTGRES_INSTALL_COMMAND);
 
 function run(step: Step): Promise<{ ok: boolean; output: string; seconds: number }> {
   const started = performance.now();
@@ -105,6 +117,10 @@ const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 const summary: string[] = [];
 let ok = ensureChromium();
 if (!ok) summary.push("✖ chromium: missing");
+if (!ensurePostgres()) {
+  ok = false;
+  summary.push("✖ postgres: missing");
+}
 for (const step of steps) {
   const result = await run(step);
   if (step.counts) {

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { chunkIdOf } from "../../core/chunk.ts";
+import { signSessionConsent } from "../../core/session.ts";
+import { readDeployment } from "../../deploy/deployment-file.ts";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import {
+  type RunningCli,
+  startCliWorld,
+  stopCliWorld,
+  type TestWorldEnv,
+  testWorldEnv,
+  waitFor,
+} from "../helpers/world.ts";
+
+// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
+const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/** One chain, two indexers of it: PGlite (the default) and a real Postgres server (`DATABASE_URL`). */
+describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_000 }, () => {
+  const world = testWorldEnv("pg", 26000);
+  const postgresWorld: TestWorldEnv = {
+    stateDir: mkdtempSync(path.join(tmpdir(), "seedcraft-pg-indexer-")),
+    ports: { ...world.ports, indexer: world.ports.indexer + 1 },
+    env: {},
+  };
+  const pglite = `http://127.0.0.1:${world.ports.indexer}`;
+  const postgresUrl = `http://127.0.0.1:${postgresWorld.ports.indexer}`;
+  let pg: TestPostgres | undefined;
+  let cli: RunningCli | undefined;
+  let postgresCli: RunningCli | undefined;
+
+  before(async () => {
+    pg = await startPostgres(26432);
+    cli = await startCliWorld(world, ["--only", "chain,deploy,indexer"]);
+    postgresWorld.env = {
+      ...world.env,
+      SEEDCRAFT_INDEXER_PORT: String(postgresWorld.ports.indexer),
+      SEEDCRAFT_STATE_DIR: postgresWorld.stateDir,
+      DATABASE_URL: pg.url,
+    };
+    postgresCli = await startCliWorld(postgresWorld, ["--only", "indexer"]);
+  });
+  after(async () => {
+    if (postgresCli) await stopCliWorld(postgresWorld, postgresCli);
+    if (cli) await stopCliWorld(world, cli);
+    await pg?.stop();
+  });
+
+  it("indexes the same anchors and sessions, and answers every route alike", async () => {
+    const deployment = await readDeployment("test-pg");
+    const rpc = `http://127.0.0.1:${world.ports.chain}`;
+    const chain = defineChain({
+      id: deployment.chainId,
+      name: "local",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [rpc] } },
+    });
+    const wallet = createWalletClient({ chain, transport: http(rpc), account: privateKeyToAccount(DEV_KEY) });
+    const reader = createPublicClient({ chain, transport: http(rpc) });
+    const ids = [chunkIdOf(0, 0, 0), chunkIdOf(1, 0, 0), chunkIdOf(-1, 2, -1), chunkIdOf(3, -1, 4)];
+    const hashes = ids.map((_, i) => keccak256(toHex(`pg ${i}`)));
+    const { address, abi } = deployment.contracts.ChunkLedger;
+    await wallet.writeContract({
+      address,
+      abi,
+      functionName: "anchorBatch",
+      args: [
+        ids.map((chunkId, i) => ({
+          chunkId,
+          expectedVersion: 0,
+          newHash: hashes[i] as `0x${string}`,
+          infoHash: `0x${"00".repeat(20)}`,
+          watermark: BigInt(i),
+        })),
+      ],
+    });
+    await wallet.writeContract({
+      address,
+      abi,
+      functionName: "anchor",
+      args: [ids[0] as bigint, 1, keccak256(toHex("pg v2")), `0x${"11".repeat(20)}`, 9n],
+    });
+    const key = privateKeyToAccount(generatePrivateKey());
+    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const consent = await signSessionConsent(key, wallet.account.address, expiresAt, {
+      chainId: deployment.chainId,
+      verifyingContract: deployment.contracts.SessionRegistry.address,
+    });
+    const last = await wallet.writeContract({
+      address: deployment.contracts.SessionRegistry.address,
+      abi: deployment.contracts.SessionRegistry.abi,
+      functionName: "authorize",
+      args: [key.address, expiresAt, consent],
+    });
+    const { blockNumber } = await reader.waitForTransactionReceipt({ hash: last, pollingInterval: 20 });
+    for (const base of [pglite, postgresUrl]) {
+      await waitFor(
+        `${base} to index block ${blockNumber}`,
+        async () => {
+          const status = (await (await fetch(`${base}/v1/status`)).json()) as { indexedBlock: number | null };
+          return (status.indexedBlock ?? 0) >= Number(blockNumber);
+        },
+        30_000,
+      );
+    }
+
+    const check = JSON.stringify({
+      items: [
+        ...ids.map((id, i) => ({ chunkId: id.toString(), version: 1, hash: hashes[i] })),
+        { chunkId: ids[1]?.toString(), version: 1, hash: keccak256(toHex("not it")) },
+        { chunkId: ids[1]?.toString(), version: 2, hash: hashes[1] },
+      ],
+    });
+    const requests: [string, RequestInit?][] = [
+      [`/v1/chunks/${ids[0]}`],
+      ["/v1/chunks?region=0,0&region=-1,-1"],
+      [`/v1/players/${wallet.account.address}`],
+      [`/v1/seeders/${wallet.account.address}`],
+      ["/v1/check", { method: "POST", body: check }],
+      ["/v1/check", { method: "POST", body: "{bad" }],
+    ];
+    for (const [route, init] of requests) {
+      const [a, b] = await Promise.all(
+        [pglite, postgresUrl].map(async (base) => {
+          const response = await fetch(`${base}${route}`, init);
+          return { status: response.status, body: await response.json() };
+        }),
+      );
+      assert.deepEqual(b, a, `${route} answers alike`);
+    }
+    const heads = (await (await fetch(`${postgresUrl}/v1/chunks/${ids[0]}`)).json()) as { version: number };
+    assert.equal(heads.version, 2, "Postgres serves the second version");
+  });
+});
