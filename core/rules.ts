@@ -58,27 +58,37 @@ export function opPosition(op: Pick<BlockOp, "chunk" | "index">): Vec3 {
   return [cx * CHUNK_SIZE + x, cy * CHUNK_SIZE + y, cz * CHUNK_SIZE + z];
 }
 
-/** Throws a RuleViolation if a peer must not accept `op` signed by `signer`. */
-export function checkOp(op: BlockOp, signer: Address, context: RuleContext): void {
-  const { session } = context;
+/** The signer is a live session key of the op's author at `nowMs`. */
+export function checkAuthority(op: BlockOp, signer: Address, session: Session | undefined, nowMs: number): void {
   if (!session || session.sessionKey.toLowerCase() !== signer.toLowerCase())
     throw new RuleViolation("NO_SESSION", "The op is not signed by a session key.", `signer ${signer}`);
   if (session.author.toLowerCase() !== op.author.toLowerCase())
     throw new RuleViolation("NO_SESSION", "The session key signs for another wallet.", `session of ${session.author}`);
-  if (context.nowMs >= session.expiresAtMs)
+  if (nowMs >= session.expiresAtMs)
     throw new RuleViolation("SESSION_EXPIRED", "The session key has expired.", `expired at ${session.expiresAtMs}`);
+}
+
+/** The block exists, lies inside the world's height limits, and, if premium, its author unlocked it. */
+export function checkPlacement(op: BlockOp, hasUnlocked: RuleContext["hasUnlocked"]): void {
   if (!isKnownBlock(op.block)) throw new RuleViolation("UNKNOWN_BLOCK", "No such block.", `block id ${op.block}`);
+  const y = opPosition(op)[1];
+  if (y < WORLD_MIN_Y || y >= WORLD_MAX_Y)
+    throw new RuleViolation("OUT_OF_WORLD", "The block is outside the world's height limits.", `y ${y}`);
+  if (blockType(op.block)?.premium && !hasUnlocked(op.author, op.block))
+    throw new RuleViolation("PREMIUM_LOCKED", "That block must be unlocked with energy first.", `block ${op.block}`);
+}
+
+/** Throws a RuleViolation if a peer must not accept `op` signed by `signer`. */
+export function checkOp(op: BlockOp, signer: Address, context: RuleContext): void {
+  checkAuthority(op, signer, context.session, context.nowMs);
+  checkPlacement(op, context.hasUnlocked);
   const position = opPosition(op);
-  if (position[1] < WORLD_MIN_Y || position[1] >= WORLD_MAX_Y)
-    throw new RuleViolation("OUT_OF_WORLD", "The block is outside the world's height limits.", `y ${position[1]}`);
   if (!context.avatar)
     throw new RuleViolation("OUT_OF_REACH", "The author's avatar position is unknown.", `author ${op.author}`);
   const [ax, ay, az] = context.avatar;
   const distance = Math.hypot(position[0] + 0.5 - ax, position[1] + 0.5 - (ay + EYE_HEIGHT), position[2] + 0.5 - az);
   if (!(distance <= REACH_BLOCKS))
     throw new RuleViolation("OUT_OF_REACH", "The block is out of the avatar's reach.", `${distance.toFixed(1)} blocks`);
-  if (blockType(op.block)?.premium && !context.hasUnlocked(op.author, op.block))
-    throw new RuleViolation("PREMIUM_LOCKED", "That block must be unlocked with energy first.", `block ${op.block}`);
   // Last, so that a rejected op never spends budget.
   if (!context.rate.take(op.author, context.nowMs))
     throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { chunkIdOf } from "../../core/chunk.ts";
+import { signOp } from "../../core/op.ts";
 import { signSessionConsent } from "../../core/session.ts";
 import { readDeployment } from "../../deploy/deployment-file.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv } from "../helpers/world.ts";
@@ -271,5 +272,58 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
     } finally {
       controller.abort();
     }
+  });
+
+  it("checks the ops sent along: signed by a live session key of their author, or invalid with the reason", async () => {
+    const { deployment, publicClient, walletClient } = await clients();
+    const key = privateKeyToAccount(generatePrivateKey());
+    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.SessionRegistry.address };
+    const consent = await signSessionConsent(key, walletClient.account.address, expiresAt, domain);
+    const tx = await walletClient.writeContract({
+      address: deployment.contracts.SessionRegistry.address,
+      abi: deployment.contracts.SessionRegistry.abi,
+      functionName: "authorize",
+      args: [key.address, expiresAt, consent],
+    });
+    await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    const id = chunkIdOf(30, 0, 30);
+    const hash = keccak256(toHex("with ops"));
+    await anchorAndWait(id, 1, hash);
+    const opDomain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
+    const op = {
+      chunk: id,
+      index: 100,
+      block: 3,
+      hlc: { wallMs: Date.now(), logical: 0 },
+      author: walletClient.account.address,
+    };
+    const asJson = (signed: Awaited<ReturnType<typeof signOp>>) => ({
+      index: signed.index,
+      block: signed.block,
+      wallMs: signed.hlc.wallMs,
+      logical: signed.hlc.logical,
+      author: signed.author,
+      signature: signed.signature,
+    });
+    const mine = asJson(await signOp(op, key, opDomain));
+    const forged = asJson(await signOp(op, privateKeyToAccount(generatePrivateKey()), opDomain));
+    let verdicts: { status: string; reason: string }[] = [];
+    for (let i = 0; i < 100; i++) {
+      const answer = await post(
+        JSON.stringify({
+          items: [
+            { chunkId: id.toString(), version: 1, hash, ops: [mine] },
+            { chunkId: id.toString(), version: 1, hash, ops: [mine, forged] },
+          ],
+        }),
+      );
+      verdicts = answer.body.results as typeof verdicts;
+      if (verdicts[0]?.status === "anchored") break; // the session is indexed
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(verdicts[0]?.status, "anchored");
+    assert.equal(verdicts[1]?.status, "invalid");
+    assert.match(verdicts[1]?.reason ?? "", /^op 1: NO_SESSION/);
   });
 });

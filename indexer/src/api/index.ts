@@ -12,16 +12,28 @@
  *   /graphql, /sql/*           Ponder's GraphQL and SQL-over-HTTP
  * Every /v1 data route answers 503 CHAIN_RESET once the chain under the index was reset.
  */
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { and, asc, client, desc, eq, graphql, gt, gte, inArray, lte, or } from "ponder";
-import { createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
+import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
+import { parseDeployment } from "../../../core/deployment.ts";
 import { REGION_CHUNKS } from "../../../core/proximity.ts";
-import { CheckRequestError, judge, parseCheckRequest } from "./check.ts";
+import {
+  type CheckItem,
+  CheckRequestError,
+  invalidOps,
+  judge,
+  type OpFacts,
+  parseCheckRequest,
+  recoverSigners,
+} from "./check.ts";
 import { type HeadEvent, HeadFeed } from "./feed.ts";
 import { ResetWatch } from "./reset.ts";
 
@@ -164,15 +176,54 @@ app.post(
             .where(inArray(schema.chunk.id, chunkIds));
     const anchorById = new Map(anchors.map((row) => [row.id, row]));
     const headById = new Map(heads.map((row) => [row.id, row.version]));
-    const results = items.map((item) =>
-      judge(item, {
-        anchor: anchorById.get(`${item.chunkId}:${item.version}`),
-        headVersion: headById.get(item.chunkId) ?? 0,
-      }),
+    const invalid = await opVerdicts(items);
+    const results = items.map((item, i) =>
+      judge(
+        item,
+        { anchor: anchorById.get(`${item.chunkId}:${item.version}`), headVersion: headById.get(item.chunkId) ?? 0 },
+        invalid[i],
+      ),
     );
     return c.json(request.batch ? { results } : results[0]);
   },
 );
+
+const deployment = parseDeployment(
+  JSON.parse(
+    readFileSync(
+      fileURLToPath(
+        new URL(`../../../deployments/${process.env.SEEDCRAFT_NETWORK || "localhost"}.json`, import.meta.url),
+      ),
+      "utf8",
+    ),
+  ),
+);
+/** Ops are EIP-712 signed under ChunkLedger's domain. */
+const opDomain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
+
+/** For each item, why its ops are refused (or undefined): signatures, then the indexed sessions and unlocks. */
+async function opVerdicts(items: readonly CheckItem[]): Promise<(string | undefined)[]> {
+  if (!items.some((item) => item.ops)) return items.map(() => undefined);
+  const signers = recoverSigners(items, opDomain);
+  const keys = [
+    ...new Set([...signers.values()].filter((s) => typeof s === "string").map((s) => s.toLowerCase() as Hex)),
+  ];
+  const authors = [...new Set(items.flatMap((item) => item.ops ?? []).map((op) => op.author.toLowerCase() as Hex))];
+  const [sessions, unlocks] = await Promise.all([
+    keys.length === 0 ? [] : db.select().from(schema.session).where(inArray(schema.session.key, keys)),
+    db.select().from(schema.unlock).where(inArray(schema.unlock.player, authors)),
+  ]);
+  const sessionByKey = new Map(sessions.map((row) => [row.key.toLowerCase(), row]));
+  const unlocked = new Set(unlocks.map((row) => `${row.player.toLowerCase()}:${row.itemId}`));
+  const facts: OpFacts = {
+    sessionOf: (key) => {
+      const row = sessionByKey.get(key.toLowerCase());
+      return row && { wallet: row.wallet as Address, expiresAt: row.expiresAt, revoked: row.revoked };
+    },
+    hasUnlocked: (player, block) => unlocked.has(`${player.toLowerCase()}:${block}`),
+  };
+  return items.map((item) => (item.ops ? invalidOps(item, signers, facts) : undefined));
+}
 
 function parseAddress(c: Context): Hex | Response {
   const text = c.req.param("address") ?? "";
