@@ -159,8 +159,7 @@ export function invalidOps(item: CheckItem, signers: Signers, facts: OpFacts): s
       );
       checkPlacement(op, facts.hasUnlocked);
     } catch (error) {
-      if (error instanceof SeedcraftError)
-        return `op ${i}: ${error.code}: ${error.message.replace(/\s*\n+\s*/g, " ")}`;
+      if (error instanceof SeedcraftError) return `op ${i}: ${error.code}: ${error.message.replace(/\s*\n+\s*/g, " ")}`;
       throw error;
     }
   }
