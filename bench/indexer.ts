@@ -7,7 +7,8 @@
  * Anchors are sent at a steady pace (default one every 200 ms): Ponder fetches each block through an
  * adaptive rate limit that starts at 20 requests a second, so faster than ~9 blocks a second its
  * fetches queue for hundreds of milliseconds.
- * Usage: npm run bench:indexer [-- --anchors N --interval-ms MS]   Last line: one JSON object.
+ * With --postgres it starts a throwaway Postgres server (Debian's package) and indexes into it.
+ * Usage: npm run bench:indexer [-- --anchors N --interval-ms MS --postgres]   Last line: one JSON object.
  */
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -18,9 +19,14 @@ import { privateKeyToAccount } from "viem/accounts";
 import { World } from "../cli/world.ts";
 import { chunkIdOf } from "../core/chunk.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
+import { startPostgres } from "../test/helpers/postgres.ts";
 
 const { values } = parseArgs({
-  options: { anchors: { type: "string", default: "200" }, "interval-ms": { type: "string", default: "200" } },
+  options: {
+    anchors: { type: "string", default: "200" },
+    "interval-ms": { type: "string", default: "200" },
+    postgres: { type: "boolean", default: false },
+  },
   strict: true,
 });
 /** One anchor every this many ms: five anchor transactions a second, a busy local world. */
@@ -38,6 +44,8 @@ const POLL_MS = 2;
 const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const postgres = values.postgres ? await startPostgres(26432) : undefined;
+if (postgres) process.env.DATABASE_URL = postgres.url;
 const network = "bench-indexer";
 const world = new World({
   stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-bench-indexer-")),
@@ -173,4 +181,5 @@ try {
   );
 } finally {
   await world.stop();
+  await postgres?.stop();
 }
