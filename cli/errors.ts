@@ -57,3 +57,11 @@ export class UsageError extends SeedcraftError {
     this.name = "UsageError";
   }
 }
+
+/** `seedcraft reset` could not clear some state (for example, an unreachable Postgres server). */
+export class ResetError extends SeedcraftError {
+  constructor(details: string) {
+    super("RESET_FAILED", "Could not reset the local state.", details);
+    this.name = "ResetError";
+  }
+}

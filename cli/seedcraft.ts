@@ -7,8 +7,9 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
-import { PartFailedError, UsageError } from "./errors.ts";
+import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
@@ -119,8 +120,22 @@ async function reset(args: string[]): Promise<number> {
     await rm(target, { recursive: true, force: true });
     console.log(`removed ${path.relative(ROOT, target) || target}`);
   }
-  if (process.env.DATABASE_URL)
-    console.log("DATABASE_URL is set: drop the indexer's schemas there yourself (the app schema and ponder_sync).");
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    // On Postgres the index lives in two schemas: the app's (`ponder start --schema seedcraft`) and Ponder's sync cache.
+    const client = new pg.Client({ connectionString: databaseUrl });
+    try {
+      await client.connect();
+      for (const schema of ["seedcraft", "ponder_sync"]) {
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        console.log(`dropped schema ${schema} on ${client.host}:${client.port}/${client.database}`);
+      }
+    } catch (error) {
+      throw new ResetError(`could not clear the Postgres schemas: ${(error as Error).message}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
   return 0;
 }
 

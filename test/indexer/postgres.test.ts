@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import pg from "pg";
 import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { chunkIdOf } from "../../core/chunk.ts";
@@ -11,6 +12,7 @@ import { readDeployment } from "../../deploy/deployment-file.ts";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 import {
   type RunningCli,
+  runCli,
   startCliWorld,
   stopCliWorld,
   type TestWorldEnv,
@@ -31,25 +33,25 @@ describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_0
   };
   const pglite = `http://127.0.0.1:${world.ports.indexer}`;
   const postgresUrl = `http://127.0.0.1:${postgresWorld.ports.indexer}`;
-  let pg: TestPostgres | undefined;
+  let pg_: TestPostgres | undefined;
   let cli: RunningCli | undefined;
   let postgresCli: RunningCli | undefined;
 
   before(async () => {
-    pg = await startPostgres(26432);
+    pg_ = await startPostgres(26432);
     cli = await startCliWorld(world, ["--only", "chain,deploy,indexer"]);
     postgresWorld.env = {
       ...world.env,
       SEEDCRAFT_INDEXER_PORT: String(postgresWorld.ports.indexer),
       SEEDCRAFT_STATE_DIR: postgresWorld.stateDir,
-      DATABASE_URL: pg.url,
+      DATABASE_URL: pg_.url,
     };
     postgresCli = await startCliWorld(postgresWorld, ["--only", "indexer"]);
   });
   after(async () => {
     if (postgresCli) await stopCliWorld(postgresWorld, postgresCli);
     if (cli) await stopCliWorld(world, cli);
-    await pg?.stop();
+    await pg_?.stop();
   });
 
   it("indexes the same anchors and sessions, and answers every route alike", async () => {
@@ -136,5 +138,23 @@ describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_0
     }
     const heads = (await (await fetch(`${postgresUrl}/v1/chunks/${ids[0]}`)).json()) as { version: number };
     assert.equal(heads.version, 2, "Postgres serves the second version");
+  });
+
+  it("`seedcraft reset` drops the index's Postgres schemas", async () => {
+    if (postgresCli) await stopCliWorld(postgresWorld, postgresCli);
+    postgresCli = undefined;
+    const reset = runCli(["reset"], postgresWorld.env);
+    assert.equal(await reset.exited, 0, reset.stderr());
+    assert.match(reset.stdout(), /dropped schema seedcraft/);
+    const client = new pg.Client({ connectionString: pg_?.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name IN ('seedcraft', 'ponder_sync')",
+      );
+      assert.deepEqual(rows, []);
+    } finally {
+      await client.end();
+    }
   });
 });
