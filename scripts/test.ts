@@ -99,13 +99,14 @@ const steps: Step[] = [
     counts: hardhatTestCounts,
   },
   {
-    name: "core, app, cli, indexer, e2e (node --test)",
+    name: "core, app, cli, indexer, p2p, e2e (node --test)",
     args: [
       ...nodeTestArgs,
       "test/core/**/*.test.ts",
       "test/app/**/*.test.ts",
       "test/cli/**/*.test.ts",
       "test/indexer/**/*.test.ts",
+      "test/p2p/**/*.test.ts",
       "test/e2e/**/*.test.ts",
     ],
     counts: nodeTestCounts,

@@ -1,0 +1,184 @@
+/**
+ * Node-only: a peer's node in the BitTorrent DHT (bittorrent-dht), for discovery.
+ * - Its node id is sha1 of its ed25519 public key, which is also the BEP44 target of its peer card:
+ *   whoever learns the node's address can ping it for its id and fetch its card under that id.
+ * - Peers announce themselves (their DHT port) on a topic per region, and look up the regions they see.
+ * BEP44 signatures use @noble/curves' ed25519.
+ */
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import DHT, { type GetResult } from "bittorrent-dht";
+import type { Address } from "viem";
+import { SeedcraftError } from "../../core/errors.ts";
+import { decodeCard, encodeCard, type PeerCard } from "../card.ts";
+
+export type DhtAddress = { host: string; port: number };
+
+export class DhtError extends SeedcraftError {
+  constructor(message: string, details?: string) {
+    super("DHT", message, details);
+    this.name = "DhtError";
+  }
+}
+
+const sha1 = (data: Uint8Array | string) => new Uint8Array(createHash("sha1").update(data).digest());
+
+/** The DHT topic of one region of one world (a deployment: chain id and ledger address). */
+export function regionTopic(chainId: number, ledger: Address, region: { rx: number; rz: number }): Uint8Array {
+  return sha1(`seedcraft:region:${chainId}:${ledger.toLowerCase()}:${region.rx}:${region.rz}`);
+}
+
+const verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean => {
+  try {
+    return ed25519.verify(signature, message, publicKey);
+  } catch {
+    return false;
+  }
+};
+
+export type WorldDhtOptions = {
+  /** Bootstrap nodes as "host:port"; false for the first (bootstrap) node itself. */
+  bootstrap: string[] | false;
+  host?: string;
+  port?: number;
+  /** The ed25519 secret key (32 bytes); random by default. */
+  secretKey?: Uint8Array;
+};
+
+export class WorldDht {
+  readonly #dht: DHT;
+  readonly #secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  #seq = 0;
+
+  private constructor(dht: DHT, secretKey: Uint8Array) {
+    this.#dht = dht;
+    this.#secretKey = secretKey;
+    this.publicKey = ed25519.getPublicKey(secretKey);
+  }
+
+  /** Starts a node listening on `host:port` (127.0.0.1 and a free port by default). */
+  static async start(options: WorldDhtOptions): Promise<WorldDht> {
+    const secretKey = options.secretKey ?? ed25519.utils.randomSecretKey();
+    const publicKey = ed25519.getPublicKey(secretKey);
+    const host = options.host ?? "127.0.0.1";
+    const dht = new DHT({
+      bootstrap: options.bootstrap,
+      host,
+      verify,
+      // The node id is the card's BEP44 target.
+      ...({ nodeId: Buffer.from(sha1(publicKey)) } as object),
+    });
+    const node = new WorldDht(dht, secretKey);
+    await new Promise<void>((resolve, reject) => {
+      dht.once("error", reject);
+      dht.listen(options.port ?? 0, host, () => {
+        dht.off("error", reject);
+        resolve();
+      });
+    });
+    // With bootstrap nodes, wait until the routing table is filled from them.
+    if (options.bootstrap !== false && options.bootstrap.length > 0 && !(dht as unknown as { ready: boolean }).ready)
+      await once(dht, "ready");
+    return node;
+  }
+
+  get address(): DhtAddress {
+    const { address, port } = this.#dht.address();
+    return { host: address, port };
+  }
+
+  /** sha1 of the public key: this node's id, and the BEP44 target of its card. */
+  get cardTarget(): Uint8Array {
+    return sha1(this.publicKey);
+  }
+
+  /** Publishes (or replaces) this peer's card as a BEP44 mutable item under its key. */
+  async publishCard(card: PeerCard): Promise<void> {
+    if (Buffer.compare(Buffer.from(card.dhtKey), Buffer.from(this.publicKey)) !== 0)
+      throw new DhtError("The card names another DHT key.");
+    const value = Buffer.from(encodeCard(card));
+    this.#seq += 1;
+    await new Promise<void>((resolve, reject) =>
+      this.#dht.put(
+        {
+          k: Buffer.from(this.publicKey),
+          v: value,
+          seq: this.#seq,
+          sign: (message) => Buffer.from(ed25519.sign(message, this.#secretKey)),
+        },
+        (error) => (error ? reject(new DhtError("Could not publish the peer card.", error.message)) : resolve()),
+      ),
+    );
+  }
+
+  /** Fetches and checks the card stored under `target` (a node id); undefined if none is found. */
+  async readCard(target: Uint8Array): Promise<PeerCard | undefined> {
+    const result = await new Promise<GetResult>((resolve, reject) =>
+      this.#dht.get(Buffer.from(target), (error, found) =>
+        error ? reject(new DhtError("DHT get failed.", error.message)) : resolve(found),
+      ),
+    );
+    if (!result?.k || !result.v) return undefined;
+    if (Buffer.compare(Buffer.from(sha1(result.k)), Buffer.from(target)) !== 0) return undefined;
+    return decodeCard(new Uint8Array(result.k), new Uint8Array(result.v));
+  }
+
+  /** Announces this node (its DHT address) on a topic. */
+  async announce(topic: Uint8Array): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+      this.#dht.announce(Buffer.from(topic), this.address.port, (error) =>
+        error ? reject(new DhtError("Could not announce.", error.message)) : resolve(),
+      ),
+    );
+  }
+
+  /** The addresses announced on a topic (this node's own excluded). */
+  async lookup(topic: Uint8Array): Promise<DhtAddress[]> {
+    const found = new Map<string, DhtAddress>();
+    const own = `${this.address.host}:${this.address.port}`;
+    const onPeer = (peer: DhtAddress, infoHash: Uint8Array) => {
+      if (Buffer.compare(Buffer.from(infoHash), Buffer.from(topic)) !== 0) return;
+      const key = `${peer.host}:${peer.port}`;
+      if (key !== own) found.set(key, { host: peer.host, port: peer.port });
+    };
+    this.#dht.on("peer", onPeer);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        this.#dht.lookup(Buffer.from(topic), (error) =>
+          error ? reject(new DhtError("Lookup failed.", error.message)) : resolve(),
+        ),
+      );
+    } finally {
+      this.#dht.off("peer", onPeer);
+    }
+    return [...found.values()];
+  }
+
+  /** Asks a node at `address` for its id (a KRPC ping): the target of its card. */
+  async nodeIdOf(address: DhtAddress): Promise<Uint8Array> {
+    const rpc = (
+      this.#dht as unknown as {
+        _rpc: {
+          query: (
+            node: DhtAddress,
+            message: object,
+            cb: (error: Error | null, response?: { r?: { id?: Uint8Array } }) => void,
+          ) => void;
+        };
+      }
+    )._rpc;
+    return await new Promise<Uint8Array>((resolve, reject) =>
+      rpc.query(address, { q: "ping" }, (error, response) => {
+        const id = response?.r?.id;
+        if (error || !id) reject(new DhtError(`No answer from ${address.host}:${address.port}.`, error?.message));
+        else resolve(new Uint8Array(id));
+      }),
+    );
+  }
+
+  async destroy(): Promise<void> {
+    await new Promise<void>((resolve) => this.#dht.destroy(() => resolve()));
+  }
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import bencode from "bencode";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { decodeCard, encodeCard, InvalidCardError, makeCard } from "../../p2p/card.ts";
+import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
+
+const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
+
+describe("p2p: peer cards", () => {
+  it("bind a DHT key to a session key and a wallet, and refuse tampered or malformed ones", async () => {
+    const dhtKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    const session = privateKeyToAccount(generatePrivateKey());
+    const wallet = privateKeyToAccount(generatePrivateKey()).address;
+    const card = await makeCard(dhtKey, wallet, session);
+    const value = encodeCard(card);
+    assert.ok(value.length < 1000);
+    assert.deepEqual(decodeCard(dhtKey, value), card);
+    // Another DHT key cannot reuse the binding, and a changed wallet breaks it.
+    const otherKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    assert.throws(() => decodeCard(otherKey, value), InvalidCardError);
+    const decoded = bencode.decode(value) as Record<string, Uint8Array>;
+    const forged = bencode.encode({ ...decoded, w: new Uint8Array(20).fill(7) });
+    assert.throws(() => decodeCard(dhtKey, forged), InvalidCardError);
+    for (const bad of [new Uint8Array([1, 2, 3]), bencode.encode({ v: 2 }), bencode.encode("x"), new Uint8Array(1200)])
+      assert.throws(() => decodeCard(dhtKey, bad), InvalidCardError);
+  });
+});
+
+describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
+  const nodes: WorldDht[] = [];
+  after(async () => {
+    await Promise.all(nodes.map((node) => node.destroy()));
+  });
+
+  it("lets 8 peers find each other on a region topic and read each other's cards, through the DHT alone", async () => {
+    const bootstrap = await WorldDht.start({ bootstrap: false });
+    nodes.push(bootstrap);
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const topic = regionTopic(31337, LEDGER, { rx: 0, rz: -1 });
+    const peers = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const node = await WorldDht.start({ bootstrap: [at] });
+        nodes.push(node);
+        const wallet = privateKeyToAccount(generatePrivateKey()).address;
+        const card = await makeCard(node.publicKey, wallet, privateKeyToAccount(generatePrivateKey()));
+        await node.publishCard(card);
+        await node.announce(topic);
+        return { node, wallet };
+      }),
+    );
+    const wallets = new Set(peers.map((peer) => peer.wallet));
+    for (const { node, wallet } of peers) {
+      let found: Awaited<ReturnType<WorldDht["lookup"]>> = [];
+      for (let attempt = 0; attempt < 10 && found.length < 7; attempt++) found = await node.lookup(topic);
+      assert.equal(found.length, 7, "every other peer is found");
+      const seen = new Set<`0x${string}`>();
+      for (const address of found) {
+        const id = await node.nodeIdOf(address);
+        const card = await node.readCard(id);
+        assert.ok(card, `a card for ${address.host}:${address.port}`);
+        seen.add(card.wallet);
+      }
+      assert.equal(seen.size, 7);
+      assert.ok(!seen.has(wallet), "a peer does not find itself");
+      for (const other of seen) assert.ok(wallets.has(other));
+    }
+    // Another region's topic is empty.
+    assert.deepEqual(await peers[0]?.node.lookup(regionTopic(31337, LEDGER, { rx: 5, rz: 5 })), []);
+  });
+});
