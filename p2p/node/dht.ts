@@ -125,6 +125,42 @@ export class WorldDht {
     return decodeCard(new Uint8Array(result.k), new Uint8Array(result.v));
   }
 
+  /**
+   * Signaling mailboxes: a message to peer `to` is a BEP44 mutable item under this node's key, salted
+   * with sha1 of the recipient's key, so the recipient knows where to look once it knows the sender.
+   * Each new message replaces the previous one (a higher seq); the value stays under 1000 bytes.
+   */
+  async sendMail(to: Uint8Array, payload: Uint8Array): Promise<void> {
+    if (payload.length >= 1000)
+      throw new DhtError("A mailbox message must stay under 1000 bytes.", `${payload.length} bytes`);
+    this.#seq += 1;
+    await new Promise<void>((resolve, reject) =>
+      this.#dht.put(
+        {
+          k: Buffer.from(this.publicKey),
+          v: Buffer.from(payload),
+          seq: this.#seq,
+          salt: Buffer.from(sha1(to)),
+          sign: (message) => Buffer.from(ed25519.sign(message, this.#secretKey)),
+        },
+        (error) => (error ? reject(new DhtError("Could not deliver the mailbox message.", error.message)) : resolve()),
+      ),
+    );
+  }
+
+  /** The latest message `from` left for this node, with its sequence number; undefined if none. */
+  async readMail(from: Uint8Array): Promise<{ payload: Uint8Array; seq: number } | undefined> {
+    const salt = sha1(this.publicKey);
+    const target = sha1(Buffer.concat([Buffer.from(from), Buffer.from(salt)]));
+    const result = await new Promise<GetResult>((resolve, reject) =>
+      this.#dht.get(Buffer.from(target), (error, found) =>
+        error ? reject(new DhtError("DHT get failed.", error.message)) : resolve(found),
+      ),
+    );
+    if (!result?.k || !result.v || Buffer.compare(Buffer.from(result.k), Buffer.from(from)) !== 0) return undefined;
+    return { payload: new Uint8Array(result.v), seq: result.seq ?? 0 };
+  }
+
   /** Announces this node (its DHT address) on a topic. */
   async announce(topic: Uint8Array): Promise<void> {
     await new Promise<void>((resolve, reject) =>

@@ -69,4 +69,27 @@ describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
     // Another region's topic is empty.
     assert.deepEqual(await peers[0]?.node.lookup(regionTopic(31337, LEDGER, { rx: 5, rz: 5 })), []);
   });
+
+  it("carries signaling messages through BEP44 mailboxes, latest first, readable only where addressed", async () => {
+    const [bootstrap] = nodes;
+    if (!bootstrap) throw new Error("the discovery test starts the bootstrap node");
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const alice = await WorldDht.start({ bootstrap: [at] });
+    const bob = await WorldDht.start({ bootstrap: [at] });
+    const carol = await WorldDht.start({ bootstrap: [at] });
+    nodes.push(alice, bob, carol);
+    const offer = new TextEncoder().encode("v=0 offer from alice (SDP, minimized)");
+    await alice.sendMail(bob.publicKey, offer);
+    const got = await bob.readMail(alice.publicKey);
+    assert.deepEqual(got?.payload, offer);
+    // A newer message replaces the older one.
+    const again = new TextEncoder().encode("a second offer");
+    await alice.sendMail(bob.publicKey, again);
+    const latest = await bob.readMail(alice.publicKey);
+    assert.deepEqual(latest?.payload, again);
+    assert.ok((latest?.seq ?? 0) > (got?.seq ?? 0));
+    // Carol's mailbox from Alice is empty: the salt addresses the message to Bob.
+    assert.equal(await carol.readMail(alice.publicKey), undefined);
+    await assert.rejects(alice.sendMail(bob.publicKey, new Uint8Array(1000)), /under 1000 bytes/);
+  });
 });
