@@ -39,3 +39,25 @@ declare module "bittorrent-dht" {
     toJSON(): { nodes: { host: string; port: number }[] };
   }
 }
+
+declare module "simple-peer" {
+  import type { EventEmitter } from "node:events";
+
+  export type SignalData = { type?: string; sdp?: string; candidate?: unknown; renegotiate?: boolean };
+  export type PeerOptions = {
+    initiator?: boolean;
+    trickle?: boolean;
+    config?: RTCConfiguration;
+    wrtc?: object;
+    channelConfig?: RTCDataChannelInit;
+  };
+
+  export default class Peer extends EventEmitter {
+    constructor(options?: PeerOptions);
+    connected: boolean;
+    destroyed: boolean;
+    signal(data: SignalData | string): void;
+    send(data: string | Uint8Array): void;
+    destroy(error?: Error): void;
+  }
+}
