@@ -5,6 +5,7 @@ import bencode from "bencode";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { decodeCard, encodeCard, InvalidCardError, makeCard } from "../../p2p/card.ts";
 import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
+import { connectThroughDht, isOfferer, parseSignal } from "../../p2p/node/signal.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
 
@@ -91,5 +92,29 @@ describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
     // Carol's mailbox from Alice is empty: the salt addresses the message to Bob.
     assert.equal(await carol.readMail(alice.publicKey), undefined);
     await assert.rejects(alice.sendMail(bob.publicKey, new Uint8Array(1000)), /under 1000 bytes/);
+  });
+
+  it("opens a WebRTC connection signaled through the DHT alone, the lower key offering", async () => {
+    const [bootstrap] = nodes;
+    if (!bootstrap) throw new Error("the discovery test starts the bootstrap node");
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const [one, two] = await Promise.all([WorldDht.start({ bootstrap: [at] }), WorldDht.start({ bootstrap: [at] })]);
+    if (!one || !two) throw new Error("unreachable");
+    nodes.push(one, two);
+    assert.notEqual(isOfferer(one.publicKey, two.publicKey), isOfferer(two.publicKey, one.publicKey));
+    const [a, b] = await Promise.all([connectThroughDht(one, two.publicKey), connectThroughDht(two, one.publicKey)]);
+    try {
+      const got = new Promise<string>((resolve) =>
+        b.once("data", (data: Uint8Array) => resolve(new TextDecoder().decode(data))),
+      );
+      a.send("over a channel the DHT signaled");
+      assert.equal(await got, "over a channel the DHT signaled");
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+    // Junk in a mailbox is ignored, not applied.
+    assert.equal(parseSignal(new TextEncoder().encode('{"type":"offer","sdp":"not sdp"}')), undefined);
+    assert.equal(parseSignal(new TextEncoder().encode("garbage")), undefined);
   });
 });
