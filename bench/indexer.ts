@@ -14,11 +14,10 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createWalletClient, defineChain, type Hex, http, keccak256, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Hex, keccak256, toHex } from "viem";
 import { World } from "../cli/world.ts";
 import { chunkIdOf } from "../core/chunk.ts";
-import { readDeployment } from "../deploy/deployment-file.ts";
+import { localClients } from "../test/helpers/chain-clients.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
 
 const { values } = parseArgs({
@@ -40,8 +39,6 @@ const BATCH = 1000;
 const BATCH_REQUESTS = 40;
 const CLIENTS = 2;
 const POLL_MS = 2;
-// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const postgres = values.postgres ? await startPostgres(26432) : undefined;
@@ -85,18 +82,7 @@ function rssMb(pid: number): number {
 try {
   log("starting chain, deploy, indexer…");
   await world.start();
-  const deployment = await readDeployment(network);
-  const chain = defineChain({
-    id: deployment.chainId,
-    name: "local",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [world.urls.chain] } },
-  });
-  const wallet = createWalletClient({
-    chain,
-    transport: http(world.urls.chain),
-    account: privateKeyToAccount(DEV_KEY),
-  });
+  const { deployment, walletClient: wallet } = await localClients(network, world.urls.chain);
   const { address, abi } = deployment.contracts.ChunkLedger;
   const check = async (body: unknown) => {
     const response = await fetch(`${world.urls.indexer}/v1/check`, {

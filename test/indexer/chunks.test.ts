@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
+import { keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { chunkIdOf } from "../../core/chunk.ts";
 import { signOp } from "../../core/op.ts";
-import { signSessionConsent } from "../../core/session.ts";
-import { readDeployment } from "../../deploy/deployment-file.ts";
+import { authorizeSessionKey, localClients } from "../helpers/chain-clients.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv } from "../helpers/world.ts";
-
-// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 describe("indexer: chunk heads", { timeout: 300_000 }, () => {
   const world = testWorldEnv("indexer", 23000);
@@ -24,21 +20,7 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
     if (cli) await stopCliWorld(world, cli);
   });
 
-  async function clients() {
-    const deployment = await readDeployment(`test-indexer`);
-    const chain = defineChain({
-      id: deployment.chainId,
-      name: "local",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [`http://127.0.0.1:${world.ports.chain}`] } },
-    });
-    const transport = http(`http://127.0.0.1:${world.ports.chain}`);
-    return {
-      deployment,
-      publicClient: createPublicClient({ chain, transport }),
-      walletClient: createWalletClient({ chain, transport, account: privateKeyToAccount(DEV_KEY) }),
-    };
-  }
+  const clients = () => localClients("test-indexer", `http://127.0.0.1:${world.ports.chain}`);
 
   it("is ready once caught up, and reports its lag", async () => {
     const ready = await fetch(`${indexer}/v1/ready`);
@@ -207,20 +189,10 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
     for (const bad of ["", "?region=1", "?region=a,b", "?region=1,2,3", `?region=${2 ** 31},0`])
       assert.equal((await fetch(`${indexer}/v1/chunks${bad}`)).status, 400, bad);
 
-    const { deployment, publicClient, walletClient } = await clients();
+    const chainClients = await clients();
+    const { walletClient } = chainClients;
     const key = privateKeyToAccount(generatePrivateKey());
-    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
-    const consent = await signSessionConsent(key, walletClient.account.address, expiresAt, {
-      chainId: deployment.chainId,
-      verifyingContract: deployment.contracts.SessionRegistry.address,
-    });
-    const tx = await walletClient.writeContract({
-      address: deployment.contracts.SessionRegistry.address,
-      abi: deployment.contracts.SessionRegistry.abi,
-      functionName: "authorize",
-      args: [key.address, expiresAt, consent],
-    });
-    await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    await authorizeSessionKey(chainClients, key);
     let player:
       | { anchors: number; firstAnchorBlock: number | null; sessions: { key: string; live: boolean }[] }
       | undefined;
@@ -275,18 +247,10 @@ describe("indexer: chunk heads", { timeout: 300_000 }, () => {
   });
 
   it("checks the ops sent along: signed by a live session key of their author, or invalid with the reason", async () => {
-    const { deployment, publicClient, walletClient } = await clients();
+    const chainClients = await clients();
+    const { deployment, walletClient } = chainClients;
     const key = privateKeyToAccount(generatePrivateKey());
-    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
-    const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.SessionRegistry.address };
-    const consent = await signSessionConsent(key, walletClient.account.address, expiresAt, domain);
-    const tx = await walletClient.writeContract({
-      address: deployment.contracts.SessionRegistry.address,
-      abi: deployment.contracts.SessionRegistry.abi,
-      functionName: "authorize",
-      args: [key.address, expiresAt, consent],
-    });
-    await publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    await authorizeSessionKey(chainClients, key);
     const id = chunkIdOf(30, 0, 30);
     const hash = keccak256(toHex("with ops"));
     await anchorAndWait(id, 1, hash);

@@ -4,11 +4,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
+import { keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { chunkIdOf } from "../../core/chunk.ts";
-import { signSessionConsent } from "../../core/session.ts";
-import { readDeployment } from "../../deploy/deployment-file.ts";
+import { authorizeSessionKey, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 import {
   type RunningCli,
@@ -17,11 +16,7 @@ import {
   stopCliWorld,
   type TestWorldEnv,
   testWorldEnv,
-  waitFor,
 } from "../helpers/world.ts";
-
-// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 /** One chain, two indexers of it: PGlite (the default) and a real Postgres server (`DATABASE_URL`). */
 describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_000 }, () => {
@@ -55,16 +50,8 @@ describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_0
   });
 
   it("indexes the same anchors and sessions, and answers every route alike", async () => {
-    const deployment = await readDeployment("test-pg");
-    const rpc = `http://127.0.0.1:${world.ports.chain}`;
-    const chain = defineChain({
-      id: deployment.chainId,
-      name: "local",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [rpc] } },
-    });
-    const wallet = createWalletClient({ chain, transport: http(rpc), account: privateKeyToAccount(DEV_KEY) });
-    const reader = createPublicClient({ chain, transport: http(rpc) });
+    const clients = await localClients("test-pg", `http://127.0.0.1:${world.ports.chain}`);
+    const { deployment, walletClient: wallet } = clients;
     const ids = [chunkIdOf(0, 0, 0), chunkIdOf(1, 0, 0), chunkIdOf(-1, 2, -1), chunkIdOf(3, -1, 4)];
     const hashes = ids.map((_, i) => keccak256(toHex(`pg ${i}`)));
     const { address, abi } = deployment.contracts.ChunkLedger;
@@ -88,29 +75,8 @@ describe("indexer: PGlite and Postgres give identical answers", { timeout: 400_0
       functionName: "anchor",
       args: [ids[0] as bigint, 1, keccak256(toHex("pg v2")), `0x${"11".repeat(20)}`, 9n],
     });
-    const key = privateKeyToAccount(generatePrivateKey());
-    const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
-    const consent = await signSessionConsent(key, wallet.account.address, expiresAt, {
-      chainId: deployment.chainId,
-      verifyingContract: deployment.contracts.SessionRegistry.address,
-    });
-    const last = await wallet.writeContract({
-      address: deployment.contracts.SessionRegistry.address,
-      abi: deployment.contracts.SessionRegistry.abi,
-      functionName: "authorize",
-      args: [key.address, expiresAt, consent],
-    });
-    const { blockNumber } = await reader.waitForTransactionReceipt({ hash: last, pollingInterval: 20 });
-    for (const base of [pglite, postgresUrl]) {
-      await waitFor(
-        `${base} to index block ${blockNumber}`,
-        async () => {
-          const status = (await (await fetch(`${base}/v1/status`)).json()) as { indexedBlock: number | null };
-          return (status.indexedBlock ?? 0) >= Number(blockNumber);
-        },
-        30_000,
-      );
-    }
+    const blockNumber = await authorizeSessionKey(clients, privateKeyToAccount(generatePrivateKey()));
+    for (const base of [pglite, postgresUrl]) await waitForIndexedBlock(base, blockNumber);
 
     const check = JSON.stringify({
       items: [

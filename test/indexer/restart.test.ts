@@ -4,15 +4,12 @@ import { realpathSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { PGlite } from "@electric-sql/pglite";
-import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { keccak256, toHex } from "viem";
 import { ROOT, rpcChainId } from "../../cli/world.ts";
 import { chunkIdOf } from "../../core/chunk.ts";
-import { readDeployment } from "../../deploy/deployment-file.ts";
+import { localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { type RunningCli, runCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
 
-// Hardhat's first well-known dev account: public knowledge, holds value only on local chains.
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const TABLES = [
   "chunk",
   "anchor",
@@ -70,14 +67,7 @@ describe("indexer: restarts and chain resets", { timeout: 400_000 }, () => {
 
   /** Anchors `ids` in one batch; returns the block it was mined in. */
   async function anchor(ids: bigint[], label: string): Promise<bigint> {
-    const deployment = await readDeployment(network);
-    const chain = defineChain({
-      id: deployment.chainId,
-      name: "local",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [rpc] } },
-    });
-    const wallet = createWalletClient({ chain, transport: http(rpc), account: privateKeyToAccount(DEV_KEY) });
+    const { deployment, publicClient, walletClient: wallet } = await localClients(network, rpc);
     const { address, abi } = deployment.contracts.ChunkLedger;
     const hash = await wallet.writeContract({
       address,
@@ -93,10 +83,7 @@ describe("indexer: restarts and chain resets", { timeout: 400_000 }, () => {
         })),
       ],
     });
-    const receipt = await createPublicClient({ chain, transport: http(rpc) }).waitForTransactionReceipt({
-      hash,
-      pollingInterval: 20,
-    });
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
     return receipt.blockNumber;
   }
 
@@ -137,14 +124,7 @@ describe("indexer: restarts and chain resets", { timeout: 400_000 }, () => {
     await anchor(ids.slice(0, 2), "first");
     const last = await anchor(ids.slice(2), "second");
     // Ponder writes a block's tables one after another and then moves its checkpoint: wait for the checkpoint.
-    await waitFor(
-      "the anchors indexed",
-      async () => {
-        const status = (await (await fetch(`${indexer}/v1/status`)).json()) as { indexedBlock: number | null };
-        return (status.indexedBlock ?? 0) >= Number(last);
-      },
-      20_000,
-    );
+    await waitForIndexedBlock(indexer, last, 20_000);
     await stopIndexer();
     const before = await dumpTables();
     assert.equal(before.chunk?.length, 3);
