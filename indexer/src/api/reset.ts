@@ -32,25 +32,23 @@ export class ResetWatch {
    * the answer is the last check's, and a check starts in the background when that one is old.
    */
   current(): string | undefined {
-    if (!this.#reset && !this.#pending && performance.now() - this.#checkedAt >= FRESH_MS) {
-      this.#pending = this.#check()
-        .catch(() => undefined)
-        .finally(() => {
-          this.#pending = undefined;
-          this.#checkedAt = performance.now();
-        });
-    }
+    if (!this.#reset && !this.#pending && performance.now() - this.#checkedAt >= FRESH_MS)
+      this.#start().catch(() => undefined); // a failed look is retried by a later request
     return this.#reset;
   }
 
   /** Checks now and returns the verdict (for readiness, which may wait). */
   async checkNow(): Promise<string | undefined> {
-    if (this.#reset) return this.#reset;
+    return this.#reset ?? (await this.#start());
+  }
+
+  /** The check under way, or a new one: one look at the chain at a time. */
+  #start(): Promise<string | undefined> {
     this.#pending ??= this.#check().finally(() => {
       this.#pending = undefined;
       this.#checkedAt = performance.now();
     });
-    return await this.#pending;
+    return this.#pending;
   }
 
   async #check(): Promise<string | undefined> {
