@@ -1,4 +1,5 @@
 /** Node-only: reading and writing deployments/<network>.json. */
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,8 +29,28 @@ export async function readDeployment(network: string): Promise<Deployment> {
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new InvalidDeploymentError(`${file} does not exist: deploy first (npm start, or npm run deploy:localhost)`);
+    throw missing(file);
   }
+  return parseFile(file, text);
+}
+
+/** The same, synchronously: for configuration modules that must know the deployment as they load. */
+export function readDeploymentSync(network: string): Deployment {
+  const file = deploymentPath(network);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw missing(file);
+  }
+  return parseFile(file, text);
+}
+
+function missing(file: string): InvalidDeploymentError {
+  return new InvalidDeploymentError(`${file} does not exist: deploy first (npm start, or npm run deploy:localhost)`);
+}
+
+function parseFile(file: string, text: string): Deployment {
   try {
     return parseDeployment(JSON.parse(text));
   } catch (error) {

@@ -8,16 +8,14 @@
  *   SEEDCRAFT_INDEXER_DIR where PGlite keeps its files (default indexer/.ponder/pglite)
  *   DATABASE_URL          a postgres:// URL: use Postgres instead of PGlite
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ArtifactMap } from "hardhat/types/artifacts";
 import { createConfig } from "ponder";
-import { type ContractName, parseDeployment } from "../core/deployment.ts";
+import type { ContractName } from "../core/deployment.ts";
+import { indexedDeployment } from "./deployment.ts";
 
-const network = process.env.SEEDCRAFT_NETWORK || "localhost";
-const deploymentFile = fileURLToPath(new URL(`../deployments/${network}.json`, import.meta.url));
-const deployment = parseDeployment(JSON.parse(readFileSync(deploymentFile, "utf8")));
+const deployment = indexedDeployment;
 
 const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
 const wsSetting = process.env.SEEDCRAFT_RPC_WS_URL;

@@ -13,8 +13,6 @@
  * Every /v1 data route answers 503 CHAIN_RESET once the chain under the index was reset.
  */
 
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { type Context, Hono } from "hono";
@@ -23,8 +21,8 @@ import { streamSSE } from "hono/streaming";
 import { and, asc, client, desc, eq, graphql, gt, gte, inArray, lte, or } from "ponder";
 import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
-import { parseDeployment } from "../../../core/deployment.ts";
 import { REGION_CHUNKS } from "../../../core/proximity.ts";
+import { indexedDeployment } from "../../deployment.ts";
 import {
   type CheckItem,
   CheckRequestError,
@@ -188,18 +186,11 @@ app.post(
   },
 );
 
-const deployment = parseDeployment(
-  JSON.parse(
-    readFileSync(
-      fileURLToPath(
-        new URL(`../../../deployments/${process.env.SEEDCRAFT_NETWORK || "localhost"}.json`, import.meta.url),
-      ),
-      "utf8",
-    ),
-  ),
-);
 /** Ops are EIP-712 signed under ChunkLedger's domain. */
-const opDomain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
+const opDomain = {
+  chainId: indexedDeployment.chainId,
+  verifyingContract: indexedDeployment.contracts.ChunkLedger.address,
+};
 
 /** For each item, why its ops are refused (or undefined): signatures, then the indexed sessions and unlocks. */
 async function opVerdicts(items: readonly CheckItem[]): Promise<(string | undefined)[]> {
