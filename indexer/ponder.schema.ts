@@ -1,5 +1,26 @@
 import { index, onchainTable } from "ponder";
 
+/**
+ * Every anchor ever made: a chunk's history, one row per version. Declared first: Ponder writes a block's
+ * rows table by table in declaration order, and `/v1/check` answers `anchored` from this table.
+ */
+export const anchor = onchainTable(
+  "anchor",
+  (t) => ({
+    id: t.text().primaryKey(), // `${chunkId}:${version}`
+    chunkId: t.bigint().notNull(),
+    version: t.integer().notNull(),
+    hash: t.hex().notNull(),
+    infoHash: t.hex().notNull(),
+    author: t.hex().notNull(),
+    watermark: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+    logIndex: t.integer().notNull(),
+  }),
+  (table) => ({ chunkIdx: index().on(table.chunkId) }),
+);
+
 /** The head of every anchored chunk: what `/v1/chunks/:id` serves. */
 export const chunk = onchainTable(
   "chunk",
@@ -19,24 +40,6 @@ export const chunk = onchainTable(
     updatedTx: t.hex().notNull(),
   }),
   (table) => ({ columnIdx: index().on(table.cx, table.cz) }),
-);
-
-/** Every anchor ever made: a chunk's history, one row per version. */
-export const anchor = onchainTable(
-  "anchor",
-  (t) => ({
-    id: t.text().primaryKey(), // `${chunkId}:${version}`
-    chunkId: t.bigint().notNull(),
-    version: t.integer().notNull(),
-    hash: t.hex().notNull(),
-    infoHash: t.hex().notNull(),
-    author: t.hex().notNull(),
-    watermark: t.bigint().notNull(),
-    blockNumber: t.bigint().notNull(),
-    txHash: t.hex().notNull(),
-    logIndex: t.integer().notNull(),
-  }),
-  (table) => ({ chunkIdx: index().on(table.chunkId) }),
 );
 
 /** Every anchored batch: its Merkle root over `(chunkId, version, hash)` leaves, for anchoring proofs. */
