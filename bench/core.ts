@@ -18,7 +18,7 @@ import {
   signOpBatch,
 } from "../core/op.ts";
 import { generateChunk } from "../core/terrain.ts";
-import { decodeMessage, encodeMessage, type WireMessage } from "../core/wire.ts";
+import { DEFAULT_OP_TTL, decodeMessage, encodeMessage, type WireMessage } from "../core/wire.ts";
 import { prng } from "../test/helpers/prng.ts";
 
 const SEED = 1234;
@@ -110,7 +110,7 @@ for (let run = 0; run < 50; run++) {
 const mix: WireMessage[] = [
   { type: "move", seq: 1, position: [10.5, 20.25, -3.75], look: [1.5, -0.25] },
   { type: "move", seq: 2, position: [10.75, 20.25, -3.5] },
-  { type: "op", op: singles[0] as SignedOp },
+  { type: "op", op: singles[0] as SignedOp, ttl: DEFAULT_OP_TTL },
   { type: "chat", seq: 3, text: "hello from the hills" },
   {
     type: "chunkMeta",
@@ -128,7 +128,7 @@ for (let run = 0; run < 5; run++) {
   for (let i = 0; i < WIRE_MESSAGES; i++) decodeMessage(encodeMessage(mix[i % mix.length] as WireMessage));
   wireRates.push(WIRE_MESSAGES / ((performance.now() - started) / 1000));
 }
-const opBytes = encodeMessage({ type: "op", op: singles[0] as SignedOp }).length;
+const opBytes = encodeMessage({ type: "op", op: singles[0] as SignedOp, ttl: DEFAULT_OP_TTL }).length;
 
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 console.log(

@@ -16,6 +16,10 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_NAME_BYTES = 32;
 export const MAX_CHAT_BYTES = 500;
 export const MAX_BOUNCE_TEXT_BYTES = 120;
+/** A relayed WebRTC signal (a whole SDP with its candidates). */
+export const MAX_SIGNAL_BYTES = 2048;
+/** Hops an op may still travel when it leaves its author. */
+export const DEFAULT_OP_TTL = 4;
 
 export type WireErrorCode =
   | "WIRE_TRUNCATED"
@@ -45,6 +49,8 @@ export type HelloMessage = {
   peerId: Hex;
   capabilities: number;
   name: string;
+  /** The session key's signature over the hello and this channel's binding (see p2p/hello.ts). */
+  proof: Hex;
 };
 /** Movement delta: only the fields that changed are present. */
 export type MoveMessage = {
@@ -55,8 +61,9 @@ export type MoveMessage = {
   velocity?: Vec3;
 };
 export type InteractMessage = { type: "interact"; kind: number; target: Vec3; item?: number };
-export type OpMessage = { type: "op"; op: SignedOp };
-export type OpBatchMessage = { type: "opBatch"; batch: SignedOpBatch };
+/** `ttl`: how many more hops a peer may forward it (its signature is its id for deduplication). */
+export type OpMessage = { type: "op"; op: SignedOp; ttl: number };
+export type OpBatchMessage = { type: "opBatch"; batch: SignedOpBatch; ttl: number };
 export type ChunkMetaMessage = {
   type: "chunkMeta";
   chunk: bigint;
@@ -73,6 +80,9 @@ export type BounceMessage = {
   text: string;
 };
 
+/** A WebRTC signal relayed in-band by a common neighbour: `from` and `to` are DHT keys. */
+export type SignalMessage = { type: "signal"; from: Hex; to: Hex; payload: Uint8Array };
+
 export type WireMessage =
   | HelloMessage
   | MoveMessage
@@ -81,7 +91,8 @@ export type WireMessage =
   | OpBatchMessage
   | ChunkMetaMessage
   | ChatMessage
-  | BounceMessage;
+  | BounceMessage
+  | SignalMessage;
 
 export type MessageClass = "control" | "movement" | "interaction" | "edit" | "chat";
 
@@ -94,6 +105,7 @@ const TYPE_CODES = {
   chunkMeta: 6,
   chat: 7,
   bounce: 8,
+  signal: 9,
 } as const satisfies Record<WireMessage["type"], number>;
 
 const CLASSES: Record<WireMessage["type"], MessageClass> = {
@@ -105,6 +117,7 @@ const CLASSES: Record<WireMessage["type"], MessageClass> = {
   chunkMeta: "edit",
   chat: "chat",
   bounce: "edit",
+  signal: "control",
 };
 
 /** The channel class a message travels on (its reliability and priority). */
@@ -260,6 +273,14 @@ class Reader {
       throw new WireError("WIRE_FIELD", `${what} is not valid UTF-8`);
     }
   }
+
+  /** A copy of the next `length` bytes (the message's buffer may be reused by the transport). */
+  raw(length: number, what: string): Uint8Array {
+    this.need(length, what);
+    const bytes = this.bytes.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return bytes;
+  }
 }
 
 function checkRange(what: string, value: number, min: number, max: number): void {
@@ -316,21 +337,23 @@ const MOVE_VELOCITY = 4;
 export function encodedSize(message: WireMessage): number {
   switch (message.type) {
     case "hello":
-      return 2 + 20 + 20 + 32 + 2 + 1 + utf8.encode(message.name).length;
+      return 2 + 20 + 20 + 32 + 2 + 1 + utf8.encode(message.name).length + SIGNATURE_BYTES;
     case "move":
       return 2 + 4 + 1 + (message.position ? 12 : 0) + (message.look ? 8 : 0) + (message.velocity ? 12 : 0);
     case "interact":
       return 2 + 1 + 12 + 1 + (message.item === undefined ? 0 : 2);
     case "op":
-      return 2 + OP_CORE_BYTES + SIGNATURE_BYTES;
+      return 2 + OP_CORE_BYTES + SIGNATURE_BYTES + 1;
     case "opBatch":
-      return 2 + 2 + message.batch.ops.length * OP_CORE_BYTES + SIGNATURE_BYTES;
+      return 2 + 2 + message.batch.ops.length * OP_CORE_BYTES + SIGNATURE_BYTES + 1;
     case "chunkMeta":
       return 2 + CHUNK_BYTES + 8 + 32 + 20 + 6 + 2;
     case "chat":
       return 2 + 4 + 2 + utf8.encode(message.text).length;
     case "bounce":
       return 2 + CHUNK_BYTES + 2 + 6 + 2 + ADDRESS_BYTES + 1 + 1 + utf8.encode(message.text).length;
+    case "signal":
+      return 2 + 32 + 32 + 2 + message.payload.length;
   }
 }
 
@@ -351,6 +374,7 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       writer.u16(message.capabilities);
       writer.u8(name.length);
       writer.raw(name);
+      writer.hex(message.proof, SIGNATURE_BYTES);
       break;
     }
     case "move": {
@@ -382,15 +406,19 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       }
       break;
     case "op":
+      checkRange("ttl", message.ttl, 0, 0xff);
       writeOpCore(writer, message.op);
       writer.hex(message.op.signature, SIGNATURE_BYTES);
+      writer.u8(message.ttl);
       break;
     case "opBatch": {
       const { ops, signature } = message.batch;
       checkRange("batch size", ops.length, 1, MAX_BATCH_OPS);
+      checkRange("ttl", message.ttl, 0, 0xff);
       writer.u16(ops.length);
       for (const op of ops) writeOpCore(writer, op);
       writer.hex(signature, SIGNATURE_BYTES);
+      writer.u8(message.ttl);
       break;
     }
     case "chunkMeta":
@@ -429,6 +457,13 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       writer.raw(text);
       break;
     }
+    case "signal":
+      checkRange("signal size", message.payload.length, 1, MAX_SIGNAL_BYTES);
+      writer.hex(message.from, 32);
+      writer.hex(message.to, 32);
+      writer.u16(message.payload.length);
+      writer.raw(message.payload);
+      break;
   }
   return writer.bytes;
 }
@@ -456,7 +491,16 @@ function decodeBody(reader: Reader, code: number): WireMessage {
       const capabilities = reader.u16("capabilities");
       const length = reader.u8("name length");
       if (length > MAX_NAME_BYTES) throw new WireError("WIRE_TOO_LARGE", `name is ${length} bytes`);
-      return { type: "hello", wallet, sessionKey, peerId, capabilities, name: reader.text(length, "name") };
+      const name = reader.text(length, "name");
+      return {
+        type: "hello",
+        wallet,
+        sessionKey,
+        peerId,
+        capabilities,
+        name,
+        proof: reader.hex(SIGNATURE_BYTES, "proof"),
+      };
     }
     case TYPE_CODES.move: {
       const seq = reader.u32("seq");
@@ -479,16 +523,18 @@ function decodeBody(reader: Reader, code: number): WireMessage {
     }
     case TYPE_CODES.op: {
       const op = readOpCore(reader);
-      return { type: "op", op: { ...op, signature: reader.hex(SIGNATURE_BYTES, "signature") } };
+      const signature = reader.hex(SIGNATURE_BYTES, "signature");
+      return { type: "op", op: { ...op, signature }, ttl: reader.u8("ttl") };
     }
     case TYPE_CODES.opBatch: {
       const count = reader.u16("batch size");
       if (count < 1 || count > MAX_BATCH_OPS) throw new WireError("WIRE_FIELD", `batch of ${count} ops`);
       // Checked before any allocation: the ops and the signature must all be there.
-      reader.need(count * OP_CORE_BYTES + SIGNATURE_BYTES, "batch");
+      reader.need(count * OP_CORE_BYTES + SIGNATURE_BYTES + 1, "batch");
       const ops: BlockOp[] = [];
       for (let i = 0; i < count; i++) ops.push(readOpCore(reader));
-      return { type: "opBatch", batch: { ops, signature: reader.hex(SIGNATURE_BYTES, "signature") } };
+      const signature = reader.hex(SIGNATURE_BYTES, "signature");
+      return { type: "opBatch", batch: { ops, signature }, ttl: reader.u8("ttl") };
     }
     case TYPE_CODES.chunkMeta: {
       const chunk = reader.u96("chunk");
@@ -523,6 +569,13 @@ function decodeBody(reader: Reader, code: number): WireMessage {
         reason,
         text: reader.text(length, "bounce text"),
       };
+    }
+    case TYPE_CODES.signal: {
+      const from = reader.hex(32, "signal from");
+      const to = reader.hex(32, "signal to");
+      const length = reader.u16("signal length");
+      if (length < 1 || length > MAX_SIGNAL_BYTES) throw new WireError("WIRE_TOO_LARGE", `signal of ${length} bytes`);
+      return { type: "signal", from, to, payload: reader.raw(length, "signal") };
     }
     default:
       throw new WireError("WIRE_TYPE", `unknown message type ${code}`);

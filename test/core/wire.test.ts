@@ -41,6 +41,7 @@ const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
     peerId: hex(32),
     capabilities: fc.integer({ min: 0, max: 0xffff }),
     name: shortText(32),
+    proof: hex(64),
   }),
   fc.record(
     {
@@ -64,10 +65,18 @@ const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({
     type: fc.constant("op" as const),
     op: opCore.chain((op) => hex(64).map((signature) => ({ ...op, signature }))),
+    ttl: fc.integer({ min: 0, max: 255 }),
   }),
   fc.record({
     type: fc.constant("opBatch" as const),
     batch: fc.record({ ops: fc.array(opCore, { minLength: 1, maxLength: 20 }), signature: hex(64) }),
+    ttl: fc.integer({ min: 0, max: 255 }),
+  }),
+  fc.record({
+    type: fc.constant("signal" as const),
+    from: hex(32),
+    to: hex(32),
+    payload: fc.uint8Array({ minLength: 1, maxLength: 2048 }),
   }),
   fc.record({
     type: fc.constant("chunkMeta" as const),
@@ -124,7 +133,7 @@ describe("wire protocol", () => {
     );
   });
 
-  it("carries one signed block op in 110 bytes (≤ 128)", () => {
+  it("carries one signed block op in 111 bytes (≤ 128)", () => {
     const bytes = encodeMessage({
       type: "op",
       op: {
@@ -135,8 +144,9 @@ describe("wire protocol", () => {
         author: `0x${"11".repeat(20)}`,
         signature: `0x${"22".repeat(64)}`,
       },
+      ttl: 4,
     });
-    assert.equal(bytes.length, 110);
+    assert.equal(bytes.length, 111);
   });
 
   it("classes messages by channel", () => {
