@@ -78,17 +78,22 @@ export function checkPlacement(op: BlockOp, hasUnlocked: RuleContext["hasUnlocke
     throw new RuleViolation("PREMIUM_LOCKED", "That block must be unlocked with energy first.", `block ${op.block}`);
 }
 
+/** The block is within reach of the author's avatar (feet position, as last seen). */
+export function checkReach(op: BlockOp, avatar: Vec3 | undefined): void {
+  if (!avatar)
+    throw new RuleViolation("OUT_OF_REACH", "The author's avatar position is unknown.", `author ${op.author}`);
+  const position = opPosition(op);
+  const [ax, ay, az] = avatar;
+  const distance = Math.hypot(position[0] + 0.5 - ax, position[1] + 0.5 - (ay + EYE_HEIGHT), position[2] + 0.5 - az);
+  if (!(distance <= REACH_BLOCKS))
+    throw new RuleViolation("OUT_OF_REACH", "The block is out of the avatar's reach.", `${distance.toFixed(1)} blocks`);
+}
+
 /** Throws a RuleViolation if a peer must not accept `op` signed by `signer`. */
 export function checkOp(op: BlockOp, signer: Address, context: RuleContext): void {
   checkAuthority(op, signer, context.session, context.nowMs);
   checkPlacement(op, context.hasUnlocked);
-  const position = opPosition(op);
-  if (!context.avatar)
-    throw new RuleViolation("OUT_OF_REACH", "The author's avatar position is unknown.", `author ${op.author}`);
-  const [ax, ay, az] = context.avatar;
-  const distance = Math.hypot(position[0] + 0.5 - ax, position[1] + 0.5 - (ay + EYE_HEIGHT), position[2] + 0.5 - az);
-  if (!(distance <= REACH_BLOCKS))
-    throw new RuleViolation("OUT_OF_REACH", "The block is out of the avatar's reach.", `${distance.toFixed(1)} blocks`);
+  checkReach(op, context.avatar);
   // Last, so that a rejected op never spends budget.
   if (!context.rate.take(op.author, context.nowMs))
     throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");

@@ -30,3 +30,9 @@ export const nodeWrtc = { RTCPeerConnection, RTCSessionDescription, RTCIceCandid
 
 /** Loopback-only ICE: no STUN or TURN servers, host candidates on 127.0.0.1. */
 export const LOOPBACK_RTC_CONFIG = { iceServers: [], bindAddress: "127.0.0.1" } as RTCConfiguration;
+
+/**
+ * Ends libdatachannel's threads, which keep a process alive after its last connection closed. Call it
+ * once at the end, when no connection is left (tests, `seedcraft peer` on exit).
+ */
+export { cleanup as releaseWebRtc } from "node-datachannel";

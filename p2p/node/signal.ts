@@ -4,6 +4,7 @@
  * a mailbox keeps only its latest message, and a data-channel SDP with its loopback candidates is
  * about 600 bytes, under the DHT's 1000.
  */
+import { randomBytes } from "node:crypto";
 import Peer from "simple-peer";
 import { SeedcraftError } from "../../core/errors.ts";
 import type { WorldDht } from "./dht.ts";
@@ -17,16 +18,20 @@ export class SignalingError extends SeedcraftError {
 }
 
 type Description = { type: "offer" | "answer"; sdp: string };
+/** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
+export type MailSignal = Description & { n: string; t: number };
 
-/** A mailbox payload as a session description; undefined for anything else (it is ignored). */
-export function parseSignal(payload: Uint8Array): Description | undefined {
+/** A mailbox payload as a signal; undefined for anything else (it is ignored). */
+export function parseSignal(payload: Uint8Array): MailSignal | undefined {
   if (payload.length >= 1000) return undefined;
   try {
     const value = JSON.parse(new TextDecoder().decode(payload)) as unknown;
     if (typeof value !== "object" || value === null) return undefined;
-    const { type, sdp } = value as Record<string, unknown>;
+    const { type, sdp, n, t } = value as Record<string, unknown>;
     if ((type !== "offer" && type !== "answer") || typeof sdp !== "string" || !sdp.startsWith("v=0")) return undefined;
-    return { type, sdp };
+    if (typeof n !== "string" || !/^[0-9a-f]{16}$/.test(n) || typeof t !== "number" || !Number.isFinite(t))
+      return undefined;
+    return { type, sdp, n, t };
   } catch {
     return undefined;
   }
@@ -37,11 +42,31 @@ export function isOfferer(own: Uint8Array, remote: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(own), Buffer.from(remote)) < 0;
 }
 
+export type ConnectOptions = {
+  timeoutMs?: number;
+  /** How often the mailbox is read (each read is a DHT lookup). */
+  pollMs?: number;
+  /** Offers older than this are left unanswered: their offerer gave up on them. */
+  maxOfferAgeMs?: number;
+  config?: RTCConfiguration;
+  now?: () => number;
+};
+
+/**
+ * Connects to the peer with DHT key `remoteKey`; both sides call it. The offerer tags its offer with a
+ * fresh attempt id and the time; the answerer answers only a recent offer it has not answered yet, and
+ * the offerer takes only the answer that echoes its attempt. A mailbox keeps just its latest message,
+ * so without the tags one side could answer, or accept, a signal of an attempt the other gave up.
+ */
 export async function connectThroughDht(
   dht: WorldDht,
   remoteKey: Uint8Array,
-  options: { timeoutMs?: number; pollMs?: number; config?: RTCConfiguration } = {},
+  options: ConnectOptions = {},
 ): Promise<Peer> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const pollMs = options.pollMs ?? 100;
+  const maxOfferAgeMs = options.maxOfferAgeMs ?? 8_000;
   const initiator = isOfferer(dht.publicKey, remoteKey);
   const peer = new Peer({
     initiator,
@@ -51,34 +76,37 @@ export async function connectThroughDht(
     // The polyfill never reports the end of ICE gathering; loopback candidates come at once.
     ...({ iceCompleteTimeout: 200 } as object),
   });
-  const expected = initiator ? "answer" : "offer";
-  let lastSeq = -1;
+  let attempt = initiator ? randomBytes(8).toString("hex") : undefined;
   let done = false;
   peer.on("signal", (data: Description) => {
+    const signal: MailSignal = { ...data, n: attempt as string, t: now() };
     void dht
-      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(data)))
+      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)))
       .catch((error: Error) => peer.destroy(error));
   });
   const poll = async () => {
     while (!done) {
       const mail = await dht.readMail(remoteKey).catch(() => undefined);
-      if (mail && mail.seq > lastSeq) {
-        lastSeq = mail.seq;
-        const signal = parseSignal(mail.payload);
-        if (signal?.type === expected) {
-          peer.signal(signal);
-          return;
-        }
+      const signal = mail ? parseSignal(mail.payload) : undefined;
+      if (initiator && signal?.type === "answer" && signal.n === attempt) {
+        peer.signal({ type: signal.type, sdp: signal.sdp });
+        return;
       }
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 25));
+      if (!initiator && signal?.type === "offer" && now() - signal.t < maxOfferAgeMs && !answered.has(signal.n)) {
+        answered.add(signal.n);
+        attempt = signal.n;
+        peer.signal({ type: signal.type, sdp: signal.sdp });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   };
   void poll();
   try {
     return await new Promise<Peer>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new SignalingError("The peer did not connect in time.", `${options.timeoutMs ?? 10_000} ms`)),
-        options.timeoutMs ?? 10_000,
+        () => reject(new SignalingError("The peer did not connect in time.", `${timeoutMs} ms`)),
+        timeoutMs,
       );
       peer.once("connect", () => {
         clearTimeout(timer);
@@ -96,3 +124,6 @@ export async function connectThroughDht(
     done = true;
   }
 }
+
+/** Offer attempts this process answered already (an attempt id is random, so one set serves every peer). */
+const answered = new Set<string>();

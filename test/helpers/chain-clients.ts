@@ -27,9 +27,27 @@ export async function localClients(network: string, rpc: string) {
 
 export type LocalClients = Awaited<ReturnType<typeof localClients>>;
 
-/** The dev account authorizes `key` as its session key for an hour (with the key's consent); returns the block. */
-export async function authorizeSessionKey(clients: LocalClients, key: LocalAccount): Promise<bigint> {
-  const { deployment, publicClient, walletClient } = clients;
+/** A wallet client for another local account, given 100 ETH for gas (hardhat_setBalance). */
+export async function fundedWalletClient(clients: LocalClients, account: LocalAccount) {
+  const { publicClient } = clients;
+  await publicClient.request({
+    method: "hardhat_setBalance" as "eth_chainId",
+    params: [account.address, "0x56bc75e2d63100000"] as unknown as undefined,
+  });
+  return createWalletClient({ chain: publicClient.chain, transport: http(publicClient.transport.url), account });
+}
+
+/**
+ * `wallet` (the dev account by default) authorizes `key` as its session key for an hour, with the key's
+ * consent; returns the block.
+ */
+export async function authorizeSessionKey(
+  clients: LocalClients,
+  key: LocalAccount,
+  wallet?: LocalAccount,
+): Promise<bigint> {
+  const { deployment, publicClient } = clients;
+  const walletClient = wallet ? await fundedWalletClient(clients, wallet) : clients.walletClient;
   const registry = deployment.contracts.SessionRegistry;
   const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
   const consent = await signSessionConsent(key, walletClient.account.address, expiresAt, {

@@ -116,5 +116,7 @@ describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
     // Junk in a mailbox is ignored, not applied.
     assert.equal(parseSignal(new TextEncoder().encode('{"type":"offer","sdp":"not sdp"}')), undefined);
     assert.equal(parseSignal(new TextEncoder().encode("garbage")), undefined);
+    // So is a signal without its attempt tag and time: it could belong to an attempt given up.
+    assert.equal(parseSignal(new TextEncoder().encode('{"type":"offer","sdp":"v=0"}')), undefined);
   });
 });

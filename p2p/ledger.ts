@@ -1,0 +1,93 @@
+/**
+ * What a peer needs from the ledger to judge an op: the author's session keys and premium unlocks.
+ * `IndexerLedger` reads them from the indexer (`GET /v1/players/:address`), so every peer judges ops
+ * against the same on-chain SessionRegistry and EnergyToken, and caches them for a short while: a
+ * session authorized a moment ago becomes visible at the next miss or after `ttlMs`.
+ */
+import { type Address, getAddress } from "viem";
+import { SeedcraftError } from "../core/errors.ts";
+import type { Session } from "../core/rules.ts";
+
+export type PlayerFacts = {
+  wallet: Address;
+  /** Live sessions (not revoked), with their expiry. */
+  sessions: Session[];
+  /** Unlocked premium block ids. */
+  unlocks: ReadonlySet<number>;
+};
+
+export interface LedgerView {
+  /** The facts of one wallet; rejects with LedgerError when the ledger cannot be read. */
+  player(wallet: Address): Promise<PlayerFacts>;
+  /** The facts already known (cached), without asking. */
+  known(wallet: Address): PlayerFacts | undefined;
+}
+
+export class LedgerError extends SeedcraftError {
+  constructor(message: string, details?: string) {
+    super("LEDGER_UNAVAILABLE", message, details);
+    this.name = "LedgerError";
+  }
+}
+
+type PlayerJson = {
+  sessions?: { key?: unknown; expiresAt?: unknown; revoked?: unknown }[];
+  unlocks?: { itemId?: unknown }[];
+};
+
+export class IndexerLedger implements LedgerView {
+  readonly #url: string;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, { facts: PlayerFacts; atMs: number }>();
+  readonly #pending = new Map<string, Promise<PlayerFacts>>();
+
+  constructor(indexerUrl: string, options: { ttlMs?: number; now?: () => number } = {}) {
+    this.#url = indexerUrl.replace(/\/$/, "");
+    this.#ttlMs = options.ttlMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  known(wallet: Address): PlayerFacts | undefined {
+    const entry = this.#cache.get(wallet.toLowerCase());
+    return entry && this.#now() - entry.atMs < this.#ttlMs ? entry.facts : undefined;
+  }
+
+  /** Forgets a wallet, so the next look asks the indexer (after an op signed by an unknown key, say). */
+  forget(wallet: Address): void {
+    this.#cache.delete(wallet.toLowerCase());
+  }
+
+  async player(wallet: Address): Promise<PlayerFacts> {
+    const key = wallet.toLowerCase();
+    const cached = this.known(wallet);
+    if (cached) return cached;
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      pending = this.#fetch(wallet).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    return await pending;
+  }
+
+  async #fetch(wallet: Address): Promise<PlayerFacts> {
+    let body: PlayerJson;
+    try {
+      const response = await fetch(`${this.#url}/v1/players/${wallet}`, { signal: AbortSignal.timeout(5000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      body = (await response.json()) as PlayerJson;
+    } catch (error) {
+      throw new LedgerError("The indexer did not answer for a player.", `${wallet}: ${(error as Error).message}`);
+    }
+    const author = getAddress(wallet);
+    const sessions: Session[] = [];
+    for (const s of body.sessions ?? [])
+      if (typeof s.key === "string" && typeof s.expiresAt === "number" && s.revoked === false)
+        sessions.push({ author, sessionKey: getAddress(s.key), expiresAtMs: s.expiresAt * 1000 });
+    const unlocks = new Set<number>();
+    for (const u of body.unlocks ?? []) if (typeof u.itemId === "number") unlocks.add(u.itemId);
+    const facts = { wallet: author, sessions, unlocks };
+    this.#cache.set(wallet.toLowerCase(), { facts, atMs: this.#now() });
+    return facts;
+  }
+}

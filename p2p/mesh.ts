@@ -1,0 +1,458 @@
+/**
+ * The real-time mesh: the links to nearby peers and what travels on them. Isomorphic (Node and
+ * browser); links come from outside (DHT signaling in Node, the gateway in browsers).
+ *
+ * - Every link starts with a hello each way (p2p/hello.ts). Until the other side's hello is verified,
+ *   and the ledger says its session key serves its wallet, nothing else it sends is read.
+ * - Movement goes on the lossy channel as deltas (only the fields that changed), at a rate that falls
+ *   with distance (core/proximity.ts). Block ops, chat and interactions go on the reliable channel.
+ * - Block ops pass the replica (signature, session, rules, clock bound, conflict fold) before they are
+ *   applied or forwarded. An applied op goes on to the peers whose area of interest holds its chunk,
+ *   nearest first, except the one it came from, while its hop count lasts; its signature is its id,
+ *   and a peer forwards an id once.
+ * - Limits: links, message size, and a token bucket per peer. A peer whose messages keep failing
+ *   (malformed, forged, over its budget) is disconnected and banned for a while.
+ */
+import type { Address, Hex } from "viem";
+import { chunkCoordsOf } from "../core/chunk.ts";
+import { SeedcraftError } from "../core/errors.ts";
+import type { BlockOp, SignedOp, SignedOpBatch } from "../core/op.ts";
+import { inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
+import {
+  DEFAULT_OP_TTL,
+  decodeMessage,
+  encodeMessage,
+  type HelloMessage,
+  MAX_MESSAGE_BYTES,
+  type MoveMessage,
+  messageClass,
+  type SignalMessage,
+  type WireMessage,
+} from "../core/wire.ts";
+import { type HelloIdentity, makeHello, verifyHello } from "./hello.ts";
+import type { LedgerView } from "./ledger.ts";
+import type { Link } from "./link.ts";
+import type { OpVerdict, WorldReplica } from "./replica.ts";
+
+export type MeshLimits = {
+  /** Links kept at most (hellos included). */
+  maxPeers: number;
+  /** Inbound messages a peer may send per second, sustained; bursts up to twice that. */
+  messagesPerSecond: number;
+  /** Inbound bytes a peer may send per second, sustained; bursts up to twice that. */
+  bytesPerSecond: number;
+  /** Strikes (bad messages) before a peer is dropped and banned. */
+  maxStrikes: number;
+  banMs: number;
+  /** How long a hello may take. */
+  helloTimeoutMs: number;
+};
+
+export const DEFAULT_MESH_LIMITS: MeshLimits = {
+  maxPeers: 24,
+  messagesPerSecond: 500,
+  bytesPerSecond: 512 * 1024,
+  maxStrikes: 5,
+  banMs: 10 * 60_000,
+  helloTimeoutMs: 5_000,
+};
+
+export class MeshError extends SeedcraftError {
+  constructor(code: "MESH_FULL" | "MESH_BANNED", message: string, details?: string) {
+    super(code, message, details);
+    this.name = "MeshError";
+  }
+}
+
+export type MeshPeer = {
+  /** DHT key, lowercase hex: the peer's id in the mesh. */
+  id: Hex;
+  wallet: Address;
+  sessionKey: Address;
+  name: string;
+  position: Position | undefined;
+  strikes: number;
+  /** Ops this peer sent that failed the checks. */
+  invalidOps: number;
+};
+
+type Conn = {
+  link: Link;
+  peer: MeshPeer | undefined;
+  expectedId: Hex | undefined;
+  bucket: { messages: number; bytes: number; atMs: number };
+  helloTimer: ReturnType<typeof setTimeout> | undefined;
+  moveSeq: number;
+  sentPosition: Position | undefined;
+};
+
+export type MeshEvents = {
+  /** A peer's hello was verified: it is in the mesh. */
+  peer: (peer: MeshPeer) => void;
+  /** A peer left (closed, dropped or banned). */
+  left: (peer: MeshPeer, why: string) => void;
+  /** An op was judged (ours or a peer's); `from` is undefined for our own edits. */
+  op: (verdict: OpVerdict, from: MeshPeer | undefined) => void;
+  move: (peer: MeshPeer, message: MoveMessage) => void;
+  chat: (peer: MeshPeer, text: string) => void;
+  signal: (message: SignalMessage, via: MeshPeer) => void;
+  /** A peer earned a strike; `code` says why. */
+  strike: (peer: MeshPeer | undefined, code: string) => void;
+};
+
+export type MeshOptions = {
+  identity: HelloIdentity;
+  replica: WorldReplica;
+  ledger: LedgerView;
+  limits?: Partial<MeshLimits>;
+  now?: () => number;
+};
+
+/** Remember forwarded op ids this long (ops older than the clock bound are refused anyway). */
+const SEEN_MS = 120_000;
+
+export class Mesh {
+  readonly identity: HelloIdentity;
+  readonly replica: WorldReplica;
+  readonly limits: MeshLimits;
+  readonly #ledger: LedgerView;
+  readonly #now: () => number;
+  readonly #conns = new Set<Conn>();
+  readonly #banned = new Map<string, number>();
+  readonly #seen = new Map<string, number>();
+  readonly #gate = new RateGate();
+  readonly #listeners: { [K in keyof MeshEvents]: Set<MeshEvents[K]> } = {
+    peer: new Set(),
+    left: new Set(),
+    op: new Set(),
+    move: new Set(),
+    chat: new Set(),
+    signal: new Set(),
+    strike: new Set(),
+  };
+  #position: Position | undefined;
+  #chatSeq = 0;
+  #closed = false;
+
+  constructor(options: MeshOptions) {
+    this.identity = options.identity;
+    this.replica = options.replica;
+    this.limits = { ...DEFAULT_MESH_LIMITS, ...options.limits };
+    this.#ledger = options.ledger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get id(): Hex {
+    return this.identity.peerId.toLowerCase() as Hex;
+  }
+
+  get position(): Position | undefined {
+    return this.#position;
+  }
+
+  on<K extends keyof MeshEvents>(event: K, listener: MeshEvents[K]): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  #emit<K extends keyof MeshEvents>(event: K, ...args: Parameters<MeshEvents[K]>): void {
+    for (const listener of this.#listeners[event]) (listener as (...a: Parameters<MeshEvents[K]>) => void)(...args);
+  }
+
+  /** The peers whose hello was verified. */
+  get peers(): MeshPeer[] {
+    return [...this.#conns].flatMap((conn) => (conn.peer ? [conn.peer] : []));
+  }
+
+  /** Whether a peer (by DHT key) is linked or being linked. */
+  has(id: Hex): boolean {
+    const key = id.toLowerCase();
+    return [...this.#conns].some((conn) => conn.peer?.id === key || conn.expectedId === key);
+  }
+
+  isBanned(idOrWallet: string): boolean {
+    const until = this.#banned.get(idOrWallet.toLowerCase());
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#banned.delete(idOrWallet.toLowerCase());
+    return false;
+  }
+
+  /**
+   * Takes a connected link into the mesh. `expectedId` is the DHT key dialled (the hello must name it).
+   * Throws MeshError (and closes the link) when the mesh is full or the peer is banned.
+   */
+  async attach(link: Link, expectedId?: Hex): Promise<void> {
+    if (this.#closed) {
+      link.close();
+      return;
+    }
+    if (expectedId && this.isBanned(expectedId)) {
+      link.close();
+      throw new MeshError("MESH_BANNED", "That peer is banned for now.", expectedId);
+    }
+    if (this.#conns.size >= this.limits.maxPeers) {
+      link.close();
+      throw new MeshError("MESH_FULL", "The mesh has as many peers as it may.", `${this.limits.maxPeers}`);
+    }
+    const conn: Conn = {
+      link,
+      peer: undefined,
+      expectedId: expectedId?.toLowerCase() as Hex | undefined,
+      bucket: { messages: 2 * this.limits.messagesPerSecond, bytes: 2 * this.limits.bytesPerSecond, atMs: this.#now() },
+      helloTimer: undefined,
+      moveSeq: 0,
+      sentPosition: undefined,
+    };
+    this.#conns.add(conn);
+    link.onMessage = (bytes) => void this.#receive(conn, bytes);
+    link.onClose = () => this.#drop(conn, "closed");
+    conn.helloTimer = setTimeout(() => {
+      if (!conn.peer) this.#drop(conn, "no hello in time");
+    }, this.limits.helloTimeoutMs);
+    link.send(encodeMessage(await makeHello(this.identity, link.binding)), true);
+  }
+
+  /** Moves our avatar: a movement delta goes to every peer whose rate allows one now. */
+  move(position: Position): void {
+    this.#position = position;
+    const now = this.#now();
+    for (const conn of this.#conns) {
+      const peer = conn.peer;
+      if (!peer) continue;
+      const distance = peer.position ? Math.hypot(...peer.position.map((v, i) => v - (position[i] as number))) : 0;
+      if (!this.#gate.admit(peer.id, "movement", distance, now)) continue;
+      const sent = conn.sentPosition;
+      if (sent && sent[0] === position[0] && sent[1] === position[1] && sent[2] === position[2]) continue;
+      conn.sentPosition = position;
+      conn.moveSeq = (conn.moveSeq + 1) >>> 0;
+      const message: MoveMessage = { type: "move", seq: conn.moveSeq, position: [...position] };
+      conn.link.send(encodeMessage(message), false);
+    }
+  }
+
+  /** Our own edit: applied at once, then sent to the peers whose area of interest holds the chunk. */
+  async edit(chunk: bigint, index: number, block: number): Promise<{ op: SignedOp; verdict: OpVerdict }> {
+    const result = await this.replica.edit(this.identity.wallet, this.identity.sessionKey, chunk, index, block);
+    this.#emit("op", result.verdict, undefined);
+    if (result.verdict.status === "applied" || result.verdict.status === "bounced") {
+      this.#seen.set(result.op.signature, this.#now());
+      this.#forward({ type: "op", op: result.op, ttl: DEFAULT_OP_TTL }, chunk, undefined);
+    }
+    return result;
+  }
+
+  chat(text: string): void {
+    this.#chatSeq = (this.#chatSeq + 1) >>> 0;
+    const bytes = encodeMessage({ type: "chat", seq: this.#chatSeq, text });
+    for (const conn of this.#conns) if (conn.peer) conn.link.send(bytes, true);
+  }
+
+  /** Sends a WebRTC signal to `to` through `via` (a common neighbour). */
+  relaySignal(via: Hex, to: Hex, payload: Uint8Array): boolean {
+    const conn = this.#connOf(via);
+    if (!conn) return false;
+    conn.link.send(encodeMessage({ type: "signal", from: this.id, to: to.toLowerCase() as Hex, payload }), true);
+    return true;
+  }
+
+  /** Drops a peer and bans its key and wallet for `limits.banMs`. */
+  ban(id: Hex, why: string): void {
+    const conn = this.#connOf(id);
+    const until = this.#now() + this.limits.banMs;
+    this.#banned.set(id.toLowerCase(), until);
+    if (conn?.peer) this.#banned.set(conn.peer.wallet.toLowerCase(), until);
+    if (conn) this.#drop(conn, `banned: ${why}`);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const conn of [...this.#conns]) this.#drop(conn, "mesh closed");
+  }
+
+  #connOf(id: Hex): Conn | undefined {
+    const key = id.toLowerCase();
+    for (const conn of this.#conns) if (conn.peer?.id === key) return conn;
+    return undefined;
+  }
+
+  #drop(conn: Conn, why: string): void {
+    if (!this.#conns.delete(conn)) return;
+    clearTimeout(conn.helloTimer);
+    conn.link.onClose = () => {};
+    conn.link.close();
+    if (conn.peer) {
+      this.#gate.forget(conn.peer.id);
+      this.#emit("left", conn.peer, why);
+    }
+  }
+
+  #strike(conn: Conn, code: string): void {
+    this.#emit("strike", conn.peer, code);
+    if (!conn.peer) {
+      this.#drop(conn, `bad hello: ${code}`);
+      return;
+    }
+    conn.peer.strikes++;
+    if (conn.peer.strikes >= this.limits.maxStrikes) this.ban(conn.peer.id, code);
+  }
+
+  /** The inbound token bucket: false when the peer is over its budget. */
+  #admit(conn: Conn, size: number): boolean {
+    const now = this.#now();
+    const { messagesPerSecond, bytesPerSecond } = this.limits;
+    const bucket = conn.bucket;
+    const elapsed = Math.max(0, now - bucket.atMs) / 1000;
+    bucket.messages = Math.min(2 * messagesPerSecond, bucket.messages + elapsed * messagesPerSecond);
+    bucket.bytes = Math.min(2 * bytesPerSecond, bucket.bytes + elapsed * bytesPerSecond);
+    bucket.atMs = Math.max(now, bucket.atMs);
+    if (bucket.messages < 1 || bucket.bytes < size) return false;
+    bucket.messages -= 1;
+    bucket.bytes -= size;
+    return true;
+  }
+
+  async #receive(conn: Conn, bytes: Uint8Array): Promise<void> {
+    if (!this.#conns.has(conn)) return;
+    if (bytes.length > MAX_MESSAGE_BYTES) return this.#strike(conn, "WIRE_TOO_LARGE");
+    if (!this.#admit(conn, bytes.length)) return this.#strike(conn, "OVER_BUDGET");
+    let message: WireMessage;
+    try {
+      message = decodeMessage(bytes);
+    } catch (error) {
+      return this.#strike(conn, (error as SeedcraftError).code ?? "WIRE");
+    }
+    if (!conn.peer) {
+      if (message.type !== "hello") return this.#strike(conn, "HELLO_FIRST");
+      return await this.#hello(conn, message);
+    }
+    const peer = conn.peer;
+    switch (message.type) {
+      case "hello":
+        return this.#strike(conn, "HELLO_TWICE");
+      case "move":
+        if (message.position) {
+          peer.position = message.position;
+          this.replica.setAvatar(peer.wallet, message.position);
+        }
+        this.#emit("move", peer, message);
+        return;
+      case "op":
+        return await this.#ops(conn, [message.op], message.op.signature, message.ttl, () =>
+          this.replica.receiveOp(message.op).then((verdict) => [verdict]),
+        );
+      case "opBatch":
+        return await this.#ops(conn, message.batch.ops, message.batch.signature, message.ttl, () =>
+          this.replica.receiveBatch(message.batch),
+        );
+      case "chat":
+        this.#emit("chat", peer, message.text);
+        return;
+      case "signal":
+        if (message.from.toLowerCase() === peer.id) {
+          // For us, or for a neighbour of ours: relay it one hop, no further.
+          if (message.to.toLowerCase() === this.id) this.#emit("signal", message, peer);
+          else this.#connOf(message.to)?.link.send(encodeMessage(message), true);
+        } else if (message.to.toLowerCase() === this.id) this.#emit("signal", message, peer);
+        else this.#strike(conn, "SIGNAL_RELAY");
+        return;
+      default:
+        // interact, chunkMeta and bounce are for the game and data planes; the mesh only carries them.
+        if (messageClass(message) === "control") this.#strike(conn, "UNEXPECTED");
+        return;
+    }
+  }
+
+  async #hello(conn: Conn, hello: HelloMessage): Promise<void> {
+    try {
+      verifyHello(hello, conn.link.binding, conn.expectedId);
+    } catch {
+      return this.#strike(conn, "BAD_HELLO");
+    }
+    const id = hello.peerId.toLowerCase() as Hex;
+    if (id === this.id || this.isBanned(id) || this.isBanned(hello.wallet)) return this.#drop(conn, "refused");
+    if (this.#connOf(id)) return this.#drop(conn, "already linked");
+    let live = false;
+    try {
+      const facts = await this.#ledger.player(hello.wallet);
+      const now = this.#now();
+      live = facts.sessions.some(
+        (s) => s.sessionKey.toLowerCase() === hello.sessionKey.toLowerCase() && s.expiresAtMs > now,
+      );
+    } catch {
+      return this.#drop(conn, "ledger unavailable");
+    }
+    if (!this.#conns.has(conn)) return;
+    if (!live) return this.#strike(conn, "NO_SESSION");
+    clearTimeout(conn.helloTimer);
+    conn.peer = {
+      id,
+      wallet: hello.wallet,
+      sessionKey: hello.sessionKey,
+      name: hello.name,
+      position: undefined,
+      strikes: 0,
+      invalidOps: 0,
+    };
+    this.#emit("peer", conn.peer);
+    // A newcomer learns where we are at once.
+    if (this.#position) {
+      conn.sentPosition = this.#position;
+      conn.link.send(encodeMessage({ type: "move", seq: ++conn.moveSeq, position: [...this.#position] }), true);
+    }
+  }
+
+  async #ops(
+    conn: Conn,
+    ops: readonly BlockOp[],
+    id: Hex,
+    ttl: number,
+    judge: () => Promise<OpVerdict[]>,
+  ): Promise<void> {
+    const peer = conn.peer as MeshPeer;
+    const now = this.#now();
+    if (this.#seen.has(id)) return;
+    this.#seen.set(id, now);
+    if (this.#seen.size > 50_000) this.#pruneSeen(now);
+    const verdicts = await judge();
+    let bad = 0;
+    for (const verdict of verdicts) {
+      if (verdict.status === "rejected") bad++;
+      this.#emit("op", verdict, peer);
+    }
+    if (bad > 0) {
+      peer.invalidOps += bad;
+      // Forged, malformed or rule-breaking ops: a strike per message, forwarded to no one.
+      this.#seen.delete(id);
+      const first = verdicts.find((v) => v.status === "rejected");
+      return this.#strike(conn, first?.status === "rejected" ? first.code : "INVALID_OP");
+    }
+    // Bounced ops travel on too: every replica must see both sides of a tie to bounce them alike.
+    if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return;
+    const first = ops[0] as BlockOp;
+    const message: WireMessage =
+      ops.length === 1 && verdicts.length === 1
+        ? { type: "op", op: { ...first, signature: id } as SignedOp, ttl: ttl - 1 }
+        : { type: "opBatch", batch: { ops: [...ops], signature: id } as SignedOpBatch, ttl: ttl - 1 };
+    this.#forward(message, first.chunk, conn);
+  }
+
+  /** Sends an op message to the linked peers whose area of interest holds `chunk`, nearest first. */
+  #forward(message: WireMessage, chunk: bigint, except: Conn | undefined): void {
+    const coords = chunkCoordsOf(chunk);
+    const targets: (MeshPeer & { conn: Conn; position: Position })[] = [];
+    for (const conn of this.#conns) {
+      if (conn === except || !conn.peer) continue;
+      // A peer that has not said where it is yet gets every op (it may be right there).
+      const position = conn.peer.position;
+      if (position && !inAreaOfInterest(position, coords)) continue;
+      targets.push({ ...conn.peer, conn, position: position ?? [0, 0, 0] });
+    }
+    const bytes = encodeMessage(message);
+    for (const target of priorityOrder(targets, coords)) target.conn.link.send(bytes, true);
+  }
+
+  #pruneSeen(now: number): void {
+    for (const [id, at] of this.#seen) if (now - at > SEEN_MS) this.#seen.delete(id);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * A peer's copy of the live world: every chunk it holds, folded from its base (generated terrain, or an
+ * anchored snapshot) and the ops it accepted. Every op passes core/ before it counts: its signature,
+ * the author's session on the ledger, the game rules, the clock bound, then the conflict fold.
+ * Isomorphic: the Node peer and the browser use the same class.
+ */
+import { type Address, bytesToHex, type Hex, type LocalAccount } from "viem";
+import { chunkCoordsOf } from "../core/chunk.ts";
+import { type ApplyOutcome, ChunkState } from "../core/conflict.ts";
+import { SeedcraftError } from "../core/errors.ts";
+import { HlcError, HybridClock } from "../core/hlc.ts";
+import { ChunkMerkle } from "../core/merkle.ts";
+import {
+  type BlockOp,
+  InvalidOpError,
+  type OpDomain,
+  recoverBatchSigner,
+  recoverOpSigner,
+  type SignedOp,
+  type SignedOpBatch,
+  signOp,
+  validateOp,
+} from "../core/op.ts";
+import {
+  checkAuthority,
+  checkPlacement,
+  checkReach,
+  OpRateBudget,
+  type RuleContext,
+  RuleViolation,
+  type Vec3,
+} from "../core/rules.ts";
+import { generateChunk } from "../core/terrain.ts";
+import type { LedgerView } from "./ledger.ts";
+
+/** What became of one op: applied (maybe a no-op), a duplicate, bounced by the fold, or rejected. */
+export type OpVerdict =
+  | { op: BlockOp; status: "applied"; changed: boolean }
+  | { op: BlockOp; status: "duplicate" }
+  | { op: BlockOp; status: "bounced"; reason: string; ops: BlockOp[] }
+  | { op: BlockOp; status: "rejected"; code: string; reason: string };
+
+export type ReplicaOptions = {
+  domain: OpDomain;
+  /** The terrain seed of the world (core/terrain.ts terrainSeedOf). */
+  seed: number;
+  ledger: LedgerView;
+  now?: () => number;
+  clock?: HybridClock;
+  rate?: OpRateBudget;
+};
+
+type Held = { state: ChunkState; merkle: ChunkMerkle };
+
+export class WorldReplica {
+  readonly domain: OpDomain;
+  readonly clock: HybridClock;
+  readonly #seed: number;
+  readonly #ledger: LedgerView;
+  readonly #now: () => number;
+  readonly #rate: OpRateBudget;
+  readonly #chunks = new Map<bigint, Held>();
+  readonly #avatars = new Map<string, Vec3>();
+
+  constructor(options: ReplicaOptions) {
+    this.domain = options.domain;
+    this.#seed = options.seed;
+    this.#ledger = options.ledger;
+    this.#now = options.now ?? Date.now;
+    this.clock = options.clock ?? new HybridClock({ now: this.#now });
+    this.#rate = options.rate ?? new OpRateBudget();
+  }
+
+  /** The chunk's live state, generated from the terrain the first time it is needed. */
+  chunk(id: bigint): ChunkState {
+    return this.#held(id).state;
+  }
+
+  /** The chunk ids this replica holds. */
+  get chunkIds(): bigint[] {
+    return [...this.#chunks.keys()];
+  }
+
+  /** The Merkle root of the chunk's folded blocks. */
+  hash(id: bigint): Hex {
+    const held = this.#held(id);
+    // The tree reads the blocks through a view (little-endian machines): rehash the changed leaves.
+    for (const leaf of held.state.takeDirtyLeaves()) held.merkle.touchLeaf(leaf);
+    return bytesToHex(held.merkle.root);
+  }
+
+  /** Where an author's avatar stands (from the movement channel); the reach rule measures from it. */
+  setAvatar(wallet: Address, position: Vec3): void {
+    this.#avatars.set(wallet.toLowerCase(), position);
+  }
+
+  avatar(wallet: Address): Vec3 | undefined {
+    return this.#avatars.get(wallet.toLowerCase());
+  }
+
+  /** A local edit: stamped by our clock, signed by our session key, applied at once. */
+  async edit(
+    author: Address,
+    sessionKey: LocalAccount,
+    chunk: bigint,
+    index: number,
+    block: number,
+  ): Promise<{ op: SignedOp; verdict: OpVerdict }> {
+    const op = await signOp({ chunk, index, block, hlc: this.clock.send(), author }, sessionKey, this.domain);
+    return { op, verdict: this.#fold(op) };
+  }
+
+  /** Judges one signed op from the network and folds it in if it passes. */
+  async receiveOp(op: SignedOp): Promise<OpVerdict> {
+    const [verdict] = await this.#receive([op], () => recoverOpSigner(op, this.domain));
+    return verdict as OpVerdict;
+  }
+
+  /** Judges a signed batch (one signature for all its ops). */
+  async receiveBatch(batch: SignedOpBatch): Promise<OpVerdict[]> {
+    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain));
+  }
+
+  async #receive(ops: readonly BlockOp[], recover: () => Address): Promise<OpVerdict[]> {
+    let signer: Address;
+    try {
+      for (const op of ops) validateOp(op);
+      signer = recover();
+    } catch (error) {
+      return ops.map((op) => rejected(op, error));
+    }
+    const verdicts: OpVerdict[] = [];
+    for (const op of ops) {
+      try {
+        const facts = await this.#factsFor(op.author, signer);
+        const context: Pick<RuleContext, "nowMs" | "session" | "hasUnlocked"> = {
+          nowMs: this.#now(),
+          session: facts?.sessions.find((s) => s.sessionKey.toLowerCase() === signer.toLowerCase()),
+          hasUnlocked: (_author, block) => facts?.unlocks.has(block) ?? false,
+        };
+        checkAuthority(op, signer, context.session, context.nowMs);
+        checkPlacement(op, context.hasUnlocked);
+        // Reach is judged by the peers that see the author move (its neighbours, the first hop); an op
+        // forwarded from farther away was judged there already.
+        const avatar = this.#avatars.get(op.author.toLowerCase());
+        if (avatar) checkReach(op, avatar);
+        this.clock.check(op.hlc);
+        if (!this.#rate.take(op.author, context.nowMs))
+          throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");
+        verdicts.push(this.#fold(op));
+        this.clock.receive(op.hlc);
+      } catch (error) {
+        verdicts.push(rejected(op, error));
+      }
+    }
+    return verdicts;
+  }
+
+  /** The author's ledger facts; asks again once if the signer is not among the cached sessions. */
+  async #factsFor(author: Address, signer: Address) {
+    const cached = this.#ledger.known(author);
+    if (cached?.sessions.some((s) => s.sessionKey.toLowerCase() === signer.toLowerCase())) return cached;
+    const ledger = this.#ledger as LedgerView & { forget?: (wallet: Address) => void };
+    if (cached) ledger.forget?.(author);
+    return await this.#ledger.player(author);
+  }
+
+  #fold(op: BlockOp): OpVerdict {
+    const outcome: ApplyOutcome = this.#held(op.chunk).state.apply(op);
+    if (outcome.status === "applied") return { op, status: "applied", changed: outcome.changed };
+    if (outcome.status === "duplicate") return { op, status: "duplicate" };
+    return { op, status: "bounced", reason: outcome.reason, ops: outcome.ops };
+  }
+
+  #held(id: bigint): Held {
+    let held = this.#chunks.get(id);
+    if (!held) {
+      const { cx, cy, cz } = chunkCoordsOf(id);
+      const state = new ChunkState(id, generateChunk(this.#seed, cx, cy, cz));
+      state.takeDirtyLeaves();
+      held = { state, merkle: new ChunkMerkle(state.blocks) };
+      this.#chunks.set(id, held);
+    }
+    return held;
+  }
+}
+
+function rejected(op: BlockOp, error: unknown): OpVerdict {
+  if (error instanceof RuleViolation || error instanceof InvalidOpError || error instanceof HlcError)
+    return { op, status: "rejected", code: error.code, reason: error.message };
+  if (error instanceof SeedcraftError) return { op, status: "rejected", code: error.code, reason: error.message };
+  throw error;
+}

@@ -1,0 +1,198 @@
+/**
+ * The real-time mesh with real parts on 127.0.0.1: a hardhat chain with the contracts, the indexer
+ * (peers judge sessions against it), a DHT bootstrap node, and Node peers linked by WebRTC that they
+ * signal through the DHT alone. Only clocks and randomness are faked.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { World } from "../../cli/world.ts";
+import { BLOCK_IDS } from "../../core/blocks.ts";
+import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { WorldDht } from "../../p2p/node/dht.ts";
+import { NodePeer } from "../../p2p/node/peer.ts";
+import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import type { OpVerdict } from "../../p2p/replica.ts";
+import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { prng } from "../helpers/prng.ts";
+import { waitFor } from "../helpers/world.ts";
+
+const NETWORK = "p2p-mesh";
+const PORTS = { chain: 22545, indexer: 22069, app: 22173 };
+
+type Player = { wallet: LocalAccount; session: LocalAccount };
+
+/** A clock that runs with the real one until a test pins it (to make two edits share a stamp). */
+class TestClock {
+  pinnedMs: number | undefined;
+  readonly now = () => this.pinnedMs ?? Date.now();
+}
+
+describe("p2p: the mesh", { timeout: 240_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let bootstrap: WorldDht;
+  let seed: number;
+  const running: NodePeer[] = [];
+
+  before(async () => {
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-p2p-mesh-")),
+      network: NETWORK,
+      parts: ["chain", "deploy", "indexer"],
+      ports: PORTS,
+    });
+    await world.start();
+    clients = await localClients(NETWORK, world.urls.chain);
+    const ledger = clients.deployment.contracts.ChunkLedger.address;
+    seed = terrainSeedOf(clients.deployment.chainId, ledger);
+    bootstrap = await WorldDht.start({ bootstrap: false });
+  });
+
+  after(async () => {
+    await Promise.all(running.map((peer) => peer.stop()));
+    await bootstrap?.destroy();
+    await world?.stop();
+    releaseWebRtc();
+  });
+
+  /** New wallets, each with a session key authorized on chain and seen by the indexer. */
+  async function players(count: number): Promise<Player[]> {
+    const made: Player[] = [];
+    let last = 0n;
+    for (let i = 0; i < count; i++) {
+      const player = {
+        wallet: privateKeyToAccount(generatePrivateKey()),
+        session: privateKeyToAccount(generatePrivateKey()),
+      };
+      last = await authorizeSessionKey(clients, player.session, player.wallet);
+      made.push(player);
+    }
+    await waitForIndexedBlock(world.urls.indexer, last);
+    return made;
+  }
+
+  /** Standing on the ground near (x, z): the feet just above the terrain. */
+  function standAt(x: number, z: number): Position {
+    return [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
+  }
+
+  async function startPeer(player: Player, position: Position, clock = new TestClock()): Promise<NodePeer> {
+    const peer = await NodePeer.start({
+      bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`],
+      domain: {
+        chainId: clients.deployment.chainId,
+        verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+      },
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: player.wallet.address,
+      sessionKey: player.session,
+      name: `peer-${running.length}`,
+      position,
+      discoverEveryMs: 300,
+      now: clock.now,
+      log: process.env.DEBUG?.includes("seedcraft") ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    });
+    running.push(peer);
+    return peer;
+  }
+
+  /** A block within reach of someone standing at `position` (a few blocks around, at waist height). */
+  function nearBlock(position: Position, random: () => number) {
+    const x = Math.floor(position[0] + (random() * 6 - 3));
+    const y = Math.floor(position[1] + random() * 3);
+    const z = Math.floor(position[2] + (random() * 6 - 3));
+    const { cx, cy, cz, index } = locateBlock(x, y, z);
+    return { chunk: chunkIdOf(cx, cy, cz), index };
+  }
+
+  async function converged(peers: NodePeer[], chunks: bigint[], timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      "every peer to hold the same chunk hashes",
+      async () =>
+        chunks.every((chunk) => {
+          const hashes = new Set(peers.map((peer) => peer.replica.hash(chunk)));
+          return hashes.size === 1;
+        }),
+      timeoutMs,
+    );
+  }
+
+  it("8 Node peers find each other through the DHT alone, connect, and converge after concurrent edits, ties included", async () => {
+    const random = prng(7);
+    const team = await players(8);
+    const clocks = team.map(() => new TestClock());
+    // Standing a few blocks apart around one spot: everyone's area of interest holds every edit.
+    const spots = team.map((_, i) => standAt(CHUNK_SIZE + 4 * (i % 4), CHUNK_SIZE + 4 * Math.floor(i / 4)));
+    const peers = await Promise.all(team.map((player, i) => startPeer(player, spots[i] as Position, clocks[i])));
+    await waitFor(
+      "every peer to link with the 7 others",
+      async () => peers.every((p) => p.mesh.peers.length === 7),
+      30_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; links: ${peers.map((p) => p.mesh.peers.length).join(",")}`);
+    });
+    for (const peer of peers) assert.ok(peer.firstPeerAtMs !== undefined);
+    // Every peer knows where the others stand (the reach rule needs it).
+    await waitFor(
+      "positions to spread",
+      async () => peers.every((p) => p.mesh.peers.every((other) => other.position !== undefined)),
+      10_000,
+    );
+
+    const rejected: OpVerdict[] = [];
+    const bounced: OpVerdict[] = [];
+    for (const peer of peers)
+      peer.mesh.on("op", (verdict) => {
+        if (verdict.status === "rejected") rejected.push(verdict);
+        if (verdict.status === "bounced") bounced.push(verdict);
+      });
+
+    // Concurrent random edits: 25 per peer, all at once.
+    const touched = new Set<bigint>();
+    const blocks = [BLOCK_IDS.stone, BLOCK_IDS.dirt, BLOCK_IDS.wood, BLOCK_IDS.air];
+    await Promise.all(
+      peers.map(async (peer, i) => {
+        for (let n = 0; n < 25; n++) {
+          const { chunk, index } = nearBlock(spots[i] as Position, random);
+          touched.add(chunk);
+          await peer.mesh.edit(chunk, index, blocks[Math.floor(random() * blocks.length)] as number);
+          if (n % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      }),
+    );
+
+    // A tie: peers 0 and 1 set the same block at the same (wallMs, logical), to different blocks.
+    const [a, b] = [peers[0] as NodePeer, peers[1] as NodePeer];
+    const target = nearBlock(spots[0] as Position, () => 0.5);
+    // Reachable by both (they stand 4 blocks apart).
+    const before = a.replica.chunk(target.chunk).blocks[target.index];
+    const tieAt = Date.now() + 2_000;
+    clocks[0] = Object.assign(clocks[0] as TestClock, { pinnedMs: tieAt });
+    clocks[1] = Object.assign(clocks[1] as TestClock, { pinnedMs: tieAt });
+    const [ea, eb] = await Promise.all([
+      a.mesh.edit(target.chunk, target.index, BLOCK_IDS.wood),
+      b.mesh.edit(target.chunk, target.index, BLOCK_IDS.stone),
+    ]);
+    (clocks[0] as TestClock).pinnedMs = undefined;
+    (clocks[1] as TestClock).pinnedMs = undefined;
+    assert.deepEqual(ea.op.hlc, eb.op.hlc, "the two edits share a stamp");
+    touched.add(target.chunk);
+
+    await converged(peers, [...touched]);
+    assert.deepEqual(rejected, [], "no honest op is rejected");
+    for (const peer of peers)
+      assert.equal(peer.replica.chunk(target.chunk).blocks[target.index], before, "a tie leaves the block as it was");
+    assert.ok(
+      bounced.some((v) => v.status === "bounced" && v.reason === "TIE"),
+      "the tie is reported as a bounce",
+    );
+  });
+});
