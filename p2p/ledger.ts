@@ -30,6 +30,8 @@ export class LedgerError extends SeedcraftError {
   }
 }
 
+const MAX_CACHED = 10_000;
+
 type PlayerJson = {
   sessions?: { key?: unknown; expiresAt?: unknown; revoked?: unknown }[];
   unlocks?: { itemId?: unknown }[];
@@ -87,6 +89,9 @@ export class IndexerLedger implements LedgerView {
     const unlocks = new Set<number>();
     for (const u of body.unlocks ?? []) if (typeof u.itemId === "number") unlocks.add(u.itemId);
     const facts = { wallet: author, sessions, unlocks };
+    // Bounded: the oldest entries go first (a Map iterates in insertion order).
+    if (this.#cache.size >= MAX_CACHED)
+      for (const key of [...this.#cache.keys()].slice(0, MAX_CACHED / 10)) this.#cache.delete(key);
     this.#cache.set(wallet.toLowerCase(), { facts, atMs: this.#now() });
     return facts;
   }

@@ -13,10 +13,11 @@
  * - Limits: links, message size, and a token bucket per peer. A peer whose messages keep failing
  *   (malformed, forged, over its budget) is disconnected and banned for a while.
  */
-import type { Address, Hex } from "viem";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { type Address, bytesToHex, type Hex } from "viem";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
-import type { BlockOp, SignedOp, SignedOpBatch } from "../core/op.ts";
+import type { BlockOp, SignedOp } from "../core/op.ts";
 import { inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
 import {
   DEFAULT_OP_TTL,
@@ -26,6 +27,8 @@ import {
   MAX_MESSAGE_BYTES,
   type MoveMessage,
   messageClass,
+  type OpBatchMessage,
+  type OpMessage,
   type SignalMessage,
   type WireMessage,
 } from "../core/wire.ts";
@@ -84,6 +87,8 @@ type Conn = {
   helloTimer: ReturnType<typeof setTimeout> | undefined;
   moveSeq: number;
   sentPosition: Position | undefined;
+  /** A link's messages are handled one at a time, in order (a hello's ledger look holds the rest). */
+  queue: Promise<void>;
 };
 
 export type MeshEvents = {
@@ -110,6 +115,18 @@ export type MeshOptions = {
 
 /** Remember forwarded op ids this long (ops older than the clock bound are refused anyway). */
 const SEEN_MS = 120_000;
+const MAX_SEEN = 50_000;
+
+/** Rejections that no honest peer would forward, whatever it knows. */
+const ALWAYS_WRONG = new Set(["OP_BAD_SIGNATURE", "OP_INVALID", "UNKNOWN_BLOCK", "OUT_OF_WORLD", "MIXED_AUTHORS", "NO_SESSION"]);
+
+/** An op message's id: keccak of its ops and signature. */
+function opId(signed: { signature: Hex }, ops: readonly BlockOp[]): string {
+  const parts = ops.map((op) => `${op.chunk}:${op.index}:${op.block}:${op.hlc.wallMs}:${op.hlc.logical}:${op.author}`);
+  return bytesToHex(
+    keccak_256(new TextEncoder().encode(`${signed.signature.toLowerCase()}|${parts.join("|").toLowerCase()}`)),
+  );
+}
 
 export class Mesh {
   readonly identity: HelloIdentity;
@@ -203,9 +220,12 @@ export class Mesh {
       helloTimer: undefined,
       moveSeq: 0,
       sentPosition: undefined,
+      queue: Promise.resolve(),
     };
     this.#conns.add(conn);
-    link.onMessage = (bytes) => void this.#receive(conn, bytes);
+    link.onMessage = (bytes) => {
+      conn.queue = conn.queue.then(() => this.#receive(conn, bytes)).catch(() => this.#drop(conn, "internal error"));
+    };
     link.onClose = () => this.#drop(conn, "closed");
     conn.helloTimer = setTimeout(() => {
       if (!conn.peer) this.#drop(conn, "no hello in time");
@@ -236,7 +256,7 @@ export class Mesh {
     const result = await this.replica.edit(this.identity.wallet, this.identity.sessionKey, chunk, index, block);
     this.#emit("op", result.verdict, undefined);
     if (result.verdict.status === "applied" || result.verdict.status === "bounced") {
-      this.#seen.set(result.op.signature, this.#now());
+      this.#seen.set(opId(result.op, [result.op]), this.#now());
       this.#forward({ type: "op", op: result.op, ttl: DEFAULT_OP_TTL }, chunk, undefined);
     }
     return result;
@@ -338,12 +358,12 @@ export class Mesh {
         this.#emit("move", peer, message);
         return;
       case "op":
-        return await this.#ops(conn, [message.op], message.op.signature, message.ttl, () =>
-          this.replica.receiveOp(message.op).then((verdict) => [verdict]),
+        return await this.#ops(conn, message, [message.op], () =>
+          this.replica.receiveOp(message.op, peer.wallet).then((verdict) => [verdict]),
         );
       case "opBatch":
-        return await this.#ops(conn, message.batch.ops, message.batch.signature, message.ttl, () =>
-          this.replica.receiveBatch(message.batch),
+        return await this.#ops(conn, message, message.batch.ops, () =>
+          this.replica.receiveBatch(message.batch, peer.wallet),
         );
       case "chat":
         this.#emit("chat", peer, message.text);
@@ -384,6 +404,7 @@ export class Mesh {
     }
     if (!this.#conns.has(conn)) return;
     if (!live) return this.#strike(conn, "NO_SESSION");
+    if (this.#connOf(id)) return this.#drop(conn, "already linked");
     clearTimeout(conn.helloTimer);
     conn.peer = {
       id,
@@ -404,37 +425,44 @@ export class Mesh {
 
   async #ops(
     conn: Conn,
+    message: OpMessage | OpBatchMessage,
     ops: readonly BlockOp[],
-    id: Hex,
-    ttl: number,
     judge: () => Promise<OpVerdict[]>,
   ): Promise<void> {
     const peer = conn.peer as MeshPeer;
     const now = this.#now();
+    // The id covers the ops and the signature (not the hop count, which nobody signs): a copy with
+    // other content under a borrowed signature is another message, and cannot shadow the real one.
+    const id = opId(message.type === "op" ? message.op : message.batch, ops);
     if (this.#seen.has(id)) return;
     this.#seen.set(id, now);
-    if (this.#seen.size > 50_000) this.#pruneSeen(now);
+    if (this.#seen.size > MAX_SEEN) this.#pruneSeen(now);
     const verdicts = await judge();
-    let bad = 0;
-    for (const verdict of verdicts) {
-      if (verdict.status === "rejected") bad++;
-      this.#emit("op", verdict, peer);
-    }
-    if (bad > 0) {
-      peer.invalidOps += bad;
-      // Forged, malformed or rule-breaking ops: a strike per message, forwarded to no one.
+    const refused = verdicts.filter((v) => v.status === "rejected");
+    for (const verdict of verdicts) this.#emit("op", verdict, peer);
+    if (refused.length > 0) {
       this.#seen.delete(id);
-      const first = verdicts.find((v) => v.status === "rejected");
-      return this.#strike(conn, first?.status === "rejected" ? first.code : "INVALID_OP");
+      peer.invalidOps += refused.length;
+      // A strike for what is wrong anywhere (forged, malformed, impossible), or for what the sender
+      // authored itself. A rejection that depends on what we know (the ledger not answering, a budget,
+      // a position) does not make the peer that forwarded it hostile.
+      const author = refused.some(
+        (v) =>
+          v.status === "rejected" &&
+          v.code !== "LEDGER_UNAVAILABLE" &&
+          v.op.author.toLowerCase() === peer.wallet.toLowerCase(),
+      );
+      const definite = refused.find((v) => v.status === "rejected" && ALWAYS_WRONG.has(v.code));
+      if (author || definite) {
+        const first = (definite ?? refused[0]) as OpVerdict & { code: string };
+        this.#strike(conn, first.code);
+      }
+      return;
     }
     // Bounced ops travel on too: every replica must see both sides of a tie to bounce them alike.
+    const ttl = Math.min(message.ttl, DEFAULT_OP_TTL);
     if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return;
-    const first = ops[0] as BlockOp;
-    const message: WireMessage =
-      ops.length === 1 && verdicts.length === 1
-        ? { type: "op", op: { ...first, signature: id } as SignedOp, ttl: ttl - 1 }
-        : { type: "opBatch", batch: { ops: [...ops], signature: id } as SignedOpBatch, ttl: ttl - 1 };
-    this.#forward(message, first.chunk, conn);
+    this.#forward({ ...message, ttl: ttl - 1 }, (ops[0] as BlockOp).chunk, conn);
   }
 
   /** Sends an op message to the linked peers whose area of interest holds `chunk`, nearest first. */
@@ -454,5 +482,8 @@ export class Mesh {
 
   #pruneSeen(now: number): void {
     for (const [id, at] of this.#seen) if (now - at > SEEN_MS) this.#seen.delete(id);
+    // Still full (a flood within the window): forget the oldest half. Insertion order is age order.
+    if (this.#seen.size > MAX_SEEN / 2)
+      for (const id of [...this.#seen.keys()].slice(0, this.#seen.size - MAX_SEEN / 2)) this.#seen.delete(id);
   }
 }

@@ -110,21 +110,27 @@ export class WorldReplica {
     return { op, verdict: this.#fold(op) };
   }
 
-  /** Judges one signed op from the network and folds it in if it passes. */
-  async receiveOp(op: SignedOp): Promise<OpVerdict> {
-    const [verdict] = await this.#receive([op], () => recoverOpSigner(op, this.domain));
+  /**
+   * Judges one signed op from the network and folds it in if it passes. `sender` is the wallet of the
+   * peer it came from: when it is the op's author, the author's position must be known (reach).
+   */
+  async receiveOp(op: SignedOp, sender?: Address): Promise<OpVerdict> {
+    const [verdict] = await this.#receive([op], () => recoverOpSigner(op, this.domain), sender);
     return verdict as OpVerdict;
   }
 
-  /** Judges a signed batch (one signature for all its ops). */
-  async receiveBatch(batch: SignedOpBatch): Promise<OpVerdict[]> {
-    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain));
+  /** Judges a signed batch (one signature, one author, for all its ops). */
+  async receiveBatch(batch: SignedOpBatch, sender?: Address): Promise<OpVerdict[]> {
+    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain), sender);
   }
 
-  async #receive(ops: readonly BlockOp[], recover: () => Address): Promise<OpVerdict[]> {
+  async #receive(ops: readonly BlockOp[], recover: () => Address, sender: Address | undefined): Promise<OpVerdict[]> {
     let signer: Address;
     try {
       for (const op of ops) validateOp(op);
+      const author = ops[0]?.author.toLowerCase();
+      if (ops.some((op) => op.author.toLowerCase() !== author))
+        throw new SeedcraftError("MIXED_AUTHORS", "A batch must hold the ops of one author.");
       signer = recover();
     } catch (error) {
       return ops.map((op) => rejected(op, error));
@@ -143,7 +149,7 @@ export class WorldReplica {
         // Reach is judged by the peers that see the author move (its neighbours, the first hop); an op
         // forwarded from farther away was judged there already.
         const avatar = this.#avatars.get(op.author.toLowerCase());
-        if (avatar) checkReach(op, avatar);
+        if (avatar || sender?.toLowerCase() === op.author.toLowerCase()) checkReach(op, avatar);
         this.clock.check(op.hlc);
         if (!this.#rate.take(op.author, context.nowMs))
           throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");

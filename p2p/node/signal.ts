@@ -87,6 +87,7 @@ export async function connectThroughDht(
   const poll = async () => {
     while (!done) {
       const mail = await dht.readMail(remoteKey).catch(() => undefined);
+      if (done || peer.destroyed) return;
       const signal = mail ? parseSignal(mail.payload) : undefined;
       if (initiator && signal?.type === "answer" && signal.n === attempt) {
         peer.signal({ type: signal.type, sdp: signal.sdp });
@@ -101,7 +102,7 @@ export async function connectThroughDht(
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   };
-  void poll();
+  void poll().catch(() => undefined);
   try {
     return await new Promise<Peer>((resolve, reject) => {
       const timer = setTimeout(

@@ -8,17 +8,23 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { LocalAccount } from "viem";
+import { bytesToHex, hexToBytes, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
-import type { Position } from "../../core/proximity.ts";
+import { signOp } from "../../core/op.ts";
+import { type Position, type Region, regionsInView } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { encodeMessage } from "../../core/wire.ts";
+import { makeCard } from "../../p2p/card.ts";
+import { makeHello } from "../../p2p/hello.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
-import { WorldDht } from "../../p2p/node/dht.ts";
+import { SimplePeerLink } from "../../p2p/link.ts";
+import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import { connectThroughDht } from "../../p2p/node/signal.ts";
 import type { OpVerdict } from "../../p2p/replica.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { prng } from "../helpers/prng.ts";
@@ -194,5 +200,87 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       bounced.some((v) => v.status === "bounced" && v.reason === "TIE"),
       "the tie is reported as a bounce",
     );
+  });
+
+  it("drops and bans a hostile peer that sends garbage, oversized, replayed and forged messages; honest peers keep converging", async () => {
+    const [h1, h2, x] = await players(3);
+    if (!h1 || !h2 || !x) throw new Error("unreachable");
+    const spot = standAt(3 * CHUNK_SIZE, 3 * CHUNK_SIZE);
+    const honest = [await startPeer(h1, spot), await startPeer(h2, [spot[0] + 3, spot[1], spot[2]])];
+    const [one] = honest as [NodePeer];
+    // The hostile peer speaks the protocol by hand over a real DHT-signaled WebRTC link.
+    const dht = await WorldDht.start({ bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`] });
+    try {
+      await dht.publishCard(await makeCard(dht.publicKey, x.wallet.address, x.session));
+      const domain = {
+        chainId: clients.deployment.chainId,
+        verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+      };
+      await dht.announce(regionTopic(domain.chainId, domain.verifyingContract, regionsInView(spot, 0)[0] as Region));
+      const link = new SimplePeerLink(await connectThroughDht(dht, hexToBytes(one.id), { timeoutMs: 20_000 }));
+      const hello = await makeHello(
+        { wallet: x.wallet.address, sessionKey: x.session, peerId: bytesToHex(dht.publicKey), name: "x" },
+        link.binding,
+      );
+      link.send(encodeMessage(hello), true);
+      const xId = bytesToHex(dht.publicKey);
+      await waitFor(
+        "the honest peer to take the hostile one in",
+        async () => one.mesh.peers.some((peer) => peer.id === xId),
+        20_000,
+      );
+      const strikes: string[] = [];
+      one.mesh.on("strike", (_peer, code) => strikes.push(code));
+      link.send(encodeMessage({ type: "move", seq: 1, position: [...spot] }), true);
+      // Garbage, then a message over the size limit.
+      link.send(new Uint8Array([1, 200, 3, 4, 5]), true);
+      link.send(new Uint8Array(70 * 1024), true);
+      // A valid op of its own, twice: the replay is a duplicate, not applied twice and not forwarded.
+      const own = await signOp(
+        {
+          chunk: chunkIdOf(3, 0, 3),
+          index: 0,
+          block: BLOCK_IDS.stone,
+          hlc: { wallMs: Date.now(), logical: 0 },
+          author: x.wallet.address,
+        },
+        x.session,
+        domain,
+      );
+      // Forged: ops claiming to be h1's, signed by the hostile peer's key.
+      const forged = await Promise.all(
+        [1, 2, 3].map((n) =>
+          signOp(
+            {
+              chunk: own.chunk,
+              index: n,
+              block: BLOCK_IDS.stone,
+              hlc: { wallMs: Date.now(), logical: n },
+              author: h1.wallet.address,
+            },
+            x.session,
+            domain,
+          ),
+        ),
+      );
+      for (const op of [own, own, ...forged]) link.send(encodeMessage({ type: "op", op, ttl: 4 }), true);
+      await waitFor("the hostile peer to be banned", async () => one.mesh.isBanned(xId), 20_000);
+      assert.ok(one.mesh.isBanned(x.wallet.address), "its wallet is banned too");
+      assert.ok(strikes.includes("WIRE_TOO_LARGE") && strikes.includes("NO_SESSION"), strikes.join(","));
+      link.close();
+    } finally {
+      await dht.destroy();
+    }
+    // The honest pair still converges.
+    await waitFor("the honest peers to link", async () => honest.every((p) => p.mesh.peers.length >= 1), 20_000);
+    const random = prng(11);
+    const touched = new Set<bigint>();
+    for (const [i, peer] of honest.entries())
+      for (let n = 0; n < 10; n++) {
+        const { chunk, index } = nearBlock(i === 0 ? spot : [spot[0] + 3, spot[1], spot[2]], random);
+        touched.add(chunk);
+        await peer.mesh.edit(chunk, index, BLOCK_IDS.dirt);
+      }
+    await converged(honest, [...touched]);
   });
 });
