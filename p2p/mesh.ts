@@ -118,7 +118,14 @@ const SEEN_MS = 120_000;
 const MAX_SEEN = 50_000;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
-const ALWAYS_WRONG = new Set(["OP_BAD_SIGNATURE", "OP_INVALID", "UNKNOWN_BLOCK", "OUT_OF_WORLD", "MIXED_AUTHORS", "NO_SESSION"]);
+const ALWAYS_WRONG = new Set([
+  "OP_BAD_SIGNATURE",
+  "OP_INVALID",
+  "UNKNOWN_BLOCK",
+  "OUT_OF_WORLD",
+  "MIXED_AUTHORS",
+  "NO_SESSION",
+]);
 
 /** An op message's id: keccak of its ops and signature. */
 function opId(signed: { signature: Hex }, ops: readonly BlockOp[]): string {
