@@ -3,6 +3,7 @@
  * `seedcraft`: the command line of the local world.
  *   seedcraft up [--only chain,deploy,indexer,app]   start the local world (what `npm start` runs)
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
+ *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
+import { PEER_HELP, peer } from "./peer.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
@@ -19,6 +21,7 @@ Commands:
            --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
+${PEER_HELP}
   help     Show this text.
 
 Environment:
@@ -26,6 +29,8 @@ Environment:
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
   SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
+  SEEDCRAFT_INDEXER_URL  the indexer a peer asks (http://127.0.0.1:42069)
+  SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
 function parsePorts(): { chain?: number; indexer?: number; app?: number } {
@@ -146,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
       return await up(rest);
     case "reset":
       return await reset(rest);
+    case "peer":
+      return await peer(rest);
     case undefined:
     case "help":
     case "--help":

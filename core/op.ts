@@ -162,19 +162,42 @@ export async function signDigest(digest: Hex, sessionKey: LocalAccount): Promise
   return bytesToHex(compact);
 }
 
+/**
+ * Recovers the uncompressed (65-byte) public key from `r ‖ s` (64 bytes, low s), the recovery id and a
+ * 32-byte digest; throws if there is none. @noble/curves by default (everywhere); Node peers may plug in
+ * libsecp256k1, about twenty times faster (p2p/node/native-secp256k1.ts).
+ */
+export type PublicKeyRecovery = (signature: Uint8Array, recoveryId: number, digest: Uint8Array) => Uint8Array;
+
+const nobleRecovery: PublicKeyRecovery = (signature, recoveryId, digest) => {
+  const recovered = new Uint8Array(65);
+  recovered[0] = recoveryId;
+  recovered.set(signature, 1);
+  const publicKey = secp256k1.recoverPublicKey(recovered, digest, { prehash: false });
+  return secp256k1.Point.fromBytes(publicKey).toBytes(false);
+};
+
+let recovery: PublicKeyRecovery = nobleRecovery;
+
+/** Replaces the public-key recovery (every backend must give the same answers: see the tests). */
+export function setPublicKeyRecovery(implementation: PublicKeyRecovery | undefined): void {
+  recovery = implementation ?? nobleRecovery;
+}
+
+const HALF_ORDER = secp256k1.Point.CURVE().n >> 1n;
+
 /** The address that produced a compact signature over `digest`; throws InvalidOpError if none did. */
 export function recoverSigner(digest: Hex, signature: Hex): Address {
   if (typeof signature !== "string" || !/^0x[0-9a-fA-F]{128}$/.test(signature))
     throw new InvalidOpError("OP_BAD_SIGNATURE", "expected a 64-byte compact signature");
+  const compact = hexToBytes(signature);
+  const recoveryId = (compact[32] as number) >> 7;
+  compact[32] = (compact[32] as number) & 0x7f;
+  // Low s only, whatever the backend: a malleable twin of a signature must not count as another op.
+  if (BigInt(bytesToHex(compact.subarray(32))) > HALF_ORDER)
+    throw new InvalidOpError("OP_BAD_SIGNATURE", "s is in the upper half of the curve order");
   try {
-    const compact = hexToBytes(signature);
-    const yParity = (compact[32] as number) >> 7;
-    const recovered = new Uint8Array(65);
-    recovered[0] = yParity;
-    recovered.set(compact, 1);
-    recovered[33] = (recovered[33] as number) & 0x7f;
-    const publicKey = secp256k1.recoverPublicKey(recovered, hexToBytes(digest), { prehash: false });
-    const uncompressed = secp256k1.Point.fromBytes(publicKey).toBytes(false);
+    const uncompressed = recovery(compact, recoveryId, hexToBytes(digest));
     return toChecksum(keccak_256(uncompressed.subarray(1)).subarray(12));
   } catch (error) {
     throw new InvalidOpError("OP_BAD_SIGNATURE", (error as Error).message.split("\n")[0] ?? "unrecoverable");

@@ -50,9 +50,29 @@ export class IndexerLedger implements LedgerView {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * Stale while revalidating: facts older than `ttlMs` are still served (up to 10 × `ttlMs`) while a
+   * fresh read runs in the background, so an op never waits on the indexer for a player it knows.
+   * A revoked session stops counting once that read lands; an expired one at once (the rules check it).
+   */
   known(wallet: Address): PlayerFacts | undefined {
     const entry = this.#cache.get(wallet.toLowerCase());
-    return entry && this.#now() - entry.atMs < this.#ttlMs ? entry.facts : undefined;
+    if (!entry) return undefined;
+    const age = this.#now() - entry.atMs;
+    if (age < this.#ttlMs) return entry.facts;
+    if (age >= 10 * this.#ttlMs) return undefined;
+    if (!this.#pending.has(wallet.toLowerCase())) void this.#refresh(wallet).catch(() => undefined);
+    return entry.facts;
+  }
+
+  #refresh(wallet: Address): Promise<PlayerFacts> {
+    const key = wallet.toLowerCase();
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      pending = this.#fetch(wallet).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    return pending;
   }
 
   /** Forgets a wallet, so the next look asks the indexer (after an op signed by an unknown key, say). */
@@ -61,15 +81,7 @@ export class IndexerLedger implements LedgerView {
   }
 
   async player(wallet: Address): Promise<PlayerFacts> {
-    const key = wallet.toLowerCase();
-    const cached = this.known(wallet);
-    if (cached) return cached;
-    let pending = this.#pending.get(key);
-    if (!pending) {
-      pending = this.#fetch(wallet).finally(() => this.#pending.delete(key));
-      this.#pending.set(key, pending);
-    }
-    return await pending;
+    return this.known(wallet) ?? (await this.#refresh(wallet));
   }
 
   async #fetch(wallet: Address): Promise<PlayerFacts> {

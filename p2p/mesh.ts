@@ -156,6 +156,9 @@ export class Mesh {
   };
   #position: Position | undefined;
   #chatSeq = 0;
+  /** Messages received and sent over every link (for the figures). */
+  received = 0;
+  sent = 0;
   #closed = false;
 
   constructor(options: MeshOptions) {
@@ -254,7 +257,7 @@ export class Mesh {
       conn.sentPosition = position;
       conn.moveSeq = (conn.moveSeq + 1) >>> 0;
       const message: MoveMessage = { type: "move", seq: conn.moveSeq, position: [...position] };
-      conn.link.send(encodeMessage(message), false);
+      this.#send(conn, encodeMessage(message), false);
     }
   }
 
@@ -272,14 +275,14 @@ export class Mesh {
   chat(text: string): void {
     this.#chatSeq = (this.#chatSeq + 1) >>> 0;
     const bytes = encodeMessage({ type: "chat", seq: this.#chatSeq, text });
-    for (const conn of this.#conns) if (conn.peer) conn.link.send(bytes, true);
+    for (const conn of this.#conns) if (conn.peer) this.#send(conn, bytes, true);
   }
 
   /** Sends a WebRTC signal to `to` through `via` (a common neighbour). */
   relaySignal(via: Hex, to: Hex, payload: Uint8Array): boolean {
     const conn = this.#connOf(via);
     if (!conn) return false;
-    conn.link.send(encodeMessage({ type: "signal", from: this.id, to: to.toLowerCase() as Hex, payload }), true);
+    this.#send(conn, encodeMessage({ type: "signal", from: this.id, to: to.toLowerCase() as Hex, payload }), true);
     return true;
   }
 
@@ -295,6 +298,16 @@ export class Mesh {
   close(): void {
     this.#closed = true;
     for (const conn of [...this.#conns]) this.#drop(conn, "mesh closed");
+  }
+
+  #send(conn: Conn, bytes: Uint8Array, reliable: boolean): void {
+    this.sent++;
+    conn.link.send(bytes, reliable);
+  }
+
+  #relay(message: SignalMessage): void {
+    const conn = this.#connOf(message.to);
+    if (conn) this.#send(conn, encodeMessage(message), true);
   }
 
   #connOf(id: Hex): Conn | undefined {
@@ -341,6 +354,7 @@ export class Mesh {
 
   async #receive(conn: Conn, bytes: Uint8Array): Promise<void> {
     if (!this.#conns.has(conn)) return;
+    this.received++;
     if (bytes.length > MAX_MESSAGE_BYTES) return this.#strike(conn, "WIRE_TOO_LARGE");
     if (!this.#admit(conn, bytes.length)) return this.#strike(conn, "OVER_BUDGET");
     let message: WireMessage;
@@ -379,7 +393,7 @@ export class Mesh {
         if (message.from.toLowerCase() === peer.id) {
           // For us, or for a neighbour of ours: relay it one hop, no further.
           if (message.to.toLowerCase() === this.id) this.#emit("signal", message, peer);
-          else this.#connOf(message.to)?.link.send(encodeMessage(message), true);
+          else this.#relay(message);
         } else if (message.to.toLowerCase() === this.id) this.#emit("signal", message, peer);
         else this.#strike(conn, "SIGNAL_RELAY");
         return;
@@ -426,7 +440,7 @@ export class Mesh {
     // A newcomer learns where we are at once.
     if (this.#position) {
       conn.sentPosition = this.#position;
-      conn.link.send(encodeMessage({ type: "move", seq: ++conn.moveSeq, position: [...this.#position] }), true);
+      this.#send(conn, encodeMessage({ type: "move", seq: ++conn.moveSeq, position: [...this.#position] }), true);
     }
   }
 
@@ -484,7 +498,7 @@ export class Mesh {
       targets.push({ ...conn.peer, conn, position: position ?? [0, 0, 0] });
     }
     const bytes = encodeMessage(message);
-    for (const target of priorityOrder(targets, coords)) target.conn.link.send(bytes, true);
+    for (const target of priorityOrder(targets, coords)) this.#send(target.conn, bytes, true);
   }
 
   #pruneSeen(now: number): void {

@@ -5,9 +5,10 @@
  * replica of the chunks around it. A peer that drops is dialled again with exponential backoff.
  * `seedcraft peer`, the tests and bench:propagation all run this class.
  */
-import { bytesToHex, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, type Hex, keccak256, type LocalAccount, toHex } from "viem";
+import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { HybridClock } from "../../core/hlc.ts";
-import type { OpDomain } from "../../core/op.ts";
+import { type OpDomain, signDigest } from "../../core/op.ts";
 import { type Position, regionsInView } from "../../core/proximity.ts";
 import { terrainSeedOf } from "../../core/terrain.ts";
 import { makeCard } from "../card.ts";
@@ -16,6 +17,7 @@ import { SimplePeerLink } from "../link.ts";
 import { Mesh, type MeshLimits } from "../mesh.ts";
 import { WorldReplica } from "../replica.ts";
 import { type DhtAddress, regionTopic, WorldDht } from "./dht.ts";
+import { installNativeSecp256k1 } from "./native-secp256k1.ts";
 import { connectThroughDht } from "./signal.ts";
 
 export type NodePeerOptions = {
@@ -88,8 +90,16 @@ export class NodePeer {
   }
 
   static async start(options: NodePeerOptions): Promise<NodePeer> {
+    // Every op received is a signature recovery: libsecp256k1 when it loads here.
+    installNativeSecp256k1();
     const dht = await WorldDht.start({ bootstrap: options.bootstrap });
     const peer = new NodePeer(dht, options);
+    // Warm up before anyone waits on us: the first signature builds the curve's tables (a few hundred
+    // ms of JavaScript), and the chunk underfoot is generated and hashed once.
+    await signDigest(keccak256(toHex("seedcraft:warm-up")), options.sessionKey);
+    const [x, y, z] = options.position;
+    const { cx, cy, cz } = locateBlock(Math.floor(x), Math.floor(y), Math.floor(z));
+    peer.replica.hash(chunkIdOf(cx, cy, cz));
     await dht.publishCard(await makeCard(dht.publicKey, options.wallet, options.sessionKey));
     peer.mesh.move(options.position);
     await peer.#announce();

@@ -1,0 +1,238 @@
+/**
+ * `seedcraft peer`: a headless player. On the local chain it makes a burner wallet (funded with
+ * hardhat_setBalance), authorizes a fresh session key in SessionRegistry, waits until the indexer has
+ * it, joins the world's DHT and mesh, walks a circle and edits blocks within reach.
+ *
+ * Run under a parent with an IPC channel (child_process.fork), it reports what it does as messages
+ * (`PeerReport`) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
+ * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
+ */
+import { parseArgs } from "node:util";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  getAddress,
+  type Hex,
+  http,
+  type LocalAccount,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { BLOCK_IDS } from "../core/blocks.ts";
+import { chunkIdOf, locateBlock } from "../core/chunk.ts";
+import type { Position } from "../core/proximity.ts";
+import { signSessionConsent } from "../core/session.ts";
+import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
+import { readDeployment } from "../deploy/deployment-file.ts";
+import { IndexerLedger } from "../p2p/ledger.ts";
+import { NodePeer } from "../p2p/node/peer.ts";
+import { releaseWebRtc } from "../p2p/node/rtc.ts";
+import { UsageError } from "./errors.ts";
+
+export type PeerReport =
+  | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
+  /** `joinMs`: from the start of joining (before the DHT node) to this link. */
+  | { type: "linked"; peers: number; joinMs: number; atMs: number }
+  | { type: "edited"; op: Hex; chunk: string; atMs: number }
+  | { type: "applied"; op: Hex; author: Hex; atMs: number }
+  | { type: "stats"; messagesIn: number; messagesOut: number; rssBytes: number; atMs: number };
+
+export type PeerCommand =
+  | { type: "edit"; dx: number; dy: number; dz: number; block: number }
+  | { type: "stats" }
+  | { type: "stop" };
+
+export const PEER_HELP = `  peer     Join the local world as a headless player that walks and edits blocks.
+           --name <name>          shown to other players (peer)
+           --at <x,z>             where to stand (0,0)
+           --walk <blocks>        radius of the circle it walks, 0 to stand still (4)
+           --edits-per-s <n>      blocks it edits a second, 0 for none (1)
+           --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP, 127.0.0.1:6881)
+           --duration <s>         stop after this many seconds (run until Ctrl-C)`;
+
+const now = () => performance.timeOrigin + performance.now();
+
+function numberFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max)
+    throw new UsageError(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+export async function peer(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: "string" },
+      at: { type: "string" },
+      walk: { type: "string" },
+      "edits-per-s": { type: "string" },
+      bootstrap: { type: "string" },
+      duration: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const name = values.name ?? "peer";
+  if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
+  const at = (values.at ?? "0,0").split(",").map(Number);
+  if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
+    throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(values.at)}`);
+  const radius = numberFlag("walk", values.walk, 4, 0, 64);
+  const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
+  const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
+  const bootstrap = (values.bootstrap ?? process.env.SEEDCRAFT_DHT_BOOTSTRAP ?? "127.0.0.1:6881").split(",");
+  for (const entry of bootstrap)
+    if (!/^[\w.-]+:\d{1,5}$/.test(entry))
+      throw new UsageError(`--bootstrap wants host:port, got ${JSON.stringify(entry)}`);
+
+  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
+  const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
+  const indexer = process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069";
+  const deployment = await readDeployment(network);
+  if (deployment.chainId !== 31337)
+    throw new UsageError("seedcraft peer makes a burner wallet, which only the local chain (31337) can fund");
+  const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
+  const seed = terrainSeedOf(domain.chainId, domain.verifyingContract);
+
+  const wallet = privateKeyToAccount(generatePrivateKey());
+  const sessionKey = privateKeyToAccount(generatePrivateKey());
+  await authorizeBurner(rpc, deployment, wallet, sessionKey);
+  await waitForSession(indexer, wallet.address, sessionKey.address);
+
+  const [x0, z0] = at as [number, number];
+  const positionAt = (angle: number): Position => {
+    const x = x0 + radius * Math.cos(angle);
+    const z = z0 + radius * Math.sin(angle);
+    return [x, groundHeight(seed, Math.floor(x), Math.floor(z)) + 1, z];
+  };
+  const joinStartedAt = now();
+  const node = await NodePeer.start({
+    bootstrap,
+    domain,
+    ledger: new IndexerLedger(indexer),
+    wallet: wallet.address,
+    sessionKey,
+    name,
+    position: positionAt(0),
+  });
+  const report = (message: PeerReport) => process.send?.(message);
+  report({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
+  let messagesOut = 0;
+  node.mesh.on("peer", () =>
+    report({ type: "linked", peers: node.mesh.peers.length, joinMs: now() - joinStartedAt, atMs: now() }),
+  );
+  node.mesh.on("op", (verdict, from) => {
+    if (from && verdict.status === "applied")
+      report({
+        type: "applied",
+        op: (verdict.op as { signature?: Hex }).signature ?? "0x",
+        author: verdict.op.author,
+        atMs: now(),
+      });
+  });
+  if (!process.send) console.log(`peer ${name} joined as ${wallet.address} (DHT key ${node.id.slice(0, 18)}…)`);
+
+  const edit = async (dx: number, dy: number, dz: number, block: number) => {
+    const [x, y, z] = node.mesh.position ?? positionAt(0);
+    const { cx, cy, cz, index } = locateBlock(Math.floor(x + dx), Math.floor(y + dy), Math.floor(z + dz));
+    const chunk = chunkIdOf(cx, cy, cz);
+    const atMs = now();
+    const { op } = await node.mesh.edit(chunk, index, block);
+    messagesOut++;
+    report({ type: "edited", op: op.signature, chunk: chunk.toString(), atMs });
+  };
+
+  let angle = 0;
+  const walker = setInterval(() => {
+    if (radius === 0) return;
+    angle += 0.05;
+    node.move(positionAt(angle));
+  }, 100);
+  const blocks = [BLOCK_IDS.stone, BLOCK_IDS.dirt, BLOCK_IDS.wood, BLOCK_IDS.glass, BLOCK_IDS.air];
+  const editor =
+    editsPerS > 0
+      ? setInterval(
+          () =>
+            void edit(
+              Math.round(Math.random() * 4 - 2),
+              Math.round(Math.random() * 2),
+              Math.round(Math.random() * 4 - 2),
+              blocks[Math.floor(Math.random() * blocks.length)] as number,
+            ).catch(() => undefined),
+          1000 / editsPerS,
+        )
+      : undefined;
+
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+    if (durationS > 0) setTimeout(done, durationS * 1000);
+    process.on("message", (command: PeerCommand) => {
+      if (command?.type === "stop") done();
+      else if (command?.type === "edit")
+        void edit(command.dx, command.dy, command.dz, command.block).catch(() => undefined);
+      else if (command?.type === "stats")
+        report({
+          type: "stats",
+          messagesIn: node.mesh.received,
+          messagesOut: messagesOut,
+          rssBytes: process.memoryUsage().rss,
+          atMs: now(),
+        });
+    });
+  });
+  clearInterval(walker);
+  clearInterval(editor);
+  await node.stop();
+  releaseWebRtc();
+  process.disconnect?.();
+  return 0;
+}
+
+/** Funds a burner wallet on the local chain and has it authorize `sessionKey` for a day. */
+async function authorizeBurner(
+  rpc: string,
+  deployment: Awaited<ReturnType<typeof readDeployment>>,
+  wallet: LocalAccount,
+  sessionKey: LocalAccount,
+): Promise<void> {
+  const chain = defineChain({
+    id: deployment.chainId,
+    name: "local",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpc] } },
+  });
+  const publicClient = createPublicClient({ chain, transport: http(rpc) });
+  await publicClient.request({
+    method: "hardhat_setBalance" as "eth_chainId",
+    params: [wallet.address, "0x56bc75e2d63100000"] as unknown as undefined,
+  });
+  const registry = deployment.contracts.SessionRegistry;
+  const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 86_400);
+  const consent = await signSessionConsent(sessionKey, wallet.address, expiresAt, {
+    chainId: deployment.chainId,
+    verifyingContract: registry.address,
+  });
+  const walletClient = createWalletClient({ chain, transport: http(rpc), account: wallet });
+  const hash = await walletClient.writeContract({
+    address: registry.address,
+    abi: registry.abi,
+    functionName: "authorize",
+    args: [sessionKey.address, expiresAt, consent],
+  });
+  await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+}
+
+async function waitForSession(indexer: string, wallet: Hex, sessionKey: Hex): Promise<void> {
+  const ledger = new IndexerLedger(indexer, { ttlMs: 0 });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const facts = await ledger.player(wallet).catch(() => undefined);
+    if (facts?.sessions.some((s) => s.sessionKey === getAddress(sessionKey))) return;
+    if (Date.now() > deadline) throw new UsageError(`the indexer at ${indexer} did not show the new session in 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
