@@ -127,7 +127,12 @@ try {
           "--bootstrap",
           `127.0.0.1:${bootstrap?.address.port}`,
         ],
-        { env, stdio: ["ignore", "ignore", "inherit", "ipc"] },
+        {
+          env,
+          stdio: ["ignore", "ignore", "inherit", "ipc"],
+          // BENCH_PROFILE=<dir>: a V8 CPU profile of every peer, written when it stops.
+          execArgv: process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+        },
       ),
       reports: [],
     };
@@ -219,6 +224,10 @@ try {
     return sum + (after && before ? after.messagesIn - before.messagesIn + after.messagesOut - before.messagesOut : 0);
   }, 0);
   const rss = [...statsAfter.values()].map((s) => s.rssBytes / 2 ** 20);
+  const cpuMs = children.reduce(
+    (sum, child) => sum + ((statsAfter.get(child)?.cpuMs ?? 0) - (statsBefore.get(child)?.cpuMs ?? 0)),
+    0,
+  );
   const joins = children
     .slice(PEERS - LATE)
     .map((c) => c.joinMs as number)
@@ -239,6 +248,7 @@ try {
       join_to_first_peer_ms: Math.round(percentile(joins, 50)),
       msgs_per_s_per_peer: Math.round(messages / elapsedS / PEERS),
       rss_mb_per_peer: Math.round(rss.reduce((a, b) => a + b, 0) / rss.length),
+      cpu_pct_per_peer: round((100 * cpuMs) / 1000 / elapsedS / PEERS, 1),
       peers: PEERS,
       edits: editedAt.size,
       deliveries: latencies.length,

@@ -35,7 +35,7 @@ export type PeerReport =
   | { type: "linked"; peers: number; joinMs: number; atMs: number }
   | { type: "edited"; op: Hex; chunk: string; atMs: number }
   | { type: "applied"; op: Hex; author: Hex; atMs: number }
-  | { type: "stats"; messagesIn: number; messagesOut: number; rssBytes: number; atMs: number };
+  | { type: "stats"; messagesIn: number; messagesOut: number; rssBytes: number; cpuMs: number; atMs: number };
 
 export type PeerCommand =
   | { type: "edit"; dx: number; dy: number; dz: number; block: number }
@@ -180,6 +180,7 @@ export async function peer(args: string[]): Promise<number> {
           messagesIn: node.mesh.received,
           messagesOut: messagesOut,
           rssBytes: process.memoryUsage().rss,
+          cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
           atMs: now(),
         });
     });

@@ -39,6 +39,8 @@ export type NodePeerOptions = {
 };
 
 const MIN_BACKOFF_MS = 250;
+/** With this many links a peer looks for more only every tenth round. */
+const SETTLED_LINKS = 8;
 const MAX_BACKOFF_MS = 30_000;
 
 export class NodePeer {
@@ -153,7 +155,11 @@ export class NodePeer {
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
     }
-    this.#schedule(this.#options.discoverEveryMs ?? 1000);
+    // Looking is a DHT lookup per region in view: often while the peer has few links, seldom once it
+    // has its fill (a busy area would otherwise spend its CPU on lookups), always with jitter.
+    const base = this.#options.discoverEveryMs ?? 1000;
+    const settled = this.mesh.peers.length >= Math.min(this.mesh.limits.maxPeers, SETTLED_LINKS);
+    this.#schedule((settled ? 10 * base : base) * (0.75 + Math.random() * 0.5));
   }
 
   async #consider(address: DhtAddress): Promise<void> {
