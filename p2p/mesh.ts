@@ -86,7 +86,8 @@ type Conn = {
   bucket: { messages: number; bytes: number; atMs: number };
   helloTimer: ReturnType<typeof setTimeout> | undefined;
   moveSeq: number;
-  sentPosition: Position | undefined;
+  /** The last movement sent on this link: what the peer extrapolates from. */
+  sentMove: { position: Position; velocity: Position; atMs: number } | undefined;
   /** A link's messages are handled one at a time, in order (a hello's ledger look holds the rest). */
   queue: Promise<void>;
 };
@@ -115,6 +116,10 @@ export type MeshOptions = {
 
 /** Remember forwarded op ids this long (ops older than the clock bound are refused anyway). */
 const SEEN_MS = 120_000;
+/** A peer's guess of our position may be off by this much before we send a movement delta. */
+const MOVE_ERROR_BLOCKS = 0.25;
+/** …and it hears from us at least this often while we are linked. */
+const MOVE_HEARTBEAT_MS = 1000;
 const MAX_SEEN = 50_000;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
@@ -127,12 +132,15 @@ const ALWAYS_WRONG = new Set([
   "NO_SESSION",
 ]);
 
-/** An op message's id: keccak of its ops and signature. */
+/**
+ * An op message's id: its signature and its ops' fields, as a Map key. A single op's key is short
+ * enough as it is; a batch's is hashed, so remembered ids stay small whatever a peer sends.
+ */
 function opId(signed: { signature: Hex }, ops: readonly BlockOp[]): string {
-  const parts = ops.map((op) => `${op.chunk}:${op.index}:${op.block}:${op.hlc.wallMs}:${op.hlc.logical}:${op.author}`);
-  return bytesToHex(
-    keccak_256(new TextEncoder().encode(`${signed.signature.toLowerCase()}|${parts.join("|").toLowerCase()}`)),
-  );
+  let id = signed.signature.toLowerCase();
+  for (const op of ops)
+    id += `|${op.chunk}:${op.index}:${op.block}:${op.hlc.wallMs}:${op.hlc.logical}:${op.author.toLowerCase()}`;
+  return ops.length === 1 ? id : bytesToHex(keccak_256(new TextEncoder().encode(id)));
 }
 
 export class Mesh {
@@ -155,6 +163,7 @@ export class Mesh {
     strike: new Set(),
   };
   #position: Position | undefined;
+  #movedAtMs = 0;
   #chatSeq = 0;
   /** Messages received and sent over every link (for the figures). */
   received = 0;
@@ -229,7 +238,7 @@ export class Mesh {
       bucket: { messages: 2 * this.limits.messagesPerSecond, bytes: 2 * this.limits.bytesPerSecond, atMs: this.#now() },
       helloTimer: undefined,
       moveSeq: 0,
-      sentPosition: undefined,
+      sentMove: undefined,
       queue: Promise.resolve(),
     };
     this.#conns.add(conn);
@@ -243,20 +252,45 @@ export class Mesh {
     link.send(encodeMessage(await makeHello(this.identity, link.binding)), true);
   }
 
-  /** Moves our avatar: a movement delta goes to every peer whose rate allows one now. */
+  /**
+   * Moves our avatar. Peers extrapolate from the last position and velocity we sent them (dead
+   * reckoning), so a peer gets a delta only when its guess would be off by more than
+   * MOVE_ERROR_BLOCKS, or after MOVE_HEARTBEAT_MS, and only as often as its distance allows; the
+   * velocity travels only when it changed.
+   */
   move(position: Position): void {
-    this.#position = position;
     const now = this.#now();
+    const previous = this.#position;
+    const dt = (now - this.#movedAtMs) / 1000;
+    const velocity: Position =
+      previous && dt > 0 && dt < 1
+        ? ([0, 1, 2].map((i) => ((position[i] as number) - (previous[i] as number)) / dt) as unknown as Position)
+        : [0, 0, 0];
+    this.#position = position;
+    this.#movedAtMs = now;
     for (const conn of this.#conns) {
       const peer = conn.peer;
       if (!peer) continue;
+      const sent = conn.sentMove;
+      if (sent) {
+        const age = (now - sent.atMs) / 1000;
+        const error = Math.hypot(
+          ...[0, 1, 2].map(
+            (i) => (sent.position[i] as number) + (sent.velocity[i] as number) * age - (position[i] as number),
+          ),
+        );
+        if (error <= MOVE_ERROR_BLOCKS && now - sent.atMs < MOVE_HEARTBEAT_MS) continue;
+      }
       const distance = peer.position ? Math.hypot(...peer.position.map((v, i) => v - (position[i] as number))) : 0;
       if (!this.#gate.admit(peer.id, "movement", distance, now)) continue;
-      const sent = conn.sentPosition;
-      if (sent && sent[0] === position[0] && sent[1] === position[1] && sent[2] === position[2]) continue;
-      conn.sentPosition = position;
-      conn.moveSeq = (conn.moveSeq + 1) >>> 0;
-      const message: MoveMessage = { type: "move", seq: conn.moveSeq, position: [...position] };
+      const message: MoveMessage = {
+        type: "move",
+        seq: (conn.moveSeq = (conn.moveSeq + 1) >>> 0),
+        position: [...position],
+      };
+      const roundedVelocity = velocity.map((v) => Math.round(v * 100) / 100) as unknown as Position;
+      if (!sent || roundedVelocity.some((v, i) => v !== sent.velocity[i])) message.velocity = [...roundedVelocity];
+      conn.sentMove = { position, velocity: roundedVelocity, atMs: now };
       this.#send(conn, encodeMessage(message), false);
     }
   }
@@ -439,7 +473,7 @@ export class Mesh {
     this.#emit("peer", conn.peer);
     // A newcomer learns where we are at once.
     if (this.#position) {
-      conn.sentPosition = this.#position;
+      conn.sentMove = { position: this.#position, velocity: [0, 0, 0], atMs: this.#now() };
       this.#send(conn, encodeMessage({ type: "move", seq: ++conn.moveSeq, position: [...this.#position] }), true);
     }
   }

@@ -50,7 +50,7 @@ export type ReplicaOptions = {
   rate?: OpRateBudget;
 };
 
-type Held = { state: ChunkState; merkle: ChunkMerkle };
+type Held = { state: ChunkState; merkle: ChunkMerkle | undefined };
 
 export class WorldReplica {
   readonly domain: OpDomain;
@@ -84,8 +84,12 @@ export class WorldReplica {
   /** The Merkle root of the chunk's folded blocks. */
   hash(id: bigint): Hex {
     const held = this.#held(id);
-    // The tree reads the blocks through a view (little-endian machines): rehash the changed leaves.
-    for (const leaf of held.state.takeDirtyLeaves()) held.merkle.touchLeaf(leaf);
+    // Built on first use (most chunks a peer holds are never asked for a hash); it reads the blocks
+    // through a view (little-endian machines), so only the changed leaves are rehashed afterwards.
+    if (!held.merkle) {
+      held.state.takeDirtyLeaves();
+      held.merkle = new ChunkMerkle(held.state.blocks);
+    } else for (const leaf of held.state.takeDirtyLeaves()) held.merkle.touchLeaf(leaf);
     return bytesToHex(held.merkle.root);
   }
 
@@ -184,7 +188,7 @@ export class WorldReplica {
       const { cx, cy, cz } = chunkCoordsOf(id);
       const state = new ChunkState(id, generateChunk(this.#seed, cx, cy, cz));
       state.takeDirtyLeaves();
-      held = { state, merkle: new ChunkMerkle(state.blocks) };
+      held = { state, merkle: undefined };
       this.#chunks.set(id, held);
     }
     return held;
