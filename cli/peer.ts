@@ -25,6 +25,7 @@ import { signSessionConsent } from "../core/session.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
+import { WorldDht } from "../p2p/node/dht.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { UsageError } from "./errors.ts";
@@ -41,6 +42,24 @@ export type PeerCommand =
   | { type: "edit"; dx: number; dy: number; dz: number; block: number }
   | { type: "stats" }
   | { type: "stop" };
+
+export const DHT_HELP = `  dht      Run a DHT bootstrap node for local peers (until Ctrl-C).
+           --port <port>          UDP port (6881)`;
+
+/** `seedcraft dht`: the bootstrap node local peers start from. */
+export async function dht(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { port: { type: "string" } }, strict: true, allowPositionals: false });
+  const port = numberFlag("port", values.port, 6881, 1, 65535);
+  if (!Number.isInteger(port)) throw new UsageError(`--port must be an integer, got ${values.port}`);
+  const node = await WorldDht.start({ bootstrap: false, port });
+  console.log(`DHT bootstrap node on udp://${node.address.host}:${node.address.port} (Ctrl-C stops it)`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await node.destroy();
+  return 0;
+}
 
 export const PEER_HELP = `  peer     Join the local world as a headless player that walks and edits blocks.
            --name <name>          shown to other players (peer)

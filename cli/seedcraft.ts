@@ -4,6 +4,7 @@
  *   seedcraft up [--only chain,deploy,indexer,app]   start the local world (what `npm start` runs)
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
+ *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -11,7 +12,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
-import { PEER_HELP, peer } from "./peer.ts";
+import { DHT_HELP, dht, PEER_HELP, peer } from "./peer.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
@@ -22,6 +23,7 @@ Commands:
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
+${DHT_HELP}
   help     Show this text.
 
 Environment:
@@ -153,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
       return await reset(rest);
     case "peer":
       return await peer(rest);
+    case "dht":
+      return await dht(rest);
     case undefined:
     case "help":
     case "--help":

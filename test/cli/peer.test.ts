@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../../cli/world.ts";
+
+const seedcraft = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "cli", "seedcraft.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
+
+describe("cli: seedcraft peer and dht", () => {
+  it("refuse bad flags with a usage error (exit 2) before touching the network", () => {
+    for (const args of [
+      ["peer", "--walk", "999"],
+      ["peer", "--at", "1"],
+      ["peer", "--edits-per-s", "-1"],
+      ["peer", "--bootstrap", "no port"],
+      ["peer", "--name", "x".repeat(40)],
+      ["peer", "--unknown"],
+      ["dht", "--port", "70000"],
+    ]) {
+      const run = seedcraft(...args);
+      assert.equal(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, /Bad command line/);
+    }
+  });
+
+  it("are listed in the help", () => {
+    const run = seedcraft("help");
+    assert.equal(run.status, 0);
+    assert.match(run.stdout, /peer {5}Join the local world as a headless player/);
+    assert.match(run.stdout, /dht {6}Run a DHT bootstrap node/);
+  });
+});
