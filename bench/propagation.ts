@@ -212,7 +212,7 @@ try {
         latencies.push(when - at);
         if (process.env.DEBUG?.includes("seedcraft") && when - at > 20)
           log(
-            `  slow: ${(when - at).toFixed(1)} ms, edit at +${(at - editedAt.values().next().value!).toFixed(0)} ms, to peer ${children.indexOf(child)}`,
+            `  slow: ${(when - at).toFixed(1)} ms, edit at +${(at - measuredFrom).toFixed(0)} ms, to peer ${children.indexOf(child)}`,
           );
       }
     }

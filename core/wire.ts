@@ -18,6 +18,8 @@ export const MAX_CHAT_BYTES = 500;
 export const MAX_BOUNCE_TEXT_BYTES = 120;
 /** A relayed WebRTC signal (a whole SDP with its candidates). */
 export const MAX_SIGNAL_BYTES = 2048;
+/** Peer ids a `peers` message may list. */
+export const MAX_PEER_IDS = 64;
 /** Hops an op may still travel when it leaves its author. */
 export const DEFAULT_OP_TTL = 4;
 
@@ -80,6 +82,9 @@ export type BounceMessage = {
   text: string;
 };
 
+/** The DHT keys of the peers the sender is linked with (so forwarders can skip common neighbours). */
+export type PeersMessage = { type: "peers"; ids: Hex[] };
+
 /** A WebRTC signal relayed in-band by a common neighbour: `from` and `to` are DHT keys. */
 export type SignalMessage = { type: "signal"; from: Hex; to: Hex; payload: Uint8Array };
 
@@ -92,7 +97,8 @@ export type WireMessage =
   | ChunkMetaMessage
   | ChatMessage
   | BounceMessage
-  | SignalMessage;
+  | SignalMessage
+  | PeersMessage;
 
 export type MessageClass = "control" | "movement" | "interaction" | "edit" | "chat";
 
@@ -106,6 +112,7 @@ const TYPE_CODES = {
   chat: 7,
   bounce: 8,
   signal: 9,
+  peers: 10,
 } as const satisfies Record<WireMessage["type"], number>;
 
 const CLASSES: Record<WireMessage["type"], MessageClass> = {
@@ -118,6 +125,7 @@ const CLASSES: Record<WireMessage["type"], MessageClass> = {
   chat: "chat",
   bounce: "edit",
   signal: "control",
+  peers: "control",
 };
 
 /** The channel class a message travels on (its reliability and priority). */
@@ -354,6 +362,8 @@ export function encodedSize(message: WireMessage): number {
       return 2 + CHUNK_BYTES + 2 + 6 + 2 + ADDRESS_BYTES + 1 + 1 + utf8.encode(message.text).length;
     case "signal":
       return 2 + 32 + 32 + 2 + message.payload.length;
+    case "peers":
+      return 2 + 1 + 32 * message.ids.length;
   }
 }
 
@@ -457,6 +467,11 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       writer.raw(text);
       break;
     }
+    case "peers":
+      checkRange("peer count", message.ids.length, 0, MAX_PEER_IDS);
+      writer.u8(message.ids.length);
+      for (const id of message.ids) writer.hex(id, 32);
+      break;
     case "signal":
       checkRange("signal size", message.payload.length, 1, MAX_SIGNAL_BYTES);
       writer.hex(message.from, 32);
@@ -569,6 +584,13 @@ function decodeBody(reader: Reader, code: number): WireMessage {
         reason,
         text: reader.text(length, "bounce text"),
       };
+    }
+    case TYPE_CODES.peers: {
+      const count = reader.u8("peer count");
+      if (count > MAX_PEER_IDS) throw new WireError("WIRE_TOO_LARGE", `${count} peer ids`);
+      const ids: Hex[] = [];
+      for (let i = 0; i < count; i++) ids.push(reader.hex(32, "peer id"));
+      return { type: "peers", ids };
     }
     case TYPE_CODES.signal: {
       const from = reader.hex(32, "signal from");

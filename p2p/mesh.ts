@@ -25,6 +25,7 @@ import {
   encodeMessage,
   type HelloMessage,
   MAX_MESSAGE_BYTES,
+  MAX_PEER_IDS,
   type MoveMessage,
   messageClass,
   type OpBatchMessage,
@@ -77,6 +78,8 @@ export type MeshPeer = {
   strikes: number;
   /** Ops this peer sent that failed the checks. */
   invalidOps: number;
+  /** The peers it says it is linked with: an op it forwards reaches them, so we need not. */
+  neighbours: ReadonlySet<string>;
 };
 
 type Conn = {
@@ -120,6 +123,8 @@ const SEEN_MS = 120_000;
 const MOVE_ERROR_BLOCKS = 0.25;
 /** …and it hears from us at least this often while we are linked. */
 const MOVE_HEARTBEAT_MS = 1000;
+/** Links change in bursts (a peer joining links with several at once): tell peers after a pause. */
+const PEERS_DEBOUNCE_MS = 100;
 const MAX_SEEN = 50_000;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
@@ -164,6 +169,7 @@ export class Mesh {
   };
   #position: Position | undefined;
   #movedAtMs = 0;
+  #peersTimer: ReturnType<typeof setTimeout> | undefined;
   #chatSeq = 0;
   /** Messages received and sent over every link (for the figures). */
   received = 0;
@@ -283,9 +289,10 @@ export class Mesh {
       }
       const distance = peer.position ? Math.hypot(...peer.position.map((v, i) => v - (position[i] as number))) : 0;
       if (!this.#gate.admit(peer.id, "movement", distance, now)) continue;
+      conn.moveSeq = (conn.moveSeq + 1) >>> 0;
       const message: MoveMessage = {
         type: "move",
-        seq: (conn.moveSeq = (conn.moveSeq + 1) >>> 0),
+        seq: conn.moveSeq,
         position: [...position],
       };
       const roundedVelocity = velocity.map((v) => Math.round(v * 100) / 100) as unknown as Position;
@@ -331,7 +338,19 @@ export class Mesh {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#peersTimer);
     for (const conn of [...this.#conns]) this.#drop(conn, "mesh closed");
+  }
+
+  /** Tells every peer whom we are linked with, once the links settle (debounced). */
+  #peersChanged(): void {
+    if (this.#peersTimer !== undefined || this.#closed) return;
+    this.#peersTimer = setTimeout(() => {
+      this.#peersTimer = undefined;
+      const ids = this.peers.map((peer) => peer.id).slice(0, MAX_PEER_IDS);
+      const bytes = encodeMessage({ type: "peers", ids });
+      for (const conn of this.#conns) if (conn.peer) this.#send(conn, bytes, true);
+    }, PEERS_DEBOUNCE_MS);
   }
 
   #send(conn: Conn, bytes: Uint8Array, reliable: boolean): void {
@@ -358,6 +377,7 @@ export class Mesh {
     if (conn.peer) {
       this.#gate.forget(conn.peer.id);
       this.#emit("left", conn.peer, why);
+      this.#peersChanged();
     }
   }
 
@@ -423,6 +443,9 @@ export class Mesh {
       case "chat":
         this.#emit("chat", peer, message.text);
         return;
+      case "peers":
+        peer.neighbours = new Set(message.ids.map((id) => id.toLowerCase()));
+        return;
       case "signal":
         if (message.from.toLowerCase() === peer.id) {
           // For us, or for a neighbour of ours: relay it one hop, no further.
@@ -469,8 +492,10 @@ export class Mesh {
       position: undefined,
       strikes: 0,
       invalidOps: 0,
+      neighbours: new Set(),
     };
     this.#emit("peer", conn.peer);
+    this.#peersChanged();
     // A newcomer learns where we are at once.
     if (this.#position) {
       conn.sentMove = { position: this.#position, velocity: [0, 0, 0], atMs: this.#now() };
@@ -523,9 +548,11 @@ export class Mesh {
   /** Sends an op message to the linked peers whose area of interest holds `chunk`, nearest first. */
   #forward(message: WireMessage, chunk: bigint, except: Conn | undefined): void {
     const coords = chunkCoordsOf(chunk);
+    // The sender sent it to its own neighbours already: skip the ones we share with it.
+    const covered = except?.peer?.neighbours;
     const targets: (MeshPeer & { conn: Conn; position: Position })[] = [];
     for (const conn of this.#conns) {
-      if (conn === except || !conn.peer) continue;
+      if (conn === except || !conn.peer || covered?.has(conn.peer.id)) continue;
       // A peer that has not said where it is yet gets every op (it may be right there).
       const position = conn.peer.position;
       if (position && !inAreaOfInterest(position, coords)) continue;

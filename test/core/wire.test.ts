@@ -73,6 +73,10 @@ const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
     ttl: fc.integer({ min: 0, max: 255 }),
   }),
   fc.record({
+    type: fc.constant("peers" as const),
+    ids: fc.array(hex(32), { maxLength: 64 }),
+  }),
+  fc.record({
     type: fc.constant("signal" as const),
     from: hex(32),
     to: hex(32),
