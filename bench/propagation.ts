@@ -136,10 +136,12 @@ try {
       ),
       reports: [],
     };
-    child.process.on("message", (report: PeerReport) => {
-      child.reports.push(report);
-      if (report.type === "ready") child.id = report.id;
-      if (report.type === "linked" && child.joinMs === undefined) child.joinMs = report.joinMs;
+    child.process.on("message", (reports: PeerReport[]) => {
+      for (const report of reports) {
+        child.reports.push(report);
+        if (report.type === "ready") child.id = report.id;
+        if (report.type === "linked" && child.joinMs === undefined) child.joinMs = report.joinMs;
+      }
     });
     children.push(child);
     return child;

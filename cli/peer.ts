@@ -4,7 +4,7 @@
  * it, joins the world's DHT and mesh, walks a circle and edits blocks within reach.
  *
  * Run under a parent with an IPC channel (child_process.fork), it reports what it does as messages
- * (`PeerReport`) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
+ * (arrays of `PeerReport`, sent every 10 ms) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
  * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
  */
 import { parseArgs } from "node:util";
@@ -136,7 +136,16 @@ export async function peer(args: string[]): Promise<number> {
     name,
     position: positionAt(0),
   });
-  const report = (message: PeerReport) => process.send?.(message);
+  // Reports go to the parent in batches (one IPC message per 10 ms, not one per op).
+  let batch: PeerReport[] = [];
+  const report = (message: PeerReport) => {
+    if (!process.send) return;
+    if (batch.push(message) === 1)
+      setTimeout(() => {
+        process.send?.(batch);
+        batch = [];
+      }, 10);
+  };
   report({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
   let messagesOut = 0;
   node.mesh.on("peer", () =>

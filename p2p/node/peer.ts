@@ -39,7 +39,7 @@ export type NodePeerOptions = {
 };
 
 const MIN_BACKOFF_MS = 250;
-/** With this many links a peer looks for more only every tenth round. */
+/** With this many links a peer looks beyond its own region only every tenth round. */
 const SETTLED_LINKS = 8;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -54,6 +54,9 @@ export class NodePeer {
   readonly #ids = new Map<string, Hex>();
   #announced = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #allLinked = false;
+  #settled = false;
+  #round = 0;
   #stopped = false;
   readonly startedAtMs: number;
   firstPeerAtMs: number | undefined;
@@ -149,17 +152,25 @@ export class NodePeer {
   async #discover(): Promise<void> {
     try {
       const { chainId, verifyingContract } = this.#options.domain;
-      const topics = this.#regions().map((region) => regionTopic(chainId, verifyingContract, region));
+      // Settled, a peer still looks at its own region every round (newcomers there must not wait
+      // long for an answer), and at the rest of its view every tenth round.
+      const regions = this.#settled && this.#round % 10 !== 0 ? this.#regions().slice(0, 1) : this.#regions();
+      this.#round++;
+      const topics = regions.map((region) => regionTopic(chainId, verifyingContract, region));
       const found = (await Promise.all(topics.map((topic) => this.dht.lookup(topic).catch(() => [])))).flat();
       await Promise.all(found.map((address) => this.#consider(address)));
+      // Everyone found is linked (or refused for now): nobody new around.
+      this.#allLinked = found.every((address) => {
+        const id = this.#ids.get(`${address.host}:${address.port}`);
+        return id !== undefined && (this.mesh.has(id) || id.toLowerCase() === this.id);
+      });
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
     }
-    // Looking is a DHT lookup per region in view: often while the peer has few links, seldom once it
-    // has its fill (a busy area would otherwise spend its CPU on lookups), always with jitter.
-    const base = this.#options.discoverEveryMs ?? 1000;
-    const settled = this.mesh.peers.length >= Math.min(this.mesh.limits.maxPeers, SETTLED_LINKS);
-    this.#schedule((settled ? 10 * base : base) * (0.75 + Math.random() * 0.5));
+    // Looking is a DHT lookup per region in view, so a peer that has its fill, or is linked with
+    // everyone it found, looks at fewer regions (above); always with jitter.
+    this.#settled = this.#allLinked || this.mesh.peers.length >= Math.min(this.mesh.limits.maxPeers, SETTLED_LINKS);
+    this.#schedule((this.#options.discoverEveryMs ?? 1000) * (0.75 + Math.random() * 0.5));
   }
 
   async #consider(address: DhtAddress): Promise<void> {
