@@ -279,7 +279,7 @@ try {
     );
   }
 } finally {
-  for (const child of children) child.process.send?.({ type: "stop" } satisfies PeerCommand);
+  for (const child of children) if (child.process.connected) child.process.send({ type: "stop" } satisfies PeerCommand);
   await Promise.all(
     children.map(
       (child) =>

@@ -142,12 +142,11 @@ export async function peer(args: string[]): Promise<number> {
     if (!process.send) return;
     if (batch.push(message) === 1)
       setTimeout(() => {
-        process.send?.(batch);
+        if (process.connected) process.send?.(batch);
         batch = [];
       }, 10);
   };
   report({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
-  let messagesOut = 0;
   node.mesh.on("peer", () =>
     report({ type: "linked", peers: node.mesh.peers.length, joinMs: now() - joinStartedAt, atMs: now() }),
   );
@@ -168,7 +167,6 @@ export async function peer(args: string[]): Promise<number> {
     const chunk = chunkIdOf(cx, cy, cz);
     const atMs = now();
     const { op } = await node.mesh.edit(chunk, index, block);
-    messagesOut++;
     report({ type: "edited", op: op.signature, chunk: chunk.toString(), atMs });
   };
 
@@ -197,7 +195,7 @@ export async function peer(args: string[]): Promise<number> {
     const done = () => resolve();
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
-    if (durationS > 0) setTimeout(done, durationS * 1000);
+    if (durationS > 0) setTimeout(done, durationS * 1000).unref();
     process.on("message", (command: PeerCommand) => {
       if (command?.type === "stop") done();
       else if (command?.type === "edit")
@@ -206,7 +204,7 @@ export async function peer(args: string[]): Promise<number> {
         report({
           type: "stats",
           messagesIn: node.mesh.received,
-          messagesOut: messagesOut,
+          messagesOut: node.mesh.sent,
           rssBytes: process.memoryUsage().rss,
           cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
           atMs: now(),

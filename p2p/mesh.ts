@@ -80,6 +80,9 @@ export type MeshPeer = {
   invalidOps: number;
   /** The peers it says it is linked with: an op it forwards reaches them, so we need not. */
   neighbours: ReadonlySet<string>;
+  /** Its last velocity (blocks a second) and when its last position came: we extrapolate from them. */
+  velocity: Position;
+  movedAtMs: number;
 };
 
 type Conn = {
@@ -261,8 +264,7 @@ export class Mesh {
   /**
    * Moves our avatar. Peers extrapolate from the last position and velocity we sent them (dead
    * reckoning), so a peer gets a delta only when its guess would be off by more than
-   * MOVE_ERROR_BLOCKS, or after MOVE_HEARTBEAT_MS, and only as often as its distance allows; the
-   * velocity travels only when it changed.
+   * MOVE_ERROR_BLOCKS, or after MOVE_HEARTBEAT_MS, and only as often as its distance allows.
    */
   move(position: Position): void {
     const now = this.#now();
@@ -295,8 +297,9 @@ export class Mesh {
         seq: conn.moveSeq,
         position: [...position],
       };
+      // Velocity goes every time: movement is lossy, and a receiver extrapolates from the last one.
       const roundedVelocity = velocity.map((v) => Math.round(v * 100) / 100) as unknown as Position;
-      if (!sent || roundedVelocity.some((v, i) => v !== sent.velocity[i])) message.velocity = [...roundedVelocity];
+      message.velocity = [...roundedVelocity];
       conn.sentMove = { position, velocity: roundedVelocity, atMs: now };
       this.#send(conn, encodeMessage(message), false);
     }
@@ -342,15 +345,22 @@ export class Mesh {
     for (const conn of [...this.#conns]) this.#drop(conn, "mesh closed");
   }
 
-  /** Tells every peer whom we are linked with, once the links settle (debounced). */
-  #peersChanged(): void {
-    if (this.#peersTimer !== undefined || this.#closed) return;
-    this.#peersTimer = setTimeout(() => {
+  /**
+   * Tells every peer whom we are linked with: after a pause when links are added (they come in bursts),
+   * at once when one is lost (a forwarder must not count on a link that is gone).
+   */
+  #peersChanged(immediate = false): void {
+    if (this.#closed) return;
+    if (immediate) clearTimeout(this.#peersTimer);
+    else if (this.#peersTimer !== undefined) return;
+    const announce = () => {
       this.#peersTimer = undefined;
       const ids = this.peers.map((peer) => peer.id).slice(0, MAX_PEER_IDS);
       const bytes = encodeMessage({ type: "peers", ids });
       for (const conn of this.#conns) if (conn.peer) this.#send(conn, bytes, true);
-    }, PEERS_DEBOUNCE_MS);
+    };
+    if (immediate) announce();
+    else this.#peersTimer = setTimeout(announce, PEERS_DEBOUNCE_MS);
   }
 
   #send(conn: Conn, bytes: Uint8Array, reliable: boolean): void {
@@ -377,7 +387,7 @@ export class Mesh {
     if (conn.peer) {
       this.#gate.forget(conn.peer.id);
       this.#emit("left", conn.peer, why);
-      this.#peersChanged();
+      this.#peersChanged(true);
     }
   }
 
@@ -426,9 +436,11 @@ export class Mesh {
       case "hello":
         return this.#strike(conn, "HELLO_TWICE");
       case "move":
+        if (message.velocity) peer.velocity = message.velocity;
         if (message.position) {
           peer.position = message.position;
-          this.replica.setAvatar(peer.wallet, message.position);
+          peer.movedAtMs = this.#now();
+          this.replica.setAvatar(peer.wallet, message.position, peer.velocity, peer.movedAtMs);
         }
         this.#emit("move", peer, message);
         return;
@@ -493,6 +505,8 @@ export class Mesh {
       strikes: 0,
       invalidOps: 0,
       neighbours: new Set(),
+      velocity: [0, 0, 0],
+      movedAtMs: 0,
     };
     this.#emit("peer", conn.peer);
     this.#peersChanged();
@@ -548,11 +562,13 @@ export class Mesh {
   /** Sends an op message to the linked peers whose area of interest holds `chunk`, nearest first. */
   #forward(message: WireMessage, chunk: bigint, except: Conn | undefined): void {
     const coords = chunkCoordsOf(chunk);
-    // The sender sent it to its own neighbours already: skip the ones we share with it.
-    const covered = except?.peer?.neighbours;
+    // The sender sent it to its own neighbours already: skip the ones we share with it, but only
+    // when both ends say so (a peer cannot make us skip others by claiming links it does not have).
+    const sender = except?.peer;
     const targets: (MeshPeer & { conn: Conn; position: Position })[] = [];
     for (const conn of this.#conns) {
-      if (conn === except || !conn.peer || covered?.has(conn.peer.id)) continue;
+      if (conn === except || !conn.peer) continue;
+      if (sender?.neighbours.has(conn.peer.id) && conn.peer.neighbours.has(sender.id)) continue;
       // A peer that has not said where it is yet gets every op (it may be right there).
       const position = conn.peer.position;
       if (position && !inAreaOfInterest(position, coords)) continue;

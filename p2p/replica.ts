@@ -50,6 +50,9 @@ export type ReplicaOptions = {
   rate?: OpRateBudget;
 };
 
+/** Extrapolate an avatar this far at most (a peer that stopped sending has stopped moving, or left). */
+const MAX_EXTRAPOLATE_MS = 2000;
+
 type Held = { state: ChunkState; merkle: ChunkMerkle | undefined };
 
 export class WorldReplica {
@@ -60,7 +63,7 @@ export class WorldReplica {
   readonly #now: () => number;
   readonly #rate: OpRateBudget;
   readonly #chunks = new Map<bigint, Held>();
-  readonly #avatars = new Map<string, Vec3>();
+  readonly #avatars = new Map<string, { position: Vec3; velocity: Vec3; atMs: number }>();
 
   constructor(options: ReplicaOptions) {
     this.domain = options.domain;
@@ -93,13 +96,20 @@ export class WorldReplica {
     return bytesToHex(held.merkle.root);
   }
 
-  /** Where an author's avatar stands (from the movement channel); the reach rule measures from it. */
-  setAvatar(wallet: Address, position: Vec3): void {
-    this.#avatars.set(wallet.toLowerCase(), position);
+  /**
+   * Where an author's avatar stood at `atMs` and how fast it moved (from the movement channel, which
+   * sends a delta only when a guess would be off by a quarter block): the reach rule measures from
+   * the extrapolated position, at most MAX_EXTRAPOLATE_MS ahead.
+   */
+  setAvatar(wallet: Address, position: Vec3, velocity: Vec3 = [0, 0, 0], atMs: number = this.#now()): void {
+    this.#avatars.set(wallet.toLowerCase(), { position, velocity, atMs });
   }
 
   avatar(wallet: Address): Vec3 | undefined {
-    return this.#avatars.get(wallet.toLowerCase());
+    const seen = this.#avatars.get(wallet.toLowerCase());
+    if (!seen) return undefined;
+    const dt = Math.min(MAX_EXTRAPOLATE_MS, Math.max(0, this.#now() - seen.atMs)) / 1000;
+    return [0, 1, 2].map((i) => (seen.position[i] as number) + (seen.velocity[i] as number) * dt) as unknown as Vec3;
   }
 
   /** A local edit: stamped by our clock, signed by our session key, applied at once. */
@@ -152,7 +162,7 @@ export class WorldReplica {
         checkPlacement(op, context.hasUnlocked);
         // Reach is judged by the peers that see the author move (its neighbours, the first hop); an op
         // forwarded from farther away was judged there already.
-        const avatar = this.#avatars.get(op.author.toLowerCase());
+        const avatar = this.avatar(op.author);
         if (avatar || sender?.toLowerCase() === op.author.toLowerCase()) checkReach(op, avatar);
         this.clock.check(op.hlc);
         if (!this.#rate.take(op.author, context.nowMs))

@@ -160,10 +160,12 @@ export class NodePeer {
       const found = (await Promise.all(topics.map((topic) => this.dht.lookup(topic).catch(() => [])))).flat();
       await Promise.all(found.map((address) => this.#consider(address)));
       // Everyone found is linked (or refused for now): nobody new around.
-      this.#allLinked = found.every((address) => {
-        const id = this.#ids.get(`${address.host}:${address.port}`);
-        return id !== undefined && (this.mesh.has(id) || id.toLowerCase() === this.id);
-      });
+      this.#allLinked =
+        found.length > 0 &&
+        found.every((address) => {
+          const id = this.#ids.get(`${address.host}:${address.port}`);
+          return id !== undefined && (this.mesh.has(id) || id.toLowerCase() === this.id);
+        });
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
     }
