@@ -9,7 +9,7 @@
  *   (edit, receiving peer) pair.
  * - dc_rtt: a raw data-channel round trip (two node-datachannel peers in this process, 200 pings).
  * - join_to_first_peer: for the last peers started (the others already up), from the start of joining
- *   (DHT node up) to the first verified hello.
+ *   (before its DHT node starts) to its first verified hello.
  * - msgs_per_s_per_peer: messages received and sent by a peer a second, while all walk (10 Hz
  *   movement) and edit; rss_mb_per_peer: the peers' resident memory, averaged.
  * Usage: npm run bench:propagation [-- --peers N --edits-per-s R --seconds S]   Last line: one JSON object.
@@ -258,7 +258,7 @@ try {
       edits_per_s: EDITS_PER_S,
       seconds: SECONDS,
       measured:
-        "after one warm-up edit per peer (not counted), peers are separate `seedcraft peer` processes on 127.0.0.1 standing within a few blocks; edit = signed op applied at its author, apply = the op passed signature, ledger session, rules and fold at a receiver; wall-clock ms across processes; dc_rtt = 111-byte ping-pong on one loopback data channel; join = DHT node up to first verified hello, median of the last 3 peers started",
+        "after one warm-up edit per peer (not counted), peers are separate `seedcraft peer` processes on 127.0.0.1 standing within a few blocks; edit = signed op applied at its author, apply = the op passed signature, ledger session, rules and fold at a receiver; wall-clock ms across processes; dc_rtt = 111-byte ping-pong on one loopback data channel; join = from the start of joining (before the DHT node starts) to the first verified hello, median of the last 3 peers started",
       machine: { cores: os.cpus().length, node: process.version },
     }),
   );
