@@ -19,12 +19,12 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import Peer from "simple-peer";
 import type { PeerCommand, PeerReport } from "../cli/peer.ts";
 import { ROOT, World } from "../cli/world.ts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
-import { LOOPBACK_RTC_CONFIG, nodeWrtc, releaseWebRtc } from "../p2p/node/rtc.ts";
+import { releaseWebRtc } from "../p2p/node/rtc.ts";
+import { loopbackPair } from "../test/helpers/rtc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -63,22 +63,7 @@ type Child = { process: ChildProcess; reports: PeerReport[]; id?: string; joinMs
 
 /** A raw data-channel round trip, p50 over 200 pings (after 20 warm-up ones). */
 async function dataChannelRtt(): Promise<number> {
-  const a = new Peer({
-    initiator: true,
-    trickle: false,
-    wrtc: nodeWrtc,
-    config: LOOPBACK_RTC_CONFIG,
-    ...({ iceCompleteTimeout: 200 } as object),
-  });
-  const b = new Peer({
-    trickle: false,
-    wrtc: nodeWrtc,
-    config: LOOPBACK_RTC_CONFIG,
-    ...({ iceCompleteTimeout: 200 } as object),
-  });
-  a.on("signal", (data: object) => b.signal(data as never));
-  b.on("signal", (data: object) => a.signal(data as never));
-  await Promise.all([new Promise((r) => a.once("connect", r)), new Promise((r) => b.once("connect", r))]);
+  const { a, b } = await loopbackPair();
   b.on("data", (data: Uint8Array) => b.send(data));
   const rtts: number[] = [];
   const ping = new Uint8Array(111); // the size of one signed op message

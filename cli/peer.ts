@@ -8,20 +8,11 @@
  * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
  */
 import { parseArgs } from "node:util";
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  getAddress,
-  type Hex,
-  http,
-  type LocalAccount,
-} from "viem";
+import { getAddress, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { chunkIdOf, locateBlock } from "../core/chunk.ts";
 import type { Position } from "../core/proximity.ts";
-import { signSessionConsent } from "../core/session.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
@@ -29,6 +20,7 @@ import { WorldDht } from "../p2p/node/dht.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { UsageError } from "./errors.ts";
+import { authorizeSession, fundLocalAccount, localChainClients } from "./local-chain.ts";
 
 export type PeerReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
@@ -117,7 +109,9 @@ export async function peer(args: string[]): Promise<number> {
 
   const wallet = privateKeyToAccount(generatePrivateKey());
   const sessionKey = privateKeyToAccount(generatePrivateKey());
-  await authorizeBurner(rpc, deployment, wallet, sessionKey);
+  const clients = localChainClients(deployment, rpc, wallet);
+  await fundLocalAccount(clients, wallet);
+  await authorizeSession(clients, sessionKey, 86_400);
   await waitForSession(indexer, wallet.address, sessionKey.address);
 
   const [x0, z0] = at as [number, number];
@@ -217,40 +211,6 @@ export async function peer(args: string[]): Promise<number> {
   releaseWebRtc();
   process.disconnect?.();
   return 0;
-}
-
-/** Funds a burner wallet on the local chain and has it authorize `sessionKey` for a day. */
-async function authorizeBurner(
-  rpc: string,
-  deployment: Awaited<ReturnType<typeof readDeployment>>,
-  wallet: LocalAccount,
-  sessionKey: LocalAccount,
-): Promise<void> {
-  const chain = defineChain({
-    id: deployment.chainId,
-    name: "local",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpc] } },
-  });
-  const publicClient = createPublicClient({ chain, transport: http(rpc) });
-  await publicClient.request({
-    method: "hardhat_setBalance" as "eth_chainId",
-    params: [wallet.address, "0x56bc75e2d63100000"] as unknown as undefined,
-  });
-  const registry = deployment.contracts.SessionRegistry;
-  const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 86_400);
-  const consent = await signSessionConsent(sessionKey, wallet.address, expiresAt, {
-    chainId: deployment.chainId,
-    verifyingContract: registry.address,
-  });
-  const walletClient = createWalletClient({ chain, transport: http(rpc), account: wallet });
-  const hash = await walletClient.writeContract({
-    address: registry.address,
-    abi: registry.abi,
-    functionName: "authorize",
-    args: [sessionKey.address, expiresAt, consent],
-  });
-  await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
 }
 
 async function waitForSession(indexer: string, wallet: Hex, sessionKey: Hex): Promise<void> {

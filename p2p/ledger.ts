@@ -21,6 +21,8 @@ export interface LedgerView {
   player(wallet: Address): Promise<PlayerFacts>;
   /** The facts already known (cached), without asking. */
   known(wallet: Address): PlayerFacts | undefined;
+  /** Forgets a wallet, so the next look asks the ledger again. */
+  forget(wallet: Address): void;
 }
 
 export class LedgerError extends SeedcraftError {

@@ -180,8 +180,7 @@ export class WorldReplica {
   async #factsFor(author: Address, signer: Address) {
     const cached = this.#ledger.known(author);
     if (cached?.sessions.some((s) => s.sessionKey.toLowerCase() === signer.toLowerCase())) return cached;
-    const ledger = this.#ledger as LedgerView & { forget?: (wallet: Address) => void };
-    if (cached) ledger.forget?.(author);
+    if (cached) this.#ledger.forget(author);
     return await this.#ledger.player(author);
   }
 

@@ -5,7 +5,7 @@
  * replica of the chunks around it. A peer that drops is dialled again with exponential backoff.
  * `seedcraft peer`, the tests and bench:propagation all run this class.
  */
-import { bytesToHex, type Hex, keccak256, type LocalAccount, toHex } from "viem";
+import { bytesToHex, type Hex, hexToBytes, keccak256, type LocalAccount, toHex } from "viem";
 import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { HybridClock } from "../../core/hlc.ts";
 import { type OpDomain, signDigest } from "../../core/op.ts";
@@ -200,7 +200,7 @@ export class NodePeer {
     if (backoff && backoff.nextAtMs > now) return;
     this.#dialing.add(key);
     try {
-      const peer = await connectThroughDht(this.dht, hexBytes(id), { timeoutMs: 8000 });
+      const peer = await connectThroughDht(this.dht, hexToBytes(id), { timeoutMs: 8000 });
       if (this.#stopped) {
         peer.destroy();
         return;
@@ -222,8 +222,4 @@ export class NodePeer {
     // Jitter, so two peers that failed together do not retry in lockstep.
     this.#backoff.set(id, { failures, nextAtMs: Date.now() + delay * (0.75 + Math.random() * 0.5) });
   }
-}
-
-function hexBytes(hex: Hex): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
 }

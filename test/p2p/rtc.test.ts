@@ -1,29 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import Peer from "simple-peer";
-import { LOOPBACK_RTC_CONFIG, nodeWrtc } from "../../p2p/node/rtc.ts";
-
-/** Two simple-peer peers on real WebRTC (libdatachannel) over loopback; the test relays their signals. */
-function pair(): Promise<{ a: Peer; b: Peer }> {
-  const options = { wrtc: nodeWrtc, config: LOOPBACK_RTC_CONFIG, trickle: true };
-  const a = new Peer({ ...options, initiator: true });
-  const b = new Peer(options);
-  a.on("signal", (data) => b.signal(data));
-  b.on("signal", (data) => a.signal(data));
-  return new Promise((resolve, reject) => {
-    let open = 0;
-    for (const peer of [a, b]) {
-      peer.once("error", reject);
-      peer.once("connect", () => {
-        if (++open === 2) resolve({ a, b });
-      });
-    }
-  });
-}
+import { loopbackPair } from "../helpers/rtc.ts";
 
 describe("p2p: WebRTC data channels in Node", { timeout: 30_000 }, () => {
   it("connects two peers over loopback and carries messages in order, both ways", async () => {
-    const { a, b } = await pair();
+    const { a, b } = await loopbackPair();
     try {
       b.on("data", (data: Uint8Array) => b.send(data)); // echo
       const received: string[] = [];
