@@ -35,7 +35,8 @@ const { values } = parseArgs({
   strict: true,
 });
 const PEERS = Number(values.peers);
-if (!Number.isInteger(PEERS) || PEERS < 3 || PEERS > 64) throw new Error(`--peers must be 3..64, got ${values.peers}`);
+// The first PEERS - LATE peers must each link with two others before the late ones start.
+if (!Number.isInteger(PEERS) || PEERS < 6 || PEERS > 64) throw new Error(`--peers must be 6..64, got ${values.peers}`);
 const EDITS_PER_S = Number(values["edits-per-s"]);
 if (!Number.isFinite(EDITS_PER_S) || EDITS_PER_S <= 0 || EDITS_PER_S > 200)
   throw new Error(`--edits-per-s must be in (0, 200], got ${values["edits-per-s"]}`);
