@@ -4,7 +4,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import bencode from "bencode";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { decodeCard, encodeCard, InvalidCardError, makeCard } from "../../p2p/card.ts";
-import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
+import { ed25519PublicKey, ed25519Verify, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { connectThroughDht, isOfferer, parseSignal } from "../../p2p/node/signal.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
@@ -26,6 +26,31 @@ describe("p2p: peer cards", () => {
     assert.throws(() => decodeCard(dhtKey, forged), InvalidCardError);
     for (const bad of [new Uint8Array([1, 2, 3]), bencode.encode({ v: 2 }), bencode.encode("x"), new Uint8Array(1200)])
       assert.throws(() => decodeCard(dhtKey, bad), InvalidCardError);
+  });
+});
+
+describe("p2p: BEP44 signatures with Node's ed25519", () => {
+  it("agree with @noble/curves both ways, and refuse tampered or malformed input", () => {
+    for (let i = 0; i < 50; i++) {
+      const secret = ed25519.utils.randomSecretKey();
+      const publicKey = ed25519.getPublicKey(secret);
+      assert.deepEqual(ed25519PublicKey(secret), publicKey);
+      const message = crypto.getRandomValues(new Uint8Array(1 + i * 7));
+      const signature = ed25519.sign(message, secret);
+      assert.equal(ed25519Verify(signature, message, publicKey), true);
+      const flipped = message.slice();
+      flipped[i % flipped.length] = (flipped[i % flipped.length] as number) ^ 1;
+      assert.equal(ed25519Verify(signature, flipped, publicKey), false);
+      assert.equal(ed25519.verify(signature, flipped, publicKey), false);
+      const badSignature = signature.slice();
+      badSignature[i % 64] = (badSignature[i % 64] as number) ^ 0x10;
+      assert.equal(ed25519Verify(badSignature, message, publicKey), ed25519.verify(badSignature, message, publicKey));
+    }
+    const publicKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    assert.equal(ed25519Verify(new Uint8Array(63), new Uint8Array(1), publicKey), false);
+    assert.equal(ed25519Verify(new Uint8Array(64), new Uint8Array(1), new Uint8Array(31)), false);
+    assert.equal(ed25519Verify(new Uint8Array(64), new Uint8Array(1), new Uint8Array(32).fill(0xff)), false);
+    assert.throws(() => ed25519PublicKey(new Uint8Array(31)), /32 bytes/);
   });
 });
 
