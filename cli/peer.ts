@@ -17,6 +17,7 @@ import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
+import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { UsageError } from "./errors.ts";
@@ -108,7 +109,8 @@ export async function peer(args: string[]): Promise<number> {
   const seed = terrainSeedOf(domain.chainId, domain.verifyingContract);
 
   const wallet = privateKeyToAccount(generatePrivateKey());
-  const sessionKey = privateKeyToAccount(generatePrivateKey());
+  // Its ops are signed by libsecp256k1 (the same signatures as viem's, without JavaScript's warm-up).
+  const sessionKey = nativeSigningAccount(generatePrivateKey());
   const clients = localChainClients(deployment, rpc, wallet);
   await fundLocalAccount(clients, wallet);
   await authorizeSession(clients, sessionKey, 86_400);

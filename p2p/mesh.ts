@@ -209,6 +209,13 @@ export class Mesh {
     return [...this.#conns].flatMap((conn) => (conn.peer ? [conn.peer] : []));
   }
 
+  /** A linked peer by DHT key, once its hello was verified. */
+  peer(id: Hex): MeshPeer | undefined {
+    const key = id.toLowerCase();
+    for (const conn of this.#conns) if (conn.peer?.id === key) return conn.peer;
+    return undefined;
+  }
+
   /** Whether a peer (by DHT key) is linked or being linked. */
   has(id: Hex): boolean {
     const key = id.toLowerCase();

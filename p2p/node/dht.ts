@@ -24,6 +24,9 @@ export class DhtError extends SeedcraftError {
 
 const sha1 = (data: Uint8Array | string) => new Uint8Array(createHash("sha1").update(data).digest());
 
+/** A node's id (and its card's BEP44 target): sha1 of its ed25519 public key. */
+export const nodeIdOfKey = (publicKey: Uint8Array): Uint8Array => sha1(publicKey);
+
 /** The DHT topic of one region of one world (a deployment: chain id and ledger address). */
 export function regionTopic(chainId: number, ledger: Address, region: { rx: number; rz: number }): Uint8Array {
   return sha1(`seedcraft:region:${chainId}:${ledger.toLowerCase()}:${region.rx}:${region.rz}`);
@@ -111,7 +114,7 @@ export class WorldDht {
 
   /** sha1 of the public key: this node's id, and the BEP44 target of its card. */
   get cardTarget(): Uint8Array {
-    return sha1(this.publicKey);
+    return nodeIdOfKey(this.publicKey);
   }
 
   /** Publishes (or replaces) this peer's card as a BEP44 mutable item under its key. */
@@ -210,6 +213,25 @@ export class WorldDht {
       this.#dht.off("peer", onPeer);
     }
     return [...found.values()];
+  }
+
+  /**
+   * Knocks on a node's door: announces this node on the topic that is the other node's own id. The
+   * closest node to an id is the node itself, so the announce reaches it directly, and it learns at
+   * once that someone wants to connect, instead of waiting until its own lookups find the newcomer.
+   */
+  async knock(nodeId: Uint8Array): Promise<void> {
+    await this.announce(nodeId);
+  }
+
+  /** Calls `handler` with the DHT address of each node that knocks on this one; returns the unsubscriber. */
+  onKnock(handler: (from: DhtAddress) => void): () => void {
+    const target = Buffer.from(this.cardTarget);
+    const listener = (peer: DhtAddress, infoHash: Uint8Array) => {
+      if (target.equals(infoHash)) handler({ host: peer.host, port: peer.port });
+    };
+    this.#dht.on("announce", listener);
+    return () => this.#dht.off("announce", listener);
   }
 
   /** Asks a node at `address` for its id (a KRPC ping): the target of its card. */

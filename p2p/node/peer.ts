@@ -5,18 +5,26 @@
  * replica of the chunks around it. A peer that drops is dialled again with exponential backoff.
  * `seedcraft peer`, the tests and bench:propagation all run this class.
  */
+import createDebug from "debug";
 import { bytesToHex, type Hex, hexToBytes, keccak256, type LocalAccount, toHex } from "viem";
-import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { HybridClock } from "../../core/hlc.ts";
 import { type OpDomain, signDigest } from "../../core/op.ts";
-import { type Position, regionsInView } from "../../core/proximity.ts";
+import {
+  type PeerPlace,
+  type Position,
+  REGION_CHUNKS,
+  type Region,
+  regionsInView,
+  selectNeighbours,
+} from "../../core/proximity.ts";
 import { terrainSeedOf } from "../../core/terrain.ts";
 import { makeCard } from "../card.ts";
 import type { LedgerView } from "../ledger.ts";
 import { SimplePeerLink } from "../link.ts";
 import { Mesh, type MeshLimits } from "../mesh.ts";
 import { WorldReplica } from "../replica.ts";
-import { type DhtAddress, regionTopic, WorldDht } from "./dht.ts";
+import { type DhtAddress, nodeIdOfKey, regionTopic, WorldDht } from "./dht.ts";
 import { installNativeSecp256k1 } from "./native-secp256k1.ts";
 import { connectThroughDht } from "./signal.ts";
 
@@ -29,8 +37,14 @@ export type NodePeerOptions = {
   sessionKey: LocalAccount;
   name: string;
   position: Position;
-  /** Peers to keep linked (nearest first); more are refused. */
+  /** Links at most, those others opened included; more are refused. */
   maxPeers?: number;
+  /** How many of the nearest peers this one dials (default 12). */
+  nearest?: number;
+  /** How many random long links it dials among the others (default 2). */
+  randomLinks?: number;
+  /** Uniform in [0, 1), for the random links and jitter. */
+  random?: () => number;
   /** How often to look for peers (ms). */
   discoverEveryMs?: number;
   limits?: Partial<MeshLimits>;
@@ -38,10 +52,14 @@ export type NodePeerOptions = {
   log?: (line: string) => void;
 };
 
+const debug = createDebug("seedcraft:peer");
 const MIN_BACKOFF_MS = 250;
-/** With this many links a peer looks beyond its own region only every tenth round. */
-const SETTLED_LINKS = 8;
 const MAX_BACKOFF_MS = 30_000;
+/** Settled, a peer looks for others only every this many rounds (newcomers knock instead). */
+const SETTLED_EVERY = 5;
+/** Knocks answered at most this often from one address, and this many a second in all. */
+const KNOCK_REPEAT_MS = 1000;
+const KNOCKS_PER_S = 20;
 
 export class NodePeer {
   readonly dht: WorldDht;
@@ -50,11 +68,15 @@ export class NodePeer {
   readonly #options: NodePeerOptions;
   readonly #dialing = new Set<string>();
   readonly #backoff = new Map<string, { failures: number; nextAtMs: number }>();
-  /** DHT address → node id (a ping answers it once). */
+  /** DHT address → DHT key (a ping and a card read answer it once). */
   readonly #ids = new Map<string, Hex>();
+  /** Where a key was last found: the centre of the region whose lookup gave it. */
+  readonly #places = new Map<Hex, Position>();
+  readonly #knocks = new Map<string, number>();
+  #knockWindow = { startMs: 0, count: 0 };
+  #stopKnocks: (() => void) | undefined;
   #announced = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #allLinked = false;
   #settled = false;
   #round = 0;
   #stopped = false;
@@ -82,7 +104,7 @@ export class NodePeer {
       },
       replica: this.replica,
       ledger: options.ledger,
-      limits: { maxPeers: options.maxPeers ?? 12, ...options.limits },
+      limits: { ...(options.maxPeers ? { maxPeers: options.maxPeers } : {}), ...options.limits },
       now,
     });
     this.mesh.on("peer", () => {
@@ -99,6 +121,7 @@ export class NodePeer {
     installNativeSecp256k1();
     const dht = await WorldDht.start({ bootstrap: options.bootstrap });
     const peer = new NodePeer(dht, options);
+    debug("%s: DHT node on %o", options.name, dht.address);
     // Warm up before anyone waits on us: the first signature builds the curve's tables (a few hundred
     // ms of JavaScript), and the chunk underfoot is generated and hashed once.
     await signDigest(keccak256(toHex("seedcraft:warm-up")), options.sessionKey);
@@ -107,7 +130,9 @@ export class NodePeer {
     peer.replica.hash(chunkIdOf(cx, cy, cz));
     await dht.publishCard(await makeCard(dht.publicKey, options.wallet, options.sessionKey));
     peer.mesh.move(options.position);
+    peer.#stopKnocks = dht.onKnock((from) => peer.#knocked(from));
     await peer.#announce();
+    debug("%s: card published, announced; %d ms since start", options.name, Date.now() - peer.startedAtMs);
     peer.#schedule(0);
     return peer;
   }
@@ -125,6 +150,7 @@ export class NodePeer {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#stopKnocks?.();
     this.mesh.close();
     await this.dht.destroy();
   }
@@ -152,45 +178,93 @@ export class NodePeer {
   async #discover(): Promise<void> {
     try {
       const { chainId, verifyingContract } = this.#options.domain;
-      // Settled, a peer still looks at its own region every round (newcomers there must not wait
-      // long for an answer), and at the rest of its view every tenth round.
-      const regions = this.#settled && this.#round % 10 !== 0 ? this.#regions().slice(0, 1) : this.#regions();
-      this.#round++;
-      const topics = regions.map((region) => regionTopic(chainId, verifyingContract, region));
-      const found = (await Promise.all(topics.map((topic) => this.dht.lookup(topic).catch(() => [])))).flat();
-      await Promise.all(found.map((address) => this.#consider(address)));
-      // Everyone found is linked (or refused for now): nobody new around.
-      this.#allLinked =
-        found.length > 0 &&
-        found.every((address) => {
-          const id = this.#ids.get(`${address.host}:${address.port}`);
-          return id !== undefined && (this.mesh.has(id) || id.toLowerCase() === this.id);
-        });
+      // Settled, a peer looks around only every fifth round, at its own region and then the rest of
+      // its view in turn: newcomers knock on its door rather than wait for it to find them.
+      const round = this.#round++;
+      if (this.#settled && round % SETTLED_EVERY !== 0) return;
+      const view = this.#regions();
+      const regions = this.#settled && round % (2 * SETTLED_EVERY) !== 0 ? view.slice(0, 1) : view;
+      const found = await Promise.all(
+        regions.map(async (region) => ({
+          region,
+          addresses: await this.dht.lookup(regionTopic(chainId, verifyingContract, region)).catch(() => []),
+        })),
+      );
+      const candidates: PeerPlace[] = [];
+      await Promise.all(
+        found.flatMap(({ region, addresses }) =>
+          addresses.map(async (address) => {
+            const id = await this.#identify(address);
+            if (!id || id === this.id) return;
+            this.#places.set(id, regionCentre(region, this.#position()[1]));
+            candidates.push({ id, position: this.mesh.peer(id)?.position ?? (this.#places.get(id) as Position) });
+          }),
+        ),
+      );
+      const wanted = selectNeighbours({ id: this.id, position: this.#position() }, candidates, {
+        k: this.#options.nearest ?? 12,
+        randomLinks: this.#options.randomLinks ?? 2,
+        random: this.#random,
+      });
+      debug(
+        "%s: round %d, %d regions, %d found, %d wanted, %d linked",
+        this.#options.name,
+        round,
+        regions.length,
+        candidates.length,
+        wanted.length,
+        this.mesh.peers.length,
+      );
+      await Promise.all(wanted.map((peer) => this.dial(peer.id as Hex)));
+      // Linked with everyone it wants (or refused for now): settled until something changes.
+      this.#settled = wanted.length > 0 && wanted.every((peer) => this.mesh.has(peer.id as Hex));
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
+    } finally {
+      this.#schedule((this.#options.discoverEveryMs ?? 1000) * (0.75 + this.#random() * 0.5));
     }
-    // Looking is a DHT lookup per region in view, so a peer that has its fill, or is linked with
-    // everyone it found, looks at fewer regions (above); always with jitter.
-    this.#settled = this.#allLinked || this.mesh.peers.length >= Math.min(this.mesh.limits.maxPeers, SETTLED_LINKS);
-    this.#schedule((this.#options.discoverEveryMs ?? 1000) * (0.75 + Math.random() * 0.5));
   }
 
-  async #consider(address: DhtAddress): Promise<void> {
+  #position(): Position {
+    return this.mesh.position ?? this.#options.position;
+  }
+
+  #random = (): number => (this.#options.random ?? Math.random)();
+
+  /** The DHT key of the node at `address`: a ping gives its id, and the card under that id its key. */
+  async #identify(address: DhtAddress): Promise<Hex | undefined> {
     const where = `${address.host}:${address.port}`;
-    let id = this.#ids.get(where);
-    if (!id) {
-      const nodeId = await this.dht.nodeIdOf(address).catch(() => undefined);
-      if (!nodeId) return;
-      const card = await this.dht.readCard(nodeId).catch(() => undefined);
-      if (!card) return;
-      id = bytesToHex(card.dhtKey);
-      this.#ids.set(where, id);
-    }
-    await this.dial(id);
+    const known = this.#ids.get(where);
+    if (known) return known;
+    const nodeId = await this.dht.nodeIdOf(address).catch(() => undefined);
+    const card = nodeId && (await this.dht.readCard(nodeId).catch(() => undefined));
+    if (!card) return undefined;
+    const id = bytesToHex(card.dhtKey).toLowerCase() as Hex;
+    this.#ids.set(where, id);
+    return id;
   }
 
-  /** Connects to a peer by DHT key (through DHT mailboxes), unless linked, banned, full or backing off. */
-  async dial(id: Hex): Promise<void> {
+  /** Someone knocked (p2p/node/dht.ts): dial back if there is room, within a rate limit. */
+  #knocked(from: DhtAddress): void {
+    const now = Date.now();
+    const where = `${from.host}:${from.port}`;
+    if (now - (this.#knocks.get(where) ?? Number.NEGATIVE_INFINITY) < KNOCK_REPEAT_MS) return;
+    if (now - this.#knockWindow.startMs >= 1000) this.#knockWindow = { startMs: now, count: 0 };
+    if (++this.#knockWindow.count > KNOCKS_PER_S) return;
+    if (this.#knocks.size > 4096) this.#knocks.clear();
+    this.#knocks.set(where, now);
+    if (this.#stopped || this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
+    debug("%s: knock from %s", this.#options.name, where);
+    void this.#identify(from)
+      .then((id) => id && this.dial(id, false))
+      .catch(() => undefined);
+  }
+
+  /**
+   * Connects to a peer by DHT key (through DHT mailboxes), unless linked, banned, full or backing off.
+   * The dialler knocks (`knock`, default true) so that the other side dials back at once.
+   */
+  async dial(id: Hex, knock = true): Promise<void> {
     const key = id.toLowerCase();
     const now = Date.now();
     if (this.#stopped || key === this.id || this.#dialing.has(key) || this.mesh.has(id) || this.mesh.isBanned(key))
@@ -199,8 +273,13 @@ export class NodePeer {
     const backoff = this.#backoff.get(key);
     if (backoff && backoff.nextAtMs > now) return;
     this.#dialing.add(key);
+    const startedAtMs = Date.now();
     try {
-      const peer = await connectThroughDht(this.dht, hexToBytes(id), { timeoutMs: 8000 });
+      const remoteKey = hexToBytes(id);
+      if (knock)
+        void this.dht.knock(nodeIdOfKey(remoteKey)).catch((error: Error) => debug("knock failed: %s", error.message));
+      const peer = await connectThroughDht(this.dht, remoteKey, { timeoutMs: 8000 });
+      debug("%s: connected to %s in %d ms", this.#options.name, key.slice(0, 10), Date.now() - startedAtMs);
       if (this.#stopped) {
         peer.destroy();
         return;
@@ -209,6 +288,13 @@ export class NodePeer {
       this.#backoff.delete(key);
     } catch (error) {
       this.#fail(key);
+      debug(
+        "%s: dial %s failed after %d ms: %s",
+        this.#options.name,
+        key.slice(0, 10),
+        Date.now() - startedAtMs,
+        (error as Error).message,
+      );
       this.#options.log?.(`dial ${key.slice(0, 10)} failed: ${(error as Error).message}`);
     } finally {
       this.#dialing.delete(key);
@@ -220,6 +306,12 @@ export class NodePeer {
     const failures = previous + 1;
     const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (failures - 1));
     // Jitter, so two peers that failed together do not retry in lockstep.
-    this.#backoff.set(id, { failures, nextAtMs: Date.now() + delay * (0.75 + Math.random() * 0.5) });
+    this.#backoff.set(id, { failures, nextAtMs: Date.now() + delay * (0.75 + this.#random() * 0.5) });
   }
+}
+
+/** The centre of a region at height `y`: where a peer found by that region's lookup is assumed to be. */
+function regionCentre({ rx, rz }: Region, y: number): Position {
+  const side = REGION_CHUNKS * CHUNK_SIZE;
+  return [(rx + 0.5) * side, y, (rz + 0.5) * side];
 }

@@ -10,7 +10,7 @@ import {
   setPublicKeyRecovery,
   signDigest,
 } from "../../core/op.ts";
-import { nativeRecovery } from "../../p2p/node/native-secp256k1.ts";
+import { nativeRecovery, nativeSigningAccount } from "../../p2p/node/native-secp256k1.ts";
 
 const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: length });
 
@@ -62,5 +62,22 @@ describe("p2p: libsecp256k1 recovery", () => {
     Buffer.from((halfOrder + 1n).toString(16).padStart(64, "0"), "hex").copy(compact, 32);
     for (const backend of [native, undefined])
       assert.equal(outcome(backend, digest, `0x${compact.toString("hex")}`), "refused");
+  });
+
+  it("signs digests byte for byte like viem's account, and leaves everything else to viem", async () => {
+    for (let i = 0; i < 50; i++) {
+      const privateKey = generatePrivateKey();
+      const portable = privateKeyToAccount(privateKey);
+      const fast = nativeSigningAccount(privateKey);
+      assert.equal(fast.address, portable.address);
+      const digest = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+      assert.equal(await signDigest(digest, fast), await signDigest(digest, portable));
+      assert.equal(await fast.sign?.({ hash: digest }), await portable.sign?.({ hash: digest }));
+    }
+    const privateKey = generatePrivateKey();
+    assert.equal(
+      await nativeSigningAccount(privateKey).signMessage({ message: "seedcraft" }),
+      await privateKeyToAccount(privateKey).signMessage({ message: "seedcraft" }),
+    );
   });
 });
