@@ -4,7 +4,7 @@
  * it, joins the world's DHT and mesh, walks a circle and edits blocks within reach.
  *
  * Run under a parent with an IPC channel (child_process.fork), it reports what it does as messages
- * (arrays of `PeerReport`, sent every 10 ms) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
+ * (arrays of `PeerReport`, sent every 50 ms) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
  * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
  */
 import { parseArgs } from "node:util";
@@ -132,7 +132,7 @@ export async function peer(args: string[]): Promise<number> {
     name,
     position: positionAt(0),
   });
-  // Reports go to the parent in batches (one IPC message per 10 ms, not one per op).
+  // Reports go to the parent in batches (one IPC message per 50 ms, not one per op; each carries its own times).
   let batch: PeerReport[] = [];
   const report = (message: PeerReport) => {
     if (!process.send) return;
@@ -140,7 +140,7 @@ export async function peer(args: string[]): Promise<number> {
       setTimeout(() => {
         if (process.connected) process.send?.(batch);
         batch = [];
-      }, 10);
+      }, 50);
   };
   report({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
   node.mesh.on("peer", () =>
