@@ -129,6 +129,14 @@ const MOVE_HEARTBEAT_MS = 1000;
 /** Links change in bursts (a peer joining links with several at once): tell peers after a pause. */
 const PEERS_DEBOUNCE_MS = 100;
 const MAX_SEEN = 50_000;
+/**
+ * A newcomer is caught up on the edits around it (not anchored yet) by each neighbour, as history:
+ * ops with a hop count of 0, never forwarded. At most this many, in slices that stay well inside its
+ * message budget.
+ */
+const HISTORY_MAX_OPS = 4096;
+const HISTORY_SLICE = 200;
+const HISTORY_SLICE_MS = 500;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
 const ALWAYS_WRONG = new Set([
@@ -445,6 +453,8 @@ export class Mesh {
       case "move":
         if (message.velocity) peer.velocity = message.velocity;
         if (message.position) {
+          // Where a newcomer stands tells us what history it needs.
+          if (peer.position === undefined) this.#sendHistory(conn, message.position);
           peer.position = message.position;
           peer.movedAtMs = this.#now();
           this.replica.setAvatar(peer.wallet, message.position, peer.velocity, peer.movedAtMs);
@@ -453,7 +463,9 @@ export class Mesh {
         return;
       case "op":
         return await this.#ops(conn, message, [message.op], () =>
-          this.replica.receiveOp(message.op, peer.wallet).then((verdict) => [verdict]),
+          this.replica
+            .receiveOp(message.op, peer.wallet, { historical: message.ttl === 0 })
+            .then((verdict) => [verdict]),
         );
       case "opBatch":
         return await this.#ops(conn, message, message.batch.ops, () =>
@@ -564,6 +576,18 @@ export class Mesh {
     const ttl = Math.min(message.ttl, DEFAULT_OP_TTL);
     if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return;
     this.#forward({ ...message, ttl: ttl - 1 }, (ops[0] as BlockOp).chunk, conn);
+  }
+
+  /** Replays the ops we hold around `position` to a peer that just arrived, oldest first, in slices. */
+  #sendHistory(conn: Conn, position: Position): void {
+    const ops = this.replica.history((chunk) => inAreaOfInterest(position, chunkCoordsOf(chunk)), HISTORY_MAX_OPS);
+    const slice = (from: number) => {
+      if (!this.#conns.has(conn)) return;
+      for (const op of ops.slice(from, from + HISTORY_SLICE))
+        this.#send(conn, encodeMessage({ type: "op", op, ttl: 0 }), true);
+      if (from + HISTORY_SLICE < ops.length) setTimeout(() => slice(from + HISTORY_SLICE), HISTORY_SLICE_MS);
+    };
+    if (ops.length > 0) slice(0);
   }
 
   /** Sends an op message to the linked peers whose area of interest holds `chunk`, nearest first. */

@@ -52,6 +52,11 @@ export type ReplicaOptions = {
 
 /** Extrapolate an avatar this far at most (a peer that stopped sending has stopped moving, or left). */
 const MAX_EXTRAPOLATE_MS = 2000;
+/** Signed ops kept per chunk for newcomers (the oldest go first); anchoring will make them final. */
+export const MAX_HISTORY_PER_CHUNK = 1024;
+
+/** How an op reached us: live (judged on the way), or history a neighbour replays to a newcomer. */
+export type ReceiveOptions = { historical?: boolean };
 
 type Held = { state: ChunkState; merkle: ChunkMerkle | undefined };
 
@@ -64,6 +69,7 @@ export class WorldReplica {
   readonly #rate: OpRateBudget;
   readonly #chunks = new Map<bigint, Held>();
   readonly #avatars = new Map<string, { position: Vec3; velocity: Vec3; atMs: number }>();
+  readonly #history = new Map<bigint, SignedOp[]>();
 
   constructor(options: ReplicaOptions) {
     this.domain = options.domain;
@@ -121,24 +127,54 @@ export class WorldReplica {
     block: number,
   ): Promise<{ op: SignedOp; verdict: OpVerdict }> {
     const op = await signOp({ chunk, index, block, hlc: this.clock.send(), author }, sessionKey, this.domain);
-    return { op, verdict: this.#fold(op) };
+    const verdict = this.#fold(op);
+    this.#remember(op, verdict);
+    return { op, verdict };
+  }
+
+  /**
+   * The signed ops this replica accepted (applied or bounced) in the chunks `wanted` picks, oldest
+   * first: what a newcomer needs to catch up on the edits not anchored yet.
+   */
+  history(wanted: (chunk: bigint) => boolean, limit = Number.POSITIVE_INFINITY): SignedOp[] {
+    const ops: SignedOp[] = [];
+    for (const [chunk, log] of this.#history) if (wanted(chunk)) ops.push(...log);
+    ops.sort((a, b) => a.hlc.wallMs - b.hlc.wallMs || a.hlc.logical - b.hlc.logical);
+    return ops.length > limit ? ops.slice(ops.length - limit) : ops;
+  }
+
+  #remember(op: SignedOp, verdict: OpVerdict): void {
+    if (verdict.status !== "applied" && verdict.status !== "bounced") return;
+    let log = this.#history.get(op.chunk);
+    if (!log) {
+      log = [];
+      this.#history.set(op.chunk, log);
+    }
+    log.push(op);
+    if (log.length > MAX_HISTORY_PER_CHUNK) log.splice(0, log.length - MAX_HISTORY_PER_CHUNK);
   }
 
   /**
    * Judges one signed op from the network and folds it in if it passes. `sender` is the wallet of the
    * peer it came from: when it is the op's author, the author's position must be known (reach).
    */
-  async receiveOp(op: SignedOp, sender?: Address): Promise<OpVerdict> {
-    const [verdict] = await this.#receive([op], () => recoverOpSigner(op, this.domain), sender);
+  async receiveOp(op: SignedOp, sender?: Address, options: ReceiveOptions = {}): Promise<OpVerdict> {
+    const [verdict] = await this.#receive([op], () => recoverOpSigner(op, this.domain), sender, options);
+    if (verdict) this.#remember(op, verdict);
     return verdict as OpVerdict;
   }
 
   /** Judges a signed batch (one signature, one author, for all its ops). */
   async receiveBatch(batch: SignedOpBatch, sender?: Address): Promise<OpVerdict[]> {
-    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain), sender);
+    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain), sender, {});
   }
 
-  async #receive(ops: readonly BlockOp[], recover: () => Address, sender: Address | undefined): Promise<OpVerdict[]> {
+  async #receive(
+    ops: readonly BlockOp[],
+    recover: () => Address,
+    sender: Address | undefined,
+    { historical = false }: ReceiveOptions,
+  ): Promise<OpVerdict[]> {
     let signer: Address;
     try {
       for (const op of ops) validateOp(op);
@@ -161,11 +197,15 @@ export class WorldReplica {
         checkAuthority(op, signer, context.session, context.nowMs);
         checkPlacement(op, context.hasUnlocked);
         // Reach is judged by the peers that see the author move (its neighbours, the first hop); an op
-        // forwarded from farther away was judged there already.
+        // forwarded from farther away was judged there already. History (a neighbour catching us up)
+        // was judged when it was live: where its author stands now says nothing about it, and its
+        // ops come all at once, so the author's live budget does not apply either. An author
+        // replaying its own ops is judged like a live one.
+        const own = sender?.toLowerCase() === op.author.toLowerCase();
         const avatar = this.avatar(op.author);
-        if (avatar || sender?.toLowerCase() === op.author.toLowerCase()) checkReach(op, avatar);
+        if (own || (avatar && !historical)) checkReach(op, avatar);
         this.clock.check(op.hlc);
-        if (!this.#rate.take(op.author, context.nowMs))
+        if ((own || !historical) && !this.#rate.take(op.author, context.nowMs))
           throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");
         verdicts.push(this.#fold(op));
         this.clock.receive(op.hlc);

@@ -20,9 +20,8 @@ declare module "bittorrent-dht" {
     k: Uint8Array;
     v: Uint8Array;
     seq: number;
-    sign: (message: Uint8Array) => Uint8Array;
     salt?: Uint8Array;
-  };
+  } & ({ sign: (message: Uint8Array) => Uint8Array } | { sig: Uint8Array });
   export type GetResult = { v: Uint8Array; k?: Uint8Array; seq?: number; sig?: Uint8Array } | null;
 
   export default class DHT extends EventEmitter {

@@ -70,6 +70,8 @@ export class NodePeer {
   readonly #backoff = new Map<string, { failures: number; nextAtMs: number }>();
   /** DHT address → DHT key (a ping and a card read answer it once). */
   readonly #ids = new Map<string, Hex>();
+  /** DHT key → its node's address (signals go straight there too). */
+  readonly #addresses = new Map<Hex, DhtAddress>();
   /** Where a key was last found: the centre of the region whose lookup gave it. */
   readonly #places = new Map<Hex, Position>();
   readonly #knocks = new Map<string, number>();
@@ -216,8 +218,11 @@ export class NodePeer {
         this.mesh.peers.length,
       );
       await Promise.all(wanted.map((peer) => this.dial(peer.id as Hex)));
-      // Linked with everyone it wants (or refused for now): settled until something changes.
-      this.#settled = wanted.length > 0 && wanted.every((peer) => this.mesh.has(peer.id as Hex));
+      // Linked with everyone it wants (or backing off from them): settled until something changes.
+      const now = Date.now();
+      this.#settled =
+        wanted.length > 0 &&
+        wanted.every((peer) => this.mesh.has(peer.id as Hex) || (this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now);
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
     } finally {
@@ -235,12 +240,20 @@ export class NodePeer {
   async #identify(address: DhtAddress): Promise<Hex | undefined> {
     const where = `${address.host}:${address.port}`;
     const known = this.#ids.get(where);
-    if (known) return known;
+    // A node we failed to reach is pinged again: one that left stays in the DHT's peer lists for a
+    // while, and dialling it costs a signaling attempt each time.
+    if (known) {
+      if (!this.#backoff.has(known) || (await this.dht.nodeIdOf(address).catch(() => undefined))) return known;
+      this.#ids.delete(where);
+      this.#addresses.delete(known);
+      return undefined;
+    }
     const nodeId = await this.dht.nodeIdOf(address).catch(() => undefined);
     const card = nodeId && (await this.dht.readCard(nodeId).catch(() => undefined));
     if (!card) return undefined;
     const id = bytesToHex(card.dhtKey).toLowerCase() as Hex;
     this.#ids.set(where, id);
+    this.#addresses.set(id, address);
     return id;
   }
 
@@ -278,7 +291,10 @@ export class NodePeer {
       const remoteKey = hexToBytes(id);
       if (knock)
         void this.dht.knock(nodeIdOfKey(remoteKey)).catch((error: Error) => debug("knock failed: %s", error.message));
-      const peer = await connectThroughDht(this.dht, remoteKey, { timeoutMs: 8000 });
+      const peer = await connectThroughDht(this.dht, remoteKey, {
+        timeoutMs: 8000,
+        address: this.#addresses.get(key as Hex),
+      });
       debug("%s: connected to %s in %d ms", this.#options.name, key.slice(0, 10), Date.now() - startedAtMs);
       if (this.#stopped) {
         peer.destroy();

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import Peer from "simple-peer";
 import { SeedcraftError } from "../../core/errors.ts";
-import type { WorldDht } from "./dht.ts";
+import type { DhtAddress, WorldDht } from "./dht.ts";
 import { LOOPBACK_RTC_CONFIG, nodeWrtc } from "./rtc.ts";
 
 export class SignalingError extends SeedcraftError {
@@ -44,6 +44,8 @@ export function isOfferer(own: Uint8Array, remote: Uint8Array): boolean {
 
 export type ConnectOptions = {
   timeoutMs?: number;
+  /** The remote node's DHT address, when known: signals are also put straight into its node. */
+  address?: DhtAddress;
   /** How often the mailbox is read (each read is a DHT lookup). */
   pollMs?: number;
   /** Offers older than this are left unanswered: their offerer gave up on them. */
@@ -81,7 +83,7 @@ export async function connectThroughDht(
   peer.on("signal", (data: Description) => {
     const signal: MailSignal = { ...data, n: attempt as string, t: now() };
     void dht
-      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)))
+      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)), options.address)
       .catch((error: Error) => peer.destroy(error));
   });
   const poll = async () => {

@@ -202,6 +202,55 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     );
   });
 
+  it("churn: 3 of 10 peers stop mid-run and 3 new ones join; every live peer converges, with no unhandled error", async () => {
+    const errors: unknown[] = [];
+    const onError = (error: unknown) => errors.push(error);
+    process.on("unhandledRejection", onError);
+    process.on("uncaughtException", onError);
+    try {
+      const random = prng(13);
+      const team = await players(13);
+      // Region (2, 2), out of view of the other tests' peers.
+      const base = 2 * 8 * CHUNK_SIZE + CHUNK_SIZE;
+      const spots = team.map((_, i) => standAt(base + 4 * (i % 4), base + 4 * Math.floor(i / 4)));
+      const live = await Promise.all(team.slice(0, 10).map((player, i) => startPeer(player, spots[i] as Position)));
+      await waitFor("the first 10 to link", async () => live.every((p) => p.mesh.peers.length >= 3), 30_000);
+
+      const touched = new Set<bigint>();
+      const blocks = [BLOCK_IDS.stone, BLOCK_IDS.dirt, BLOCK_IDS.wood, BLOCK_IDS.air];
+      const leaving = live.slice(7, 10);
+      let joining: Promise<NodePeer[]> | undefined;
+      const startedAt = Date.now();
+      for (let tick = 0; Date.now() - startedAt < 6_000; tick++) {
+        const elapsed = Date.now() - startedAt;
+        // Leavers stop editing a little before they stop, so none of their ops is in flight then.
+        const editors = live.filter((peer) => elapsed < 1_700 || !leaving.includes(peer));
+        const peer = editors[Math.floor(random() * editors.length)] as NodePeer;
+        const { chunk, index } = nearBlock(peer.mesh.position as Position, random);
+        touched.add(chunk);
+        await peer.mesh.edit(chunk, index, blocks[Math.floor(random() * blocks.length)] as number);
+        if (elapsed >= 2_000 && live.some((p) => leaving.includes(p))) {
+          for (const gone of leaving) {
+            live.splice(live.indexOf(gone), 1);
+            running.splice(running.indexOf(gone), 1);
+            await gone.stop();
+          }
+        }
+        if (elapsed >= 3_000 && !joining)
+          joining = Promise.all(team.slice(10).map((player, k) => startPeer(player, spots[10 + k] as Position)));
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      live.push(...(await (joining as Promise<NodePeer[]>)));
+      await waitFor("the newcomers to link", async () => live.every((p) => p.mesh.peers.length >= 3), 30_000);
+      await converged(live, [...touched]);
+      assert.equal(live.length, 10);
+      assert.deepEqual(errors, [], "no unhandled error");
+    } finally {
+      process.off("unhandledRejection", onError);
+      process.off("uncaughtException", onError);
+    }
+  });
+
   it("drops and bans a hostile peer that sends garbage, oversized, replayed and forged messages; honest peers keep converging", async () => {
     const [h1, h2, x] = await players(3);
     if (!h1 || !h2 || !x) throw new Error("unreachable");
