@@ -119,6 +119,22 @@ describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
     await assert.rejects(alice.sendMail(bob.publicKey, new Uint8Array(1000)), /under 1000 bytes/);
   });
 
+  it("puts a signal straight into the recipient's node too, so it arrives when the DHT cannot carry it", async () => {
+    // Dave has no routing table at all (no bootstrap): a BEP44 put through the DHT reaches nobody.
+    const dave = await WorldDht.start({ bootstrap: false });
+    const erin = await WorldDht.start({ bootstrap: false });
+    nodes.push(dave, erin);
+    const offer = new TextEncoder().encode("v=0 offer from dave");
+    await assert.rejects(dave.sendMail(erin.publicKey, offer), /mailbox/);
+    await dave.sendMail(erin.publicKey, offer, erin.address);
+    assert.deepEqual((await erin.readMail(dave.publicKey))?.payload, offer);
+    // Nobody listening at the address, and no DHT: a typed error.
+    const gone = await WorldDht.start({ bootstrap: false });
+    const goneAddress = gone.address;
+    await gone.destroy();
+    await assert.rejects(dave.sendMail(erin.publicKey, offer, goneAddress), /neither the DHT nor the recipient/);
+  });
+
   it("opens a WebRTC connection signaled through the DHT alone, the lower key offering", async () => {
     const [bootstrap] = nodes;
     if (!bootstrap) throw new Error("the discovery test starts the bootstrap node");
