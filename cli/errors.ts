@@ -14,12 +14,12 @@ export class PartFailedError extends SeedcraftError {
 }
 
 export class PortTakenError extends PartFailedError {
-  constructor(part: string, port: number) {
+  constructor(part: string, port: number, protocol: "tcp" | "udp" = "tcp") {
     super(
       "PORT_TAKEN",
       part,
-      `${part}: port ${port} on 127.0.0.1 is already taken.`,
-      `Is another \`npm start\` (seedcraft up) running? Stop it, or free the port (\`ss -ltnp 'sport = :${port}'\` shows who holds it).`,
+      `${part}: ${protocol === "udp" ? "UDP " : ""}port ${port} on 127.0.0.1 is already taken.`,
+      `Is another \`npm start\` (seedcraft up) running? Stop it, or free the port (\`ss -${protocol === "udp" ? "u" : "t"}lnp 'sport = :${port}'\` shows who holds it).`,
     );
     this.name = "PortTakenError";
   }

@@ -59,7 +59,7 @@ export const PEER_HELP = `  peer     Join the local world as a headless player t
            --at <x,z>             where to stand (0,0)
            --walk <blocks>        radius of the circle it walks, 0 to stand still (4)
            --edits-per-s <n>      blocks it edits a second, 0 for none (1)
-           --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP, 127.0.0.1:6881)
+           --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; the local world's, 127.0.0.1:6881)
            --duration <s>         stop after this many seconds (run until Ctrl-C)`;
 
 const now = () => performance.timeOrigin + performance.now();
@@ -94,7 +94,11 @@ export async function peer(args: string[]): Promise<number> {
   const radius = numberFlag("walk", values.walk, 4, 0, 64);
   const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
-  const bootstrap = (values.bootstrap ?? process.env.SEEDCRAFT_DHT_BOOTSTRAP ?? "127.0.0.1:6881").split(",");
+  const bootstrap = (
+    values.bootstrap ??
+    process.env.SEEDCRAFT_DHT_BOOTSTRAP ??
+    `127.0.0.1:${process.env.SEEDCRAFT_DHT_PORT || 6881}`
+  ).split(",");
   for (const entry of bootstrap)
     if (!/^[\w.-]+:\d{1,5}$/.test(entry))
       throw new UsageError(`--bootstrap wants host:port, got ${JSON.stringify(entry)}`);

@@ -28,6 +28,7 @@ ${DHT_HELP}
 
 Environment:
   SEEDCRAFT_CHAIN_PORT, SEEDCRAFT_INDEXER_PORT, SEEDCRAFT_APP_PORT   ports (8545, 42069, 5173)
+  SEEDCRAFT_DHT_PORT     the DHT bootstrap node's UDP port (6881)
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
   SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
@@ -35,18 +36,21 @@ Environment:
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
-function parsePorts(): { chain?: number; indexer?: number; app?: number } {
-  const ports: { chain?: number; indexer?: number; app?: number } = {};
+function parsePorts(): { chain?: number; indexer?: number; dht?: number; app?: number } {
+  const ports: { chain?: number; indexer?: number; dht?: number; app?: number } = {};
   for (const [key, variable] of [
     ["chain", "SEEDCRAFT_CHAIN_PORT"],
     ["indexer", "SEEDCRAFT_INDEXER_PORT"],
+    ["dht", "SEEDCRAFT_DHT_PORT"],
     ["app", "SEEDCRAFT_APP_PORT"],
   ] as const) {
     const value = process.env[variable];
     if (value === undefined || value === "") continue;
     const port = Number(value);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
-      throw new UsageError(`${variable} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+      throw new UsageError(
+        `${variable} must be a ${key === "dht" ? "UDP" : "TCP"} port (1-65535), got ${JSON.stringify(value)}`,
+      );
     ports[key] = port;
   }
   return ports;

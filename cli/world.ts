@@ -4,12 +4,14 @@
  * Node-only.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
 import { createWriteStream, mkdirSync, readFileSync, realpathSync, type WriteStream, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import bencode from "bencode";
 import createDebug from "debug";
 import { PartExitedError, PartFailedError, PartTimeoutError, PortTakenError } from "./errors.ts";
 
@@ -17,13 +19,13 @@ const debug = createDebug("seedcraft:world");
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export const PART_NAMES = ["chain", "deploy", "indexer", "app"] as const;
+export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "app"] as const;
 export type PartName = (typeof PART_NAMES)[number];
 
 export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
   parts?: readonly PartName[];
-  ports?: { chain?: number; indexer?: number; app?: number };
+  ports?: { chain?: number; indexer?: number; dht?: number; app?: number };
   /** Names deployments/<network>.json. Default "localhost". */
   network?: string;
   /** Where logs and indexer state go. Default <root>/.seedcraft. */
@@ -37,7 +39,8 @@ export type PartProgress =
   | { part: PartName; phase: "waiting"; seconds: number }
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
 
-export type WorldUrls = { chain: string; indexer: string; app: string };
+/** `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. */
+export type WorldUrls = { chain: string; indexer: string; dht: string; app: string };
 
 type Service = {
   part: PartName;
@@ -52,6 +55,8 @@ type Service = {
 type PartSpec = {
   part: PartName;
   port?: number;
+  /** A UDP port the part binds (the DHT). */
+  udpPort?: number;
   /** A task runs to completion (deploy); a service runs until stopped. */
   kind: "task" | "service";
   bin: string;
@@ -70,6 +75,41 @@ type PartSpec = {
 /** Resolves a package's CLI entry from node_modules/.bin so it runs under this very Node. */
 function binPath(name: string): string {
   return realpathSync(path.join(ROOT, "node_modules", ".bin", name));
+}
+
+/** Whether a UDP port can be bound on 127.0.0.1. */
+export async function isUdpPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = dgram.createSocket("udp4");
+    socket.once("error", () => resolve(false));
+    socket.bind({ port, address: host, exclusive: true }, () => socket.close(() => resolve(true)));
+  });
+}
+
+/** Whether a DHT node answers a KRPC ping at host:port within `timeoutMs`. */
+export async function dhtAnswers(port: number, host = "127.0.0.1", timeoutMs = 500): Promise<boolean> {
+  const socket = dgram.createSocket("udp4");
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      socket.once("error", () => resolve(false));
+      socket.on("message", (message) => {
+        try {
+          const reply = bencode.decode(message) as { y?: Uint8Array; r?: { id?: Uint8Array } };
+          if (reply.r?.id?.length === 20) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        } catch {
+          // not KRPC: keep waiting
+        }
+      });
+      const ping = bencode.encode({ t: "sc", y: "q", q: "ping", a: { id: Buffer.alloc(20, 7) } });
+      socket.send(ping, port, host);
+    });
+  } finally {
+    socket.close();
+  }
 }
 
 export async function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
@@ -124,7 +164,7 @@ function tail(file: string, lines = 15): string {
  */
 export class World extends EventEmitter {
   readonly parts: readonly PartName[];
-  readonly ports: { chain: number; indexer: number; app: number };
+  readonly ports: { chain: number; indexer: number; dht: number; app: number };
   readonly network: string;
   readonly stateDir: string;
   readonly urls: WorldUrls;
@@ -140,6 +180,7 @@ export class World extends EventEmitter {
     this.ports = {
       chain: options.ports?.chain ?? 8545,
       indexer: options.ports?.indexer ?? 42069,
+      dht: options.ports?.dht ?? 6881,
       app: options.ports?.app ?? 5173,
     };
     this.network = options.network ?? "localhost";
@@ -151,6 +192,7 @@ export class World extends EventEmitter {
     this.urls = {
       chain: chainUrl,
       indexer: `http://127.0.0.1:${this.ports.indexer}`,
+      dht: `127.0.0.1:${this.ports.dht}`,
       app: `http://127.0.0.1:${this.ports.app}`,
     };
   }
@@ -167,6 +209,9 @@ export class World extends EventEmitter {
     // Fail before starting anything if a port is taken: the message names the part and the port.
     for (const spec of specs) {
       if (spec.port !== undefined && !(await isPortFree(spec.port))) throw new PortTakenError(spec.part, spec.port);
+      for (const spec of specs)
+        if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort)))
+          throw new PortTakenError(spec.part, spec.udpPort, "udp");
     }
     try {
       for (const spec of specs) {
@@ -264,6 +309,17 @@ export class World extends EventEmitter {
           },
         };
       }
+      case "dht":
+        return {
+          part,
+          kind: "service",
+          udpPort: this.ports.dht,
+          // `seedcraft dht`: a DHT node that bootstraps from nobody; every local peer starts from it.
+          bin: path.join(ROOT, "cli", "seedcraft.ts"),
+          args: ["dht", "--port", String(this.ports.dht)],
+          env,
+          healthy: async () => ((await dhtAnswers(this.ports.dht)) ? `udp://${this.urls.dht}` : undefined),
+        };
       case "app":
         return {
           part,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { dhtAnswers } from "../../cli/world.ts";
 import {
   isAlive,
   portsFree,
@@ -24,6 +25,7 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
     t.after(() => stopCliWorld(world, first));
     const pids = servicePids(world);
     assert.ok(pids.length >= 1);
+    if (!PARTS) assert.ok(await dhtAnswers(world.ports.dht), "the DHT bootstrap node answers a ping");
 
     const second = runCli(["up", ...extra], world.env);
     t.after(() => stopCliWorld(world, second));
@@ -35,6 +37,7 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
     assert.equal(await first.exited, 0);
     assert.ok(await portsFree(ports), "nothing is left listening");
     await waitFor("every child to exit", () => pids.every((pid) => !isAlive(pid)), 10_000);
+    assert.equal(await dhtAnswers(world.ports.dht), false, "the DHT node is gone");
   });
 
   it("stops with an error naming the chain when the chain dies under it", async (t) => {
