@@ -66,26 +66,44 @@ export type WorldDhtOptions = {
   port?: number;
   /** The ed25519 secret key (32 bytes); random by default. */
   secretKey?: Uint8Array;
+  /**
+   * Instead of a secret key: the public key of someone who signs their own items elsewhere (a browser
+   * behind the gateway). The node takes that key's id, and puts only items signed already.
+   */
+  hostedKey?: Uint8Array;
 };
+
+/** A BEP44 mutable item signed by its owner: `sig` covers salt, seq and v (BEP44's encoding). */
+export type SignedItem = { k: Uint8Array; v: Uint8Array; seq: number; salt?: Uint8Array; sig: Uint8Array };
+
+/** The bytes a BEP44 mutable item's signature covers. */
+export function itemSigData(item: { v: Uint8Array; seq: number; salt?: Uint8Array }): Uint8Array {
+  const fields = item.salt ? { salt: item.salt, seq: item.seq, v: item.v } : { seq: item.seq, v: item.v };
+  return bencode.encode(fields).subarray(1, -1);
+}
 
 export class WorldDht {
   readonly #dht: DHT;
-  readonly #secretKey: KeyObject;
+  readonly #secretKey: KeyObject | undefined;
   readonly publicKey: Uint8Array;
   #seq = 0;
 
-  private constructor(dht: DHT, secretKey: Uint8Array, publicKey: Uint8Array) {
+  private constructor(dht: DHT, secretKey: Uint8Array | undefined, publicKey: Uint8Array) {
     this.#dht = dht;
-    this.#secretKey = privateKeyOf(secretKey);
+    this.#secretKey = secretKey && privateKeyOf(secretKey);
     this.publicKey = publicKey;
   }
 
-  #sign = (message: Uint8Array): Buffer => sign(null, message, this.#secretKey);
+  #sign = (message: Uint8Array): Buffer => {
+    if (!this.#secretKey) throw new DhtError("This node hosts someone else's key: it cannot sign.");
+    return sign(null, message, this.#secretKey);
+  };
 
   /** Starts a node listening on `host:port` (127.0.0.1 and a free port by default). */
   static async start(options: WorldDhtOptions): Promise<WorldDht> {
-    const secretKey = options.secretKey ?? new Uint8Array(randomBytes(32));
-    const publicKey = ed25519PublicKey(secretKey);
+    if (options.hostedKey && options.hostedKey.length !== 32) throw new DhtError("An ed25519 public key is 32 bytes.");
+    const secretKey = options.hostedKey ? undefined : (options.secretKey ?? new Uint8Array(randomBytes(32)));
+    const publicKey = secretKey ? ed25519PublicKey(secretKey) : (options.hostedKey as Uint8Array);
     const host = options.host ?? "127.0.0.1";
     const dht = new DHT({
       bootstrap: options.bootstrap,
@@ -162,29 +180,63 @@ export class WorldDht {
     if (payload.length >= 1000)
       throw new DhtError("A mailbox message must stay under 1000 bytes.", `${payload.length} bytes`);
     this.#seq += 1;
-    const item = {
-      k: Buffer.from(this.publicKey),
-      v: Buffer.from(payload),
-      seq: this.#seq,
-      salt: Buffer.from(sha1(to)),
+    const item = { k: this.publicKey, v: payload, seq: this.#seq, salt: sha1(to) };
+    await this.putSigned({ ...item, sig: this.#sign(itemSigData(item)) }, recipient);
+  }
+
+  /**
+   * Puts an item its owner signed already, to the nodes closest to its target and, if `recipient` is
+   * given, straight into that node too (see sendMail). The signature is checked first.
+   */
+  async putSigned(item: SignedItem, recipient?: DhtAddress): Promise<void> {
+    if (item.v.length >= 1000)
+      throw new DhtError("A BEP44 value must stay under 1000 bytes.", `${item.v.length} bytes`);
+    if (item.salt && item.salt.length > 64) throw new DhtError("A BEP44 salt is at most 64 bytes.");
+    if (!Number.isSafeInteger(item.seq) || item.seq < 0) throw new DhtError("A BEP44 seq is a non-negative integer.");
+    if (!ed25519Verify(item.sig, itemSigData(item), item.k))
+      throw new DhtError("The item's signature does not verify.");
+    const put = {
+      k: Buffer.from(item.k),
+      v: Buffer.from(item.v),
+      seq: item.seq,
+      sig: Buffer.from(item.sig),
+      ...(item.salt ? { salt: Buffer.from(item.salt) } : {}),
     };
-    const sig = this.#sign(bencode.encode({ salt: item.salt, seq: item.seq, v: item.v }).subarray(1, -1));
     const network = new Promise<void>((resolve, reject) =>
-      this.#dht.put({ ...item, sig }, (error) =>
+      this.#dht.put(put, (error) =>
         error ? reject(new DhtError("Could not deliver the mailbox message.", error.message)) : resolve(),
       ),
     );
     if (!recipient) return await network;
-    const direct = this.#putDirect(recipient, sha1(Buffer.concat([item.k, item.salt])), { ...item, sig });
+    const target = sha1(put.salt ? Buffer.concat([put.k, put.salt]) : put.k);
+    const direct = this.#putDirect(recipient, target, put);
     await Promise.any([network, direct]).catch(() => {
       throw new DhtError("Could not deliver the mailbox message.", "neither the DHT nor the recipient took it");
     });
   }
 
+  /** The raw mutable item under `target` (its signature checked by the DHT), or undefined. */
+  async getItem(target: Uint8Array): Promise<SignedItem | undefined> {
+    const result = await new Promise<GetResult>((resolve, reject) =>
+      this.#dht.get(Buffer.from(target), (error, found) =>
+        error ? reject(new DhtError("DHT get failed.", error.message)) : resolve(found),
+      ),
+    );
+    if (!result?.k || !result.v || !result.sig) return undefined;
+    const salt = (result as { salt?: Uint8Array }).salt;
+    return {
+      k: new Uint8Array(result.k),
+      v: new Uint8Array(result.v),
+      seq: result.seq ?? 0,
+      sig: new Uint8Array(result.sig),
+      ...(salt ? { salt: new Uint8Array(salt) } : {}),
+    };
+  }
+
   async #putDirect(
     node: DhtAddress,
     target: Uint8Array,
-    item: { k: Buffer; v: Buffer; seq: number; salt: Buffer; sig: Buffer },
+    item: { k: Buffer; v: Buffer; seq: number; salt?: Buffer; sig: Buffer },
   ): Promise<void> {
     const { id, query } = this.#rpc();
     const got = await query(node, { q: "get", a: { id, target: Buffer.from(target) } });

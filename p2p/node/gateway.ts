@@ -1,0 +1,276 @@
+/**
+ * Node-only: the browser gateway. Browsers cannot speak UDP, so a gateway hosts a DHT node for each
+ * browser that connects over WebSocket and relays what the browser asks of it: BEP44 get and put,
+ * announce, lookup, ping and knock. The browser keeps its ed25519 secret key and signs its own items;
+ * the gateway checks every signature and cannot forge one. Its hosted node takes the browser key's id,
+ * so Node peers find a browser exactly as they find each other (lookup → ping → card), and a knock or
+ * a mailbox put addressed to the browser lands on that node.
+ *
+ * Protocol: JSON text frames, binary fields as lowercase hex without 0x.
+ * - gateway → browser on connect: `{event: "challenge", nonce}`.
+ * - browser → gateway: `{id, op, ...}`; answered `{id, ok: true, ...}` or `{id, ok: false, code, error}`.
+ *   `hello {key, sig}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce); then
+ *   `put {v, seq, salt?, sig, to?}`, `get {target}`, `announce {topic}`, `lookup {topic}`,
+ *   `ping {host, port}`, `knock {node}`.
+ * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
+ * Limits per client: a frame of 4 KiB, 20 requests a second (bursts of 40), 16 in flight; too many bad
+ * frames close the socket. Clients beyond `maxClients` are refused.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import createDebug from "debug";
+import { type WebSocket, WebSocketServer } from "ws";
+import { type DhtAddress, ed25519Verify, itemSigData, WorldDht } from "./dht.ts";
+
+const debug = createDebug("seedcraft:gateway");
+
+export const GATEWAY_CHALLENGE_PREFIX = "seedcraft:gateway:v1:";
+const MAX_FRAME_BYTES = 4096;
+const MAX_BAD_FRAMES = 10;
+
+export type GatewayOptions = {
+  /** DHT bootstrap nodes ("host:port") the hosted nodes start from. */
+  bootstrap: string[];
+  host?: string;
+  port?: number;
+  maxClients?: number;
+  requestsPerSecond?: number;
+  maxInFlight?: number;
+};
+
+/** A request the gateway refuses; `code` is stable. */
+export class GatewayRequestError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "GatewayRequestError";
+  }
+}
+
+type Client = {
+  socket: WebSocket;
+  nonce: string;
+  node: WorldDht | undefined;
+  key: Uint8Array | undefined;
+  tokens: number;
+  atMs: number;
+  inFlight: number;
+  bad: number;
+  stopKnocks: (() => void) | undefined;
+};
+
+const HEX = /^(?:[0-9a-f]{2})*$/;
+
+function bytes(value: unknown, field: string, length?: number, max = 1000): Uint8Array {
+  if (typeof value !== "string" || !HEX.test(value))
+    throw new GatewayRequestError("BAD_REQUEST", `${field} must be lowercase hex`);
+  const out = Buffer.from(value, "hex");
+  if (length !== undefined && out.length !== length)
+    throw new GatewayRequestError("BAD_REQUEST", `${field} must be ${length} bytes`);
+  if (out.length > max) throw new GatewayRequestError("BAD_REQUEST", `${field} is too long`);
+  return new Uint8Array(out);
+}
+
+function address(value: unknown): DhtAddress {
+  const { host, port } = (value ?? {}) as { host?: unknown; port?: unknown };
+  if (typeof host !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host))
+    throw new GatewayRequestError("BAD_REQUEST", "host must be an IPv4 address");
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new GatewayRequestError("BAD_REQUEST", "port must be 1-65535");
+  return { host, port };
+}
+
+const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
+
+export class DhtGateway {
+  readonly #server: WebSocketServer;
+  readonly #options: Required<Omit<GatewayOptions, "host" | "port">>;
+  readonly #clients = new Set<Client>();
+
+  private constructor(server: WebSocketServer, options: GatewayOptions) {
+    this.#server = server;
+    this.#options = {
+      bootstrap: options.bootstrap,
+      maxClients: options.maxClients ?? 64,
+      requestsPerSecond: options.requestsPerSecond ?? 20,
+      maxInFlight: options.maxInFlight ?? 16,
+    };
+    server.on("connection", (socket) => this.#accept(socket));
+  }
+
+  /** Listens on ws://host:port (127.0.0.1 and a free port by default). */
+  static async start(options: GatewayOptions): Promise<DhtGateway> {
+    const server = new WebSocketServer({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+      maxPayload: MAX_FRAME_BYTES,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", () => resolve());
+      server.once("error", reject);
+    });
+    return new DhtGateway(server, options);
+  }
+
+  get url(): string {
+    const { address: host, port } = this.#server.address() as AddressInfo;
+    return `ws://${host}:${port}`;
+  }
+
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  async close(): Promise<void> {
+    for (const client of [...this.#clients]) client.socket.terminate();
+    await Promise.all([...this.#clients].map((client) => this.#release(client)));
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(socket: WebSocket): void {
+    if (this.#clients.size >= this.#options.maxClients) {
+      socket.close(1013, "gateway full");
+      return;
+    }
+    const client: Client = {
+      socket,
+      nonce: randomBytes(16).toString("hex"),
+      node: undefined,
+      key: undefined,
+      tokens: 2 * this.#options.requestsPerSecond,
+      atMs: Date.now(),
+      inFlight: 0,
+      bad: 0,
+      stopKnocks: undefined,
+    };
+    this.#clients.add(client);
+    socket.on("message", (data, isBinary) => void this.#onFrame(client, data as Buffer, isBinary));
+    socket.on("close", () => void this.#release(client));
+    socket.on("error", () => socket.terminate());
+    socket.send(JSON.stringify({ event: "challenge", nonce: client.nonce }));
+  }
+
+  async #release(client: Client): Promise<void> {
+    if (!this.#clients.delete(client)) return;
+    client.stopKnocks?.();
+    await client.node?.destroy();
+    debug("client %s left", client.key ? hex(client.key).slice(0, 12) : "(no hello)");
+  }
+
+  async #onFrame(client: Client, data: Buffer, isBinary: boolean): Promise<void> {
+    let id: unknown;
+    try {
+      if (isBinary) throw new GatewayRequestError("BAD_REQUEST", "frames are JSON text");
+      let request: Record<string, unknown>;
+      try {
+        request = JSON.parse(data.toString("utf8")) as Record<string, unknown>;
+      } catch {
+        throw new GatewayRequestError("BAD_REQUEST", "not JSON");
+      }
+      if (typeof request !== "object" || request === null)
+        throw new GatewayRequestError("BAD_REQUEST", "not an object");
+      id = request.id;
+      if (typeof id !== "number" || !Number.isSafeInteger(id))
+        throw new GatewayRequestError("BAD_REQUEST", "id must be an integer");
+      this.#admit(client);
+      client.inFlight++;
+      try {
+        const result = await this.#handle(client, request);
+        this.#reply(client, { id, ok: true, ...result });
+      } finally {
+        client.inFlight--;
+      }
+    } catch (error) {
+      const known = error instanceof GatewayRequestError;
+      if (known && error.code === "BAD_REQUEST") client.bad++;
+      this.#reply(client, {
+        id: typeof id === "number" ? id : null,
+        ok: false,
+        code: known ? error.code : "DHT",
+        error: (error as Error).message,
+      });
+      if (client.bad > MAX_BAD_FRAMES) client.socket.close(1008, "too many bad requests");
+    }
+  }
+
+  #admit(client: Client): void {
+    const now = Date.now();
+    const rate = this.#options.requestsPerSecond;
+    client.tokens = Math.min(2 * rate, client.tokens + ((now - client.atMs) * rate) / 1000);
+    client.atMs = now;
+    if (client.tokens < 1) throw new GatewayRequestError("RATE_LIMITED", `over ${rate} requests a second`);
+    if (client.inFlight >= this.#options.maxInFlight)
+      throw new GatewayRequestError("RATE_LIMITED", `over ${this.#options.maxInFlight} requests in flight`);
+    client.tokens -= 1;
+  }
+
+  #reply(client: Client, body: object): void {
+    if (client.socket.readyState === client.socket.OPEN) client.socket.send(JSON.stringify(body));
+  }
+
+  async #handle(client: Client, request: Record<string, unknown>): Promise<object> {
+    if (request.op === "hello") return await this.#hello(client, request);
+    const node = client.node;
+    if (!node) throw new GatewayRequestError("HELLO_FIRST", "say hello first");
+    switch (request.op) {
+      case "put": {
+        const item = {
+          k: client.key as Uint8Array,
+          v: bytes(request.v, "v", undefined, 999),
+          seq: request.seq as number,
+          sig: bytes(request.sig, "sig", 64),
+          ...(request.salt === undefined ? {} : { salt: bytes(request.salt, "salt", undefined, 64) }),
+        };
+        if (typeof item.seq !== "number" || !Number.isSafeInteger(item.seq) || item.seq < 0)
+          throw new GatewayRequestError("BAD_REQUEST", "seq must be a non-negative integer");
+        if (!ed25519Verify(item.sig, itemSigData(item), item.k))
+          throw new GatewayRequestError("BAD_SIGNATURE", "the item's signature does not verify under your key");
+        await node.putSigned(item, request.to === undefined ? undefined : address(request.to));
+        return {};
+      }
+      case "get": {
+        const item = await node.getItem(bytes(request.target, "target", 20));
+        return {
+          item: item && {
+            k: hex(item.k),
+            v: hex(item.v),
+            seq: item.seq,
+            sig: hex(item.sig),
+            ...(item.salt ? { salt: hex(item.salt) } : {}),
+          },
+        };
+      }
+      case "announce":
+        await node.announce(bytes(request.topic, "topic", 20));
+        return {};
+      case "lookup":
+        return { addresses: await node.lookup(bytes(request.topic, "topic", 20)) };
+      case "ping":
+        return { node: hex(await node.nodeIdOf(address(request))) };
+      case "knock":
+        await node.knock(bytes(request.node, "node", 20));
+        return {};
+      default:
+        throw new GatewayRequestError("BAD_REQUEST", `unknown op ${JSON.stringify(request.op)}`);
+    }
+  }
+
+  async #hello(client: Client, request: Record<string, unknown>): Promise<object> {
+    if (client.node) throw new GatewayRequestError("BAD_REQUEST", "hello twice");
+    const key = bytes(request.key, "key", 32);
+    const sig = bytes(request.sig, "sig", 64);
+    if (!ed25519Verify(sig, new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + client.nonce), key))
+      throw new GatewayRequestError("BAD_SIGNATURE", "the challenge signature does not verify");
+    client.key = key;
+    const node = await WorldDht.start({ bootstrap: this.#options.bootstrap, hostedKey: key });
+    if (!this.#clients.has(client)) {
+      await node.destroy();
+      throw new GatewayRequestError("GONE", "the client left");
+    }
+    client.node = node;
+    client.stopKnocks = node.onKnock((from) => this.#reply(client, { event: "knock", from }));
+    debug("client %s hosted on udp %o", hex(key).slice(0, 12), node.address);
+    return { address: node.address };
+  }
+}

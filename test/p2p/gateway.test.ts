@@ -1,0 +1,140 @@
+/**
+ * The browser gateway with real parts on 127.0.0.1: DHT nodes, the gateway's WebSocket server, and the
+ * isomorphic client a browser runs (here under Node's own WebSocket). The client signs its own items.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { makeCard } from "../../p2p/card.ts";
+import { GatewayDht, GatewayError } from "../../p2p/gateway-client.ts";
+import { nodeIdOfKey, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
+import { DhtGateway } from "../../p2p/node/gateway.ts";
+import { waitFor } from "../helpers/world.ts";
+
+const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
+
+/** Opens a raw socket to the gateway and collects what it sends. */
+async function rawSocket(url: string): Promise<{ socket: WebSocket; frames: Record<string, unknown>[] }> {
+  const socket = new WebSocket(url);
+  const frames: Record<string, unknown>[] = [];
+  socket.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve);
+    socket.addEventListener("error", reject);
+  });
+  return { socket, frames };
+}
+
+describe("p2p: the browser gateway", { timeout: 60_000 }, () => {
+  let bootstrap: WorldDht;
+  let node: WorldDht;
+  let gateway: DhtGateway;
+  const clients: GatewayDht[] = [];
+
+  before(async () => {
+    bootstrap = await WorldDht.start({ bootstrap: false });
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    node = await WorldDht.start({ bootstrap: [at] });
+    gateway = await DhtGateway.start({ bootstrap: [at], maxClients: 4 });
+  });
+
+  after(async () => {
+    await Promise.all(clients.map((client) => client.destroy()));
+    await gateway.close();
+    await node.destroy();
+    await bootstrap.destroy();
+  });
+
+  it("lets a client that signs its own items be found, read, mailed and knocked like any DHT peer", async () => {
+    const client = await GatewayDht.connect(gateway.url);
+    clients.push(client);
+    // Its card, signed by the client, published through the gateway.
+    const session = privateKeyToAccount(generatePrivateKey());
+    const wallet = privateKeyToAccount(generatePrivateKey()).address;
+    await client.publishCard(await makeCard(client.publicKey, wallet, session));
+    const topic = regionTopic(31337, LEDGER, { rx: 3, rz: 4 });
+    await client.announce(topic);
+
+    // A Node peer finds it exactly as it finds Node peers: lookup, ping for the id, the card.
+    const found = await node.lookup(topic);
+    assert.deepEqual(found, [client.address]);
+    const id = await node.nodeIdOf(client.address);
+    assert.deepEqual(id, nodeIdOfKey(client.publicKey));
+    const card = await node.readCard(id);
+    assert.equal(card?.wallet, wallet);
+    assert.equal(card?.sessionKey, session.address);
+    // And the client reads the Node peer's card through the gateway, checking it itself.
+    const nodeSession = privateKeyToAccount(generatePrivateKey());
+    await node.publishCard(await makeCard(node.publicKey, wallet, nodeSession));
+    assert.equal((await client.readCard(node.cardTarget))?.sessionKey, nodeSession.address);
+    assert.deepEqual(await client.lookup(topic), []);
+
+    // Mailboxes both ways, straight into the recipient's node.
+    const offer = new TextEncoder().encode("v=0 offer from the node");
+    await node.sendMail(client.publicKey, offer, client.address);
+    assert.deepEqual((await client.readMail(node.publicKey))?.payload, offer);
+    const answer = new TextEncoder().encode("v=0 answer from the browser");
+    await client.sendMail(node.publicKey, answer, node.address);
+    assert.deepEqual((await node.readMail(client.publicKey))?.payload, answer);
+
+    // A knock on the hosted node reaches the client.
+    const knocks: { host: string; port: number }[] = [];
+    client.onKnock((from) => knocks.push(from));
+    await node.knock(client.cardTarget);
+    await waitFor("the knock", () => knocks.length > 0, 5_000);
+    assert.deepEqual(knocks[0], node.address);
+  });
+
+  it("refuses bad hellos, unsigned or malformed requests and floods with typed errors, changing nothing", async () => {
+    const { socket, frames } = await rawSocket(gateway.url);
+    await waitFor("the challenge", () => frames.some((f) => f.event === "challenge"), 5_000);
+    const send = (body: unknown) => socket.send(typeof body === "string" ? body : JSON.stringify(body));
+    const reply = async (id: number) => {
+      await waitFor(`reply ${id}`, () => frames.some((f) => f.id === id), 5_000);
+      return frames.find((f) => f.id === id) as Record<string, unknown>;
+    };
+    send({ id: 1, op: "lookup", topic: "00".repeat(20) });
+    assert.equal((await reply(1)).code, "HELLO_FIRST");
+    send({ id: 2, op: "hello", key: "11".repeat(32), sig: "22".repeat(64) });
+    assert.equal((await reply(2)).code, "BAD_SIGNATURE");
+    send({ id: 3, op: "hello", key: "zz", sig: 5 });
+    assert.equal((await reply(3)).code, "BAD_REQUEST");
+    send("not json");
+    await waitFor("a reply to junk", () => frames.some((f) => f.id === null && f.code === "BAD_REQUEST"), 5_000);
+    assert.equal(gateway.clients >= 1, true);
+    socket.close();
+
+    // A client may put only items it signed itself; a flood is rate limited.
+    const client = await GatewayDht.connect(gateway.url);
+    clients.push(client);
+    const results = await Promise.allSettled(
+      Array.from({ length: 60 }, () => client.lookup(new Uint8Array(20).fill(9))),
+    );
+    const limited = results.filter(
+      (r) => r.status === "rejected" && r.reason instanceof GatewayError && r.reason.code === "RATE_LIMITED",
+    );
+    assert.ok(limited.length > 0, "some requests of the flood are refused");
+    assert.ok(
+      results.some((r) => r.status === "fulfilled"),
+      "the rest are served",
+    );
+  });
+
+  it("refuses clients beyond its limit", async () => {
+    const extra: GatewayDht[] = [];
+    const refusal = await (async () => {
+      for (let i = 0; i < 6; i++) {
+        try {
+          extra.push(await GatewayDht.connect(gateway.url));
+        } catch (error) {
+          return error;
+        }
+      }
+      return undefined;
+    })();
+    clients.push(...extra);
+    assert.ok(refusal instanceof GatewayError, String(refusal));
+    assert.equal(refusal.code, "GATEWAY_CLOSED");
+    assert.ok(gateway.clients <= 4);
+  });
+});
