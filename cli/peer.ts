@@ -17,6 +17,7 @@ import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
+import { DhtGateway } from "../p2p/node/gateway.ts";
 import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
@@ -52,6 +53,47 @@ export async function dht(args: string[]): Promise<number> {
   });
   await node.destroy();
   return 0;
+}
+
+export const GATEWAY_HELP = `  gateway  Run the browser gateway: a DHT node for each browser, over WebSocket (until Ctrl-C).
+           --port <port>          TCP port (6880)
+           --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; the local world's)
+           --max-clients <n>      browsers served at once (64)`;
+
+/** `seedcraft gateway`: the WebSocket service browsers reach the DHT through. */
+export async function gateway(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: "string" }, bootstrap: { type: "string" }, "max-clients": { type: "string" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const port = numberFlag("port", values.port, 6880, 1, 65535);
+  const maxClients = numberFlag("max-clients", values["max-clients"], 64, 1, 10_000);
+  if (!Number.isInteger(port) || !Number.isInteger(maxClients))
+    throw new UsageError("--port and --max-clients must be integers");
+  const bootstrap = bootstrapList(values.bootstrap);
+  const server = await DhtGateway.start({ bootstrap, port, maxClients });
+  console.log(`DHT gateway for browsers on ${server.url}, bootstrapping from ${bootstrap.join(",")} (Ctrl-C stops it)`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await server.close();
+  return 0;
+}
+
+/** --bootstrap, else SEEDCRAFT_DHT_BOOTSTRAP, else the local world's node (SEEDCRAFT_DHT_PORT, 6881). */
+function bootstrapList(flag: string | undefined): string[] {
+  const bootstrap = (
+    flag ??
+    process.env.SEEDCRAFT_DHT_BOOTSTRAP ??
+    `127.0.0.1:${process.env.SEEDCRAFT_DHT_PORT || 6881}`
+  ).split(",");
+  for (const entry of bootstrap)
+    if (!/^[\w.-]+:\d{1,5}$/.test(entry))
+      throw new UsageError(`--bootstrap wants host:port, got ${JSON.stringify(entry)}`);
+  return bootstrap;
 }
 
 export const PEER_HELP = `  peer     Join the local world as a headless player that walks and edits blocks.
@@ -94,14 +136,7 @@ export async function peer(args: string[]): Promise<number> {
   const radius = numberFlag("walk", values.walk, 4, 0, 64);
   const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
-  const bootstrap = (
-    values.bootstrap ??
-    process.env.SEEDCRAFT_DHT_BOOTSTRAP ??
-    `127.0.0.1:${process.env.SEEDCRAFT_DHT_PORT || 6881}`
-  ).split(",");
-  for (const entry of bootstrap)
-    if (!/^[\w.-]+:\d{1,5}$/.test(entry))
-      throw new UsageError(`--bootstrap wants host:port, got ${JSON.stringify(entry)}`);
+  const bootstrap = bootstrapList(values.bootstrap);
 
   const network = process.env.SEEDCRAFT_NETWORK || "localhost";
   const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";

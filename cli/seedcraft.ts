@@ -5,6 +5,7 @@
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
+ *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -12,23 +13,25 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
-import { DHT_HELP, dht, PEER_HELP, peer } from "./peer.ts";
+import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer } from "./peer.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
 
 Commands:
-  up       Start the local world on 127.0.0.1: chain, deploy, indexer, app.
+  up       Start the local world on 127.0.0.1: chain, deploy, indexer, DHT, gateway, app.
            --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
 ${DHT_HELP}
+${GATEWAY_HELP}
   help     Show this text.
 
 Environment:
   SEEDCRAFT_CHAIN_PORT, SEEDCRAFT_INDEXER_PORT, SEEDCRAFT_APP_PORT   ports (8545, 42069, 5173)
   SEEDCRAFT_DHT_PORT     the DHT bootstrap node's UDP port (6881)
+  SEEDCRAFT_GATEWAY_PORT the browser gateway's TCP port (6880)
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
   SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
@@ -36,12 +39,13 @@ Environment:
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
-function parsePorts(): { chain?: number; indexer?: number; dht?: number; app?: number } {
-  const ports: { chain?: number; indexer?: number; dht?: number; app?: number } = {};
+function parsePorts(): { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number } {
+  const ports: { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number } = {};
   for (const [key, variable] of [
     ["chain", "SEEDCRAFT_CHAIN_PORT"],
     ["indexer", "SEEDCRAFT_INDEXER_PORT"],
     ["dht", "SEEDCRAFT_DHT_PORT"],
+    ["gateway", "SEEDCRAFT_GATEWAY_PORT"],
     ["app", "SEEDCRAFT_APP_PORT"],
   ] as const) {
     const value = process.env[variable];
@@ -161,6 +165,8 @@ async function main(argv: string[]): Promise<number> {
       return await peer(rest);
     case "dht":
       return await dht(rest);
+    case "gateway":
+      return await gateway(rest);
     case undefined:
     case "help":
     case "--help":

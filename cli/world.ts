@@ -19,13 +19,13 @@ const debug = createDebug("seedcraft:world");
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "app"] as const;
+export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "app"] as const;
 export type PartName = (typeof PART_NAMES)[number];
 
 export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
   parts?: readonly PartName[];
-  ports?: { chain?: number; indexer?: number; dht?: number; app?: number };
+  ports?: { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number };
   /** Names deployments/<network>.json. Default "localhost". */
   network?: string;
   /** Where logs and indexer state go. Default <root>/.seedcraft. */
@@ -40,7 +40,7 @@ export type PartProgress =
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
 
 /** `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. */
-export type WorldUrls = { chain: string; indexer: string; dht: string; app: string };
+export type WorldUrls = { chain: string; indexer: string; dht: string; gateway: string; app: string };
 
 type Service = {
   part: PartName;
@@ -164,7 +164,7 @@ function tail(file: string, lines = 15): string {
  */
 export class World extends EventEmitter {
   readonly parts: readonly PartName[];
-  readonly ports: { chain: number; indexer: number; dht: number; app: number };
+  readonly ports: { chain: number; indexer: number; dht: number; gateway: number; app: number };
   readonly network: string;
   readonly stateDir: string;
   readonly urls: WorldUrls;
@@ -181,6 +181,7 @@ export class World extends EventEmitter {
       chain: options.ports?.chain ?? 8545,
       indexer: options.ports?.indexer ?? 42069,
       dht: options.ports?.dht ?? 6881,
+      gateway: options.ports?.gateway ?? 6880,
       app: options.ports?.app ?? 5173,
     };
     this.network = options.network ?? "localhost";
@@ -193,6 +194,7 @@ export class World extends EventEmitter {
       chain: chainUrl,
       indexer: `http://127.0.0.1:${this.ports.indexer}`,
       dht: `127.0.0.1:${this.ports.dht}`,
+      gateway: `ws://127.0.0.1:${this.ports.gateway}`,
       app: `http://127.0.0.1:${this.ports.app}`,
     };
   }
@@ -319,6 +321,20 @@ export class World extends EventEmitter {
           args: ["dht", "--port", String(this.ports.dht)],
           env,
           healthy: async () => ((await dhtAnswers(this.ports.dht)) ? `udp://${this.urls.dht}` : undefined),
+        };
+      case "gateway":
+        return {
+          part,
+          kind: "service",
+          port: this.ports.gateway,
+          bin: path.join(ROOT, "cli", "seedcraft.ts"),
+          args: ["gateway", "--port", String(this.ports.gateway), "--bootstrap", this.urls.dht],
+          env,
+          // A WebSocket server answers plain HTTP with 426 Upgrade Required.
+          healthy: async () =>
+            (await fetchJson(`http://127.0.0.1:${this.ports.gateway}/`))?.status === 426
+              ? this.urls.gateway
+              : undefined,
         };
       case "app":
         return {

@@ -7,7 +7,7 @@ import { ROOT } from "../../cli/world.ts";
 const seedcraft = (...args: string[]) =>
   spawnSync(process.execPath, [path.join(ROOT, "cli", "seedcraft.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
 
-describe("cli: seedcraft peer and dht", () => {
+describe("cli: seedcraft peer, dht and gateway", () => {
   it("refuse bad flags with a usage error (exit 2) before touching the network", () => {
     for (const args of [
       ["peer", "--walk", "999"],
@@ -17,6 +17,9 @@ describe("cli: seedcraft peer and dht", () => {
       ["peer", "--name", "x".repeat(40)],
       ["peer", "--unknown"],
       ["dht", "--port", "70000"],
+      ["gateway", "--port", "0.5"],
+      ["gateway", "--max-clients", "0"],
+      ["gateway", "--bootstrap", "nowhere"],
     ]) {
       const run = seedcraft(...args);
       assert.equal(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
@@ -29,5 +32,6 @@ describe("cli: seedcraft peer and dht", () => {
     assert.equal(run.status, 0);
     assert.match(run.stdout, /peer {5}Join the local world as a headless player/);
     assert.match(run.stdout, /dht {6}Run a DHT bootstrap node/);
+    assert.match(run.stdout, /gateway {2}Run the browser gateway/);
   });
 });

@@ -25,7 +25,11 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
     t.after(() => stopCliWorld(world, first));
     const pids = servicePids(world);
     assert.ok(pids.length >= 1);
-    if (!PARTS) assert.ok(await dhtAnswers(world.ports.dht), "the DHT bootstrap node answers a ping");
+    if (!PARTS) {
+      assert.ok(await dhtAnswers(world.ports.dht), "the DHT bootstrap node answers a ping");
+      const gateway = await fetch(`http://127.0.0.1:${world.ports.gateway}/`);
+      assert.equal(gateway.status, 426, "the gateway speaks WebSocket");
+    }
 
     const second = runCli(["up", ...extra], world.env);
     t.after(() => stopCliWorld(world, second));

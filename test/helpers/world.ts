@@ -8,13 +8,13 @@ import { isPortFree, ROOT } from "../../cli/world.ts";
 export type TestWorldEnv = {
   env: NodeJS.ProcessEnv;
   stateDir: string;
-  ports: { chain: number; indexer: number; dht: number; app: number };
+  ports: { chain: number; indexer: number; dht: number; gateway: number; app: number };
 };
 
 /** Ports and a state directory apart from a developer's running `npm start`. */
 export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
   const stateDir = mkdtempSync(path.join(tmpdir(), `seedcraft-${name}-`));
-  const ports = { chain: base + 545, indexer: base + 69, dht: base + 881, app: base + 173 };
+  const ports = { chain: base + 545, indexer: base + 69, dht: base + 881, gateway: base + 880, app: base + 173 };
   return {
     stateDir,
     ports,
@@ -23,6 +23,7 @@ export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
       SEEDCRAFT_CHAIN_PORT: String(ports.chain),
       SEEDCRAFT_INDEXER_PORT: String(ports.indexer),
       SEEDCRAFT_DHT_PORT: String(ports.dht),
+      SEEDCRAFT_GATEWAY_PORT: String(ports.gateway),
       SEEDCRAFT_APP_PORT: String(ports.app),
       SEEDCRAFT_NETWORK: `test-${name}`,
       SEEDCRAFT_STATE_DIR: stateDir,
