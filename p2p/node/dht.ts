@@ -10,11 +10,13 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBy
 import { once } from "node:events";
 import bencode from "bencode";
 import DHT, { type GetResult } from "bittorrent-dht";
-import type { Address } from "viem";
 import { SeedcraftError } from "../../core/errors.ts";
 import { decodeCard, encodeCard, type PeerCard } from "../card.ts";
+import type { DhtAddress } from "../signal.ts";
+import { nodeIdOfKey } from "../topics.ts";
 
-export type DhtAddress = { host: string; port: number };
+export type { DhtAddress } from "../signal.ts";
+export { nodeIdOfKey, regionTopic } from "../topics.ts";
 
 export class DhtError extends SeedcraftError {
   constructor(message: string, details?: string) {
@@ -24,14 +26,6 @@ export class DhtError extends SeedcraftError {
 }
 
 const sha1 = (data: Uint8Array | string) => new Uint8Array(createHash("sha1").update(data).digest());
-
-/** A node's id (and its card's BEP44 target): sha1 of its ed25519 public key. */
-export const nodeIdOfKey = (publicKey: Uint8Array): Uint8Array => sha1(publicKey);
-
-/** The DHT topic of one region of one world (a deployment: chain id and ledger address). */
-export function regionTopic(chainId: number, ledger: Address, region: { rx: number; rz: number }): Uint8Array {
-  return sha1(`seedcraft:region:${chainId}:${ledger.toLowerCase()}:${region.rx}:${region.rz}`);
-}
 
 // DER wrappers of raw ed25519 keys (RFC 8410): SubjectPublicKeyInfo and PKCS #8.
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");

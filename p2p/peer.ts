@@ -1,0 +1,349 @@
+/**
+ * A peer of the world: it publishes its card in the DHT, announces itself on the region it stands in,
+ * finds the peers of the regions it sees (and answers those that knock), connects to them over WebRTC
+ * signaled through DHT mailboxes, and plays through the mesh (p2p/mesh.ts): it moves, edits blocks
+ * and keeps a replica of the chunks around it. A peer that drops is dialled again with exponential
+ * backoff. Isomorphic: Node runs it on its own DHT node (p2p/node/peer.ts), a browser through the
+ * gateway (p2p/gateway-client.ts), each with its own WebRTC.
+ */
+import createDebug from "debug";
+import type Peer from "simple-peer";
+import { bytesToHex, type Hex, hexToBytes, keccak256, type LocalAccount, toHex } from "viem";
+import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../core/chunk.ts";
+import { HybridClock } from "../core/hlc.ts";
+import { type OpDomain, signDigest } from "../core/op.ts";
+import {
+  type PeerPlace,
+  type Position,
+  REGION_CHUNKS,
+  type Region,
+  regionsInView,
+  selectNeighbours,
+} from "../core/proximity.ts";
+import { terrainSeedOf } from "../core/terrain.ts";
+import { makeCard, type PeerCard } from "./card.ts";
+import type { LedgerView } from "./ledger.ts";
+import { SimplePeerLink } from "./link.ts";
+import { Mesh, type MeshLimits } from "./mesh.ts";
+import { WorldReplica } from "./replica.ts";
+import type { ConnectOptions, DhtAddress, Mailboxes } from "./signal.ts";
+import { nodeIdOfKey, regionTopic } from "./topics.ts";
+
+/** What a peer needs of the DHT: a node of its own (Node) or one the gateway hosts (browsers). */
+export type PeerDht = Mailboxes & {
+  readonly cardTarget: Uint8Array;
+  readonly address: DhtAddress;
+  publishCard(card: PeerCard): Promise<void>;
+  readCard(target: Uint8Array): Promise<PeerCard | undefined>;
+  announce(topic: Uint8Array): Promise<void>;
+  lookup(topic: Uint8Array): Promise<DhtAddress[]>;
+  nodeIdOf(address: DhtAddress): Promise<Uint8Array>;
+  knock(nodeId: Uint8Array): Promise<void>;
+  onKnock(handler: (from: DhtAddress) => void): () => void;
+  destroy(): Promise<void>;
+};
+
+export type WorldPeerOptions = {
+  dht: PeerDht;
+  /** Opens a WebRTC connection signaled through the DHT (p2p/signal.ts, with this side's WebRTC). */
+  connect: (dht: PeerDht, remoteKey: Uint8Array, options: ConnectOptions) => Promise<Peer>;
+  domain: OpDomain;
+  ledger: LedgerView;
+  wallet: `0x${string}`;
+  sessionKey: LocalAccount;
+  name: string;
+  position: Position;
+  /** Links at most, those others opened included; more are refused. */
+  maxPeers?: number;
+  /** How many of the nearest peers this one dials (default 12). */
+  nearest?: number;
+  /** How many random long links it dials among the others (default 2). */
+  randomLinks?: number;
+  /** Uniform in [0, 1), for the random links and jitter. */
+  random?: () => number;
+  /** How often to look for peers (ms). */
+  discoverEveryMs?: number;
+  limits?: Partial<MeshLimits>;
+  now?: () => number;
+  log?: (line: string) => void;
+};
+
+const debug = createDebug("seedcraft:peer");
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+/** Settled, a peer looks for others only every this many rounds (newcomers knock instead). */
+const SETTLED_EVERY = 5;
+/** Knocks answered at most this often from one address, and this many a second in all. */
+const KNOCK_REPEAT_MS = 1000;
+const KNOCKS_PER_S = 20;
+
+export class WorldPeer {
+  readonly dht: PeerDht;
+  readonly mesh: Mesh;
+  readonly replica: WorldReplica;
+  readonly #options: WorldPeerOptions;
+  readonly #dialing = new Set<string>();
+  readonly #backoff = new Map<string, { failures: number; nextAtMs: number }>();
+  /** DHT address → DHT key (a ping and a card read answer it once). */
+  readonly #ids = new Map<string, Hex>();
+  /** DHT key → its node's address (signals go straight there too). */
+  readonly #addresses = new Map<Hex, DhtAddress>();
+  /** Where a key was last found: the centre of the region whose lookup gave it. */
+  readonly #places = new Map<Hex, Position>();
+  readonly #knocks = new Map<string, number>();
+  #knockWindow = { startMs: 0, count: 0 };
+  #stopKnocks: (() => void) | undefined;
+  #announced = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #settled = false;
+  #round = 0;
+  #stopped = false;
+  readonly startedAtMs: number;
+  firstPeerAtMs: number | undefined;
+
+  private constructor(options: WorldPeerOptions) {
+    const dht = options.dht;
+    this.dht = dht;
+    this.#options = options;
+    const now = options.now ?? Date.now;
+    this.startedAtMs = now();
+    this.replica = new WorldReplica({
+      domain: options.domain,
+      seed: terrainSeedOf(options.domain.chainId, options.domain.verifyingContract),
+      ledger: options.ledger,
+      now,
+      clock: new HybridClock({ now }),
+    });
+    this.mesh = new Mesh({
+      identity: {
+        wallet: options.wallet,
+        sessionKey: options.sessionKey,
+        peerId: bytesToHex(dht.publicKey),
+        name: options.name,
+      },
+      replica: this.replica,
+      ledger: options.ledger,
+      limits: { ...(options.maxPeers ? { maxPeers: options.maxPeers } : {}), ...options.limits },
+      now,
+    });
+    this.mesh.on("peer", () => {
+      this.firstPeerAtMs ??= now();
+    });
+    this.mesh.on("left", (peer) => {
+      // Dial it again later if it is still around.
+      this.#fail(peer.id);
+    });
+  }
+
+  /** Joins with a started DHT (its card and announcements are published here). */
+  static async start(options: WorldPeerOptions): Promise<WorldPeer> {
+    const dht = options.dht;
+    const peer = new WorldPeer(options);
+    debug("%s: DHT node on %o", options.name, dht.address);
+    // Warm up before anyone waits on us: the first signature builds the curve's tables (a few hundred
+    // ms of JavaScript), and the chunk underfoot is generated and hashed once.
+    await signDigest(keccak256(toHex("seedcraft:warm-up")), options.sessionKey);
+    const [x, y, z] = options.position;
+    const { cx, cy, cz } = locateBlock(Math.floor(x), Math.floor(y), Math.floor(z));
+    peer.replica.hash(chunkIdOf(cx, cy, cz));
+    await dht.publishCard(await makeCard(dht.publicKey, options.wallet, options.sessionKey));
+    peer.mesh.move(options.position);
+    peer.#stopKnocks = dht.onKnock((from) => peer.#knocked(from));
+    await peer.#announce();
+    debug("%s: card published, announced; %d ms since start", options.name, Date.now() - peer.startedAtMs);
+    peer.#schedule(0);
+    return peer;
+  }
+
+  get id(): Hex {
+    return this.mesh.id;
+  }
+
+  /** Moves the avatar (movement deltas go out), announcing on new regions. */
+  move(position: Position): void {
+    this.mesh.move(position);
+    void this.#announce().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#stopKnocks?.();
+    this.mesh.close();
+    await this.dht.destroy();
+  }
+
+  #regions(): { rx: number; rz: number }[] {
+    return regionsInView(this.mesh.position ?? this.#options.position);
+  }
+
+  async #announce(): Promise<void> {
+    const { chainId, verifyingContract } = this.#options.domain;
+    const own = this.mesh.position ?? this.#options.position;
+    const [here] = regionsInView(own, 0);
+    if (!here) return;
+    const key = `${here.rx}:${here.rz}`;
+    if (this.#announced.has(key)) return;
+    this.#announced = new Set([key]);
+    await this.dht.announce(regionTopic(chainId, verifyingContract, here));
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#discover(), delayMs);
+  }
+
+  async #discover(): Promise<void> {
+    try {
+      const { chainId, verifyingContract } = this.#options.domain;
+      // Settled, a peer looks around only every fifth round, at its own region and then the rest of
+      // its view in turn: newcomers knock on its door rather than wait for it to find them.
+      const round = this.#round++;
+      if (this.#settled && round % SETTLED_EVERY !== 0) return;
+      const view = this.#regions();
+      const regions = this.#settled && round % (2 * SETTLED_EVERY) !== 0 ? view.slice(0, 1) : view;
+      const found = await Promise.all(
+        regions.map(async (region) => ({
+          region,
+          addresses: await this.dht.lookup(regionTopic(chainId, verifyingContract, region)).catch(() => []),
+        })),
+      );
+      const candidates: PeerPlace[] = [];
+      await Promise.all(
+        found.flatMap(({ region, addresses }) =>
+          addresses.map(async (address) => {
+            const id = await this.#identify(address);
+            if (!id || id === this.id) return;
+            this.#places.set(id, regionCentre(region, this.#position()[1]));
+            candidates.push({ id, position: this.mesh.peer(id)?.position ?? (this.#places.get(id) as Position) });
+          }),
+        ),
+      );
+      const wanted = selectNeighbours({ id: this.id, position: this.#position() }, candidates, {
+        k: this.#options.nearest ?? 12,
+        randomLinks: this.#options.randomLinks ?? 2,
+        random: this.#random,
+      });
+      debug(
+        "%s: round %d, %d regions, %d found, %d wanted, %d linked",
+        this.#options.name,
+        round,
+        regions.length,
+        candidates.length,
+        wanted.length,
+        this.mesh.peers.length,
+      );
+      await Promise.all(wanted.map((peer) => this.dial(peer.id as Hex)));
+      // Linked with everyone it wants (or backing off from them): settled until something changes.
+      const now = Date.now();
+      this.#settled =
+        wanted.length > 0 &&
+        wanted.every((peer) => this.mesh.has(peer.id as Hex) || (this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now);
+    } catch (error) {
+      this.#options.log?.(`discovery failed: ${(error as Error).message}`);
+    } finally {
+      this.#schedule((this.#options.discoverEveryMs ?? 1000) * (0.75 + this.#random() * 0.5));
+    }
+  }
+
+  #position(): Position {
+    return this.mesh.position ?? this.#options.position;
+  }
+
+  #random = (): number => (this.#options.random ?? Math.random)();
+
+  /** The DHT key of the node at `address`: a ping gives its id, and the card under that id its key. */
+  async #identify(address: DhtAddress): Promise<Hex | undefined> {
+    const where = `${address.host}:${address.port}`;
+    const known = this.#ids.get(where);
+    // A node we failed to reach is pinged again: one that left stays in the DHT's peer lists for a
+    // while, and dialling it costs a signaling attempt each time.
+    if (known) {
+      if (!this.#backoff.has(known) || (await this.dht.nodeIdOf(address).catch(() => undefined))) return known;
+      this.#ids.delete(where);
+      this.#addresses.delete(known);
+      return undefined;
+    }
+    const nodeId = await this.dht.nodeIdOf(address).catch(() => undefined);
+    const card = nodeId && (await this.dht.readCard(nodeId).catch(() => undefined));
+    if (!card) return undefined;
+    const id = bytesToHex(card.dhtKey).toLowerCase() as Hex;
+    this.#ids.set(where, id);
+    this.#addresses.set(id, address);
+    return id;
+  }
+
+  /** Someone knocked (p2p/node/dht.ts): dial back if there is room, within a rate limit. */
+  #knocked(from: DhtAddress): void {
+    const now = Date.now();
+    const where = `${from.host}:${from.port}`;
+    if (now - (this.#knocks.get(where) ?? Number.NEGATIVE_INFINITY) < KNOCK_REPEAT_MS) return;
+    if (now - this.#knockWindow.startMs >= 1000) this.#knockWindow = { startMs: now, count: 0 };
+    if (++this.#knockWindow.count > KNOCKS_PER_S) return;
+    if (this.#knocks.size > 4096) this.#knocks.clear();
+    this.#knocks.set(where, now);
+    if (this.#stopped || this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
+    debug("%s: knock from %s", this.#options.name, where);
+    void this.#identify(from)
+      .then((id) => id && this.dial(id, false))
+      .catch(() => undefined);
+  }
+
+  /**
+   * Connects to a peer by DHT key (through DHT mailboxes), unless linked, banned, full or backing off.
+   * The dialler knocks (`knock`, default true) so that the other side dials back at once.
+   */
+  async dial(id: Hex, knock = true): Promise<void> {
+    const key = id.toLowerCase();
+    const now = Date.now();
+    if (this.#stopped || key === this.id || this.#dialing.has(key) || this.mesh.has(id) || this.mesh.isBanned(key))
+      return;
+    if (this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
+    const backoff = this.#backoff.get(key);
+    if (backoff && backoff.nextAtMs > now) return;
+    this.#dialing.add(key);
+    const startedAtMs = Date.now();
+    try {
+      const remoteKey = hexToBytes(id);
+      if (knock)
+        void this.dht.knock(nodeIdOfKey(remoteKey)).catch((error: Error) => debug("knock failed: %s", error.message));
+      const peer = await this.#options.connect(this.dht, remoteKey, {
+        timeoutMs: 8000,
+        address: this.#addresses.get(key as Hex),
+      });
+      debug("%s: connected to %s in %d ms", this.#options.name, key.slice(0, 10), Date.now() - startedAtMs);
+      if (this.#stopped) {
+        peer.destroy();
+        return;
+      }
+      await this.mesh.attach(new SimplePeerLink(peer), id);
+      this.#backoff.delete(key);
+    } catch (error) {
+      this.#fail(key);
+      debug(
+        "%s: dial %s failed after %d ms: %s",
+        this.#options.name,
+        key.slice(0, 10),
+        Date.now() - startedAtMs,
+        (error as Error).message,
+      );
+      this.#options.log?.(`dial ${key.slice(0, 10)} failed: ${(error as Error).message}`);
+    } finally {
+      this.#dialing.delete(key);
+    }
+  }
+
+  #fail(id: string): void {
+    const previous = this.#backoff.get(id)?.failures ?? 0;
+    const failures = previous + 1;
+    const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (failures - 1));
+    // Jitter, so two peers that failed together do not retry in lockstep.
+    this.#backoff.set(id, { failures, nextAtMs: Date.now() + delay * (0.75 + this.#random() * 0.5) });
+  }
+}
+
+/** The centre of a region at height `y`: where a peer found by that region's lookup is assumed to be. */
+function regionCentre({ rx, rz }: Region, y: number): Position {
+  const side = REGION_CHUNKS * CHUNK_SIZE;
+  return [(rx + 0.5) * side, y, (rz + 0.5) * side];
+}

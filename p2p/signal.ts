@@ -1,0 +1,144 @@
+/**
+ * Opens a WebRTC connection to a peer known by its DHT key, with the offer and the answer carried in
+ * BEP44 mailboxes (no server). The lower key offers. Signals are sent whole (no trickle): a mailbox
+ * keeps only its latest message, and a data-channel SDP with its loopback candidates is about 600
+ * bytes, under the DHT's 1000. Isomorphic: Node passes node-datachannel's WebRTC (p2p/node/rtc.ts),
+ * browsers their own; the mailboxes are a DHT node (p2p/node/dht.ts) or the gateway (p2p/gateway-client.ts).
+ */
+import Peer from "simple-peer";
+import { SeedcraftError } from "../core/errors.ts";
+
+export type DhtAddress = { host: string; port: number };
+
+/** What signaling needs of a DHT: our key, and mailboxes. */
+export type Mailboxes = {
+  readonly publicKey: Uint8Array;
+  sendMail(to: Uint8Array, payload: Uint8Array, recipient?: DhtAddress): Promise<void>;
+  readMail(from: Uint8Array): Promise<{ payload: Uint8Array; seq: number } | undefined>;
+};
+
+export class SignalingError extends SeedcraftError {
+  constructor(message: string, details?: string) {
+    super("SIGNALING", message, details);
+    this.name = "SignalingError";
+  }
+}
+
+type Description = { type: "offer" | "answer"; sdp: string };
+/** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
+export type MailSignal = Description & { n: string; t: number };
+
+/** A mailbox payload as a signal; undefined for anything else (it is ignored). */
+export function parseSignal(payload: Uint8Array): MailSignal | undefined {
+  if (payload.length >= 1000) return undefined;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(payload)) as unknown;
+    if (typeof value !== "object" || value === null) return undefined;
+    const { type, sdp, n, t } = value as Record<string, unknown>;
+    if ((type !== "offer" && type !== "answer") || typeof sdp !== "string" || !sdp.startsWith("v=0")) return undefined;
+    if (typeof n !== "string" || !/^[0-9a-f]{16}$/.test(n) || typeof t !== "number" || !Number.isFinite(t))
+      return undefined;
+    return { type, sdp, n, t };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether this side offers: the lower public key does, so both sides agree without talking. */
+export function isOfferer(own: Uint8Array, remote: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(own), Buffer.from(remote)) < 0;
+}
+
+export type ConnectOptions = {
+  timeoutMs?: number;
+  /** The remote node's DHT address, when known: signals are also put straight into its node. */
+  address?: DhtAddress;
+  /** How often the mailbox is read (each read is a DHT lookup). */
+  pollMs?: number;
+  /** Offers older than this are left unanswered: their offerer gave up on them. */
+  maxOfferAgeMs?: number;
+  config?: RTCConfiguration;
+  /** WebRTC for simple-peer where there is no global one (Node: p2p/node/rtc.ts). */
+  wrtc?: object;
+  now?: () => number;
+};
+
+const randomAttempt = (): string =>
+  Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * Connects to the peer with DHT key `remoteKey`; both sides call it. The offerer tags its offer with a
+ * fresh attempt id and the time; the answerer answers only a recent offer it has not answered yet, and
+ * the offerer takes only the answer that echoes its attempt. A mailbox keeps just its latest message,
+ * so without the tags one side could answer, or accept, a signal of an attempt the other gave up.
+ */
+export async function connectThroughDht(
+  dht: Mailboxes,
+  remoteKey: Uint8Array,
+  options: ConnectOptions = {},
+): Promise<Peer> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const pollMs = options.pollMs ?? 100;
+  const maxOfferAgeMs = options.maxOfferAgeMs ?? 8_000;
+  const initiator = isOfferer(dht.publicKey, remoteKey);
+  const peer = new Peer({
+    initiator,
+    trickle: false,
+    ...(options.wrtc ? { wrtc: options.wrtc } : {}),
+    ...(options.config ? { config: options.config } : {}),
+    // The polyfill never reports the end of ICE gathering; loopback candidates come at once.
+    ...({ iceCompleteTimeout: 200 } as object),
+  });
+  let attempt = initiator ? randomAttempt() : undefined;
+  let done = false;
+  peer.on("signal", (data: Description) => {
+    const signal: MailSignal = { ...data, n: attempt as string, t: now() };
+    void dht
+      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)), options.address)
+      .catch((error: Error) => peer.destroy(error));
+  });
+  const poll = async () => {
+    while (!done) {
+      const mail = await dht.readMail(remoteKey).catch(() => undefined);
+      if (done || peer.destroyed) return;
+      const signal = mail ? parseSignal(mail.payload) : undefined;
+      if (initiator && signal?.type === "answer" && signal.n === attempt) {
+        peer.signal({ type: signal.type, sdp: signal.sdp });
+        return;
+      }
+      if (!initiator && signal?.type === "offer" && now() - signal.t < maxOfferAgeMs && !answered.has(signal.n)) {
+        answered.add(signal.n);
+        attempt = signal.n;
+        peer.signal({ type: signal.type, sdp: signal.sdp });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  };
+  void poll().catch(() => undefined);
+  try {
+    return await new Promise<Peer>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new SignalingError("The peer did not connect in time.", `${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      peer.once("connect", () => {
+        clearTimeout(timer);
+        resolve(peer);
+      });
+      peer.once("error", (error: Error) => {
+        clearTimeout(timer);
+        reject(new SignalingError("The connection failed.", error.message));
+      });
+    });
+  } catch (error) {
+    peer.destroy();
+    throw error;
+  } finally {
+    done = true;
+  }
+}
+
+/** Offer attempts this process answered already (an attempt id is random, so one set serves every peer). */
+const answered = new Set<string>();
