@@ -74,6 +74,10 @@ export default defineConfig({
   // Relative asset URLs: the static build works from any path it is hosted under.
   base: "./",
   plugins: [seedcraftConfig()],
+  resolve: {
+    // simple-peer's own browser bundle: its sources need Node's Buffer, process and streams.
+    alias: { "simple-peer": "simple-peer/simplepeer.min.js" },
+  },
   oxc: { jsx: { runtime: "automatic" } },
   server: {
     host: "127.0.0.1",

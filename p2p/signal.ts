@@ -46,7 +46,9 @@ export function parseSignal(payload: Uint8Array): MailSignal | undefined {
 
 /** Whether this side offers: the lower public key does, so both sides agree without talking. */
 export function isOfferer(own: Uint8Array, remote: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(own), Buffer.from(remote)) < 0;
+  for (let i = 0; i < Math.min(own.length, remote.length); i++)
+    if (own[i] !== remote[i]) return (own[i] as number) < (remote[i] as number);
+  return own.length < remote.length;
 }
 
 export type ConnectOptions = {

@@ -1,0 +1,176 @@
+/**
+ * Chromium joins the mesh through the DHT gateway and exchanges block ops with Node peers, with real
+ * parts on 127.0.0.1: the chain and the contracts, the indexer, a DHT bootstrap node, the gateway, the
+ * app's dev server (serving the P2P harness page) and two Node peers. The browser keeps its own keys.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { ROOT, World } from "../../cli/world.ts";
+import { BLOCK_IDS } from "../../core/blocks.ts";
+import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { NodePeer } from "../../p2p/node/peer.ts";
+import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
+import { waitFor } from "../helpers/world.ts";
+
+const PORTS = { chain: 28545, indexer: 28069, dht: 28881, gateway: 28880, app: 28173 };
+const SHOTS = path.join(ROOT, "test-results", "browser-peer");
+
+type Harness = {
+  start(config: object): Promise<string>;
+  peers(): string[];
+  edit(chunk: string, index: number, block: number): Promise<string>;
+  hash(chunk: string): string;
+  applied(): string[];
+};
+
+describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let browser: Browser | undefined;
+  let page: Page;
+  const peers: NodePeer[] = [];
+
+  before(async () => {
+    const executablePath = chromiumPath();
+    if (!executablePath) throw new Error(`Chromium is missing: ${INSTALL_COMMAND}`);
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-browser-peer-")),
+      network: "browser-peer",
+      parts: ["chain", "deploy", "indexer", "dht", "gateway", "app"],
+      ports: PORTS,
+    });
+    await world.start();
+    clients = await localClients("browser-peer", world.urls.chain);
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      // Host candidates as plain addresses: the Node side cannot resolve mDNS names.
+      args: [...CHROMIUM_ARGS, "--disable-features=WebRtcHideLocalIpsWithMdns"],
+    });
+    page = await browser.newPage();
+    mkdirSync(SHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await Promise.all(peers.map((peer) => peer.stop()));
+    await browser?.close();
+    await world?.stop();
+    releaseWebRtc();
+  });
+
+  it("Chromium joins through the gateway, links with Node peers and exchanges ops with them", async () => {
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const seed = terrainSeedOf(domain.chainId, domain.verifyingContract);
+    const standAt = (x: number, z: number): Position => [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
+    const players = Array.from({ length: 3 }, () => ({
+      wallet: privateKeyToAccount(generatePrivateKey()),
+      sessionKey: generatePrivateKey(),
+    }));
+    let last = 0n;
+    for (const player of players)
+      last = await authorizeSessionKey(clients, privateKeyToAccount(player.sessionKey), player.wallet);
+    await waitForIndexedBlock(world.urls.indexer, last);
+
+    const spots = [standAt(CHUNK_SIZE + 2, CHUNK_SIZE + 2), standAt(CHUNK_SIZE + 6, CHUNK_SIZE + 2)];
+    for (const [i, player] of players.slice(0, 2).entries())
+      peers.push(
+        await NodePeer.start({
+          bootstrap: [world.urls.dht],
+          domain,
+          ledger: new IndexerLedger(world.urls.indexer),
+          wallet: player.wallet.address,
+          sessionKey: privateKeyToAccount(player.sessionKey),
+          name: `node-${i}`,
+          position: spots[i] as Position,
+          discoverEveryMs: 300,
+        }),
+      );
+
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    if (process.env.DEBUG?.includes("seedcraft")) {
+      page.on("console", (message) => process.stderr.write(`[chromium] ${message.text()}\n`));
+      await page.addInitScript((namespaces) => localStorage.setItem("debug", namespaces), process.env.DEBUG);
+    }
+    await page.goto(`${world.urls.app}/harness/p2p.html`);
+    await page.waitForFunction(() => "seedcraftHarness" in window, undefined, { timeout: 30_000 });
+    const browserPlayer = players[2] as (typeof players)[number];
+    const browserSpot = standAt(CHUNK_SIZE + 4, CHUNK_SIZE + 5);
+    const browserId = await page.evaluate(
+      (config) => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.start(config),
+      {
+        gateway: world.urls.gateway,
+        indexer: world.urls.indexer,
+        domain,
+        wallet: browserPlayer.wallet.address,
+        sessionPrivateKey: browserPlayer.sessionKey,
+        name: "chromium",
+        position: browserSpot,
+      },
+    );
+    const linkedInBrowser = () =>
+      page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.peers().length);
+    const appliedInBrowser = () =>
+      page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.applied());
+
+    await waitFor(
+      "the browser and both Node peers to link",
+      async () =>
+        (await linkedInBrowser()) === 2 &&
+        peers.every((peer) => peer.mesh.peers.some((p) => p.id === browserId.toLowerCase())),
+      30_000,
+    );
+    await page.screenshot({ path: path.join(SHOTS, "linked.png") });
+
+    // The browser edits next to itself; both Node peers apply it.
+    const near = (at: Position, dx: number, dz: number) => {
+      const { cx, cy, cz, index } = locateBlock(Math.floor(at[0] + dx), Math.floor(at[1]), Math.floor(at[2] + dz));
+      return { chunk: chunkIdOf(cx, cy, cz), index };
+    };
+    const fromBrowser = near(browserSpot, 1, 0);
+    const status = await page.evaluate(
+      ([chunk, index, block]) =>
+        (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.edit(chunk, index, block),
+      [fromBrowser.chunk.toString(), fromBrowser.index, BLOCK_IDS.stone] as [string, number, number],
+    );
+    assert.equal(status, "applied");
+    await waitFor(
+      "the Node peers to apply the browser's op",
+      () => peers.every((peer) => peer.replica.chunk(fromBrowser.chunk).blocks[fromBrowser.index] === BLOCK_IDS.stone),
+      10_000,
+    );
+
+    // A Node peer edits; the browser applies it.
+    const fromNode = near(spots[0] as Position, 0, 1);
+    await (peers[0] as NodePeer).mesh.edit(fromNode.chunk, fromNode.index, BLOCK_IDS.wood);
+    await waitFor(
+      "the browser to apply the Node peer's op",
+      async () => (await appliedInBrowser()).includes(`${fromNode.chunk}:${fromNode.index}`),
+      10_000,
+    );
+
+    // Everyone holds the same chunks.
+    for (const chunk of new Set([fromBrowser.chunk, fromNode.chunk])) {
+      const inBrowser = await page.evaluate(
+        (id) => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.hash(id),
+        chunk.toString(),
+      );
+      for (const peer of peers) assert.equal(peer.replica.hash(chunk), inBrowser);
+    }
+    await page.screenshot({ path: path.join(SHOTS, "exchanged.png") });
+    assert.deepEqual(errors, [], "no error in the page");
+  });
+});
