@@ -28,6 +28,28 @@ type Description = { type: "offer" | "answer"; sdp: string };
 /** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
 export type MailSignal = Description & { n: string; t: number };
 
+/**
+ * An SDP cut down to what a data-channel connection needs, so that a browser's fits a BEP44 value:
+ * UDP candidates only, without their optional extensions (generation, network id and cost), no
+ * attributes a data channel ignores, and bare line feeds (restoreSdp puts CRLF back). Chromium's
+ * answer grew past 1000 bytes with its TCP candidates.
+ */
+export function minimizeSdp(sdp: string): string {
+  return sdp
+    .split(/\r?\n/)
+    .filter((line) => line !== "")
+    .filter((line) => !/^a=candidate:\S+ \d+ tcp /i.test(line))
+    .filter((line) => !/^a=(extmap-allow-mixed|msid-semantic|ice-options)/.test(line))
+    .map((line) =>
+      line.startsWith("a=candidate:") ? line.replace(/ (generation|network-id|network-cost) \S+/g, "") : line,
+    )
+    .join("\n");
+}
+
+export function restoreSdp(sdp: string): string {
+  return `${sdp.split(/\r?\n/).join("\r\n")}\r\n`;
+}
+
 /** A mailbox payload as a signal; undefined for anything else (it is ignored). */
 export function parseSignal(payload: Uint8Array): MailSignal | undefined {
   if (payload.length >= 1000) return undefined;
@@ -38,7 +60,7 @@ export function parseSignal(payload: Uint8Array): MailSignal | undefined {
     if ((type !== "offer" && type !== "answer") || typeof sdp !== "string" || !sdp.startsWith("v=0")) return undefined;
     if (typeof n !== "string" || !/^[0-9a-f]{16}$/.test(n) || typeof t !== "number" || !Number.isFinite(t))
       return undefined;
-    return { type, sdp, n, t };
+    return { type, sdp: restoreSdp(sdp), n, t };
   } catch {
     return undefined;
   }
@@ -95,7 +117,7 @@ export async function connectThroughDht(
   let attempt = initiator ? randomAttempt() : undefined;
   let done = false;
   peer.on("signal", (data: Description) => {
-    const signal: MailSignal = { ...data, n: attempt as string, t: now() };
+    const signal: MailSignal = { type: data.type, sdp: minimizeSdp(data.sdp), n: attempt as string, t: now() };
     void dht
       .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)), options.address)
       .catch((error: Error) => peer.destroy(error));
