@@ -76,6 +76,8 @@ const SETTLED_EVERY = 5;
 /** Knocks answered at most this often from one address, and this many a second in all. */
 const KNOCK_REPEAT_MS = 1000;
 const KNOCKS_PER_S = 20;
+/** A peer with no link yet dials this many of the nearest first, the rest in the next rounds. */
+const FIRST_WAVE = 3;
 
 export class WorldPeer {
   readonly dht: PeerDht;
@@ -149,9 +151,10 @@ export class WorldPeer {
     await dht.publishCard(await makeCard(dht.publicKey, options.wallet, options.sessionKey));
     peer.mesh.move(options.position);
     peer.#stopKnocks = dht.onKnock((from) => peer.#knocked(from));
-    await peer.#announce();
-    debug("%s: card published, announced; %d ms since start", options.name, Date.now() - peer.startedAtMs);
+    debug("%s: card published; %d ms since start", options.name, Date.now() - peer.startedAtMs);
+    // Looking around needs only the card (those we knock read it); announcing goes on beside it.
     peer.#schedule(0);
+    await peer.#announce();
     return peer;
   }
 
@@ -233,7 +236,9 @@ export class WorldPeer {
         wanted.length,
         this.mesh.peers.length,
       );
-      await Promise.all(wanted.map((peer) => this.dial(peer.id as Hex)));
+      // A newcomer dials its nearest few first: a dozen handshakes at once would each finish later.
+      const joining = this.mesh.peers.length === 0;
+      await Promise.all((joining ? wanted.slice(0, FIRST_WAVE) : wanted).map((peer) => this.dial(peer.id as Hex)));
       // Linked with everyone it wants (or backing off from them): settled until something changes.
       const now = Date.now();
       this.#settled =

@@ -15,6 +15,8 @@ export type Mailboxes = {
   readonly publicKey: Uint8Array;
   sendMail(to: Uint8Array, payload: Uint8Array, recipient?: DhtAddress): Promise<void>;
   readMail(from: Uint8Array): Promise<{ payload: Uint8Array; seq: number } | undefined>;
+  /** Calls `handler` when mail from `from` may have just landed here (then it is read at once). */
+  onMail?(from: Uint8Array, handler: () => void): () => void;
 };
 
 export class SignalingError extends SeedcraftError {
@@ -137,7 +139,16 @@ export async function connectThroughDht(
         peer.signal({ type: signal.type, sdp: signal.sdp });
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      // Until the next read, or until the mail lands in our own node (put straight there).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, pollMs);
+        const stop = dht.onMail?.(remoteKey, wake);
+        function wake() {
+          clearTimeout(timer);
+          stop?.();
+          resolve();
+        }
+      });
     }
   };
   void poll().catch(() => undefined);

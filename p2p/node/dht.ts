@@ -265,6 +265,15 @@ export class WorldDht {
     };
   }
 
+  onMail(from: Uint8Array, handler: () => void): () => void {
+    const target = Buffer.from(sha1(Buffer.concat([Buffer.from(from), Buffer.from(sha1(this.publicKey))])));
+    const listener = (key: Uint8Array) => {
+      if (target.equals(key)) handler();
+    };
+    this.#dht.on("put", listener);
+    return () => this.#dht.off("put", listener);
+  }
+
   /** The latest message `from` left for this node, with its sequence number; undefined if none. */
   async readMail(from: Uint8Array): Promise<{ payload: Uint8Array; seq: number } | undefined> {
     const salt = sha1(this.publicKey);
