@@ -197,15 +197,16 @@ export class WorldReplica {
         checkAuthority(op, signer, context.session, context.nowMs);
         checkPlacement(op, context.hasUnlocked);
         // Reach is judged by the peers that see the author move (its neighbours, the first hop); an op
-        // forwarded from farther away was judged there already. History (a neighbour catching us up)
-        // was judged when it was live: where its author stands now says nothing about it, and its
-        // ops come all at once, so the author's live budget does not apply either. An author
-        // replaying its own ops is judged like a live one.
+        // forwarded from farther away was judged there already. History (a neighbour catching us up,
+        // never forwarded) was judged when it was live: where its author stands now says nothing
+        // about an older edit, and history comes all at once, so the author's live budget does not
+        // apply either. An author replaying its own recent ops is judged like a live one.
         const own = sender?.toLowerCase() === op.author.toLowerCase();
+        const recent = context.nowMs - op.hlc.wallMs < MAX_EXTRAPOLATE_MS;
         const avatar = this.avatar(op.author);
-        if (own || (avatar && !historical)) checkReach(op, avatar);
+        if (historical ? own && recent : own || avatar) checkReach(op, avatar);
         this.clock.check(op.hlc);
-        if ((own || !historical) && !this.#rate.take(op.author, context.nowMs))
+        if (!historical && !this.#rate.take(op.author, context.nowMs))
           throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");
         verdicts.push(this.#fold(op));
         this.clock.receive(op.hlc);
