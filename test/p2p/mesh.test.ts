@@ -21,7 +21,7 @@ import { makeCard } from "../../p2p/card.ts";
 import { makeHello } from "../../p2p/hello.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
 import { SimplePeerLink } from "../../p2p/link.ts";
-import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
+import { nodeIdOfKey, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { connectThroughDht } from "../../p2p/node/signal.ts";
@@ -266,7 +266,11 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
         verifyingContract: clients.deployment.contracts.ChunkLedger.address,
       };
       await dht.announce(regionTopic(domain.chainId, domain.verifyingContract, regionsInView(spot, 0)[0] as Region));
-      const link = new SimplePeerLink(await connectThroughDht(dht, hexToBytes(one.id), { timeoutMs: 20_000 }));
+      // It knocks, as peers do, so the honest peer dials back at once.
+      await dht.knock(nodeIdOfKey(hexToBytes(one.id)));
+      const link = new SimplePeerLink(
+        await connectThroughDht(dht, hexToBytes(one.id), { timeoutMs: 20_000, address: one.dht.address }),
+      );
       const hello = await makeHello(
         { wallet: x.wallet.address, sessionKey: x.session, peerId: bytesToHex(dht.publicKey), name: "x" },
         link.binding,
