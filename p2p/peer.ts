@@ -90,8 +90,6 @@ export class WorldPeer {
   readonly #ids = new Map<string, Hex>();
   /** DHT key → its node's address (signals go straight there too). */
   readonly #addresses = new Map<Hex, DhtAddress>();
-  /** Where a key was last found: the centre of the region whose lookup gave it. */
-  readonly #places = new Map<Hex, Position>();
   readonly #knocks = new Map<string, number>();
   #knockWindow = { startMs: 0, count: 0 };
   #stopKnocks: (() => void) | undefined;
@@ -176,14 +174,9 @@ export class WorldPeer {
     await this.dht.destroy();
   }
 
-  #regions(): { rx: number; rz: number }[] {
-    return regionsInView(this.mesh.position ?? this.#options.position);
-  }
-
   async #announce(): Promise<void> {
     const { chainId, verifyingContract } = this.#options.domain;
-    const own = this.mesh.position ?? this.#options.position;
-    const [here] = regionsInView(own, 0);
+    const [here] = regionsInView(this.#position(), 0);
     if (!here) return;
     const key = `${here.rx}:${here.rz}`;
     if (this.#announced.has(key)) return;
@@ -203,7 +196,7 @@ export class WorldPeer {
       // its view in turn: newcomers knock on its door rather than wait for it to find them.
       const round = this.#round++;
       if (this.#settled && round % SETTLED_EVERY !== 0) return;
-      const view = this.#regions();
+      const view = regionsInView(this.#position());
       const regions = this.#settled && round % (2 * SETTLED_EVERY) !== 0 ? view.slice(0, 1) : view;
       const found = await Promise.all(
         regions.map(async (region) => ({
@@ -217,8 +210,9 @@ export class WorldPeer {
           addresses.map(async (address) => {
             const id = await this.#identify(address);
             if (!id || id === this.id) return;
-            this.#places.set(id, regionCentre(region, this.#position()[1]));
-            candidates.push({ id, position: this.mesh.peer(id)?.position ?? (this.#places.get(id) as Position) });
+            // Not linked yet, it is placed at the centre of the region whose lookup found it.
+            const position = this.mesh.peer(id)?.position ?? regionCentre(region, this.#position()[1]);
+            candidates.push({ id, position });
           }),
         ),
       );

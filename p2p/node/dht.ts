@@ -151,14 +151,9 @@ export class WorldDht {
 
   /** Fetches and checks the card stored under `target` (a node id); undefined if none is found. */
   async readCard(target: Uint8Array): Promise<PeerCard | undefined> {
-    const result = await new Promise<GetResult>((resolve, reject) =>
-      this.#dht.get(Buffer.from(target), (error, found) =>
-        error ? reject(new DhtError("DHT get failed.", error.message)) : resolve(found),
-      ),
-    );
-    if (!result?.k || !result.v) return undefined;
-    if (Buffer.compare(Buffer.from(sha1(result.k)), Buffer.from(target)) !== 0) return undefined;
-    return decodeCard(new Uint8Array(result.k), new Uint8Array(result.v));
+    const item = await this.getItem(target);
+    if (!item || Buffer.compare(Buffer.from(sha1(item.k)), Buffer.from(target)) !== 0) return undefined;
+    return decodeCard(item.k, item.v);
   }
 
   /**
@@ -277,14 +272,9 @@ export class WorldDht {
   /** The latest message `from` left for this node, with its sequence number; undefined if none. */
   async readMail(from: Uint8Array): Promise<{ payload: Uint8Array; seq: number } | undefined> {
     const salt = sha1(this.publicKey);
-    const target = sha1(Buffer.concat([Buffer.from(from), Buffer.from(salt)]));
-    const result = await new Promise<GetResult>((resolve, reject) =>
-      this.#dht.get(Buffer.from(target), (error, found) =>
-        error ? reject(new DhtError("DHT get failed.", error.message)) : resolve(found),
-      ),
-    );
-    if (!result?.k || !result.v || Buffer.compare(Buffer.from(result.k), Buffer.from(from)) !== 0) return undefined;
-    return { payload: new Uint8Array(result.v), seq: result.seq ?? 0 };
+    const item = await this.getItem(sha1(Buffer.concat([Buffer.from(from), Buffer.from(salt)])));
+    if (!item || Buffer.compare(Buffer.from(item.k), Buffer.from(from)) !== 0) return undefined;
+    return { payload: item.v, seq: item.seq };
   }
 
   /** Announces this node (its DHT address) on a topic. */
