@@ -62,13 +62,17 @@ const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 type Child = { process: ChildProcess; reports: PeerReport[]; id?: string; joinMs?: number };
 
-/** A raw data-channel round trip, p50 over 200 pings (after 20 warm-up ones). */
-async function dataChannelRtt(): Promise<number> {
+/**
+ * A raw data-channel round trip, p50 over `pings` pings (after 20 warm-up ones): back to back, or
+ * `gapMs` apart (threads that have gone to sleep between messages, as between a peer's edits).
+ */
+async function dataChannelRtt(pings = 200, gapMs = 0): Promise<number> {
   const { a, b } = await loopbackPair();
   b.on("data", (data: Uint8Array) => b.send(data));
   const rtts: number[] = [];
   const ping = new Uint8Array(111); // the size of one signed op message
-  for (let i = 0; i < 220; i++) {
+  for (let i = 0; i < pings + 20; i++) {
+    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
     const sent = performance.now();
     await new Promise<void>((resolve) => {
       a.once("data", () => resolve());
@@ -223,6 +227,7 @@ try {
 
   log("measuring a raw data-channel round trip…");
   const rtt = await dataChannelRtt();
+  const pacedRtt = await dataChannelRtt(100, 50);
   const p50 = percentile(latencies, 50);
   log(
     `  edit→apply ms: p50 ${p50.toFixed(2)} p99 ${percentile(latencies, 99).toFixed(2)} max ${latencies.at(-1)?.toFixed(2)}; missing ${missing}`,
@@ -233,6 +238,7 @@ try {
       edit_to_apply_p99_ms: round(percentile(latencies, 99)),
       dc_rtt_p50_ms: round(rtt, 3),
       edit_to_apply_p50_over_rtt: round(p50 / rtt, 1),
+      dc_rtt_paced_p50_ms: round(pacedRtt, 3),
       join_to_first_peer_ms: Math.round(percentile(joins, 50)),
       msgs_per_s_per_peer: Math.round(messages / elapsedS / PEERS),
       rss_mb_per_peer: Math.round(rss.reduce((a, b) => a + b, 0) / rss.length),
@@ -244,7 +250,7 @@ try {
       edits_per_s: EDITS_PER_S,
       seconds: SECONDS,
       measured:
-        "after one warm-up edit per peer (not counted), peers are separate `seedcraft peer` processes on 127.0.0.1 standing within a few blocks; edit = signed op applied at its author, apply = the op passed signature, ledger session, rules and fold at a receiver; wall-clock ms across processes; dc_rtt = 111-byte ping-pong on one loopback data channel; join = from the start of joining (before the DHT node starts) to the first verified hello, median of the last 3 peers started",
+        "after one warm-up edit per peer (not counted), peers are separate `seedcraft peer` processes on 127.0.0.1 standing within a few blocks; edit = signed op applied at its author, apply = the op passed signature, ledger session, rules and fold at a receiver; wall-clock ms across processes; dc_rtt = 111-byte ping-pong on one loopback data channel in the bench process while the peers run, back to back (dc_rtt_paced: 50 ms apart); join = from the start of joining (before the DHT node starts) to the first verified hello, median of the last 3 peers started",
       machine: { cores: os.cpus().length, node: process.version },
     }),
   );

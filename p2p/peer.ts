@@ -13,6 +13,8 @@ import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../core/chunk.ts";
 import { HybridClock } from "../core/hlc.ts";
 import { type OpDomain, signDigest } from "../core/op.ts";
 import {
+  chunkOfPosition,
+  chunksInView,
   type PeerPlace,
   type Position,
   REGION_CHUNKS,
@@ -78,6 +80,8 @@ const KNOCK_REPEAT_MS = 1000;
 const KNOCKS_PER_S = 20;
 /** A peer with no link yet dials this many of the nearest first, the rest in the next rounds. */
 const FIRST_WAVE = 3;
+/** The chunks within this many chunks of the avatar are generated ahead of any op into them. */
+const PREPARE_RADIUS_CHUNKS = 1;
 
 export class WorldPeer {
   readonly dht: PeerDht;
@@ -95,6 +99,9 @@ export class WorldPeer {
   #stopKnocks: (() => void) | undefined;
   #announced = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The chunk the avatar stood in when the chunks around it were last queued for generation. */
+  #preparedAround: bigint | undefined;
+  #preparing: ReturnType<typeof setTimeout> | undefined;
   #settled = false;
   #round = 0;
   #stopped = false;
@@ -127,7 +134,11 @@ export class WorldPeer {
       now,
     });
     this.mesh.on("peer", () => {
-      this.firstPeerAtMs ??= now();
+      if (this.firstPeerAtMs !== undefined) return;
+      this.firstPeerAtMs = now();
+      // Ops come only over links: the terrain around us is generated once the first one stands, so
+      // that it does not compete with the handshakes of a join.
+      this.#prepareAround(this.#position());
     });
     this.mesh.on("left", (peer) => {
       // Dial it again later if it is still around.
@@ -163,12 +174,14 @@ export class WorldPeer {
   /** Moves the avatar (movement deltas go out), announcing on new regions. */
   move(position: Position): void {
     this.mesh.move(position);
+    this.#prepareAround(position);
     void this.#announce().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#preparing);
     this.#stopKnocks?.();
     this.mesh.close();
     await this.dht.destroy();
@@ -182,6 +195,30 @@ export class WorldPeer {
     if (this.#announced.has(key)) return;
     this.#announced = new Set([key]);
     await this.dht.announce(regionTopic(chainId, verifyingContract, here));
+  }
+
+  /**
+   * Generates the terrain of the chunks next to the avatar's in the background, one chunk a task and
+   * nearest first, so that an edit arriving there does not wait a few milliseconds for it (the
+   * first ops into a chunk nobody had touched took 20 to 70 ms to apply at 16 peers on 2 cores).
+   */
+  #prepareAround(position: Position): void {
+    if (this.firstPeerAtMs === undefined) return;
+    const { cx, cy, cz } = chunkOfPosition(position);
+    const centre = chunkIdOf(cx, cy, cz);
+    if (centre === this.#preparedAround) return;
+    this.#preparedAround = centre;
+    clearTimeout(this.#preparing);
+    const queue = chunksInView(position, PREPARE_RADIUS_CHUNKS).map((c) => chunkIdOf(c.cx, c.cy, c.cz));
+    const next = () => {
+      if (this.#stopped) return;
+      let id = queue.shift();
+      while (id !== undefined && this.replica.holds(id)) id = queue.shift();
+      if (id === undefined) return;
+      this.replica.chunk(id);
+      this.#preparing = setTimeout(next, 0);
+    };
+    this.#preparing = setTimeout(next, 0);
   }
 
   #schedule(delayMs: number): void {

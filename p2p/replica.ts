@@ -85,6 +85,11 @@ export class WorldReplica {
     return this.#held(id).state;
   }
 
+  /** Whether the chunk is generated already (no terrain to compute on its first op). */
+  holds(id: bigint): boolean {
+    return this.#chunks.has(id);
+  }
+
   /** The chunk ids this replica holds. */
   get chunkIds(): bigint[] {
     return [...this.#chunks.keys()];

@@ -14,7 +14,7 @@ import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { signOp } from "../../core/op.ts";
-import { type Position, type Region, regionsInView } from "../../core/proximity.ts";
+import { chunkOfPosition, type Position, type Region, regionsInView } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { encodeMessage } from "../../core/wire.ts";
 import { makeCard } from "../../p2p/card.ts";
@@ -150,6 +150,20 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     await waitFor(
       "positions to spread",
       async () => peers.every((p) => p.mesh.peers.every((other) => other.position !== undefined)),
+      10_000,
+    );
+    // Once linked, each peer generates the terrain next to its own chunk ahead of any op into it.
+    await waitFor(
+      "the chunks next to every peer to be generated",
+      async () =>
+        peers.every((peer, i) => {
+          const { cx, cy, cz } = chunkOfPosition(spots[i] as Position);
+          return [-1, 0, 1].every((d) =>
+            [chunkIdOf(cx + d, cy, cz), chunkIdOf(cx, cy + d, cz), chunkIdOf(cx, cy, cz + d)].every((id) =>
+              peer.replica.holds(id),
+            ),
+          );
+        }),
       10_000,
     );
 
