@@ -27,8 +27,9 @@ import { makeCard, type PeerCard } from "./card.ts";
 import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
+import { MeshMailboxes } from "./mesh-mailboxes.ts";
 import { WorldReplica } from "./replica.ts";
-import type { ConnectOptions, DhtAddress, Mailboxes } from "./signal.ts";
+import { type ConnectOptions, type DhtAddress, type Mailboxes, SupersededError } from "./signal.ts";
 import { nodeIdOfKey, regionTopic } from "./topics.ts";
 
 /** What a peer needs of the DHT: a node of its own (Node) or one the gateway hosts (browsers). */
@@ -47,8 +48,11 @@ export type PeerDht = Mailboxes & {
 
 export type WorldPeerOptions = {
   dht: PeerDht;
-  /** Opens a WebRTC connection signaled through the DHT (p2p/signal.ts, with this side's WebRTC). */
-  connect: (dht: PeerDht, remoteKey: Uint8Array, options: ConnectOptions) => Promise<Peer>;
+  /**
+   * Opens a WebRTC connection signaled through mailboxes (p2p/signal.ts, with this side's WebRTC):
+   * the DHT's, or the mesh's when a neighbour is linked with the other peer.
+   */
+  connect: (mailboxes: readonly Mailboxes[], remoteKey: Uint8Array, options: ConnectOptions) => Promise<Peer>;
   domain: OpDomain;
   ledger: LedgerView;
   wallet: `0x${string}`;
@@ -80,6 +84,8 @@ const KNOCK_REPEAT_MS = 1000;
 const KNOCKS_PER_S = 20;
 /** A peer with no link yet dials this many of the nearest first, the rest in the next rounds. */
 const FIRST_WAVE = 3;
+/** An in-band attempt gives up sooner than one through the DHT (the next one goes through the DHT). */
+const IN_BAND_TIMEOUT_MS = 3000;
 /** The chunks within this many chunks of the avatar are generated ahead of any op into them. */
 const PREPARE_RADIUS_CHUNKS = 1;
 
@@ -105,8 +111,16 @@ export class WorldPeer {
   #settled = false;
   #round = 0;
   #stopped = false;
+  /** Signals through a common neighbour (in-band), for peers we are not linked with yet. */
+  readonly #inBand: MeshMailboxes;
+  /** Peers whose last in-band attempt failed: the next one goes through the DHT. */
+  readonly #inBandFailed = new Set<string>();
+  /** Aborted on stop: connection attempts in flight are given up and closed. */
+  readonly #stopping = new AbortController();
   readonly startedAtMs: number;
   firstPeerAtMs: number | undefined;
+  /** Links opened by this side's dials or answers, by the way their signals went. */
+  readonly dials = { dht: 0, mesh: 0 };
 
   private constructor(options: WorldPeerOptions) {
     const dht = options.dht;
@@ -140,6 +154,9 @@ export class WorldPeer {
       // that it does not compete with the handshakes of a join.
       this.#prepareAround(this.#position());
     });
+    this.#inBand = new MeshMailboxes(this.mesh, (from) => {
+      if (this.#admitKnock(`mesh:${from}`)) void this.dial(from, { knock: false, route: "mesh" });
+    });
     this.mesh.on("left", (peer) => {
       // Dial it again later if it is still around.
       this.#fail(peer.id);
@@ -150,7 +167,7 @@ export class WorldPeer {
   static async start(options: WorldPeerOptions): Promise<WorldPeer> {
     const dht = options.dht;
     const peer = new WorldPeer(options);
-    debug("%s: DHT node on %o", options.name, dht.address);
+    debug("%s: DHT node on %o, key %s", options.name, dht.address, bytesToHex(dht.publicKey).slice(0, 10));
     // Warm up before anyone waits on us: the first signature builds the curve's tables (a few hundred
     // ms of JavaScript), and the chunk underfoot is generated and hashed once.
     await signDigest(keccak256(toHex("seedcraft:warm-up")), options.sessionKey);
@@ -180,6 +197,7 @@ export class WorldPeer {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     clearTimeout(this.#preparing);
     this.#stopKnocks?.();
@@ -309,27 +327,34 @@ export class WorldPeer {
     return id;
   }
 
-  /** Someone knocked (p2p/node/dht.ts): dial back if there is room, within a rate limit. */
+  /** Someone knocked through the DHT (p2p/node/dht.ts): dial back if there is room. */
   #knocked(from: DhtAddress): void {
-    const now = Date.now();
-    const where = `${from.host}:${from.port}`;
-    if (now - (this.#knocks.get(where) ?? Number.NEGATIVE_INFINITY) < KNOCK_REPEAT_MS) return;
-    if (now - this.#knockWindow.startMs >= 1000) this.#knockWindow = { startMs: now, count: 0 };
-    if (++this.#knockWindow.count > KNOCKS_PER_S) return;
-    if (this.#knocks.size > 4096) this.#knocks.clear();
-    this.#knocks.set(where, now);
-    if (this.#stopped || this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
-    debug("%s: knock from %s", this.#options.name, where);
+    if (!this.#admitKnock(`${from.host}:${from.port}`)) return;
     void this.#identify(from)
-      .then((id) => id && this.dial(id, false))
+      .then((id) => id && this.dial(id, { knock: false, route: "dht" }))
       .catch(() => undefined);
   }
 
+  /** A knock is answered at most once a second from one place, and KNOCKS_PER_S in all, if there is room. */
+  #admitKnock(where: string): boolean {
+    const now = Date.now();
+    if (now - (this.#knocks.get(where) ?? Number.NEGATIVE_INFINITY) < KNOCK_REPEAT_MS) return false;
+    if (now - this.#knockWindow.startMs >= 1000) this.#knockWindow = { startMs: now, count: 0 };
+    if (++this.#knockWindow.count > KNOCKS_PER_S) return false;
+    if (this.#knocks.size > 4096) this.#knocks.clear();
+    this.#knocks.set(where, now);
+    if (this.#stopped || this.mesh.peers.length >= this.mesh.limits.maxPeers) return false;
+    debug("%s: knock from %s", this.#options.name, where);
+    return true;
+  }
+
   /**
-   * Connects to a peer by DHT key (through DHT mailboxes), unless linked, banned, full or backing off.
-   * The dialler knocks (`knock`, default true) so that the other side dials back at once.
+   * Connects to a peer by DHT key, unless linked, banned, full or backing off. The signals go through
+   * a neighbour linked with it when there is one (in-band), else through DHT mailboxes; an answer to
+   * a knock goes the way the knock came (`route`). The dialler knocks (`knock`, default true) so that
+   * the other side dials back at once.
    */
-  async dial(id: Hex, knock = true): Promise<void> {
+  async dial(id: Hex, { knock = true, route }: { knock?: boolean; route?: "dht" | "mesh" } = {}): Promise<void> {
     const key = id.toLowerCase();
     const now = Date.now();
     if (this.#stopped || key === this.id || this.#dialing.has(key) || this.mesh.has(id) || this.mesh.isBanned(key))
@@ -337,31 +362,56 @@ export class WorldPeer {
     if (this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
     const backoff = this.#backoff.get(key);
     if (backoff && backoff.nextAtMs > now) return;
+    const inBand =
+      route === "mesh" ||
+      (route === undefined && !this.#inBandFailed.has(key) && this.#inBand.via(key as Hex) !== undefined);
     this.#dialing.add(key);
     const startedAtMs = Date.now();
     try {
       const remoteKey = hexToBytes(id);
-      if (knock)
+      if (knock && inBand) await this.#inBand.knock(key as Hex);
+      else if (knock)
         void this.dht.knock(nodeIdOfKey(remoteKey)).catch((error: Error) => debug("knock failed: %s", error.message));
-      const peer = await this.#options.connect(this.dht, remoteKey, {
-        timeoutMs: 8000,
-        address: this.#addresses.get(key as Hex),
-      });
-      debug("%s: connected to %s in %d ms", this.#options.name, key.slice(0, 10), Date.now() - startedAtMs);
+      // Both are read: the other side may be dialling us at the same time the other way.
+      const boxes = inBand ? [this.#inBand, this.dht] : [this.dht, this.#inBand];
+      const signal = this.#stopping.signal;
+      const options = inBand
+        ? { timeoutMs: IN_BAND_TIMEOUT_MS, signal }
+        : { timeoutMs: 8000, address: this.#addresses.get(key as Hex), signal };
+      let peer: Peer | undefined;
+      for (let tries = 1; !peer; tries++) {
+        try {
+          peer = await this.#options.connect(boxes, remoteKey, options);
+        } catch (error) {
+          // The other side gave up the attempt we answered and offered again: answer that one now.
+          if (!(error instanceof SupersededError) || tries >= 3) throw error;
+        }
+      }
+      debug(
+        "%s: connected to %s in %d ms (%s)",
+        this.#options.name,
+        key.slice(0, 10),
+        Date.now() - startedAtMs,
+        inBand ? "in-band" : "DHT",
+      );
       if (this.#stopped) {
         peer.destroy();
         return;
       }
       await this.mesh.attach(new SimplePeerLink(peer), id);
       this.#backoff.delete(key);
+      this.#inBandFailed.delete(key);
+      this.dials[inBand ? "mesh" : "dht"]++;
     } catch (error) {
+      if (inBand) this.#inBandFailed.add(key);
       this.#fail(key);
       debug(
-        "%s: dial %s failed after %d ms: %s",
+        "%s: dial %s failed after %d ms: %s (%s)",
         this.#options.name,
         key.slice(0, 10),
         Date.now() - startedAtMs,
         (error as Error).message,
+        (error as { details?: string }).details ?? "",
       );
       this.#options.log?.(`dial ${key.slice(0, 10)} failed: ${(error as Error).message}`);
     } finally {

@@ -26,6 +26,17 @@ export class SignalingError extends SeedcraftError {
   }
 }
 
+/**
+ * The other side made a newer offer while we waited on the one we answered (its attempt failed on its
+ * side and it tried again): this attempt is dead, and the next one answers the new offer at once.
+ */
+export class SupersededError extends SignalingError {
+  constructor() {
+    super("The peer made a newer offer.");
+    this.name = "SupersededError";
+  }
+}
+
 type Description = { type: "offer" | "answer"; sdp: string };
 /** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
 export type MailSignal = Description & { n: string; t: number };
@@ -86,6 +97,8 @@ export type ConnectOptions = {
   config?: RTCConfiguration;
   /** WebRTC for simple-peer where there is no global one (Node: p2p/node/rtc.ts). */
   wrtc?: object;
+  /** Gives the attempt up (its connection is closed): a peer that stops leaves none half open. */
+  signal?: AbortSignal;
   now?: () => number;
 };
 
@@ -97,17 +110,23 @@ const randomAttempt = (): string =>
  * fresh attempt id and the time; the answerer answers only a recent offer it has not answered yet, and
  * the offerer takes only the answer that echoes its attempt. A mailbox keeps just its latest message,
  * so without the tags one side could answer, or accept, a signal of an attempt the other gave up.
+ *
+ * Given several mailboxes (the mesh's and the DHT's, p2p/mesh-mailboxes.ts), it reads them all and
+ * sends through the first, except that an answer goes back the way its offer came: two peers that
+ * dial each other at once by different ways still meet.
  */
 export async function connectThroughDht(
-  dht: Mailboxes,
+  mailboxes: Mailboxes | readonly Mailboxes[],
   remoteKey: Uint8Array,
   options: ConnectOptions = {},
 ): Promise<Peer> {
+  const boxes: readonly Mailboxes[] = Array.isArray(mailboxes) ? mailboxes : [mailboxes as Mailboxes];
+  let route = boxes[0] as Mailboxes;
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const pollMs = options.pollMs ?? 100;
   const maxOfferAgeMs = options.maxOfferAgeMs ?? 8_000;
-  const initiator = isOfferer(dht.publicKey, remoteKey);
+  const initiator = isOfferer(route.publicKey, remoteKey);
   const peer = new Peer({
     initiator,
     trickle: false,
@@ -120,32 +139,43 @@ export async function connectThroughDht(
   let done = false;
   peer.on("signal", (data: Description) => {
     const signal: MailSignal = { type: data.type, sdp: minimizeSdp(data.sdp), n: attempt as string, t: now() };
-    void dht
+    void route
       .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)), options.address)
       .catch((error: Error) => peer.destroy(error));
   });
+  let superseded: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
   const poll = async () => {
+    let answeredOffer = false;
     while (!done) {
-      const mail = await dht.readMail(remoteKey).catch(() => undefined);
+      const mails = await Promise.all(boxes.map((box) => box.readMail(remoteKey).catch(() => undefined)));
       if (done || peer.destroyed) return;
-      const signal = mail ? parseSignal(mail.payload) : undefined;
-      if (initiator && signal?.type === "answer" && signal.n === attempt) {
-        peer.signal({ type: signal.type, sdp: signal.sdp });
-        return;
+      let offer: { signal: MailSignal; box: Mailboxes } | undefined;
+      for (const [i, mail] of mails.entries()) {
+        const signal = mail ? parseSignal(mail.payload) : undefined;
+        if (initiator && signal?.type === "answer" && signal.n === attempt) {
+          peer.signal({ type: signal.type, sdp: signal.sdp });
+          return;
+        }
+        if (!initiator && signal?.type === "offer" && now() - signal.t < maxOfferAgeMs && !answered.has(signal.n))
+          if (!offer || signal.t > offer.signal.t) offer = { signal, box: boxes[i] as Mailboxes };
       }
-      if (!initiator && signal?.type === "offer" && now() - signal.t < maxOfferAgeMs && !answered.has(signal.n)) {
-        answered.add(signal.n);
-        attempt = signal.n;
-        peer.signal({ type: signal.type, sdp: signal.sdp });
-        return;
+      if (offer) {
+        // Answered one already: the offerer gave that attempt up and made this one.
+        if (answeredOffer) return superseded?.();
+        answered.add(offer.signal.n);
+        attempt = offer.signal.n;
+        route = offer.box;
+        answeredOffer = true;
+        peer.signal({ type: offer.signal.type, sdp: offer.signal.sdp });
       }
-      // Until the next read, or until the mail lands in our own node (put straight there).
+      // Until the next read, or until mail lands in one of our own boxes (put straight there).
       await new Promise<void>((resolve) => {
         const timer = setTimeout(wake, pollMs);
-        const stop = dht.onMail?.(remoteKey, wake);
+        const stops = boxes.map((box) => box.onMail?.(remoteKey, wake));
         function wake() {
           clearTimeout(timer);
-          stop?.();
+          for (const stop of stops) stop?.();
           resolve();
         }
       });
@@ -166,12 +196,23 @@ export async function connectThroughDht(
         clearTimeout(timer);
         reject(new SignalingError("The connection failed.", error.message));
       });
+      superseded = () => {
+        clearTimeout(timer);
+        reject(new SupersededError());
+      };
+      onAbort = () => {
+        clearTimeout(timer);
+        reject(new SignalingError("The attempt was given up."));
+      };
+      if (options.signal?.aborted) onAbort();
+      options.signal?.addEventListener("abort", onAbort);
     });
   } catch (error) {
     peer.destroy();
     throw error;
   } finally {
     done = true;
+    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -4,6 +4,10 @@ import { LOOPBACK_RTC_CONFIG, nodeWrtc } from "./rtc.ts";
 
 export { isOfferer, type MailSignal, parseSignal, SignalingError } from "../signal.ts";
 
-export function connectThroughDht(dht: Mailboxes, remoteKey: Uint8Array, options: ConnectOptions = {}) {
-  return connect(dht, remoteKey, { wrtc: nodeWrtc, config: LOOPBACK_RTC_CONFIG, ...options });
+export function connectThroughDht(
+  mailboxes: Mailboxes | readonly Mailboxes[],
+  remoteKey: Uint8Array,
+  options: ConnectOptions = {},
+) {
+  return connect(mailboxes, remoteKey, { wrtc: nodeWrtc, config: LOOPBACK_RTC_CONFIG, ...options });
 }

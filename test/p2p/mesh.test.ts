@@ -8,6 +8,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type Peer from "simple-peer";
 import { bytesToHex, hexToBytes, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { World } from "../../cli/world.ts";
@@ -21,13 +22,16 @@ import { makeCard } from "../../p2p/card.ts";
 import { makeHello } from "../../p2p/hello.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
 import { SimplePeerLink } from "../../p2p/link.ts";
+import { Mesh } from "../../p2p/mesh.ts";
+import { MeshMailboxes } from "../../p2p/mesh-mailboxes.ts";
 import { nodeIdOfKey, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { connectThroughDht } from "../../p2p/node/signal.ts";
-import type { OpVerdict } from "../../p2p/replica.ts";
+import { type OpVerdict, WorldReplica } from "../../p2p/replica.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { prng } from "../helpers/prng.ts";
+import { loopbackPair } from "../helpers/rtc.ts";
 import { waitFor } from "../helpers/world.ts";
 
 const NETWORK = "p2p-mesh";
@@ -100,7 +104,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       ledger: new IndexerLedger(world.urls.indexer),
       wallet: player.wallet.address,
       sessionKey: player.session,
-      name: `peer-${running.length}`,
+      name: `peer-${player.wallet.address.slice(2, 8).toLowerCase()}`,
       position,
       discoverEveryMs: 300,
       now: clock.now,
@@ -146,6 +150,11 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       throw new Error(`${error.message}; links: ${peers.map((p) => p.mesh.peers.length).join(",")}`);
     });
     for (const peer of peers) assert.ok(peer.firstPeerAtMs !== undefined);
+    // The first links are signaled through the DHT; once in the mesh, through a common neighbour.
+    assert.ok(
+      peers.some((p) => p.dials.mesh > 0),
+      `links signaled in-band: ${peers.map((p) => p.dials.mesh).join(",")}`,
+    );
     // Every peer knows where the others stand (the reach rule needs it).
     await waitFor(
       "positions to spread",
@@ -214,6 +223,61 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       bounced.some((v) => v.status === "bounced" && v.reason === "TIE"),
       "the tie is reported as a bounce",
     );
+  });
+
+  it("signals in-band: two peers linked only through a common neighbour connect with no DHT at all", async () => {
+    const team = await players(3);
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const ledger = new IndexerLedger(world.urls.indexer);
+    const [a, b, c] = team.map(
+      (player, i) =>
+        new Mesh({
+          identity: {
+            wallet: player.wallet.address,
+            sessionKey: player.session,
+            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+            name: `in-band-${i}`,
+          },
+          replica: new WorldReplica({ domain, seed, ledger }),
+          ledger,
+        }),
+    ) as [Mesh, Mesh, Mesh];
+    const linked = (x: Mesh, y: Mesh) => x.peer(y.id) !== undefined && y.peer(x.id) !== undefined;
+    const attach = async (x: Mesh, y: Mesh, pair: { a: Peer; b: Peer }) => {
+      await Promise.all([x.attach(new SimplePeerLink(pair.a), y.id), y.attach(new SimplePeerLink(pair.b), x.id)]);
+      await waitFor(`${x.identity.name} and ${y.identity.name} to link`, async () => linked(x, y), 10_000);
+    };
+    try {
+      // a — b — c: the test carries the signals of these two links itself.
+      await attach(a, b, await loopbackPair());
+      await attach(b, c, await loopbackPair());
+      await waitFor(
+        "a and c to hear whom b is linked with",
+        async () => Boolean(a.peer(b.id)?.neighbours.has(c.id) && c.peer(b.id)?.neighbours.has(a.id)),
+        10_000,
+      );
+      const fromA = new MeshMailboxes(a, () => {});
+      let answer: Promise<Peer> | undefined;
+      const fromC = new MeshMailboxes(c, (from) => {
+        answer ??= connectThroughDht([fromC], hexToBytes(from), { timeoutMs: 10_000 });
+      });
+      assert.equal(fromA.via(c.id), b.id, "b is the way to c");
+      // A peer nobody here is linked with cannot be reached in-band, and says so.
+      const stranger = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+      assert.equal(fromA.via(stranger), undefined);
+      await assert.rejects(fromA.knock(stranger), (error: Error) => error.name === "SignalingError");
+
+      await fromA.knock(c.id);
+      const dialled = connectThroughDht([fromA], hexToBytes(c.id), { timeoutMs: 10_000 });
+      await waitFor("c to hear the knock", async () => answer !== undefined, 5_000);
+      await attach(a, c, { a: await dialled, b: await (answer as Promise<Peer>) });
+      assert.ok(linked(a, c), "a and c are linked, signaled through b");
+    } finally {
+      for (const mesh of [a, b, c]) mesh.close();
+    }
   });
 
   it("churn: 3 of 10 peers stop mid-run and 3 new ones join; every live peer converges, with no unhandled error", async () => {
