@@ -2,8 +2,11 @@
  * The browser's side of the DHT gateway (p2p/node/gateway.ts): the DHT operations a peer needs, carried
  * over one WebSocket. The ed25519 secret key stays here; every item is signed here and every item read
  * is verified here, so a gateway can withhold data but not forge it. Isomorphic: the WebSocket global
- * (browsers, Node 22+) and @noble/curves, no Node modules. A browser may connect to several gateways
- * and use whichever answers.
+ * (browsers, Node 22+) and @noble/curves, no Node modules.
+ *
+ * A browser may use several gateways at once, each hosting a DHT node under the same key: items are
+ * signed once and put through all of them, reads take the first verified answer, lookups merge
+ * theirs, and knocks come from any. One gateway going away leaves the others working.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha1 } from "@noble/hashes/legacy.js";
@@ -30,32 +33,38 @@ function sigData(v: Uint8Array, seq: number, salt?: Uint8Array): Uint8Array {
   return (bencode.encode(salt ? { salt, seq, v } : { seq, v }) as Uint8Array).subarray(1, -1);
 }
 
-export class GatewayDht {
-  readonly publicKey: Uint8Array;
-  /** The address of the DHT node the gateway hosts for us: what others ping, knock and mail. */
+/** One gateway: its socket, the DHT node it hosts for us, and the requests waiting on it. */
+class GatewayLink {
+  readonly url: string;
   readonly address: GatewayAddress;
   readonly #socket: WebSocket;
-  readonly #secretKey: Uint8Array;
   readonly #pending = new Map<
     number,
     { resolve: (body: Record<string, unknown>) => void; reject: (e: Error) => void }
   >();
-  readonly #knockHandlers = new Set<(from: GatewayAddress) => void>();
   #nextId = 1;
-  #seq = Date.now();
+  #closed = false;
 
-  private constructor(socket: WebSocket, secretKey: Uint8Array, address: GatewayAddress) {
+  private constructor(url: string, socket: WebSocket, address: GatewayAddress) {
+    this.url = url;
     this.#socket = socket;
-    this.#secretKey = secretKey;
-    this.publicKey = ed25519.getPublicKey(secretKey);
     this.address = address;
   }
 
-  /** Connects to a gateway (`ws://…`) and proves the key; a random key by default. */
-  static async connect(url: string, secretKey: Uint8Array = ed25519.utils.randomSecretKey()): Promise<GatewayDht> {
+  get open(): boolean {
+    return !this.#closed;
+  }
+
+  /** Connects and proves the key with a signed challenge. */
+  static async open(
+    url: string,
+    secretKey: Uint8Array,
+    slot: number,
+    onKnock: (from: GatewayAddress) => void,
+  ): Promise<GatewayLink> {
     const socket = new WebSocket(url);
     const publicKey = ed25519.getPublicKey(secretKey);
-    let dht: GatewayDht | undefined;
+    let link: GatewayLink | undefined;
     const address = await new Promise<GatewayAddress>((resolve, reject) => {
       const fail = (error: GatewayError) => {
         clearTimeout(timer);
@@ -63,15 +72,16 @@ export class GatewayDht {
         reject(error);
       };
       const timer = setTimeout(
-        () => fail(new GatewayError("GATEWAY_TIMEOUT", "The gateway did not let us in.")),
+        () => fail(new GatewayError("GATEWAY_TIMEOUT", "The gateway did not let us in.", url)),
         TIMEOUT_MS,
       );
-      socket.addEventListener("close", (event) =>
-        fail(new GatewayError("GATEWAY_CLOSED", "The gateway closed the connection.", event.reason || undefined)),
-      );
-      socket.addEventListener("error", () =>
-        fail(new GatewayError("GATEWAY_CLOSED", "Could not reach the gateway.", url)),
-      );
+      socket.addEventListener("close", (event) => {
+        if (link) return link.#close(event.reason || undefined);
+        fail(new GatewayError("GATEWAY_CLOSED", "The gateway closed the connection.", event.reason || url));
+      });
+      socket.addEventListener("error", () => {
+        if (!link) fail(new GatewayError("GATEWAY_CLOSED", "Could not reach the gateway.", url));
+      });
       socket.addEventListener("message", (event) => {
         let body: Record<string, unknown>;
         try {
@@ -79,10 +89,15 @@ export class GatewayDht {
         } catch {
           return;
         }
-        if (dht) return dht.#onMessage(body);
+        if (link) {
+          if (body.event === "knock") onKnock(body.from as GatewayAddress);
+          else link.#answer(body);
+          return;
+        }
         if (body.event === "challenge" && typeof body.nonce === "string") {
           const sig = ed25519.sign(new TextEncoder().encode(CHALLENGE_PREFIX + body.nonce), secretKey);
-          socket.send(JSON.stringify({ id: 0, op: "hello", key: bytesToHex(publicKey), sig: bytesToHex(sig) }));
+          const hello = { id: 0, op: "hello", key: bytesToHex(publicKey), sig: bytesToHex(sig) };
+          socket.send(JSON.stringify(slot > 0 ? { ...hello, slot } : hello));
         } else if (body.id === 0) {
           clearTimeout(timer);
           if (body.ok === true) resolve(body.address as GatewayAddress);
@@ -90,8 +105,100 @@ export class GatewayDht {
         }
       });
     });
-    dht = new GatewayDht(socket, secretKey, address);
-    return dht;
+    link = new GatewayLink(url, socket, address);
+    return link;
+  }
+
+  request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#closed)
+      return Promise.reject(new GatewayError("GATEWAY_CLOSED", "The gateway closed the connection.", this.url));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new GatewayError("GATEWAY_TIMEOUT", `No answer to ${String(body.op)} in time.`, this.url));
+      }, TIMEOUT_MS);
+      this.#pending.set(id, {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.#socket.send(JSON.stringify({ id, ...body }));
+    });
+  }
+
+  close(): void {
+    this.#socket.close();
+    this.#close("closed here");
+  }
+
+  #close(reason: string | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const pending of this.#pending.values())
+      pending.reject(new GatewayError("GATEWAY_CLOSED", "The gateway closed the connection.", reason ?? this.url));
+    this.#pending.clear();
+  }
+
+  #answer(body: Record<string, unknown>): void {
+    const pending = typeof body.id === "number" ? this.#pending.get(body.id) : undefined;
+    if (!pending) return;
+    this.#pending.delete(body.id as number);
+    if (body.ok === true) pending.resolve(body);
+    else
+      pending.reject(
+        new GatewayError(String(body.code), `The gateway refused ${String(body.code)}.`, String(body.error)),
+      );
+  }
+}
+
+export class GatewayDht {
+  readonly publicKey: Uint8Array;
+  /** The address of the DHT node the first gateway hosts for us: what others ping, knock and mail. */
+  readonly address: GatewayAddress;
+  readonly #links: GatewayLink[];
+  readonly #secretKey: Uint8Array;
+  readonly #knockHandlers: Set<(from: GatewayAddress) => void>;
+  /** One counter for every gateway: an item is signed once and the same bytes go through all. */
+  #seq = Date.now();
+
+  private constructor(links: GatewayLink[], secretKey: Uint8Array, knockHandlers: Set<(from: GatewayAddress) => void>) {
+    this.#links = links;
+    this.#knockHandlers = knockHandlers;
+    this.#secretKey = secretKey;
+    this.publicKey = ed25519.getPublicKey(secretKey);
+    this.address = (links[0] as GatewayLink).address;
+  }
+
+  /**
+   * Connects to one gateway (`ws://…`) or several, and proves the key to each; a random key by default.
+   * It needs one of them to let it in; the others are used as long as they answer.
+   */
+  static async connect(
+    urls: string | readonly string[],
+    secretKey: Uint8Array = ed25519.utils.randomSecretKey(),
+  ): Promise<GatewayDht> {
+    const list = typeof urls === "string" ? [urls] : [...urls];
+    if (list.length === 0 || list.length > 16) throw new GatewayError("BAD_REQUEST", "Give 1 to 16 gateways.");
+    const knockHandlers = new Set<(from: GatewayAddress) => void>();
+    const onKnock = (from: GatewayAddress) => {
+      for (const handler of knockHandlers) handler(from);
+    };
+    // The first gateway hosts the node under our own id (knocks land there); the others, slots 1, 2…
+    const settled = await Promise.allSettled(list.map((url, slot) => GatewayLink.open(url, secretKey, slot, onKnock)));
+    const links = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    if (links.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+    return new GatewayDht(links, secretKey, knockHandlers);
+  }
+
+  /** The gateways in use (those still open). */
+  get gateways(): string[] {
+    return this.#links.filter((link) => link.open).map((link) => link.url);
   }
 
   /** sha1 of the public key: the hosted node's id, and the BEP44 target of our card. */
@@ -131,9 +238,22 @@ export class GatewayDht {
     await this.#request({ op: "announce", topic: bytesToHex(topic) });
   }
 
+  /** What every gateway found, merged, without the nodes hosted for us. */
   async lookup(topic: Uint8Array): Promise<GatewayAddress[]> {
-    const { addresses } = await this.#request({ op: "lookup", topic: bytesToHex(topic) });
-    return (addresses as GatewayAddress[]).filter((a) => a.host !== this.address.host || a.port !== this.address.port);
+    const answers = await Promise.allSettled(
+      this.#open().map((link) => link.request({ op: "lookup", topic: bytesToHex(topic) })),
+    );
+    const found = answers.flatMap((answer) =>
+      answer.status === "fulfilled" ? (answer.value.addresses as GatewayAddress[]) : [],
+    );
+    if (answers.every((answer) => answer.status === "rejected")) throw (answers[0] as PromiseRejectedResult).reason;
+    const seen = new Set(this.#links.map((link) => `${link.address.host}:${link.address.port}`));
+    return found.filter((a) => {
+      const where = `${a.host}:${a.port}`;
+      if (seen.has(where)) return false;
+      seen.add(where);
+      return true;
+    });
   }
 
   async nodeIdOf(address: GatewayAddress): Promise<Uint8Array> {
@@ -151,7 +271,7 @@ export class GatewayDht {
   }
 
   async destroy(): Promise<void> {
-    this.#socket.close();
+    for (const link of this.#links) link.close();
   }
 
   async #put(v: Uint8Array, salt?: Uint8Array, to?: GatewayAddress): Promise<void> {
@@ -167,56 +287,60 @@ export class GatewayDht {
     });
   }
 
-  /** A mutable item through the gateway, verified here (a gateway cannot forge one). */
+  /**
+   * A mutable item through the gateways, verified here (a gateway cannot forge one): the first that
+   * gives a valid one, or none when none does. An error only when every gateway failed.
+   */
   async #get(target: Uint8Array, salt?: Uint8Array): Promise<Item | undefined> {
-    const { item } = await this.#request({ op: "get", target: bytesToHex(target) });
-    if (!item) return undefined;
-    const found = item as Item;
+    const answers = this.#open().map((link) => link.request({ op: "get", target: bytesToHex(target) }));
+    const none = new GatewayError("NOT_FOUND", "No gateway had a valid item.");
     try {
-      const k = hexToBytes(found.k);
-      const v = hexToBytes(found.v);
-      const itemSalt = found.salt ? hexToBytes(found.salt) : salt;
-      if (bytesToHex(sha1(itemSalt ? concatBytes(k, itemSalt) : k)) !== bytesToHex(target)) return undefined;
-      if (!ed25519.verify(hexToBytes(found.sig), sigData(v, found.seq, itemSalt), k)) return undefined;
-      return found;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new GatewayError("GATEWAY_TIMEOUT", `No answer to ${String(body.op)} in time.`));
-      }, TIMEOUT_MS);
-      this.#pending.set(id, {
-        resolve: (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      this.#socket.send(JSON.stringify({ id, ...body }));
-    });
-  }
-
-  #onMessage(body: Record<string, unknown>): void {
-    if (body.event === "knock") {
-      for (const handler of this.#knockHandlers) handler(body.from as GatewayAddress);
-      return;
-    }
-    const pending = typeof body.id === "number" ? this.#pending.get(body.id) : undefined;
-    if (!pending) return;
-    this.#pending.delete(body.id as number);
-    if (body.ok === true) pending.resolve(body);
-    else
-      pending.reject(
-        new GatewayError(String(body.code), `The gateway refused ${String(body.code)}.`, String(body.error)),
+      return await Promise.any(
+        answers.map(async (answer) => {
+          const item = verifiedItem((await answer).item as Item | undefined, target, salt);
+          if (!item) throw none;
+          return item;
+        }),
       );
+    } catch (error) {
+      const errors = (error as AggregateError).errors ?? [error];
+      if (errors.some((e) => e === none)) return undefined;
+      throw errors[0];
+    }
+  }
+
+  /** Sends to every open gateway; the first that accepts it answers (all failing, the first error). */
+  async #request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return await firstOf(this.#open().map((link) => link.request(body)));
+  }
+
+  #open(): GatewayLink[] {
+    const open = this.#links.filter((link) => link.open);
+    if (open.length === 0) throw new GatewayError("GATEWAY_CLOSED", "Every gateway closed the connection.");
+    return open;
+  }
+}
+
+/** The item if its key hashes (with the salt) to the target and it carries the key's signature. */
+function verifiedItem(item: Item | undefined, target: Uint8Array, salt?: Uint8Array): Item | undefined {
+  if (!item) return undefined;
+  try {
+    const k = hexToBytes(item.k);
+    const v = hexToBytes(item.v);
+    const itemSalt = item.salt ? hexToBytes(item.salt) : salt;
+    if (bytesToHex(sha1(itemSalt ? concatBytes(k, itemSalt) : k)) !== bytesToHex(target)) return undefined;
+    if (!ed25519.verify(hexToBytes(item.sig), sigData(v, item.seq, itemSalt), k)) return undefined;
+    return item;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first promise to fulfil; if none does, the first one's error. */
+async function firstOf<T>(promises: Promise<T>[]): Promise<T> {
+  try {
+    return await Promise.any(promises);
+  } catch (error) {
+    throw (error as AggregateError).errors?.[0] ?? error;
   }
 }

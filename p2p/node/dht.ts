@@ -65,6 +65,11 @@ export type WorldDhtOptions = {
    * behind the gateway). The node takes that key's id, and puts only items signed already.
    */
   hostedKey?: Uint8Array;
+  /**
+   * With `hostedKey`, another node for the same key (a browser using several gateways): its id is
+   * sha1(key ‖ slot) rather than sha1(key), so the DHT tells the nodes apart. Slot 0 is the key's own.
+   */
+  slot?: number;
 };
 
 /** A BEP44 mutable item signed by its owner: `sig` covers salt, seq and v (BEP44's encoding). */
@@ -98,13 +103,18 @@ export class WorldDht {
     if (options.hostedKey && options.hostedKey.length !== 32) throw new DhtError("An ed25519 public key is 32 bytes.");
     const secretKey = options.hostedKey ? undefined : (options.secretKey ?? new Uint8Array(randomBytes(32)));
     const publicKey = secretKey ? ed25519PublicKey(secretKey) : (options.hostedKey as Uint8Array);
+    const slot = options.slot ?? 0;
+    if (!Number.isInteger(slot) || slot < 0 || slot > 15 || (slot > 0 && !options.hostedKey))
+      throw new DhtError("A slot is an integer 0..15, for a hosted key only.");
     const host = options.host ?? "127.0.0.1";
     const dht = new DHT({
       bootstrap: options.bootstrap,
       host,
       verify: ed25519Verify,
-      // The node id is the card's BEP44 target.
-      ...({ nodeId: Buffer.from(sha1(publicKey)) } as object),
+      // The node id is the card's BEP44 target (another slot's differs: see `slot`).
+      ...({
+        nodeId: Buffer.from(sha1(slot > 0 ? Buffer.concat([publicKey, Buffer.from([slot])]) : publicKey)),
+      } as object),
     });
     const node = new WorldDht(dht, secretKey, publicKey);
     await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,8 @@
  * Protocol: JSON text frames, binary fields as lowercase hex without 0x.
  * - gateway → browser on connect: `{event: "challenge", nonce}`.
  * - browser → gateway: `{id, op, ...}`; answered `{id, ok: true, ...}` or `{id, ok: false, code, error}`.
- *   `hello {key, sig}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce); then
+ *   `hello {key, sig, slot?}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce; slot 1..15
+ *   when this is not the browser's first gateway, see WorldDht's `slot`); then
  *   `put {v, seq, salt?, sig, to?}`, `get {target}`, `announce {topic}`, `lookup {topic}`,
  *   `ping {host, port}`, `knock {node}`.
  * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
@@ -262,8 +263,11 @@ export class DhtGateway {
     const sig = bytes(request.sig, "sig", 64);
     if (!ed25519Verify(sig, new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + client.nonce), key))
       throw new GatewayRequestError("BAD_SIGNATURE", "the challenge signature does not verify");
+    const slot = request.slot ?? 0;
+    if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) > 15)
+      throw new GatewayRequestError("BAD_REQUEST", "slot must be an integer 0..15");
     client.key = key;
-    const node = await WorldDht.start({ bootstrap: this.#options.bootstrap, hostedKey: key });
+    const node = await WorldDht.start({ bootstrap: this.#options.bootstrap, hostedKey: key, slot: slot as number });
     if (!this.#clients.has(client)) {
       await node.destroy();
       throw new GatewayRequestError("GONE", "the client left");

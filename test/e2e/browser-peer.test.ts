@@ -16,6 +16,7 @@ import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
+import { DhtGateway } from "../../p2p/node/gateway.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
@@ -27,6 +28,7 @@ const SHOTS = path.join(ROOT, "test-results", "browser-peer");
 
 type Harness = {
   start(config: object): Promise<string>;
+  gateways(): string[];
   peers(): string[];
   edit(chunk: string, index: number, block: number): Promise<string>;
   hash(chunk: string): string;
@@ -39,6 +41,7 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
   let browser: Browser | undefined;
   let page: Page;
   const peers: NodePeer[] = [];
+  let extra: DhtGateway;
 
   before(async () => {
     const executablePath = chromiumPath();
@@ -51,6 +54,7 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
     });
     await world.start();
     clients = await localClients("browser-peer", world.urls.chain);
+    extra = await DhtGateway.start({ bootstrap: [world.urls.dht] });
     browser = await chromium.launch({
       executablePath,
       headless: true,
@@ -64,6 +68,7 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
   after(async () => {
     await Promise.all(peers.map((peer) => peer.stop()));
     await browser?.close();
+    await extra?.close();
     await world?.stop();
     releaseWebRtc();
   });
@@ -112,7 +117,8 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
     const browserId = await page.evaluate(
       (config) => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.start(config),
       {
-        gateway: world.urls.gateway,
+        // The world's gateway and a second one: the browser uses both.
+        gateways: [world.urls.gateway, extra.url],
         indexer: world.urls.indexer,
         domain,
         wallet: browserPlayer.wallet.address,
@@ -120,6 +126,11 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
         name: "chromium",
         position: browserSpot,
       },
+    );
+    assert.deepEqual(
+      await page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.gateways()),
+      [world.urls.gateway, extra.url],
+      "the browser holds both gateways",
     );
     const linkedInBrowser = () =>
       page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.peers().length);

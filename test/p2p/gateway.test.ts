@@ -137,4 +137,53 @@ describe("p2p: the browser gateway", { timeout: 60_000 }, () => {
     assert.equal(refusal.code, "GATEWAY_CLOSED");
     assert.ok(gateway.clients <= 4);
   });
+  it("lets a client use several gateways at once, and keeps working when one of them goes away", async () => {
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const first = await DhtGateway.start({ bootstrap: [at], maxClients: 4 });
+    const second = await DhtGateway.start({ bootstrap: [at], maxClients: 4 });
+    try {
+      // A gateway nobody runs is skipped; the two live ones let the client in under the same key.
+      const client = await GatewayDht.connect([first.url, second.url, "ws://127.0.0.1:9"]);
+      clients.push(client);
+      assert.deepEqual(client.gateways, [first.url, second.url]);
+      const topic = regionTopic(31337, LEDGER, { rx: 5, rz: 6 });
+      await client.announce(topic);
+      // Both hosted nodes are announced; the client's own lookup leaves them out.
+      await waitFor("both hosted nodes on the topic", async () => (await node.lookup(topic)).length === 2, 10_000);
+      assert.deepEqual(await client.lookup(topic), []);
+
+      const session = privateKeyToAccount(generatePrivateKey());
+      const wallet = privateKeyToAccount(generatePrivateKey()).address;
+      await client.publishCard(await makeCard(client.publicKey, wallet, session));
+      assert.equal((await node.readCard(client.cardTarget))?.sessionKey, session.address);
+      // A knock reaches it through the hosted node the DHT knows under its id.
+      const knocks: { host: string; port: number }[] = [];
+      client.onKnock((from) => knocks.push(from));
+      await node.knock(client.cardTarget);
+      await waitFor("the knock", () => knocks.length > 0, 5_000);
+
+      // One gateway goes away: the client's cards, announces, lookups and mail go through the other.
+      await first.close();
+      await waitFor("the client to notice", async () => client.gateways.length === 1, 5_000);
+      assert.deepEqual(client.gateways, [second.url]);
+      const mail = new TextEncoder().encode("v=0 after one gateway left");
+      await client.sendMail(node.publicKey, mail);
+      await waitFor(
+        "the mail",
+        async () => (await node.readMail(client.publicKey))?.payload.toString() === mail.toString(),
+        10_000,
+      );
+      assert.equal((await client.readMail(node.publicKey))?.payload, undefined);
+      await node.sendMail(client.publicKey, mail);
+      await waitFor("mail for the client", async () => (await client.readMail(node.publicKey)) !== undefined, 10_000);
+      const later = regionTopic(31337, LEDGER, { rx: 7, rz: 8 });
+      await client.announce(later);
+      const announced = await node.lookup(later);
+      assert.equal(announced.length, 1, "announced by the gateway that is left");
+      assert.notDeepEqual(announced[0], client.address, "not by the one that left");
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
 });

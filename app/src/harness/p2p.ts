@@ -12,7 +12,8 @@ import { WorldPeer } from "../../../p2p/peer.ts";
 import { connectThroughDht } from "../../../p2p/signal.ts";
 
 export type HarnessConfig = {
-  gateway: string;
+  /** One gateway or several (p2p/gateway-client.ts uses them all). */
+  gateways: string[];
   indexer: string;
   domain: { chainId: number; verifyingContract: Hex };
   wallet: Hex;
@@ -23,14 +24,16 @@ export type HarnessConfig = {
 };
 
 let peer: WorldPeer | undefined;
+let gateways: GatewayDht | undefined;
 const applied: string[] = [];
 
 const harness = {
   async start(config: HarnessConfig): Promise<string> {
     const dht = await GatewayDht.connect(
-      config.gateway,
+      config.gateways,
       config.dhtSecretKey ? hexToBytes(config.dhtSecretKey) : undefined,
     );
+    gateways = dht;
     peer = await WorldPeer.start({
       dht,
       // The browser's own WebRTC; no STUN or TURN on a loopback world.
@@ -47,6 +50,9 @@ const harness = {
       if (from && verdict.status === "applied") applied.push(`${verdict.op.chunk}:${verdict.op.index}`);
     });
     return peer.id;
+  },
+  gateways(): string[] {
+    return gateways?.gateways ?? [];
   },
   peers(): string[] {
     return peer?.mesh.peers.map((p) => p.id) ?? [];
