@@ -89,6 +89,8 @@ type Conn = {
   link: Link;
   peer: MeshPeer | undefined;
   expectedId: Hex | undefined;
+  /** The session key the dialled key's card binds (in-band links: nothing else proves the key). */
+  expectedSessionKey: Hex | undefined;
   bucket: { messages: number; bytes: number; atMs: number };
   helloTimer: ReturnType<typeof setTimeout> | undefined;
   moveSeq: number;
@@ -239,10 +241,12 @@ export class Mesh {
   }
 
   /**
-   * Takes a connected link into the mesh. `expectedId` is the DHT key dialled (the hello must name it).
-   * Throws MeshError (and closes the link) when the mesh is full or the peer is banned.
+   * Takes a connected link into the mesh. `expectedId` is the DHT key dialled (the hello must name it),
+   * `expectedSessionKey` the session key that key's card binds, when the signaling did not prove the
+   * key (in-band: a relay could have carried anyone's signals). Throws MeshError (and closes the link)
+   * when the mesh is full or the peer is banned.
    */
-  async attach(link: Link, expectedId?: Hex): Promise<void> {
+  async attach(link: Link, expectedId?: Hex, expectedSessionKey?: Hex): Promise<void> {
     if (this.#closed) {
       link.close();
       return;
@@ -259,6 +263,7 @@ export class Mesh {
       link,
       peer: undefined,
       expectedId: expectedId?.toLowerCase() as Hex | undefined,
+      expectedSessionKey: expectedSessionKey?.toLowerCase() as Hex | undefined,
       bucket: { messages: 2 * this.limits.messagesPerSecond, bytes: 2 * this.limits.bytesPerSecond, atMs: this.#now() },
       helloTimer: undefined,
       moveSeq: 0,
@@ -495,6 +500,8 @@ export class Mesh {
   async #hello(conn: Conn, hello: HelloMessage): Promise<void> {
     try {
       verifyHello(hello, conn.link.binding, conn.expectedId);
+      if (conn.expectedSessionKey && hello.sessionKey.toLowerCase() !== conn.expectedSessionKey)
+        throw new Error("the hello's session key is not the one the dialled key's card binds");
     } catch {
       return this.#strike(conn, "BAD_HELLO");
     }

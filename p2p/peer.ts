@@ -29,7 +29,7 @@ import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
 import { MeshMailboxes } from "./mesh-mailboxes.ts";
 import { WorldReplica } from "./replica.ts";
-import { type ConnectOptions, type DhtAddress, type Mailboxes, SupersededError } from "./signal.ts";
+import { type ConnectOptions, type DhtAddress, type Mailboxes, SignalingError, SupersededError } from "./signal.ts";
 import { nodeIdOfKey, regionTopic } from "./topics.ts";
 
 /** What a peer needs of the DHT: a node of its own (Node) or one the gateway hosts (browsers). */
@@ -98,6 +98,8 @@ export class WorldPeer {
   readonly #backoff = new Map<string, { failures: number; nextAtMs: number }>();
   /** DHT address → DHT key (a ping and a card read answer it once). */
   readonly #ids = new Map<string, Hex>();
+  /** DHT key → its card, as read when the key was found (in-band links are checked against it). */
+  readonly #cards = new Map<Hex, PeerCard>();
   /** DHT key → its node's address (signals go straight there too). */
   readonly #addresses = new Map<Hex, DhtAddress>();
   readonly #knocks = new Map<string, number>();
@@ -322,6 +324,8 @@ export class WorldPeer {
     const card = nodeId && (await this.dht.readCard(nodeId).catch(() => undefined));
     if (!card) return undefined;
     const id = bytesToHex(card.dhtKey).toLowerCase() as Hex;
+    if (this.#cards.size > 4096) this.#cards.clear();
+    this.#cards.set(id, card);
     this.#ids.set(where, id);
     this.#addresses.set(id, address);
     return id;
@@ -369,6 +373,13 @@ export class WorldPeer {
     const startedAtMs = Date.now();
     try {
       const remoteKey = hexToBytes(id);
+      // In-band, nothing in the signaling proves the key (a relay could carry anyone's signals): the
+      // hello must show the session key the key's own card binds. The card read when the key was
+      // found serves for every link, since even a dial through the DHT may be answered in-band.
+      const card =
+        this.#cards.get(key as Hex) ??
+        (inBand ? await this.dht.readCard(nodeIdOfKey(remoteKey)).catch(() => undefined) : undefined);
+      if (inBand && !card) throw new SignalingError("The peer has no card in the DHT.", key);
       if (knock && inBand) await this.#inBand.knock(key as Hex);
       else if (knock)
         void this.dht.knock(nodeIdOfKey(remoteKey)).catch((error: Error) => debug("knock failed: %s", error.message));
@@ -398,7 +409,7 @@ export class WorldPeer {
         peer.destroy();
         return;
       }
-      await this.mesh.attach(new SimplePeerLink(peer), id);
+      await this.mesh.attach(new SimplePeerLink(peer), id, card?.sessionKey);
       this.#backoff.delete(key);
       this.#inBandFailed.delete(key);
       this.dials[inBand ? "mesh" : "dht"]++;

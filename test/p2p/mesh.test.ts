@@ -226,13 +226,13 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
   });
 
   it("signals in-band: two peers linked only through a common neighbour connect with no DHT at all", async () => {
-    const team = await players(3);
+    const team = await players(4);
     const domain = {
       chainId: clients.deployment.chainId,
       verifyingContract: clients.deployment.contracts.ChunkLedger.address,
     };
     const ledger = new IndexerLedger(world.urls.indexer);
-    const [a, b, c] = team.map(
+    const [a, b, c, d] = team.map(
       (player, i) =>
         new Mesh({
           identity: {
@@ -244,7 +244,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
           replica: new WorldReplica({ domain, seed, ledger }),
           ledger,
         }),
-    ) as [Mesh, Mesh, Mesh];
+    ) as [Mesh, Mesh, Mesh, Mesh];
     const linked = (x: Mesh, y: Mesh) => x.peer(y.id) !== undefined && y.peer(x.id) !== undefined;
     const attach = async (x: Mesh, y: Mesh, pair: { a: Peer; b: Peer }) => {
       await Promise.all([x.attach(new SimplePeerLink(pair.a), y.id), y.attach(new SimplePeerLink(pair.b), x.id)]);
@@ -275,8 +275,20 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       await waitFor("c to hear the knock", async () => answer !== undefined, 5_000);
       await attach(a, c, { a: await dialled, b: await (answer as Promise<Peer>) });
       assert.ok(linked(a, c), "a and c are linked, signaled through b");
+
+      // In-band, nothing in the signaling proves a key: a hello whose session key is not the one the
+      // dialled key's card binds is refused (here d answers where c's card was expected).
+      const strikes: string[] = [];
+      a.on("strike", (_peer, code) => strikes.push(code));
+      const pair = await loopbackPair();
+      await Promise.all([
+        a.attach(new SimplePeerLink(pair.a), d.id, (team[2] as Player).session.address),
+        d.attach(new SimplePeerLink(pair.b), a.id),
+      ]);
+      await waitFor("a to refuse the hello", async () => strikes.includes("BAD_HELLO"), 10_000);
+      assert.equal(a.peer(d.id), undefined);
     } finally {
-      for (const mesh of [a, b, c]) mesh.close();
+      for (const mesh of [a, b, c, d]) mesh.close();
     }
   });
 
