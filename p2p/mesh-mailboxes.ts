@@ -1,9 +1,9 @@
 /**
  * In-band signaling: mailboxes carried by the mesh itself. A signal for a peer we are not linked with
  * goes to a neighbour that is linked with it (the `signal` message, relayed one hop), with no DHT
- * round trip; connectThroughDht (p2p/signal.ts) runs over these mailboxes as over the DHT's. Whoever
- * relays cannot pass for anyone: the hello on the new channel proves the key it was dialled for.
- * Isomorphic.
+ * round trip; connectThroughDht (p2p/signal.ts) runs over these mailboxes as over the DHT's. A relay
+ * could carry anyone's signals, so the peer (p2p/peer.ts) checks the new link's hello against the
+ * card the dialled key signed in the DHT. Inbox and routes are bounded. Isomorphic.
  */
 import { bytesToHex, type Hex, hexToBytes } from "viem";
 import type { Mesh } from "./mesh.ts";
