@@ -97,6 +97,11 @@ export type ConnectOptions = {
   config?: RTCConfiguration;
   /** WebRTC for simple-peer where there is no global one (Node: p2p/node/rtc.ts). */
   wrtc?: object;
+  /**
+   * How long after its first ICE candidate a side takes gathering as done (signals go whole, without
+   * trickle, and node-datachannel never reports the end): 200 ms by default, less on loopback.
+   */
+  iceCompleteMs?: number;
   /** Gives the attempt up (its connection is closed): a peer that stops leaves none half open. */
   signal?: AbortSignal;
   now?: () => number;
@@ -133,7 +138,7 @@ export async function connectThroughDht(
     ...(options.wrtc ? { wrtc: options.wrtc } : {}),
     ...(options.config ? { config: options.config } : {}),
     // The polyfill never reports the end of ICE gathering; loopback candidates come at once.
-    ...({ iceCompleteTimeout: 200 } as object),
+    ...({ iceCompleteTimeout: options.iceCompleteMs ?? 200 } as object),
   });
   let attempt = initiator ? randomAttempt() : undefined;
   let done = false;
