@@ -350,6 +350,12 @@ export class Mesh {
     return true;
   }
 
+  /** Closes the link with a peer, without banning it (it may dial again). */
+  disconnect(id: Hex, why: string): void {
+    const conn = this.#connOf(id);
+    if (conn) this.#drop(conn, why);
+  }
+
   /** Drops a peer and bans its key and wallet for `limits.banMs`. */
   ban(id: Hex, why: string): void {
     const conn = this.#connOf(id);

@@ -86,6 +86,8 @@ const KNOCKS_PER_S = 20;
 const FIRST_WAVE = 3;
 /** An in-band attempt gives up sooner than one through the DHT (the next one goes through the DHT). */
 const IN_BAND_TIMEOUT_MS = 3000;
+/** A link dropped to make room cannot take another's place by knocking for this long. */
+const DISPLACED_MS = 60_000;
 /** The chunks within this many chunks of the avatar are generated ahead of any op into them. */
 const PREPARE_RADIUS_CHUNKS = 1;
 
@@ -121,6 +123,10 @@ export class WorldPeer {
   readonly #stopping = new AbortController();
   readonly startedAtMs: number;
   firstPeerAtMs: number | undefined;
+  /** The peers the last discovery round wanted linked (its nearest and its random links). */
+  #wanted = new Set<string>();
+  /** Links dropped to make room, until when their knocks cannot make room in turn. */
+  readonly #displaced = new Map<string, number>();
   /** Links opened by this side's dials or answers, by the way their signals went. */
   readonly dials = { dht: 0, mesh: 0 };
 
@@ -157,7 +163,7 @@ export class WorldPeer {
       this.#prepareAround(this.#position());
     });
     this.#inBand = new MeshMailboxes(this.mesh, (from) => {
-      if (this.#admitKnock(`mesh:${from}`)) void this.dial(from, { knock: false, route: "mesh" });
+      if (this.#admitKnock(`mesh:${from}`, from)) void this.dial(from, { knock: false, route: "mesh" });
     });
     this.mesh.on("left", (peer) => {
       // Dial it again later if it is still around.
@@ -261,7 +267,10 @@ export class WorldPeer {
           addresses: await this.dht.lookup(regionTopic(chainId, verifyingContract, region)).catch(() => []),
         })),
       );
-      const candidates: PeerPlace[] = [];
+      // The peers linked already count too, where they stand.
+      const candidates: PeerPlace[] = this.mesh.peers.flatMap((peer) =>
+        peer.position ? [{ id: peer.id, position: peer.position }] : [],
+      );
       await Promise.all(
         found.flatMap(({ region, addresses }) =>
           addresses.map(async (address) => {
@@ -287,6 +296,8 @@ export class WorldPeer {
         wanted.length,
         this.mesh.peers.length,
       );
+      this.#wanted = new Set(wanted.map((peer) => peer.id));
+      this.#makeRoom(wanted);
       // A newcomer dials its nearest few first: a dozen handshakes at once would each finish later.
       const joining = this.mesh.peers.length === 0;
       await Promise.all((joining ? wanted.slice(0, FIRST_WAVE) : wanted).map((peer) => this.dial(peer.id as Hex)));
@@ -304,6 +315,42 @@ export class WorldPeer {
 
   #position(): Position {
     return this.mesh.position ?? this.#options.position;
+  }
+
+  /**
+   * Full, while some peer it wants (among its nearest, or its few random links) is not linked: the
+   * farthest links it does not want go, one for each, so that nearer peers are not refused because
+   * farther ones came first. A peer dropped so may dial again; it is refused while the mesh is full.
+   */
+  #makeRoom(wanted: readonly PeerPlace[]): void {
+    const now = Date.now();
+    const missing = wanted.filter(
+      (peer) => !this.mesh.has(peer.id as Hex) && !((this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now),
+    ).length;
+    const free = this.mesh.limits.maxPeers - this.mesh.peers.length;
+    if (missing > free) this.#dropFarthestSpare(missing - free);
+  }
+
+  /** Drops up to `count` links the last round did not want, farthest first; whether any went. */
+  #dropFarthestSpare(count: number): boolean {
+    const here = this.#position();
+    const spare = this.mesh.peers
+      .filter((peer) => !this.#wanted.has(peer.id))
+      .map((peer) => ({
+        peer,
+        distance: peer.position
+          ? Math.hypot(...peer.position.map((v, i) => v - (here[i] as number)))
+          : Number.POSITIVE_INFINITY,
+      }))
+      .sort((a, b) => b.distance - a.distance)
+      .slice(0, count);
+    if (this.#displaced.size > 4096) this.#displaced.clear();
+    for (const { peer } of spare) {
+      this.#displaced.set(peer.id, Date.now() + DISPLACED_MS);
+      debug("%s: dropping %s to make room", this.#options.name, peer.id.slice(0, 10));
+      this.mesh.disconnect(peer.id, "room for another peer");
+    }
+    return spare.length > 0;
   }
 
   #random = (): number => (this.#options.random ?? Math.random)();
@@ -333,21 +380,27 @@ export class WorldPeer {
 
   /** Someone knocked through the DHT (p2p/node/dht.ts): dial back if there is room. */
   #knocked(from: DhtAddress): void {
-    if (!this.#admitKnock(`${from.host}:${from.port}`)) return;
+    const where = `${from.host}:${from.port}`;
+    if (!this.#admitKnock(where, this.#ids.get(where))) return;
     void this.#identify(from)
       .then((id) => id && this.dial(id, { knock: false, route: "dht" }))
       .catch(() => undefined);
   }
 
   /** A knock is answered at most once a second from one place, and KNOCKS_PER_S in all, if there is room. */
-  #admitKnock(where: string): boolean {
+  #admitKnock(where: string, id: Hex | undefined): boolean {
     const now = Date.now();
     if (now - (this.#knocks.get(where) ?? Number.NEGATIVE_INFINITY) < KNOCK_REPEAT_MS) return false;
     if (now - this.#knockWindow.startMs >= 1000) this.#knockWindow = { startMs: now, count: 0 };
     if (++this.#knockWindow.count > KNOCKS_PER_S) return false;
     if (this.#knocks.size > 4096) this.#knocks.clear();
     this.#knocks.set(where, now);
-    if (this.#stopped || this.mesh.peers.length >= this.mesh.limits.maxPeers) return false;
+    if (this.#stopped) return false;
+    // Full: a newcomer takes the place of the farthest link we do not want (it may be nearer; where it
+    // stands is known only once linked, and the next round keeps whichever is nearer).
+    // One we made room against does not come back the same way for a while (they would take turns).
+    const full = this.mesh.peers.length >= this.mesh.limits.maxPeers;
+    if (full && ((id && (this.#displaced.get(id) ?? 0) > now) || !this.#dropFarthestSpare(1))) return false;
     debug("%s: knock from %s", this.#options.name, where);
     return true;
   }

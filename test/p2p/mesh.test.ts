@@ -94,7 +94,12 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     return [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
   }
 
-  async function startPeer(player: Player, position: Position, clock = new TestClock()): Promise<NodePeer> {
+  async function startPeer(
+    player: Player,
+    position: Position,
+    clock = new TestClock(),
+    extra: { maxPeers?: number; nearest?: number; randomLinks?: number } = {},
+  ): Promise<NodePeer> {
     const peer = await NodePeer.start({
       bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`],
       domain: {
@@ -107,6 +112,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       name: `peer-${player.wallet.address.slice(2, 8).toLowerCase()}`,
       position,
       discoverEveryMs: 300,
+      ...extra,
       now: clock.now,
       log: process.env.DEBUG?.includes("seedcraft") ? (line) => process.stderr.write(`${line}\n`) : undefined,
     });
@@ -290,6 +296,28 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     } finally {
       for (const mesh of [a, b, c, d]) mesh.close();
     }
+  });
+
+  it("a full peer drops its farthest link to take a nearer peer", async () => {
+    const team = (await players(5)) as [Player, Player, Player, Player, Player];
+    // Region (4, 4), out of view of the other tests' peers.
+    const base = 4 * 8 * CHUNK_SIZE + CHUNK_SIZE;
+    // It keeps its 2 nearest and takes 3 links at most; three far peers fill it first.
+    const hub = await startPeer(team[0], standAt(base, base), undefined, { maxPeers: 3, nearest: 2, randomLinks: 0 });
+    const far = await Promise.all(
+      [40, 50, 60].map((dx, i) => startPeer(team[1 + i] as Player, standAt(base + dx, base))),
+    );
+    await waitFor("the far peers to fill the hub", async () => hub.mesh.peers.length === 3, 30_000);
+    const farthest = far[2] as NodePeer;
+    const near = await startPeer(team[4], standAt(base + 3, base));
+    await waitFor("the hub to take the nearer peer", async () => hub.mesh.has(near.id), 30_000);
+    assert.ok(hub.mesh.peers.length <= 3, `${hub.mesh.peers.length} links`);
+    assert.ok(!hub.mesh.has(farthest.id), "the farthest link made room");
+    // It stays so: the one dropped does not knock its way back in, and the two nearest are kept.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    assert.ok(hub.mesh.has(near.id) && hub.mesh.has((far[0] as NodePeer).id), "the two nearest are linked");
+    assert.ok(!hub.mesh.has(farthest.id), "the farthest stays out");
+    // They stay up until the end: a stopped DHT node slows every lookup that meets it for a while.
   });
 
   it("churn: 3 of 10 peers stop mid-run and 3 new ones join; every live peer converges, with no unhandled error", async () => {
