@@ -328,21 +328,27 @@ export class WorldPeer {
       (peer) => !this.mesh.has(peer.id as Hex) && !((this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now),
     ).length;
     const free = this.mesh.limits.maxPeers - this.mesh.peers.length;
-    if (missing > free) this.#dropFarthestSpare(missing - free);
+    if (missing > free) this.#dropFarthestSpare(missing - free, this.#wanted);
   }
 
-  /** Drops up to `count` links the last round did not want, farthest first; whether any went. */
-  #dropFarthestSpare(count: number): boolean {
+  /**
+   * Drops up to `count` links not in `keep`, farthest first; whether any went. Without `keep`, the
+   * nearest links are kept (as many as the peer dials), by where they stand now.
+   */
+  #dropFarthestSpare(count: number, keep?: ReadonlySet<string>): boolean {
     const here = this.#position();
-    const spare = this.mesh.peers
-      .filter((peer) => !this.#wanted.has(peer.id))
+    const byDistance = this.mesh.peers
       .map((peer) => ({
         peer,
         distance: peer.position
           ? Math.hypot(...peer.position.map((v, i) => v - (here[i] as number)))
           : Number.POSITIVE_INFINITY,
       }))
-      .sort((a, b) => b.distance - a.distance)
+      .sort((a, b) => a.distance - b.distance);
+    const kept = keep ?? new Set(byDistance.slice(0, this.#options.nearest ?? 12).map(({ peer }) => peer.id));
+    const spare = byDistance
+      .filter(({ peer }) => !kept.has(peer.id))
+      .reverse()
       .slice(0, count);
     if (this.#displaced.size > 4096) this.#displaced.clear();
     for (const { peer } of spare) {
@@ -396,8 +402,8 @@ export class WorldPeer {
     if (this.#knocks.size > 4096) this.#knocks.clear();
     this.#knocks.set(where, now);
     if (this.#stopped) return false;
-    // Full: a newcomer takes the place of the farthest link we do not want (it may be nearer; where it
-    // stands is known only once linked, and the next round keeps whichever is nearer).
+    // Full: a newcomer takes the place of the farthest link beyond our nearest (it may be nearer; where
+    // it stands is known only once linked, and the next round keeps whichever is nearer).
     // One we made room against does not come back the same way for a while (they would take turns).
     const full = this.mesh.peers.length >= this.mesh.limits.maxPeers;
     if (full && ((id && (this.#displaced.get(id) ?? 0) > now) || !this.#dropFarthestSpare(1))) return false;
