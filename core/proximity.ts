@@ -82,7 +82,8 @@ export type NeighbourOptions = {
   random: () => number;
 };
 
-function distance(a: Position, b: Position): number {
+/** Distance in blocks between two positions. */
+export function distance(a: Position, b: Position): number {
   return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 }
 

@@ -18,7 +18,7 @@ import { type Address, bytesToHex, type Hex } from "viem";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import type { BlockOp, SignedOp } from "../core/op.ts";
-import { inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
+import { distance, inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
 import {
   DEFAULT_OP_TTL,
   decodeMessage,
@@ -309,8 +309,8 @@ export class Mesh {
         );
         if (error <= MOVE_ERROR_BLOCKS && now - sent.atMs < MOVE_HEARTBEAT_MS) continue;
       }
-      const distance = peer.position ? Math.hypot(...peer.position.map((v, i) => v - (position[i] as number))) : 0;
-      if (!this.#gate.admit(peer.id, "movement", distance, now)) continue;
+      const away = peer.position ? distance(peer.position, position) : 0;
+      if (!this.#gate.admit(peer.id, "movement", away, now)) continue;
       conn.moveSeq = (conn.moveSeq + 1) >>> 0;
       const message: MoveMessage = {
         type: "move",

@@ -15,6 +15,7 @@ import { type OpDomain, signDigest } from "../core/op.ts";
 import {
   chunkOfPosition,
   chunksInView,
+  distance,
   type PeerPlace,
   type Position,
   REGION_CHUNKS,
@@ -304,8 +305,7 @@ export class WorldPeer {
       // Linked with everyone it wants (or backing off from them): settled until something changes.
       const now = Date.now();
       this.#settled =
-        wanted.length > 0 &&
-        wanted.every((peer) => this.mesh.has(peer.id as Hex) || (this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now);
+        wanted.length > 0 && wanted.every((peer) => this.mesh.has(peer.id as Hex) || this.#backingOff(peer.id, now));
     } catch (error) {
       this.#options.log?.(`discovery failed: ${(error as Error).message}`);
     } finally {
@@ -324,9 +324,7 @@ export class WorldPeer {
    */
   #makeRoom(wanted: readonly PeerPlace[]): void {
     const now = Date.now();
-    const missing = wanted.filter(
-      (peer) => !this.mesh.has(peer.id as Hex) && !((this.#backoff.get(peer.id)?.nextAtMs ?? 0) > now),
-    ).length;
+    const missing = wanted.filter((peer) => !this.mesh.has(peer.id as Hex) && !this.#backingOff(peer.id, now)).length;
     const free = this.mesh.limits.maxPeers - this.mesh.peers.length;
     if (missing > free) this.#dropFarthestSpare(missing - free, this.#wanted);
   }
@@ -338,12 +336,7 @@ export class WorldPeer {
   #dropFarthestSpare(count: number, keep?: ReadonlySet<string>): boolean {
     const here = this.#position();
     const byDistance = this.mesh.peers
-      .map((peer) => ({
-        peer,
-        distance: peer.position
-          ? Math.hypot(...peer.position.map((v, i) => v - (here[i] as number)))
-          : Number.POSITIVE_INFINITY,
-      }))
+      .map((peer) => ({ peer, distance: peer.position ? distance(peer.position, here) : Number.POSITIVE_INFINITY }))
       .sort((a, b) => a.distance - b.distance);
     const kept = keep ?? new Set(byDistance.slice(0, this.#options.nearest ?? 12).map(({ peer }) => peer.id));
     const spare = byDistance
@@ -423,8 +416,7 @@ export class WorldPeer {
     if (this.#stopped || key === this.id || this.#dialing.has(key) || this.mesh.has(id) || this.mesh.isBanned(key))
       return;
     if (this.mesh.peers.length >= this.mesh.limits.maxPeers) return;
-    const backoff = this.#backoff.get(key);
-    if (backoff && backoff.nextAtMs > now) return;
+    if (this.#backingOff(key, now)) return;
     const inBand =
       route === "mesh" ||
       (route === undefined && !this.#inBandFailed.has(key) && this.#inBand.via(key as Hex) !== undefined);
@@ -487,6 +479,10 @@ export class WorldPeer {
     } finally {
       this.#dialing.delete(key);
     }
+  }
+
+  #backingOff(id: string, now: number): boolean {
+    return (this.#backoff.get(id)?.nextAtMs ?? 0) > now;
   }
 
   #fail(id: string): void {

@@ -72,6 +72,9 @@ export type WorldDhtOptions = {
   slot?: number;
 };
 
+/** The highest slot: a browser may use up to MAX_SLOT + 1 gateways. */
+export const MAX_SLOT = 15;
+
 /** A BEP44 mutable item signed by its owner: `sig` covers salt, seq and v (BEP44's encoding). */
 export type SignedItem = { k: Uint8Array; v: Uint8Array; seq: number; salt?: Uint8Array; sig: Uint8Array };
 
@@ -104,8 +107,8 @@ export class WorldDht {
     const secretKey = options.hostedKey ? undefined : (options.secretKey ?? new Uint8Array(randomBytes(32)));
     const publicKey = secretKey ? ed25519PublicKey(secretKey) : (options.hostedKey as Uint8Array);
     const slot = options.slot ?? 0;
-    if (!Number.isInteger(slot) || slot < 0 || slot > 15 || (slot > 0 && !options.hostedKey))
-      throw new DhtError("A slot is an integer 0..15, for a hosted key only.");
+    if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT || (slot > 0 && !options.hostedKey))
+      throw new DhtError(`A slot is an integer 0..${MAX_SLOT}, for a hosted key only.`);
     const host = options.host ?? "127.0.0.1";
     const dht = new DHT({
       bootstrap: options.bootstrap,

@@ -21,7 +21,7 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import createDebug from "debug";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type DhtAddress, ed25519Verify, itemSigData, WorldDht } from "./dht.ts";
+import { type DhtAddress, ed25519Verify, itemSigData, MAX_SLOT, WorldDht } from "./dht.ts";
 
 const debug = createDebug("seedcraft:gateway");
 
@@ -264,8 +264,8 @@ export class DhtGateway {
     if (!ed25519Verify(sig, new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + client.nonce), key))
       throw new GatewayRequestError("BAD_SIGNATURE", "the challenge signature does not verify");
     const slot = request.slot ?? 0;
-    if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) > 15)
-      throw new GatewayRequestError("BAD_REQUEST", "slot must be an integer 0..15");
+    if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) > MAX_SLOT)
+      throw new GatewayRequestError("BAD_REQUEST", `slot must be an integer 0..${MAX_SLOT}`);
     client.key = key;
     const node = await WorldDht.start({ bootstrap: this.#options.bootstrap, hostedKey: key, slot: slot as number });
     if (!this.#clients.has(client)) {
