@@ -3,17 +3,20 @@
  * block ops, chat, interactions, signals) and a lossy unordered one (movement). `SimplePeerLink` makes
  * one from a connected simple-peer (node-datachannel in Node, native WebRTC in browsers): simple-peer's
  * own channel is the reliable one; the lossy one is a pre-negotiated channel both sides open with the
- * same id, so it needs no new offer.
+ * same id, so it needs no new offer. A third pre-negotiated channel carries torrent wires.
  */
 import type Peer from "simple-peer";
 import type { Hex } from "viem";
 import { channelBinding } from "./hello.ts";
+import type { FrameChannel } from "./torrent-mux.ts";
 
 export interface Link {
   /** Both sides' DTLS fingerprints hashed (the hello signs it). */
   readonly binding: Hex;
   /** Bytes waiting to go out on the reliable channel. */
   readonly buffered: number;
+  /** The channel torrent wires share (p2p/torrent-mux.ts), when the link has one. */
+  readonly torrentChannel?: FrameChannel;
   send(bytes: Uint8Array, reliable: boolean): void;
   /** Set by the mesh: called for every message received. */
   onMessage: (bytes: Uint8Array) => void;
@@ -24,6 +27,8 @@ export interface Link {
 
 /** The SCTP stream id of the movement channel (simple-peer's own channel takes 0 or 1). */
 const LOSSY_CHANNEL_ID = 1000;
+/** The SCTP stream id of the torrent channel: reliable and ordered, apart from the real-time traffic. */
+const TORRENT_CHANNEL_ID = 1001;
 
 type PeerInternals = {
   _pc: RTCPeerConnection;
@@ -36,6 +41,7 @@ export class SimplePeerLink implements Link {
   onClose: () => void = () => {};
   readonly #peer: Peer;
   readonly #lossy: RTCDataChannel;
+  readonly torrentChannel: FrameChannel;
   #closed = false;
 
   /** `peer` must be connected (its "connect" event fired). */
@@ -53,6 +59,7 @@ export class SimplePeerLink implements Link {
       maxRetransmits: 0,
     });
     this.#lossy.binaryType = "arraybuffer";
+    this.torrentChannel = pc.createDataChannel("torrent", { negotiated: true, id: TORRENT_CHANNEL_ID });
     this.#lossy.onmessage = (event: MessageEvent) => this.#deliver(event.data);
     peer.on("data", (data: Uint8Array) => this.#deliver(data));
     peer.on("close", () => this.#end());
@@ -88,6 +95,7 @@ export class SimplePeerLink implements Link {
     this.#closed = true;
     try {
       this.#lossy.close();
+      this.torrentChannel.close();
     } catch {
       // already closed
     }

@@ -60,3 +60,71 @@ declare module "simple-peer" {
     destroy(error?: Error): void;
   }
 }
+
+declare module "webtorrent" {
+  import type { EventEmitter } from "node:events";
+
+  export type TorrentOptions = {
+    announce?: string[];
+    name?: string;
+    pieceLength?: number;
+    skipVerify?: boolean;
+    /** A chunk-store class (abstract-chunk-store), e.g. memory-chunk-store. */
+    store?: unknown;
+    destroyStoreOnDestroy?: boolean;
+  };
+  export interface Wire extends EventEmitter {
+    downloaded: number;
+    uploaded: number;
+  }
+  export interface TorrentFile {
+    length: number;
+    arrayBuffer(): Promise<ArrayBuffer>;
+  }
+  export interface Torrent extends EventEmitter {
+    infoHash: string;
+    ready: boolean;
+    done: boolean;
+    destroyed: boolean;
+    files: TorrentFile[];
+    wires: Wire[];
+    numPeers: number;
+    downloaded: number;
+    uploaded: number;
+    /** WebTorrent's peers by id (for WebRTC peers, the id of the stream it was given). Internal, but stable in 3.x. */
+    _peers: Map<string, { wire: Wire | null }>;
+    addPeer(peer: object): boolean;
+    destroy(options?: { destroyStore?: boolean }, callback?: (error?: Error | null) => void): void;
+  }
+  export type ClientOptions = {
+    dht?: boolean | object;
+    tracker?: boolean | { rtcConfig?: RTCConfiguration; wrtc?: object };
+    lsd?: boolean;
+    utp?: boolean;
+    natUpnp?: boolean;
+    natPmp?: boolean;
+    webSeeds?: boolean;
+    utPex?: boolean;
+    maxConns?: number;
+    uploadLimit?: number;
+    downloadLimit?: number;
+  };
+  export default class WebTorrent extends EventEmitter {
+    constructor(options?: ClientOptions);
+    torrents: Torrent[];
+    destroyed: boolean;
+    downloadSpeed: number;
+    uploadSpeed: number;
+    add(id: string | Uint8Array, options?: TorrentOptions, onTorrent?: (torrent: Torrent) => void): Torrent;
+    seed(input: Uint8Array, options?: TorrentOptions, onSeed?: (torrent: Torrent) => void): Torrent;
+    get(id: string): Promise<Torrent | null>;
+    throttleUpload(rate: number): void;
+    throttleDownload(rate: number): void;
+    destroy(callback?: (error?: Error | null) => void): void;
+  }
+}
+
+declare module "memory-chunk-store" {
+  const MemoryChunkStore: new (chunkLength: number, options?: object) => object;
+  export default MemoryChunkStore;
+}

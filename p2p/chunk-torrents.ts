@@ -1,0 +1,457 @@
+/**
+ * The data plane: chunk snapshots as torrents (WebTorrent), their wires on the links of the mesh
+ * (p2p/torrent-mux.ts), and the local cache behind them. Isomorphic: the WebTorrent client and the store
+ * come from outside (p2p/node/torrent-client.ts and p2p/node/chunk-cache.ts in Node).
+ *
+ * - Serving: a peer that opens a wire for an infoHash we hold gets it from a torrent made on demand from
+ *   the cache; torrents nobody asked for in a while are dropped, except the ones the seeding policy keeps
+ *   (own constructions, chunks popular nearby), which are also announced to the trackers.
+ * - Fetching: a wire to every linked peer that may hold the snapshot (and the trackers as a fallback);
+ *   WebTorrent checks pieces against the torrent, and the whole snapshot is then checked against the
+ *   anchored hash. A snapshot that does not match is dropped, and every peer that sent any of it is banned.
+ * - Limits: upload and download rates (WebTorrent's token buckets), wires at once, and CPU for hashing.
+ */
+import createDebug from "debug";
+import MemoryChunkStore from "memory-chunk-store";
+import { bytesToHex, type Hex } from "viem";
+import { CHUNK_BYTES, decodeChunk } from "../core/chunk.ts";
+import { SeedcraftError } from "../core/errors.ts";
+import { chunkHash } from "../core/merkle.ts";
+import { chunkTorrentName, PIECE_BYTES } from "../core/torrent.ts";
+import type { ChunkHead, ChunkStore } from "./chunk-store.ts";
+import { CpuBudget } from "./cpu-budget.ts";
+import { type FrameChannel, type MuxViolation, TorrentMux, type WireStream } from "./torrent-mux.ts";
+
+const log = createDebug("seedcraft:torrents");
+
+export type TorrentLimits = {
+  /** Bytes a second for all uploads; undefined: no limit. */
+  uploadBytesPerSecond: number | undefined;
+  downloadBytesPerSecond: number | undefined;
+  /** Wires (one per torrent and peer) open at once, both ways. */
+  maxWires: number;
+  /** CPU for checking snapshots against their anchored hash, in ms a second. */
+  hashMsPerSecond: number;
+  /** Torrents kept seeding by the policy (own constructions first, then the most requested). */
+  maxSeeded: number;
+};
+
+export const DEFAULT_TORRENT_LIMITS: TorrentLimits = {
+  uploadBytesPerSecond: undefined,
+  downloadBytesPerSecond: undefined,
+  maxWires: 1024,
+  hashMsPerSecond: 250,
+  maxSeeded: 256,
+};
+
+/** What the data plane needs of a WebTorrent client (the package's own class in Node and browsers). */
+export type TorrentClient = import("webtorrent").default;
+type Torrent = import("webtorrent").Torrent;
+type Wire = import("webtorrent").Wire;
+
+export class SnapshotError extends SeedcraftError {
+  constructor(
+    code: "SNAPSHOT_MISMATCH" | "SNAPSHOT_TIMEOUT" | "SNAPSHOT_NO_SOURCE",
+    message: string,
+    details?: string,
+  ) {
+    super(code, message, details);
+    this.name = "SnapshotError";
+  }
+}
+
+export type FetchResult = {
+  head: ChunkHead;
+  bytes: Uint8Array;
+  /** Bytes of the snapshot each linked peer sent (receipts are signed for them). */
+  sources: { peerId: string; bytes: number }[];
+  fromCache: boolean;
+  ms: number;
+};
+
+export type TorrentStats = {
+  links: number;
+  wires: number;
+  /** Torrents alive now (serving or fetching), and the ones the seeding policy keeps. */
+  torrents: number;
+  seeded: number;
+  uploadBytesPerSecond: number;
+  downloadBytesPerSecond: number;
+  uploadedBytes: number;
+  downloadedBytes: number;
+  served: number;
+  fetched: number;
+  rejected: number;
+  banned: number;
+  hashing: { usedMs: number; waitedMs: number };
+  limits: TorrentLimits;
+};
+
+export type ChunkTorrentsOptions = {
+  client: TorrentClient;
+  store: ChunkStore;
+  /** WebSocket trackers: the fallback for finding peers (browsers reach seeders through them). */
+  trackers?: string[];
+  limits?: Partial<TorrentLimits>;
+  /** A torrent served on demand is dropped after this long without a wire. Default 30 s. */
+  idleMs?: number;
+  banMs?: number;
+  now?: () => number;
+  /** A linked peer broke the torrent channel's protocol or sent a poisoned snapshot. */
+  onStrike?: (peerId: string, code: string) => void;
+  /** A linked peer opened a wire and we served it (what a seeder counts). */
+  onServe?: (peerId: string, head: ChunkHead) => void;
+  /** A control message from a linked peer (receipts and their acknowledgements). */
+  onControl?: (peerId: string, bytes: Uint8Array) => void;
+};
+
+type Live = { torrent: Promise<Torrent | undefined>; head: ChunkHead; lastUsedMs: number };
+
+const noPrefix = (hex: Hex) => hex.slice(2).toLowerCase();
+/** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
+const IN_MEMORY = { store: MemoryChunkStore, destroyStoreOnDestroy: true };
+
+export class ChunkTorrents {
+  readonly limits: TorrentLimits;
+  readonly #client: TorrentClient;
+  readonly #store: ChunkStore;
+  readonly #trackers: string[];
+  readonly #idleMs: number;
+  readonly #banMs: number;
+  readonly #now: () => number;
+  readonly #options: ChunkTorrentsOptions;
+  readonly #hashing: CpuBudget;
+  readonly #links = new Map<string, TorrentMux>();
+  /** Torrents we serve, by infoHash (lowercase, 0x). */
+  readonly #live = new Map<string, Live>();
+  readonly #fetching = new Map<string, Promise<FetchResult>>();
+  readonly #banned = new Map<string, number>();
+  /** Wires opened to us per infoHash: what "popular nearby" means. */
+  readonly #requests = new Map<string, number>();
+  /** Own constructions: always seeded. */
+  readonly #own = new Set<string>();
+  #seeded = new Set<string>();
+  #served = 0;
+  #fetched = 0;
+  #rejected = 0;
+  #sweeper: ReturnType<typeof setInterval>;
+  #destroyed = false;
+
+  constructor(options: ChunkTorrentsOptions) {
+    this.#options = options;
+    this.#client = options.client;
+    this.#store = options.store;
+    this.#trackers = options.trackers ?? [];
+    this.#idleMs = options.idleMs ?? 30_000;
+    this.#banMs = options.banMs ?? 10 * 60_000;
+    this.#now = options.now ?? Date.now;
+    this.limits = { ...DEFAULT_TORRENT_LIMITS, ...options.limits };
+    this.#hashing = new CpuBudget(this.limits.hashMsPerSecond);
+    this.setRateLimits(this.limits.uploadBytesPerSecond, this.limits.downloadBytesPerSecond);
+    this.#sweeper = setInterval(() => this.#sweep(), Math.max(1000, this.#idleMs / 2));
+    this.#sweeper.unref?.();
+  }
+
+  /** Changes the upload and download limits (bytes a second; undefined: none), effective at once. */
+  setRateLimits(upload: number | undefined, download: number | undefined): void {
+    this.limits.uploadBytesPerSecond = upload;
+    this.limits.downloadBytesPerSecond = download;
+    this.#client.throttleUpload(upload === undefined ? -1 : Math.round(upload));
+    this.#client.throttleDownload(download === undefined ? -1 : Math.round(download));
+  }
+
+  /** A link's hello was verified: its torrent channel now carries wires. */
+  addLink(peerId: string, channel: FrameChannel): TorrentMux {
+    this.#links.get(peerId)?.close();
+    const mux = new TorrentMux(peerId, channel, {
+      onStream: (stream, infoHash) => void this.#serve(peerId, stream, infoHash),
+      onControl: (bytes) => this.#options.onControl?.(peerId, bytes),
+      onViolation: (code: MuxViolation, details) => {
+        log("%s broke the torrent channel: %s %s", peerId.slice(0, 10), code, details);
+        this.#options.onStrike?.(peerId, code);
+      },
+      onClose: () => {
+        if (this.#links.get(peerId) === mux) this.#links.delete(peerId);
+      },
+    });
+    this.#links.set(peerId, mux);
+    return mux;
+  }
+
+  removeLink(peerId: string): void {
+    this.#links.get(peerId)?.close();
+    this.#links.delete(peerId);
+  }
+
+  /** Sends a control message to a linked peer; false if it is not linked. */
+  async control(peerId: string, bytes: Uint8Array): Promise<boolean> {
+    const mux = this.#links.get(peerId);
+    if (!mux || mux.closed) return false;
+    await mux.control(bytes);
+    return true;
+  }
+
+  isBanned(peerId: string): boolean {
+    const until = this.#banned.get(peerId);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#banned.delete(peerId);
+    return false;
+  }
+
+  /**
+   * Stores a snapshot we made or received elsewhere and serves it. `own`: the player's construction,
+   * always seeded and never evicted from the cache.
+   */
+  async seed(head: ChunkHead, bytes: Uint8Array, options: { own?: boolean } = {}): Promise<void> {
+    await this.#store.put(head, bytes, { pinned: options.own });
+    if (options.own) this.#own.add(head.infoHash.toLowerCase());
+    this.#applyPolicy();
+  }
+
+  /**
+   * The snapshot `head` names, from the cache or from peers: `from` (linked peer ids) or every linked peer
+   * not banned, with the trackers as a fallback. Throws SnapshotError.
+   */
+  fetch(head: ChunkHead, options: { from?: string[]; timeoutMs?: number } = {}): Promise<FetchResult> {
+    const key = head.infoHash.toLowerCase();
+    const pending = this.#fetching.get(key);
+    if (pending) return pending;
+    const fetching = this.#fetch(head, options).finally(() => this.#fetching.delete(key));
+    this.#fetching.set(key, fetching);
+    return fetching;
+  }
+
+  stats(): TorrentStats {
+    let wires = 0;
+    for (const mux of this.#links.values()) wires += mux.streams;
+    let banned = 0;
+    for (const peerId of this.#banned.keys()) if (this.isBanned(peerId)) banned++;
+    let uploaded = 0;
+    let downloaded = 0;
+    for (const torrent of this.#client.torrents) {
+      uploaded += torrent.uploaded;
+      downloaded += torrent.downloaded;
+    }
+    return {
+      links: this.#links.size,
+      wires,
+      torrents: this.#client.torrents.length,
+      seeded: this.#seeded.size,
+      uploadBytesPerSecond: Math.round(this.#client.uploadSpeed),
+      downloadBytesPerSecond: Math.round(this.#client.downloadSpeed),
+      uploadedBytes: uploaded + this.#droppedUploaded,
+      downloadedBytes: downloaded + this.#droppedDownloaded,
+      served: this.#served,
+      fetched: this.#fetched,
+      rejected: this.#rejected,
+      banned,
+      hashing: this.#hashing.stats,
+      limits: { ...this.limits },
+    };
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    clearInterval(this.#sweeper);
+    for (const mux of this.#links.values()) mux.close();
+    this.#links.clear();
+    await new Promise<void>((resolve) => this.#client.destroy(() => resolve()));
+  }
+
+  // Bytes of torrents already dropped, so the totals in stats only grow.
+  #droppedUploaded = 0;
+  #droppedDownloaded = 0;
+
+  #drop(torrent: Torrent): void {
+    this.#droppedUploaded += torrent.uploaded;
+    this.#droppedDownloaded += torrent.downloaded;
+    torrent.destroy({ destroyStore: true });
+  }
+
+  #wires(): number {
+    let wires = 0;
+    for (const mux of this.#links.values()) wires += mux.streams;
+    return wires;
+  }
+
+  async #serve(peerId: string, stream: WireStream, infoHash: Hex): Promise<void> {
+    if (this.#destroyed || this.isBanned(peerId) || this.#wires() > this.limits.maxWires) {
+      stream.refuse();
+      return;
+    }
+    const key = infoHash.toLowerCase();
+    const torrent = await this.#torrentFor(key);
+    if (!torrent || torrent.destroyed || stream.destroyed) {
+      stream.refuse();
+      return;
+    }
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    this.#served++;
+    if (!torrent.addPeer(stream)) stream.refuse();
+    const live = this.#live.get(key);
+    if (live) {
+      live.lastUsedMs = this.#now();
+      this.#options.onServe?.(peerId, live.head);
+    }
+  }
+
+  /** The torrent that serves `key`: one being fetched or served already, or a new one from the cache. */
+  async #torrentFor(key: string): Promise<Torrent | undefined> {
+    const live = this.#live.get(key);
+    if (live) {
+      const torrent = await live.torrent;
+      if (torrent && !torrent.destroyed) return torrent;
+      this.#live.delete(key);
+    }
+    const fetching = await this.#client.get(key.slice(2));
+    if (fetching && !fetching.destroyed) return fetching;
+    if (!this.#store.has(key as Hex)) return undefined;
+    const cached = await this.#store.getByInfoHash(key as Hex);
+    if (!cached) return undefined;
+    const made = this.#live.get(key);
+    if (made) return await made.torrent;
+    const entry: Live = { head: cached.head, lastUsedMs: this.#now(), torrent: Promise.resolve(undefined) };
+    entry.torrent = this.#seedTorrent(cached.head, cached.bytes);
+    this.#live.set(key, entry);
+    return await entry.torrent;
+  }
+
+  #seedTorrent(head: ChunkHead, bytes: Uint8Array): Promise<Torrent | undefined> {
+    const key = head.infoHash.toLowerCase();
+    const announce = this.#seeded.has(key) || this.#own.has(key) ? this.#trackers : [];
+    return new Promise((resolve) => {
+      const torrent = this.#client.seed(
+        bytes,
+        { ...IN_MEMORY, name: chunkTorrentName(head.chunkId, head.version), pieceLength: PIECE_BYTES, announce },
+        (seeded) => {
+          if (`0x${seeded.infoHash}` !== key) {
+            log("cached %s makes torrent %s: not served", key, seeded.infoHash);
+            this.#drop(seeded);
+            resolve(undefined);
+          } else resolve(seeded);
+        },
+      );
+      torrent.once("error", (error: Error) => {
+        log("seeding %s failed: %s", key, error.message);
+        resolve(undefined);
+      });
+    });
+  }
+
+  async #fetch(head: ChunkHead, options: { from?: string[]; timeoutMs?: number }): Promise<FetchResult> {
+    const started = this.#now();
+    const key = head.infoHash.toLowerCase();
+    const cached = this.#store.has(head.infoHash) ? await this.#store.getByInfoHash(head.infoHash) : undefined;
+    if (cached && cached.head.hash.toLowerCase() === head.hash.toLowerCase())
+      return { head, bytes: cached.bytes, sources: [], fromCache: true, ms: this.#now() - started };
+
+    const peers = (options.from ?? [...this.#links.keys()]).filter(
+      (peerId) => this.#links.has(peerId) && !this.isBanned(peerId),
+    );
+    if (peers.length === 0 && this.#trackers.length === 0)
+      throw new SnapshotError("SNAPSHOT_NO_SOURCE", "No peer to fetch this snapshot from.", `infoHash ${key}`);
+
+    const torrent = this.#client.add(noPrefix(head.infoHash), { ...IN_MEMORY, announce: this.#trackers });
+    // Bytes each linked peer sent: counted as they come (WebTorrent drops seeders' wires once done).
+    const received = new Map<string, number>();
+    torrent.on("wire", (wire: Wire) => {
+      for (const [peerId, peer] of torrent._peers) {
+        if (peer.wire !== wire || !this.#links.has(peerId)) continue;
+        wire.on("download", (bytes: number) => received.set(peerId, (received.get(peerId) ?? 0) + bytes));
+      }
+    });
+    const opened = new Set<string>();
+    const openWires = () => {
+      for (const peerId of peers) {
+        const mux = this.#links.get(peerId);
+        if (!mux || mux.closed || opened.has(peerId)) continue;
+        opened.add(peerId);
+        torrent.addPeer(mux.open(head.infoHash));
+      }
+    };
+    if (torrent.infoHash) openWires();
+    else torrent.once("infoHash", openWires);
+
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new SnapshotError(
+                "SNAPSHOT_TIMEOUT",
+                "No peer delivered this snapshot in time.",
+                `infoHash ${key}, ${opened.size} linked peers asked, ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+        const finish = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (torrent.done) finish();
+        else torrent.once("done", finish);
+        torrent.once("error", (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+      });
+      const file = torrent.files[0];
+      const bytes = file ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(0);
+      const sources = [...received].map(([peerId, bytes]) => ({ peerId, bytes }));
+      const hash =
+        bytes.length === CHUNK_BYTES ? await this.#hashing.run(() => bytesToHex(chunkHash(decodeChunk(bytes)))) : "";
+      if (hash.toLowerCase() !== head.hash.toLowerCase()) {
+        this.#rejected++;
+        for (const { peerId } of sources) this.#ban(peerId, "SNAPSHOT_MISMATCH");
+        throw new SnapshotError(
+          "SNAPSHOT_MISMATCH",
+          "A snapshot did not match the hash anchored for it: dropped, and its senders banned.",
+          `chunk ${head.chunkId} v${head.version}: anchored ${head.hash}, received ${hash || `${bytes.length} bytes`} from ${sources.map((s) => s.peerId.slice(0, 10)).join(", ") || "the trackers' peers"}`,
+        );
+      }
+      await this.#store.put(head, bytes);
+      this.#fetched++;
+      return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
+    } finally {
+      this.#drop(torrent);
+      this.#applyPolicy();
+    }
+  }
+
+  #ban(peerId: string, code: string): void {
+    this.#banned.set(peerId, this.#now() + this.#banMs);
+    this.#options.onStrike?.(peerId, code);
+    this.removeLink(peerId);
+  }
+
+  /** Which cached snapshots to seed: own constructions, then the most requested, up to `maxSeeded`. */
+  #applyPolicy(): void {
+    const ranked = [...this.#requests.entries()]
+      .filter(([key]) => !this.#own.has(key) && this.#store.has(key as Hex))
+      .sort((a, b) => b[1] - a[1])
+      .map(([key]) => key);
+    const chosen = new Set([...this.#own, ...ranked].slice(0, Math.max(this.limits.maxSeeded, this.#own.size)));
+    this.#seeded = chosen;
+  }
+
+  /** Drops torrents served on demand that nobody has used for `idleMs` (the policy's are kept). */
+  #sweep(): void {
+    const now = this.#now();
+    for (const [key, live] of this.#live) {
+      if (this.#seeded.has(key) || now - live.lastUsedMs < this.#idleMs) continue;
+      this.#live.delete(key);
+      void live.torrent.then((torrent) => {
+        if (torrent && !torrent.destroyed && torrent.wires.length === 0) this.#drop(torrent);
+      });
+    }
+    // Popularity fades: halve the counts, so "popular" means popular lately.
+    for (const [key, count] of this.#requests) {
+      if (count <= 1) this.#requests.delete(key);
+      else this.#requests.set(key, count >> 1);
+    }
+  }
+}
