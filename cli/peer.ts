@@ -84,7 +84,7 @@ export async function gateway(args: string[]): Promise<number> {
 }
 
 /** --bootstrap, else SEEDCRAFT_DHT_BOOTSTRAP, else the local world's node (SEEDCRAFT_DHT_PORT, 6881). */
-function bootstrapList(flag: string | undefined): string[] {
+export function bootstrapList(flag: string | undefined): string[] {
   const bootstrap = (
     flag ??
     process.env.SEEDCRAFT_DHT_BOOTSTRAP ??
@@ -106,7 +106,13 @@ export const PEER_HELP = `  peer     Join the local world as a headless player t
 
 const now = () => performance.timeOrigin + performance.now();
 
-function numberFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < min || parsed > max)
@@ -254,7 +260,7 @@ export async function peer(args: string[]): Promise<number> {
   return 0;
 }
 
-async function waitForSession(indexer: string, wallet: Hex, sessionKey: Hex): Promise<void> {
+export async function waitForSession(indexer: string, wallet: Hex, sessionKey: Hex): Promise<void> {
   const ledger = new IndexerLedger(indexer, { ttlMs: 0 });
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -4,6 +4,7 @@
  *   seedcraft up [--only chain,deploy,indexer,app]   start the local world (what `npm start` runs)
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
+ *   seedcraft seed [--at x,z --up 2M ...]           the headless seeder (cli/seed.ts)
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  */
@@ -14,6 +15,7 @@ import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer } from "./peer.ts";
+import { SEED_HELP, seed } from "./seed.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
@@ -24,6 +26,7 @@ Commands:
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
+${SEED_HELP}
 ${DHT_HELP}
 ${GATEWAY_HELP}
   help     Show this text.
@@ -163,6 +166,8 @@ async function main(argv: string[]): Promise<number> {
       return await reset(rest);
     case "peer":
       return await peer(rest);
+    case "seed":
+      return await seed(rest);
     case "dht":
       return await dht(rest);
     case "gateway":

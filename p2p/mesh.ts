@@ -20,6 +20,7 @@ import { SeedcraftError } from "../core/errors.ts";
 import type { BlockOp, SignedOp } from "../core/op.ts";
 import { distance, inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
 import {
+  type ChunkMetaMessage,
   DEFAULT_OP_TTL,
   decodeMessage,
   encodeMessage,
@@ -37,6 +38,7 @@ import { type HelloIdentity, makeHello, verifyHello } from "./hello.ts";
 import type { LedgerView } from "./ledger.ts";
 import type { Link } from "./link.ts";
 import type { OpVerdict, WorldReplica } from "./replica.ts";
+import type { FrameChannel } from "./torrent-mux.ts";
 
 export type MeshLimits = {
   /** Links kept at most (hellos included). */
@@ -112,6 +114,8 @@ export type MeshEvents = {
   signal: (message: SignalMessage, via: MeshPeer) => void;
   /** A peer earned a strike; `code` says why. */
   strike: (peer: MeshPeer | undefined, code: string) => void;
+  /** A peer says a chunk version was anchored (the data plane checks it against the ledger). */
+  chunkMeta: (message: ChunkMetaMessage, from: MeshPeer) => void;
 };
 
 export type MeshOptions = {
@@ -179,6 +183,7 @@ export class Mesh {
     chat: new Set(),
     signal: new Set(),
     strike: new Set(),
+    chunkMeta: new Set(),
   };
   #position: Position | undefined;
   #movedAtMs = 0;
@@ -356,6 +361,24 @@ export class Mesh {
     if (conn) this.#drop(conn, why);
   }
 
+  /** The channel a verified peer's link keeps for torrent wires, if its link has one. */
+  torrentChannel(id: Hex): FrameChannel | undefined {
+    const conn = this.#connOf(id);
+    return conn?.peer ? conn.link.torrentChannel : undefined;
+  }
+
+  /** A strike from another plane (the data plane's protocol, a poisoned snapshot). */
+  strike(id: Hex, code: string): void {
+    const conn = this.#connOf(id);
+    if (conn) this.#strike(conn, code);
+  }
+
+  /** Tells every verified peer, except `except`, that a chunk version was anchored. */
+  announceChunk(message: ChunkMetaMessage, except?: Hex): void {
+    const bytes = encodeMessage(message);
+    for (const conn of this.#conns) if (conn.peer && conn.peer.id !== except) this.#send(conn, bytes, true);
+  }
+
   /** Drops a peer and bans its key and wallet for `limits.banMs`. */
   ban(id: Hex, why: string): void {
     const conn = this.#connOf(id);
@@ -496,8 +519,11 @@ export class Mesh {
         } else if (message.to.toLowerCase() === this.id) this.#emit("signal", message, peer);
         else this.#strike(conn, "SIGNAL_RELAY");
         return;
+      case "chunkMeta":
+        this.#emit("chunkMeta", message, peer);
+        return;
       default:
-        // interact, chunkMeta and bounce are for the game and data planes; the mesh only carries them.
+        // interact and bounce are for the game; the mesh only carries them.
         if (messageClass(message) === "control") this.#strike(conn, "UNEXPECTED");
         return;
     }

@@ -25,6 +25,10 @@ import {
 } from "../core/proximity.ts";
 import { terrainSeedOf } from "../core/terrain.ts";
 import { makeCard, type PeerCard } from "./card.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import { ChunkSync, type SyncResult } from "./chunk-sync.ts";
+import { ChunkTorrents, type FetchResult, type TorrentClient, type TorrentLimits } from "./chunk-torrents.ts";
+import type { HeadSource } from "./heads.ts";
 import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
@@ -71,8 +75,23 @@ export type WorldPeerOptions = {
   /** How often to look for peers (ms). */
   discoverEveryMs?: number;
   limits?: Partial<MeshLimits>;
+  /** The data plane: chunk torrents on the links, the cache, and the ledger's heads. */
+  data?: DataPlaneOptions;
   now?: () => number;
   log?: (line: string) => void;
+};
+
+export type DataPlaneOptions = {
+  client: TorrentClient;
+  store: ChunkStore;
+  heads: HeadSource;
+  trackers?: string[];
+  limits?: Partial<TorrentLimits>;
+  /** Once the first link stands, bring the anchored chunks within this many chunk columns up to date. */
+  syncRadius?: number;
+  onSync?: (result: SyncResult) => void;
+  onFetched?: (result: FetchResult) => void;
+  onControl?: (peerId: string, bytes: Uint8Array) => void;
 };
 
 const debug = createDebug("seedcraft:peer");
@@ -130,6 +149,11 @@ export class WorldPeer {
   readonly #displaced = new Map<string, number>();
   /** Links opened by this side's dials or answers, by the way their signals went. */
   readonly dials = { dht: 0, mesh: 0 };
+  /** The data plane, when the peer was given one. */
+  readonly torrents: ChunkTorrents | undefined;
+  readonly sync: ChunkSync | undefined;
+  /** The join sync, once it ran. */
+  joined: Promise<SyncResult> | undefined;
 
   private constructor(options: WorldPeerOptions) {
     const dht = options.dht;
@@ -170,6 +194,44 @@ export class WorldPeer {
       // Dial it again later if it is still around.
       this.#fail(peer.id);
     });
+    const data = options.data;
+    if (data) {
+      const torrents = new ChunkTorrents({
+        client: data.client,
+        store: data.store,
+        trackers: data.trackers,
+        limits: data.limits,
+        now,
+        onStrike: (peerId, code) => {
+          if (code === "SNAPSHOT_MISMATCH") this.mesh.ban(peerId as Hex, code);
+          else this.mesh.strike(peerId as Hex, code);
+        },
+        onControl: data.onControl,
+      });
+      this.torrents = torrents;
+      this.sync = new ChunkSync({
+        mesh: this.mesh,
+        replica: this.replica,
+        torrents,
+        store: data.store,
+        heads: data.heads,
+        onFetched: data.onFetched,
+        now,
+      });
+      this.mesh.on("peer", (peer) => {
+        const channel = this.mesh.torrentChannel(peer.id);
+        if (channel) torrents.addLink(peer.id, channel);
+        if (data.syncRadius !== undefined && !this.joined) {
+          const { cx, cz } = chunkOfPosition(this.#position());
+          this.joined = this.sync?.syncAround(cx, cz, data.syncRadius);
+          void this.joined?.then(
+            (result) => data.onSync?.(result),
+            (error: Error) => debug("%s: join sync failed: %s", options.name, error.message),
+          );
+        }
+      });
+      this.mesh.on("left", (peer) => torrents.removeLink(peer.id));
+    }
   }
 
   /** Joins with a started DHT (its card and announcements are published here). */
@@ -210,7 +272,9 @@ export class WorldPeer {
     clearTimeout(this.#timer);
     clearTimeout(this.#preparing);
     this.#stopKnocks?.();
+    this.sync?.stop();
     this.mesh.close();
+    await this.torrents?.destroy();
     await this.dht.destroy();
   }
 

@@ -8,7 +8,7 @@ import { type Address, bytesToHex, type Hex, type LocalAccount } from "viem";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { type ApplyOutcome, ChunkState } from "../core/conflict.ts";
 import { SeedcraftError } from "../core/errors.ts";
-import { HlcError, HybridClock } from "../core/hlc.ts";
+import { type Hlc, HlcError, HybridClock } from "../core/hlc.ts";
 import { ChunkMerkle } from "../core/merkle.ts";
 import {
   type BlockOp,
@@ -58,7 +58,7 @@ export const MAX_HISTORY_PER_CHUNK = 1024;
 /** How an op reached us: live (judged on the way), or history a neighbour replays to a newcomer. */
 export type ReceiveOptions = { historical?: boolean };
 
-type Held = { state: ChunkState; merkle: ChunkMerkle | undefined };
+type Held = { state: ChunkState; merkle: ChunkMerkle | undefined; version: number };
 
 export class WorldReplica {
   readonly domain: OpDomain;
@@ -93,6 +93,32 @@ export class WorldReplica {
   /** The chunk ids this replica holds. */
   get chunkIds(): bigint[] {
     return [...this.#chunks.keys()];
+  }
+
+  /** The anchored version the chunk's base is (0: generated terrain). */
+  version(id: bigint): number {
+    return this.#chunks.get(id)?.version ?? 0;
+  }
+
+  /**
+   * Takes an anchored snapshot (checked against the ledger by the caller) as the chunk's base: ops at or
+   * below its watermark are final, newer ones stay on top. An older version than the one held changes
+   * nothing. Returns the ops the snapshot dropped (their authors are told).
+   */
+  anchor(id: bigint, version: number, blocks: Uint16Array, watermark: Hlc): BlockOp[] {
+    const held = this.#chunks.get(id);
+    if (!held) {
+      const state = new ChunkState(id, blocks, watermark);
+      state.takeDirtyLeaves();
+      this.#chunks.set(id, { state, merkle: undefined, version });
+      return [];
+    }
+    if (version <= held.version) return [];
+    held.version = version;
+    const dropped = held.state.anchor(blocks, watermark);
+    held.merkle = undefined;
+    held.state.takeDirtyLeaves();
+    return dropped;
   }
 
   /** The Merkle root of the chunk's folded blocks. */
@@ -243,7 +269,7 @@ export class WorldReplica {
       const { cx, cy, cz } = chunkCoordsOf(id);
       const state = new ChunkState(id, generateChunk(this.#seed, cx, cy, cz));
       state.takeDirtyLeaves();
-      held = { state, merkle: undefined };
+      held = { state, merkle: undefined, version: 0 };
       this.#chunks.set(id, held);
     }
     return held;

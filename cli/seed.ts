@@ -1,0 +1,231 @@
+/**
+ * `seedcraft seed`: the headless seeder. It joins the world where it is told to stand, keeps the anchored
+ * chunks around it in its cache (the join sync, then chunk metadata as anchors land), serves them over
+ * torrent wires to the peers it links with, within its limits, and shows a status line.
+ *
+ * Its wallet lives in `<cache>/seeder.json` (made on the first run; the local chain funds it), so its
+ * receipts and claims survive restarts. Run under a parent with an IPC channel, it reports `SeederReport`s
+ * and takes `SeederCommand`s (bench:torrent drives it so).
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import type { Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { Position } from "../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
+import { readDeployment } from "../deploy/deployment-file.ts";
+import type { TorrentStats } from "../p2p/chunk-torrents.ts";
+import { IndexerHeads } from "../p2p/heads.ts";
+import { IndexerLedger } from "../p2p/ledger.ts";
+import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
+import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
+import { NodePeer } from "../p2p/node/peer.ts";
+import { releaseWebRtc } from "../p2p/node/rtc.ts";
+import { createTorrentClient } from "../p2p/node/torrent-client.ts";
+import { UsageError } from "./errors.ts";
+import { authorizeSession, fundLocalAccount, localChainClients } from "./local-chain.ts";
+import { bootstrapList, numberFlag, waitForSession } from "./peer.ts";
+
+export type SeederReport =
+  | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
+  | { type: "synced"; chunks: number; fetched: number; fromCache: number; ms: number; atMs: number }
+  | { type: "stats"; torrents: TorrentStats; cached: number; rssBytes: number; cpuMs: number; atMs: number };
+
+export type SeederCommand =
+  | { type: "stats" }
+  | { type: "limits"; upload: number | undefined; download: number | undefined }
+  | { type: "stop" };
+
+export const SEED_HELP = `  seed     Run a headless seeder: cache and serve the anchored chunks around a place.
+           --at <x,z>             where it stands (0,0); it keeps the chunks around it
+           --radius <chunks>      chunk columns around it to keep (4: a 9×9 area)
+           --cache <dir>          its cache and wallet (SEEDCRAFT_STATE_DIR/seeder)
+           --up <rate>            upload limit, e.g. 512k or 2M bytes/s (SEEDCRAFT_UPLOAD_LIMIT; none)
+           --down <rate>          download limit (SEEDCRAFT_DOWNLOAD_LIMIT; none)
+           --max-wires <n>        torrent wires open at once (1024)
+           --hash-ms <ms>         CPU for checking snapshots, ms a second (250)
+           --max-peers <n>        links at most (24)
+           --cache-entries <n>    chunk versions the cache keeps (20000)
+           --trackers <url,...>   WebSocket trackers to announce on (SEEDCRAFT_TRACKERS)
+           --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; 127.0.0.1:6881)
+           --duration <s>         stop after this many seconds (run until Ctrl-C)`;
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** "512k", "2M", "1500000", "none": bytes a second (k = 1024); undefined for no limit. */
+export function parseRate(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "" || value === "none" || value === "0") return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([kKmM]?)(?:i?B)?(?:\/s)?$/.exec(value);
+  if (!match) throw new UsageError(`--${name} must be a rate such as 512k or 2M (bytes a second), got ${value}`);
+  const scale = { "": 1, k: 1024, m: 1024 * 1024 }[(match[2] ?? "").toLowerCase() as "" | "k" | "m"];
+  const rate = Math.round(Number(match[1]) * scale);
+  if (rate < 1024 || rate > 10 * 1024 ** 3) throw new UsageError(`--${name} must be from 1k to 10G a second`);
+  return rate;
+}
+
+function formatRate(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 1024 * 1024) return `${(bytesPerSecond / 1024 / 1024).toFixed(1)} MiB/s`;
+  if (bytesPerSecond >= 1024) return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
+  return `${bytesPerSecond} B/s`;
+}
+
+/** The seeder's wallet, kept beside its cache. */
+async function seederWallet(dir: string): Promise<Hex> {
+  const file = path.join(dir, "seeder.json");
+  try {
+    const saved = JSON.parse(await readFile(file, "utf8")) as { walletKey?: unknown };
+    if (typeof saved.walletKey === "string" && /^0x[0-9a-f]{64}$/i.test(saved.walletKey)) return saved.walletKey as Hex;
+    throw new UsageError(`${file} holds no wallet key: move it away to make a new wallet`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const walletKey = process.env.SEEDCRAFT_SEEDER_KEY ?? generatePrivateKey();
+  await writeFile(file, `${JSON.stringify({ walletKey }, null, 2)}\n`, { mode: 0o600 });
+  return walletKey as Hex;
+}
+
+export async function seed(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: "string" },
+      at: { type: "string" },
+      radius: { type: "string" },
+      cache: { type: "string" },
+      up: { type: "string" },
+      down: { type: "string" },
+      "max-wires": { type: "string" },
+      "hash-ms": { type: "string" },
+      "max-peers": { type: "string" },
+      "cache-entries": { type: "string" },
+      trackers: { type: "string" },
+      bootstrap: { type: "string" },
+      duration: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const name = values.name ?? "seeder";
+  if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
+  const at = (values.at ?? "0,0").split(",").map(Number);
+  if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
+    throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(values.at)}`);
+  const radius = numberFlag("radius", values.radius, 4, 0, 32);
+  const upload = parseRate("up", values.up ?? process.env.SEEDCRAFT_UPLOAD_LIMIT);
+  const download = parseRate("down", values.down ?? process.env.SEEDCRAFT_DOWNLOAD_LIMIT);
+  const maxWires = numberFlag("max-wires", values["max-wires"], 1024, 1, 65_536);
+  const hashMs = numberFlag("hash-ms", values["hash-ms"], 250, 1, 1000);
+  const maxPeers = numberFlag("max-peers", values["max-peers"], 24, 1, 256);
+  const cacheEntries = numberFlag("cache-entries", values["cache-entries"], 20_000, 16, 10_000_000);
+  const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
+  const trackers = (values.trackers ?? process.env.SEEDCRAFT_TRACKERS ?? "").split(",").filter(Boolean);
+  for (const url of trackers)
+    if (!/^wss?:\/\//.test(url)) throw new UsageError(`--trackers wants ws:// URLs, got ${JSON.stringify(url)}`);
+  const bootstrap = bootstrapList(values.bootstrap);
+  const stateDir = process.env.SEEDCRAFT_STATE_DIR || ".seedcraft";
+  const dir = path.resolve(values.cache ?? path.join(stateDir, "seeder"));
+
+  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
+  const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
+  const indexer = process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069";
+  const deployment = await readDeployment(network);
+  const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
+  const terrain = terrainSeedOf(domain.chainId, domain.verifyingContract);
+
+  await mkdir(dir, { recursive: true });
+  const wallet = privateKeyToAccount(await seederWallet(dir));
+  const sessionKey = nativeSigningAccount(generatePrivateKey());
+  const clients = localChainClients(deployment, rpc, wallet);
+  if (deployment.chainId === 31337) await fundLocalAccount(clients, wallet);
+  await authorizeSession(clients, sessionKey, 86_400);
+  await waitForSession(indexer, wallet.address, sessionKey.address);
+
+  const cache = await NodeChunkCache.open(path.join(dir, "cache"), { maxEntries: cacheEntries });
+  const [x, z] = at as [number, number];
+  const position: Position = [x + 0.5, groundHeight(terrain, x, z) + 1, z + 0.5];
+  const isChild = typeof process.send === "function";
+  const send = (report: SeederReport) => {
+    if (process.connected) process.send?.(report);
+  };
+  const node = await NodePeer.start({
+    bootstrap,
+    domain,
+    ledger: new IndexerLedger(indexer),
+    wallet: wallet.address,
+    sessionKey,
+    name,
+    position,
+    maxPeers,
+    data: {
+      client: createTorrentClient(),
+      store: cache,
+      heads: new IndexerHeads(indexer),
+      trackers,
+      limits: { uploadBytesPerSecond: upload, downloadBytesPerSecond: download, maxWires, hashMsPerSecond: hashMs },
+      syncRadius: radius,
+      onSync: (result) =>
+        send({
+          type: "synced",
+          chunks: result.total,
+          fetched: result.fetched,
+          fromCache: result.fromCache,
+          ms: result.ms,
+          atMs: now(),
+        }),
+    },
+  });
+  const torrents = node.torrents;
+  if (!torrents) throw new Error("the seeder started without its data plane");
+  send({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
+  if (!isChild)
+    console.log(
+      `seeder ${name} as ${wallet.address}, standing at ${x},${z}, cache ${dir} (${cache.stats.entries} chunk versions)`,
+    );
+
+  const status = () => {
+    const stats = torrents.stats();
+    return [
+      `peers ${node.mesh.peers.length}`,
+      `up ${formatRate(stats.uploadBytesPerSecond)}`,
+      `down ${formatRate(stats.downloadBytesPerSecond)}`,
+      `chunks ${cache.stats.entries} cached, ${stats.seeded} seeded, ${stats.served} served`,
+      `receipts 0`,
+      `energy pending 0`,
+    ].join(" · ");
+  };
+  const tty = process.stdout.isTTY === true;
+  const ticker = isChild
+    ? undefined
+    : setInterval(() => {
+        if (tty) process.stdout.write(`\r\x1b[2K${status()}`);
+        else console.log(status());
+      }, 1000);
+
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+    if (durationS > 0) setTimeout(done, durationS * 1000).unref();
+    process.on("message", (command: SeederCommand) => {
+      if (command?.type === "stop") done();
+      else if (command?.type === "limits") torrents.setRateLimits(command.upload, command.download);
+      else if (command?.type === "stats")
+        send({
+          type: "stats",
+          torrents: torrents.stats(),
+          cached: cache.stats.entries,
+          rssBytes: process.memoryUsage().rss,
+          cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+          atMs: now(),
+        });
+    });
+  });
+  clearInterval(ticker);
+  if (tty) process.stdout.write("\n");
+  await node.stop();
+  await cache.close();
+  releaseWebRtc();
+  process.disconnect?.();
+  return 0;
+}

@@ -1,0 +1,163 @@
+/**
+ * Keeping a peer's chunks at their anchored versions: the join sync (the heads around the avatar from the
+ * indexer, snapshots from the cache, then from torrents) and the live path (a peer's chunk metadata,
+ * checked against the indexer, then the snapshot fetched by its infoHash). A snapshot becomes the base of
+ * the replica's chunk only once it matched the anchored hash; the ops above its watermark stay on top.
+ * Isomorphic.
+ */
+import createDebug from "debug";
+import type { Hex } from "viem";
+import { chunkCoordsOf, decodeChunk } from "../core/chunk.ts";
+import type { ChunkMetaMessage } from "../core/wire.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import type { ChunkTorrents, FetchResult } from "./chunk-torrents.ts";
+import { type AnchoredHead, type HeadSource, regionsAround } from "./heads.ts";
+import type { Mesh, MeshPeer } from "./mesh.ts";
+import type { WorldReplica } from "./replica.ts";
+
+const log = createDebug("seedcraft:sync");
+
+export type SyncProgress = { total: number; done: number; fromCache: number; fetched: number; failed: number };
+
+export type SyncResult = SyncProgress & { ms: number; heads: AnchoredHead[] };
+
+export type ChunkSyncOptions = {
+  mesh: Mesh;
+  replica: WorldReplica;
+  torrents: ChunkTorrents;
+  store: ChunkStore;
+  heads: HeadSource;
+  /** Snapshots fetched at once during a sync. Default 32. */
+  parallel?: number;
+  /** How long the indexer may lag behind a peer's chunk metadata before we give up on it. Default 5 s. */
+  confirmMs?: number;
+  /** Every snapshot fetched from peers (receipts are signed for them). */
+  onFetched?: (result: FetchResult) => void;
+  now?: () => number;
+};
+
+export class ChunkSync {
+  readonly #options: ChunkSyncOptions;
+  readonly #now: () => number;
+  /** chunk:version already announced or being fetched: each is handled once. */
+  readonly #seen = new Set<string>();
+  #stopMeta: () => void;
+
+  constructor(options: ChunkSyncOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#stopMeta = options.mesh.on("chunkMeta", (message, from) => void this.#onMeta(message, from));
+  }
+
+  stop(): void {
+    this.#stopMeta();
+  }
+
+  /**
+   * Brings every anchored chunk within `radius` chunk columns of (cx, cz) to its anchored version: the
+   * join sync. Reports progress as it goes; never throws for one chunk (it counts as failed).
+   */
+  async syncAround(
+    cx: number,
+    cz: number,
+    radius: number,
+    onProgress?: (progress: SyncProgress) => void,
+  ): Promise<SyncResult> {
+    const started = this.#now();
+    const all = await this.#options.heads.regions(regionsAround(cx, cz, radius));
+    const heads = all.filter((head) => {
+      const c = chunkCoordsOf(head.chunkId);
+      return Math.abs(c.cx - cx) <= radius && Math.abs(c.cz - cz) <= radius;
+    });
+    const progress: SyncProgress = { total: heads.length, done: 0, fromCache: 0, fetched: 0, failed: 0 };
+    onProgress?.({ ...progress });
+    const queue = heads.filter((head) => this.#options.replica.version(head.chunkId) < head.version);
+    progress.done = heads.length - queue.length;
+    const worker = async () => {
+      for (let head = queue.shift(); head; head = queue.shift()) {
+        try {
+          const outcome = await this.load(head);
+          if (outcome === "cache") progress.fromCache++;
+          else if (outcome === "fetched") progress.fetched++;
+        } catch (error) {
+          progress.failed++;
+          log("chunk %s v%d: %s", head.chunkId, head.version, (error as Error).message);
+        }
+        progress.done++;
+        onProgress?.({ ...progress });
+      }
+    };
+    await Promise.all(Array.from({ length: this.#options.parallel ?? 32 }, worker));
+    return { ...progress, ms: this.#now() - started, heads };
+  }
+
+  /**
+   * Makes `head` (read from the ledger) the chunk's base: from the cache when it holds it, else from
+   * torrents (`from` first, if given). Throws SnapshotError when no peer delivers a matching snapshot.
+   */
+  async load(head: AnchoredHead, from?: string[]): Promise<"held" | "cache" | "fetched"> {
+    const { replica, store, torrents } = this.#options;
+    if (replica.version(head.chunkId) >= head.version) return "held";
+    const cached = await store.get(head.chunkId, head.version);
+    let bytes: Uint8Array;
+    let outcome: "cache" | "fetched";
+    if (cached && cached.head.hash === head.hash) {
+      bytes = cached.bytes;
+      outcome = "cache";
+    } else {
+      const result = await torrents.fetch(head, from ? { from } : {});
+      this.#options.onFetched?.(result);
+      bytes = result.bytes;
+      outcome = result.fromCache ? "cache" : "fetched";
+    }
+    replica.anchor(head.chunkId, head.version, decodeChunk(bytes), head.watermark);
+    return outcome;
+  }
+
+  /**
+   * Our own anchor landed: keep the snapshot (pinned: our construction), seed it, and tell the peers.
+   */
+  async anchored(head: AnchoredHead, snapshot: Uint8Array): Promise<void> {
+    await this.#options.torrents.seed(head, snapshot, { own: true });
+    this.#seen.add(`${head.chunkId}:${head.version}`);
+    this.#options.mesh.announceChunk(metaOf(head));
+  }
+
+  async #onMeta(message: ChunkMetaMessage, from: MeshPeer): Promise<void> {
+    const key = `${message.chunk}:${message.version}`;
+    const version = Number(message.version);
+    if (this.#seen.has(key) || this.#options.replica.version(message.chunk) >= version) return;
+    this.#seen.add(key);
+    if (this.#seen.size > 100_000) this.#seen.clear();
+    // The ledger, not the peer, says what the snapshot must hash to; the indexer may lag a little.
+    const deadline = this.#now() + (this.#options.confirmMs ?? 5000);
+    let head: AnchoredHead | undefined;
+    while (this.#now() < deadline) {
+      head = await this.#options.heads.head(message.chunk).catch(() => undefined);
+      if (head && head.version >= version) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!head || head.version < version) {
+      log("chunk %s v%d from %s: not on the ledger", message.chunk, version, from.id.slice(0, 10));
+      return;
+    }
+    try {
+      await this.load(head);
+      // Pass it on: the peers of our peers learn it the same way, each fetching from whoever told it.
+      this.#options.mesh.announceChunk(metaOf(head), from.id);
+    } catch (error) {
+      log("chunk %s v%d: %s", message.chunk, head.version, (error as Error).message);
+    }
+  }
+}
+
+export function metaOf(head: AnchoredHead): ChunkMetaMessage {
+  return {
+    type: "chunkMeta",
+    chunk: head.chunkId,
+    version: BigInt(head.version),
+    hash: head.hash as Hex,
+    infoHash: head.infoHash,
+    watermark: head.watermark,
+  };
+}
