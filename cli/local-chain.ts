@@ -3,7 +3,12 @@
  * player (and the tests) take on it: funding an account (hardhat_setBalance, local chains only) and
  * authorizing a session key in SessionRegistry with the key's consent.
  */
-import { createPublicClient, createWalletClient, defineChain, http, type LocalAccount } from "viem";
+import { bytesToHex, createPublicClient, createWalletClient, defineChain, http, type LocalAccount } from "viem";
+import { decodeChunk } from "../core/chunk.ts";
+import type { Hlc } from "../core/hlc.ts";
+import { chunkHash } from "../core/merkle.ts";
+import { chunkTorrent } from "../core/torrent.ts";
+import type { AnchoredHead } from "../p2p/heads.ts";
 import type { Deployment } from "../core/deployment.ts";
 import { signSessionConsent } from "../core/session.ts";
 
@@ -56,4 +61,51 @@ export async function authorizeSession(
     args: [sessionKey.address, expiresAt, consent],
   });
   return (await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 })).blockNumber;
+}
+
+/** A chunk's new snapshot, ready to anchor on top of `expectedVersion`. */
+export type SnapshotToAnchor = { chunkId: bigint; expectedVersion: number; snapshot: Uint8Array; watermark: Hlc };
+
+/**
+ * Anchors snapshots as the clients' wallet, in `anchorBatch` transactions of up to 256, each with the
+ * infoHash of its torrent (core/torrent.ts) so peers can fetch it. Resolves with the heads and the last block.
+ */
+export async function anchorSnapshots(
+  clients: LocalChainClients,
+  snapshots: readonly SnapshotToAnchor[],
+): Promise<{ heads: AnchoredHead[]; blockNumber: bigint }> {
+  const ledger = clients.deployment.contracts.ChunkLedger;
+  const heads: AnchoredHead[] = [];
+  let blockNumber = 0n;
+  for (let i = 0; i < snapshots.length; i += 256) {
+    const slice = snapshots.slice(i, i + 256);
+    const batch = slice.map((item) => {
+      const version = item.expectedVersion + 1;
+      const head: AnchoredHead = {
+        chunkId: item.chunkId,
+        version,
+        hash: bytesToHex(chunkHash(decodeChunk(item.snapshot))),
+        infoHash: chunkTorrent(item.chunkId, version, item.snapshot).infoHash,
+        watermark: item.watermark,
+      };
+      heads.push(head);
+      return {
+        chunkId: item.chunkId,
+        expectedVersion: item.expectedVersion,
+        newHash: head.hash,
+        infoHash: head.infoHash,
+        watermark: (BigInt(item.watermark.wallMs) << 16n) | BigInt(item.watermark.logical),
+      };
+    });
+    const hash = await clients.walletClient.writeContract({
+      address: ledger.address,
+      abi: ledger.abi,
+      functionName: "anchorBatch",
+      args: [batch],
+    });
+    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
+    if (receipt.status !== "success") throw new Error(`anchorBatch reverted in ${hash}`);
+    blockNumber = receipt.blockNumber;
+  }
+  return { heads, blockNumber };
 }

@@ -23,6 +23,7 @@ import {
   regionsInView,
   selectNeighbours,
 } from "../core/proximity.ts";
+import type { ReceiptDomain } from "../core/receipt.ts";
 import { terrainSeedOf } from "../core/terrain.ts";
 import { makeCard, type PeerCard } from "./card.ts";
 import type { ChunkStore } from "./chunk-store.ts";
@@ -33,6 +34,13 @@ import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
 import { MeshMailboxes } from "./mesh-mailboxes.ts";
+import {
+  decodeReceiptMessage,
+  ReceiptDesk,
+  ReceiptSigner,
+  type ReceiptSink,
+  type ReceiptSigner as Signer,
+} from "./receipts.ts";
 import { WorldReplica } from "./replica.ts";
 import { type ConnectOptions, type DhtAddress, type Mailboxes, SignalingError, SupersededError } from "./signal.ts";
 import { nodeIdOfKey, regionTopic } from "./topics.ts";
@@ -91,7 +99,8 @@ export type DataPlaneOptions = {
   syncRadius?: number;
   onSync?: (result: SyncResult) => void;
   onFetched?: (result: FetchResult) => void;
-  onControl?: (peerId: string, bytes: Uint8Array) => void;
+  /** Seeding receipts: signed for what seeders send us; collected (into `sink`) for what we send. */
+  receipts?: { domain: ReceiptDomain; epoch: () => number; sink?: ReceiptSink };
 };
 
 const debug = createDebug("seedcraft:peer");
@@ -152,6 +161,9 @@ export class WorldPeer {
   /** The data plane, when the peer was given one. */
   readonly torrents: ChunkTorrents | undefined;
   readonly sync: ChunkSync | undefined;
+  /** Receipts we sign as a leecher, and the ones we collect as a seeder. */
+  readonly receiptSigner: ReceiptSigner | undefined;
+  readonly receiptDesk: ReceiptDesk | undefined;
   /** The join sync, once it ran. */
   joined: Promise<SyncResult> | undefined;
 
@@ -206,16 +218,47 @@ export class WorldPeer {
           if (code === "SNAPSHOT_MISMATCH") this.mesh.ban(peerId as Hex, code);
           else this.mesh.strike(peerId as Hex, code);
         },
-        onControl: data.onControl,
+        onControl: (peerId, bytes) => {
+          const message = decodeReceiptMessage(bytes);
+          if (!message) return this.mesh.strike(peerId as Hex, "CONTROL_MALFORMED");
+          if (message.t === "receipts") void this.receiptDesk?.onControl(peerId, message);
+          else this.receiptSigner?.onControl(peerId, message);
+        },
       });
       this.torrents = torrents;
+      const receipts = data.receipts;
+      const send = (peerId: string, bytes: Uint8Array) => torrents.control(peerId, bytes);
+      if (receipts) {
+        this.receiptSigner = new ReceiptSigner({
+          wallet: options.wallet,
+          key: options.sessionKey,
+          domain: receipts.domain,
+          epoch: receipts.epoch,
+          send,
+        });
+        if (receipts.sink)
+          this.receiptDesk = new ReceiptDesk({
+            wallet: options.wallet,
+            domain: receipts.domain,
+            store: receipts.sink,
+            send,
+            peerOf: (peerId) => this.mesh.peer(peerId as Hex),
+            onStrike: (peerId, code) => this.mesh.strike(peerId as Hex, code),
+          });
+      }
       this.sync = new ChunkSync({
         mesh: this.mesh,
         replica: this.replica,
         torrents,
         store: data.store,
         heads: data.heads,
-        onFetched: data.onFetched,
+        onFetched: (result) => {
+          for (const source of result.sources) {
+            const seeder = this.mesh.peer(source.peerId as Hex);
+            if (seeder) this.receiptSigner?.record(source.peerId, seeder.wallet, result.head, source.bytes);
+          }
+          data.onFetched?.(result);
+        },
         now,
       });
       this.mesh.on("peer", (peer) => {
@@ -273,6 +316,7 @@ export class WorldPeer {
     clearTimeout(this.#preparing);
     this.#stopKnocks?.();
     this.sync?.stop();
+    this.receiptSigner?.stop();
     this.mesh.close();
     await this.torrents?.destroy();
     await this.dht.destroy();
