@@ -34,13 +34,7 @@ import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
 import { MeshMailboxes } from "./mesh-mailboxes.ts";
-import {
-  decodeReceiptMessage,
-  ReceiptDesk,
-  ReceiptSigner,
-  type ReceiptSink,
-  type ReceiptSigner as Signer,
-} from "./receipts.ts";
+import { decodeReceiptMessage, ReceiptDesk, ReceiptSigner, type ReceiptSink } from "./receipts.ts";
 import { WorldReplica } from "./replica.ts";
 import { type ConnectOptions, type DhtAddress, type Mailboxes, SignalingError, SupersededError } from "./signal.ts";
 import { nodeIdOfKey, regionTopic } from "./topics.ts";
