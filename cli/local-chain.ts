@@ -5,12 +5,12 @@
  */
 import { bytesToHex, createPublicClient, createWalletClient, defineChain, http, type LocalAccount } from "viem";
 import { decodeChunk } from "../core/chunk.ts";
+import type { Deployment } from "../core/deployment.ts";
 import type { Hlc } from "../core/hlc.ts";
 import { chunkHash } from "../core/merkle.ts";
+import { signSessionConsent } from "../core/session.ts";
 import { chunkTorrent } from "../core/torrent.ts";
 import type { AnchoredHead } from "../p2p/heads.ts";
-import type { Deployment } from "../core/deployment.ts";
-import { signSessionConsent } from "../core/session.ts";
 
 /** Clients for the chain at `rpc`, writing as `account`. */
 export function localChainClients(deployment: Deployment, rpc: string, account: LocalAccount) {
