@@ -1,0 +1,314 @@
+/**
+ * The data plane with real parts on 127.0.0.1: the hardhat chain with the contracts (chunks anchored
+ * with their torrents' infoHashes), the indexer (the heads snapshots are checked against), a DHT
+ * bootstrap node, and Node peers whose links carry WebTorrent wires over WebRTC. Only randomness is fixed.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { bytesToHex, type Hex, type LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { anchorSnapshots, seedingEpochClock } from "../../cli/local-chain.ts";
+import { World } from "../../cli/world.ts";
+import { CHUNK_SIZE, decodeChunk } from "../../core/chunk.ts";
+import { chunkHash } from "../../core/merkle.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { chunkTorrent } from "../../core/torrent.ts";
+import type { FetchResult, TorrentLimits } from "../../p2p/chunk-torrents.ts";
+import { type AnchoredHead, IndexerHeads } from "../../p2p/heads.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { NodeChunkCache } from "../../p2p/node/chunk-cache.ts";
+import { WorldDht } from "../../p2p/node/dht.ts";
+import { NodePeer } from "../../p2p/node/peer.ts";
+import { ReceiptStore } from "../../p2p/node/receipt-store.ts";
+import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import { createTorrentClient } from "../../p2p/node/torrent-client.ts";
+import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { area, editedSnapshot } from "../helpers/data-plane.ts";
+import { prng } from "../helpers/prng.ts";
+import { waitFor } from "../helpers/world.ts";
+
+const NETWORK = "p2p-torrents";
+const PORTS = { chain: 29545, indexer: 29069, app: 29173 };
+
+type Player = { wallet: LocalAccount; session: LocalAccount };
+type Started = { peer: NodePeer; cache: NodeChunkCache; receipts: ReceiptStore; fetched: FetchResult[] };
+
+describe("p2p: the data plane", { timeout: 300_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let bootstrap: WorldDht;
+  let seed: number;
+  let epoch: () => number;
+  const running: Started[] = [];
+
+  before(async () => {
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-p2p-torrents-")),
+      network: NETWORK,
+      parts: ["chain", "deploy", "indexer"],
+      ports: PORTS,
+    });
+    await world.start();
+    clients = await localClients(NETWORK, world.urls.chain);
+    seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
+    epoch = (await seedingEpochClock(clients)).epoch;
+    bootstrap = await WorldDht.start({ bootstrap: false });
+  });
+
+  after(async () => {
+    await Promise.all(running.map((s) => stopPeer(s)));
+    await bootstrap?.destroy();
+    await world?.stop();
+    releaseWebRtc();
+  });
+
+  async function players(count: number): Promise<Player[]> {
+    const made: Player[] = [];
+    let last = 0n;
+    for (let i = 0; i < count; i++) {
+      const player = {
+        wallet: privateKeyToAccount(generatePrivateKey()),
+        session: privateKeyToAccount(generatePrivateKey()),
+      };
+      last = await authorizeSessionKey(clients, player.session, player.wallet);
+      made.push(player);
+    }
+    await waitForIndexedBlock(world.urls.indexer, last);
+    return made;
+  }
+
+  function standAt(x: number, z: number): Position {
+    return [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
+  }
+
+  async function startPeer(
+    player: Player,
+    position: Position,
+    options: { cacheDir?: string; syncRadius?: number; limits?: Partial<TorrentLimits> } = {},
+  ): Promise<Started> {
+    const cache = await NodeChunkCache.open(options.cacheDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-c-")));
+    const receipts = await ReceiptStore.open(mkdtempSync(path.join(os.tmpdir(), "seedcraft-r-")));
+    const fetched: FetchResult[] = [];
+    const peer = await NodePeer.start({
+      bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`],
+      domain: {
+        chainId: clients.deployment.chainId,
+        verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+      },
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: player.wallet.address,
+      sessionKey: player.session,
+      name: `peer-${player.wallet.address.slice(2, 8).toLowerCase()}`,
+      position,
+      discoverEveryMs: 300,
+      data: {
+        client: createTorrentClient(),
+        store: cache,
+        heads: new IndexerHeads(world.urls.indexer),
+        limits: options.limits,
+        syncRadius: options.syncRadius,
+        onFetched: (result) => fetched.push(result),
+        receipts: {
+          domain: {
+            chainId: clients.deployment.chainId,
+            verifyingContract: clients.deployment.contracts.SeedingRewards.address,
+          },
+          epoch,
+          sink: receipts,
+        },
+      },
+    });
+    const started = { peer, cache, receipts, fetched };
+    running.push(started);
+    return started;
+  }
+
+  async function stopPeer(started: Started): Promise<void> {
+    const index = running.indexOf(started);
+    if (index >= 0) running.splice(index, 1);
+    await started.peer.stop();
+    await started.cache.close();
+    await started.receipts.close();
+  }
+
+  async function linked(a: NodePeer, b: NodePeer): Promise<void> {
+    await waitFor(
+      "the two peers to link",
+      () => a.mesh.peer(b.id) !== undefined && b.mesh.peer(a.id) !== undefined,
+      30_000,
+    );
+  }
+
+  /** Anchors snapshots (as the dev account) and waits for the indexer to serve their heads. */
+  async function anchor(
+    items: { chunkId: bigint; snapshot: Uint8Array }[],
+    expectedVersion = 0,
+  ): Promise<AnchoredHead[]> {
+    const { heads, blockNumber } = await anchorSnapshots(
+      clients,
+      items.map((item) => ({ ...item, expectedVersion, watermark: { wallMs: Date.now(), logical: 0 } })),
+    );
+    await waitForIndexedBlock(world.urls.indexer, blockNumber);
+    return heads;
+  }
+
+  it("fetches a snapshot over torrent wires between Node peers, checks it against the ledger, and trades a receipt for it", async () => {
+    const random = prng(11);
+    const [seederPlayer, leecherPlayer] = (await players(2)) as [Player, Player];
+    const seeder = await startPeer(seederPlayer, standAt(4, 4));
+    const leecher = await startPeer(leecherPlayer, standAt(6, 4));
+    await linked(seeder.peer, leecher.peer);
+
+    const item = editedSnapshot(seed, { cx: 0, cy: 0, cz: 0 }, random);
+    const [head] = (await anchor([item])) as [AnchoredHead];
+    await seeder.peer.torrents?.seed(head, item.snapshot, { own: true });
+
+    assert.equal(await leecher.peer.sync?.load(head), "fetched");
+    assert.equal(leecher.peer.replica.version(head.chunkId), 1);
+    assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
+    const cached = await leecher.cache.get(head.chunkId, 1);
+    assert.equal(cached?.head.hash, head.hash, "the leecher caches what it fetched");
+    assert.deepEqual(
+      leecher.fetched[0]?.sources,
+      [{ peerId: seeder.peer.id, bytes: 65_536 }],
+      "every byte came from the seeder",
+    );
+    assert.ok((seeder.peer.torrents?.stats().served ?? 0) >= 1);
+
+    // The leecher signs a receipt for the 64 KiB; the seeder stores it, then acknowledges.
+    await waitFor("the receipt to be acknowledged", () => leecher.peer.receiptSigner?.acked === 1, 10_000);
+    const [batch] = seeder.receipts.batches();
+    assert.equal(batch?.leecher, leecherPlayer.wallet.address);
+    assert.equal(batch?.seeder, seederPlayer.wallet.address);
+    assert.deepEqual(
+      batch?.receipts.map((r) => [r.contentHash, r.bytes]),
+      [[head.hash, 65_536n]],
+    );
+
+    // A newer version anchored by the seeder reaches the leecher through chunk metadata.
+    const next = editedSnapshot(seed, { cx: 0, cy: 0, cz: 0 }, random, 40);
+    const [head2] = (await anchor([next], 1)) as [AnchoredHead];
+    await seeder.peer.sync?.anchored(head2, next.snapshot);
+    await waitFor("the leecher to take version 2", () => leecher.peer.replica.version(head.chunkId) === 2, 15_000);
+    assert.equal(leecher.peer.replica.hash(head.chunkId), head2.hash);
+    await waitFor("the second receipt", () => leecher.peer.receiptSigner?.acked === 2, 10_000);
+    assert.equal(seeder.receipts.batches()[0]?.receipts.length, 2);
+    await stopPeer(seeder);
+    await stopPeer(leecher);
+  });
+
+  it("rejects a poisoned snapshot, bans the peer that sent it, and keeps the chunk as it was", async () => {
+    const random = prng(12);
+    const [badPlayer, leecherPlayer] = (await players(2)) as [Player, Player];
+    const bad = await startPeer(badPlayer, standAt(40, 4));
+    const leecher = await startPeer(leecherPlayer, standAt(42, 4));
+    await linked(bad.peer, leecher.peer);
+
+    // An author anchors the hash of one snapshot with the infoHash of another, which the bad peer serves.
+    const real = editedSnapshot(seed, { cx: 1, cy: 0, cz: 0 }, random);
+    const poison = editedSnapshot(seed, { cx: 1, cy: 0, cz: 0 }, random, 64);
+    const realHash = bytesToHex(chunkHash(decodeChunk(real.snapshot)));
+    const poisonHead = {
+      chunkId: poison.chunkId,
+      version: 1,
+      hash: bytesToHex(chunkHash(decodeChunk(poison.snapshot))),
+      infoHash: chunkTorrent(poison.chunkId, 1, poison.snapshot).infoHash,
+    };
+    await bad.peer.torrents?.seed(poisonHead, poison.snapshot);
+    const ledger = clients.deployment.contracts.ChunkLedger;
+    const tx = await clients.walletClient.writeContract({
+      address: ledger.address,
+      abi: ledger.abi,
+      functionName: "anchor",
+      args: [real.chunkId, 0, realHash, poisonHead.infoHash, BigInt(Date.now()) << 16n],
+    });
+    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 20 });
+    await waitForIndexedBlock(world.urls.indexer, receipt.blockNumber);
+    const head = await new IndexerHeads(world.urls.indexer).head(real.chunkId);
+    assert.ok(head);
+    assert.equal(head.hash, realHash);
+
+    const before = leecher.peer.replica.hash(real.chunkId);
+    await assert.rejects(leecher.peer.sync?.load(head) as Promise<unknown>, { code: "SNAPSHOT_MISMATCH" });
+    assert.ok(leecher.peer.mesh.isBanned(bad.peer.id), "the sender is banned");
+    assert.equal(leecher.peer.mesh.peer(bad.peer.id), undefined, "and dropped");
+    assert.equal(leecher.peer.replica.version(real.chunkId), 0);
+    assert.equal(leecher.peer.replica.hash(real.chunkId), before);
+    assert.equal(await leecher.cache.get(real.chunkId, 1), undefined, "nothing poisoned is cached");
+    assert.equal(leecher.peer.receiptSigner?.signed, 0, "no receipt for a poisoned snapshot");
+    await stopPeer(bad);
+    await stopPeer(leecher);
+  });
+
+  it("syncs a 9×9 chunk area from 3 seeders on joining, then from its cache after a restart (a corrupt entry fetched again)", async () => {
+    const random = prng(13);
+    const centre = { cx: 10, cz: 10 };
+    const items = area(centre.cx, centre.cz, 4).map((coords) => editedSnapshot(seed, coords, random));
+    const heads = await anchor(items);
+    assert.equal(heads.length, 81);
+    const team = await players(4);
+    const x0 = centre.cx * CHUNK_SIZE;
+    const seeders = await Promise.all(team.slice(0, 3).map((player, i) => startPeer(player, standAt(x0 + 2 * i, x0))));
+    for (const seeder of seeders)
+      for (const [i, head] of heads.entries())
+        await seeder.peer.torrents?.seed(head, (items[i] as { snapshot: Uint8Array }).snapshot);
+
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), "seedcraft-joiner-"));
+    const joinerPlayer = team[3] as Player;
+    let joiner = await startPeer(joinerPlayer, standAt(x0 + 3, x0 + 2), { cacheDir, syncRadius: 4 });
+    await waitFor("the joiner to link with the 3 seeders", () => joiner.peer.mesh.peers.length >= 3, 30_000);
+    const first = await joiner.peer.joined;
+    assert.ok(first);
+    assert.equal(first.total, 81);
+    assert.equal(first.failed, 0, `failed: ${first.failed}`);
+    assert.equal(first.fetched + first.fromCache, 81);
+    for (const head of heads) {
+      assert.equal(joiner.peer.replica.version(head.chunkId), 1);
+      assert.equal(joiner.peer.replica.hash(head.chunkId), head.hash);
+    }
+    const sources = new Set(joiner.fetched.flatMap((result) => result.sources.map((s) => s.peerId)));
+    assert.ok(sources.size >= 2, `snapshots came from ${sources.size} seeder(s)`);
+
+    // Restart with the same cache, one entry corrupted on disk: 80 from the cache, 1 fetched again.
+    await stopPeer(joiner);
+    const chunksDir = path.join(cacheDir, "chunks");
+    const victim = readdirSync(chunksDir).find((name) => name.endsWith(".chunk")) as string;
+    writeFileSync(path.join(chunksDir, victim), new Uint8Array(65_536).fill(7));
+    joiner = await startPeer(joinerPlayer, standAt(x0 + 3, x0 + 2), { cacheDir, syncRadius: 4 });
+    await waitFor("the restarted joiner to link", () => joiner.peer.mesh.peers.length >= 1, 30_000);
+    const second = await joiner.peer.joined;
+    assert.ok(second);
+    assert.equal(second.failed, 0);
+    assert.equal(second.fromCache, 80);
+    assert.equal(second.fetched, 1);
+    assert.equal(joiner.cache.stats.corrupt, 1);
+    for (const head of heads) assert.equal(joiner.peer.replica.hash(head.chunkId), head.hash);
+
+    // The upload limit holds: one seeder at 384 KiB/s serves a fresh leecher 30 snapshots in a row.
+    for (const other of seeders.slice(1)) await stopPeer(other);
+    await stopPeer(joiner);
+    const limited = seeders[0] as Started;
+    const rate = 384 * 1024;
+    limited.peer.torrents?.setRateLimits(rate, undefined);
+    const [fresh] = (await players(1)) as [Player];
+    const leecher = await startPeer(fresh, standAt(x0 + 1, x0 + 1));
+    await linked(limited.peer, leecher.peer);
+    const done: number[] = [];
+    for (const head of heads.slice(0, 30)) {
+      await leecher.peer.sync?.load(head);
+      done.push(performance.now());
+    }
+    // The bucket starts full (a second's worth): the steady rate is measured after it drained.
+    const from = 8;
+    const measured = ((done.length - 1 - from) * 65_536) / (((done.at(-1) as number) - (done[from] as number)) / 1000);
+    const error = Math.abs(measured - rate) / rate;
+    assert.ok(error <= 0.1, `measured ${Math.round(measured / 1024)} KiB/s against a limit of 384 KiB/s`);
+    assert.equal(limited.peer.torrents?.stats().limits.uploadBytesPerSecond, rate);
+    await stopPeer(leecher);
+    await stopPeer(limited);
+  });
+});
