@@ -21,16 +21,25 @@ import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
+import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { UsageError } from "./errors.ts";
-import { authorizeSession, fundLocalAccount, localChainClients } from "./local-chain.ts";
+import { authorizeSession, fundLocalAccount, localChainClients, seedingEpochClock } from "./local-chain.ts";
 import { bootstrapList, numberFlag, waitForSession } from "./peer.ts";
 
 export type SeederReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
   | { type: "synced"; chunks: number; fetched: number; fromCache: number; ms: number; atMs: number }
-  | { type: "stats"; torrents: TorrentStats; cached: number; rssBytes: number; cpuMs: number; atMs: number };
+  | {
+      type: "stats";
+      torrents: TorrentStats;
+      cached: number;
+      receipts: number;
+      rssBytes: number;
+      cpuMs: number;
+      atMs: number;
+    };
 
 export type SeederCommand =
   | { type: "stats" }
@@ -62,6 +71,11 @@ export function parseRate(name: string, value: string | undefined): number | und
   const rate = Math.round(Number(match[1]) * scale);
   if (rate < 1024 || rate > 10 * 1024 ** 3) throw new UsageError(`--${name} must be from 1k to 10G a second`);
   return rate;
+}
+
+/** Energy (18 decimals) with two decimals. */
+function formatEnergy(wei: bigint): string {
+  return `${wei / 10n ** 18n}.${((wei % 10n ** 18n) / 10n ** 16n).toString().padStart(2, "0")}`;
 }
 
 function formatRate(bytesPerSecond: number): string {
@@ -142,6 +156,14 @@ export async function seed(args: string[]): Promise<number> {
   await waitForSession(indexer, wallet.address, sessionKey.address);
 
   const cache = await NodeChunkCache.open(path.join(dir, "cache"), { maxEntries: cacheEntries });
+  const receipts = await ReceiptStore.open(path.join(dir, "receipts"));
+  const epochs = await seedingEpochClock(clients);
+  const rewards = deployment.contracts.SeedingRewards;
+  const rewardRate = (await clients.publicClient.readContract({
+    address: rewards.address,
+    abi: rewards.abi,
+    functionName: "rewardRate",
+  })) as bigint;
   const [x, z] = at as [number, number];
   const position: Position = [x + 0.5, groundHeight(terrain, x, z) + 1, z + 0.5];
   const isChild = typeof process.send === "function";
@@ -164,6 +186,11 @@ export async function seed(args: string[]): Promise<number> {
       trackers,
       limits: { uploadBytesPerSecond: upload, downloadBytesPerSecond: download, maxWires, hashMsPerSecond: hashMs },
       syncRadius: radius,
+      receipts: {
+        domain: { chainId: deployment.chainId, verifyingContract: rewards.address },
+        epoch: epochs.epoch,
+        sink: receipts,
+      },
       onSync: (result) =>
         send({
           type: "synced",
@@ -190,8 +217,8 @@ export async function seed(args: string[]): Promise<number> {
       `up ${formatRate(stats.uploadBytesPerSecond)}`,
       `down ${formatRate(stats.downloadBytesPerSecond)}`,
       `chunks ${cache.stats.entries} cached, ${stats.seeded} seeded, ${stats.served} served`,
-      `receipts 0`,
-      `energy pending 0`,
+      `receipts ${receipts.stats.receipts}`,
+      `energy pending ${formatEnergy((receipts.stats.bytes * rewardRate) / 10n ** 18n)}`,
     ].join(" · ");
   };
   const tty = process.stdout.isTTY === true;
@@ -215,6 +242,7 @@ export async function seed(args: string[]): Promise<number> {
           type: "stats",
           torrents: torrents.stats(),
           cached: cache.stats.entries,
+          receipts: receipts.stats.receipts,
           rssBytes: process.memoryUsage().rss,
           cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
           atMs: now(),
@@ -225,6 +253,7 @@ export async function seed(args: string[]): Promise<number> {
   if (tty) process.stdout.write("\n");
   await node.stop();
   await cache.close();
+  await receipts.close();
   releaseWebRtc();
   process.disconnect?.();
   return 0;
