@@ -37,6 +37,8 @@ export type SeederReport =
       cached: number;
       receipts: number;
       rssBytes: number;
+      heapBytes: number;
+      externalBytes: number;
       cpuMs: number;
       atMs: number;
     };
@@ -244,6 +246,8 @@ export async function seed(args: string[]): Promise<number> {
           cached: cache.stats.entries,
           receipts: receipts.stats.receipts,
           rssBytes: process.memoryUsage().rss,
+          heapBytes: process.memoryUsage().heapUsed,
+          externalBytes: process.memoryUsage().external,
           cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
           atMs: now(),
         });

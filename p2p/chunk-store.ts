@@ -40,9 +40,10 @@ export interface ChunkStore {
   /**
    * Stores a snapshot. Throws ChunkStoreError (CACHE_BAD_ENTRY) and stores nothing if the bytes are not a
    * chunk snapshot hashing to `head.hash` or do not make the torrent `head.infoHash`. `pinned` entries (the
-   * player's own constructions) are never evicted.
+   * player's own constructions) are never evicted. `checked`: the caller has just checked the bytes against
+   * `head.hash` (a fetched snapshot), so the store need not hash them again.
    */
-  put(head: ChunkHead, bytes: Uint8Array, options?: { pinned?: boolean }): Promise<void>;
+  put(head: ChunkHead, bytes: Uint8Array, options?: { pinned?: boolean; checked?: boolean }): Promise<void>;
   /** The newest head cached per chunk. */
   heads(): ChunkHead[];
   readonly stats: ChunkStoreStats;

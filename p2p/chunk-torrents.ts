@@ -255,6 +255,7 @@ export class ChunkTorrents {
     if (this.#destroyed) return;
     this.#destroyed = true;
     clearInterval(this.#sweeper);
+    await this.settled();
     for (const mux of this.#links.values()) mux.close();
     this.#links.clear();
     await new Promise<void>((resolve) => this.#client.destroy(() => resolve()));
@@ -354,6 +355,9 @@ export class ChunkTorrents {
       throw new SnapshotError("SNAPSHOT_NO_SOURCE", "No peer to fetch this snapshot from.", `infoHash ${key}`);
 
     const torrent = this.#client.add(noPrefix(head.infoHash), { ...IN_MEMORY, announce: this.#trackers });
+    const marks: [string, number][] = [["add", this.#now()]];
+    torrent.once("wire", () => marks.push(["wire", this.#now()]));
+    torrent.once("metadata", () => marks.push(["metadata", this.#now()]));
     // Bytes each linked peer sent: counted as they come (WebTorrent drops seeders' wires once done).
     const received = new Map<string, number>();
     torrent.on("wire", (wire: Wire) => {
@@ -399,6 +403,7 @@ export class ChunkTorrents {
           reject(error);
         });
       });
+      marks.push(["done", this.#now()]);
       const file = torrent.files[0];
       const bytes = file ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(0);
       const sources = [...received].map(([peerId, bytes]) => ({ peerId, bytes }));
@@ -413,13 +418,36 @@ export class ChunkTorrents {
           `chunk ${head.chunkId} v${head.version}: anchored ${head.hash}, received ${hash || `${bytes.length} bytes`} from ${sources.map((s) => s.peerId.slice(0, 10)).join(", ") || "the trackers' peers"}`,
         );
       }
-      await this.#store.put(head, bytes);
+      marks.push(["verified", this.#now()]);
+      // Cached in the background: the snapshot is usable now, and a cache write waits its turn on the disk.
+      this.#storing(this.#store.put(head, bytes, { checked: true }));
       this.#fetched++;
+      if (log.enabled)
+        log(
+          "fetched %s in %d ms: %s",
+          key.slice(0, 10),
+          this.#now() - started,
+          marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", "),
+        );
       return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
     } finally {
       this.#drop(torrent);
       this.#applyPolicy();
     }
+  }
+
+  /** Cache writes in flight: `settled()` waits for them. */
+  readonly #writes = new Set<Promise<void>>();
+
+  #storing(write: Promise<void>): void {
+    const tracked = write.catch((error: Error) => log("could not cache a snapshot: %s", error.message));
+    this.#writes.add(tracked);
+    void tracked.finally(() => this.#writes.delete(tracked));
+  }
+
+  /** Resolves once every fetched snapshot so far is in the cache (or failed to get there). */
+  async settled(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
   }
 
   #ban(peerId: string, code: string): void {

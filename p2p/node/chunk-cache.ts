@@ -271,9 +271,9 @@ export class NodeChunkCache implements ChunkStore {
     return this.#byInfoHash.has(infoHash.toLowerCase());
   }
 
-  async put(head: ChunkHead, bytes: Uint8Array, options: { pinned?: boolean } = {}): Promise<void> {
+  async put(head: ChunkHead, bytes: Uint8Array, options: { pinned?: boolean; checked?: boolean } = {}): Promise<void> {
     this.#checkOpen();
-    const entry = this.#validate(head, bytes);
+    const entry = this.#validate(head, bytes, options.checked === true);
     entry.pinned = options.pinned === true;
     // Queued synchronously, so a close() called after this put still waits for it.
     await this.#exclusive(async () => {
@@ -347,7 +347,7 @@ export class NodeChunkCache implements ChunkStore {
   }
 
   /** Checks a put's input and returns its entry; throws CACHE_BAD_ENTRY, changing nothing. */
-  #validate(head: ChunkHead, bytes: Uint8Array): Entry {
+  #validate(head: ChunkHead, bytes: Uint8Array, checked: boolean): Entry {
     if (typeof head.chunkId !== "bigint" || head.chunkId < 0n || head.chunkId > MAX_CHUNK_ID)
       throw bad(head, "the chunk id is outside 0..2^96-1");
     if (!Number.isSafeInteger(head.version) || head.version < 0)
@@ -356,7 +356,7 @@ export class NodeChunkCache implements ChunkStore {
       throw bad(head, `a snapshot is ${CHUNK_BYTES} bytes, not ${bytes?.length}`);
     if (typeof head.hash !== "string" || typeof head.infoHash !== "string")
       throw bad(head, "the head needs a hash and an infoHash");
-    const hash = hashOf(bytes);
+    const hash = checked ? (head.hash.toLowerCase() as Hex) : hashOf(bytes);
     if (hash !== head.hash.toLowerCase()) throw bad(head, `the bytes hash to ${hash}, not ${head.hash}`);
     const infoHash = chunkTorrent(head.chunkId, head.version, bytes).infoHash.toLowerCase() as Hex;
     if (infoHash !== head.infoHash.toLowerCase())

@@ -170,6 +170,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     assert.equal(await leecher.peer.sync?.load(head), "fetched");
     assert.equal(leecher.peer.replica.version(head.chunkId), 1);
     assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
+    await leecher.peer.torrents?.settled();
     const cached = await leecher.cache.get(head.chunkId, 1);
     assert.equal(cached?.head.hash, head.hash, "the leecher caches what it fetched");
     assert.deepEqual(
