@@ -146,7 +146,7 @@ try {
         `127.0.0.1:${bootstrap.address.port}`,
       ],
       {
-        env,
+        env: { ...env, ...(process.env.SEEDER_ENV ? JSON.parse(process.env.SEEDER_ENV) : {}) },
         stdio: ["ignore", "ignore", "inherit", "ipc"],
         // BENCH_PROFILE=<dir>: a V8 CPU profile of every seeder, written when it stops.
         execArgv: process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],

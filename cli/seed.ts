@@ -27,6 +27,7 @@ import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { UsageError } from "./errors.ts";
 import { authorizeSession, fundLocalAccount, localChainClients, seedingEpochClock } from "./local-chain.ts";
 import { bootstrapList, numberFlag, waitForSession } from "./peer.ts";
+import { relaunchWith, startedWith } from "./relaunch.ts";
 
 export type SeederReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
@@ -101,7 +102,14 @@ async function seederWallet(dir: string): Promise<Hex> {
   return walletKey as Hex;
 }
 
+/**
+ * A seeder holds little short-lived garbage: with 1 MiB semi-spaces (V8's young generation, 16 MiB by
+ * default) it stays about 70 MB smaller, for a few more scavenges. V8 reads the size only at start.
+ */
+const SEEDER_V8_FLAGS = ["--max-semi-space-size=1"];
+
 export async function seed(args: string[]): Promise<number> {
+  if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
   const { values } = parseArgs({
     args,
     options: {
@@ -233,8 +241,8 @@ export async function seed(args: string[]): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
+    process.on("SIGINT", done);
+    process.on("SIGTERM", done);
     if (durationS > 0) setTimeout(done, durationS * 1000).unref();
     process.on("message", (command: SeederCommand) => {
       if (command?.type === "stop") done();

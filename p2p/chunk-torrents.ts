@@ -41,7 +41,7 @@ export const DEFAULT_TORRENT_LIMITS: TorrentLimits = {
   downloadBytesPerSecond: undefined,
   maxWires: 1024,
   hashMsPerSecond: 250,
-  maxSeeded: 256,
+  maxSeeded: 128,
 };
 
 /** What the data plane needs of a WebTorrent client (the package's own class in Node and browsers). */
@@ -93,7 +93,7 @@ export type ChunkTorrentsOptions = {
   /** WebSocket trackers: the fallback for finding peers (browsers reach seeders through them). */
   trackers?: string[];
   limits?: Partial<TorrentLimits>;
-  /** A torrent served on demand is dropped after this long without a wire. Default 30 s. */
+  /** A torrent served on demand is dropped after this long without a wire. Default 5 s. */
   idleMs?: number;
   banMs?: number;
   now?: () => number;
@@ -108,6 +108,9 @@ export type ChunkTorrentsOptions = {
 type Live = { torrent: Promise<Torrent | undefined>; head: ChunkHead; lastUsedMs: number };
 
 const noPrefix = (hex: Hex) => hex.slice(2).toLowerCase();
+/** A chunk asked for this many times lately is popular: it is seeded (kept live, announced). */
+const POPULAR_REQUESTS = 3;
+const POPULARITY_HALF_LIFE_MS = 60_000;
 /** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
 const IN_MEMORY = { store: MemoryChunkStore, destroyStoreOnDestroy: true };
 
@@ -131,6 +134,7 @@ export class ChunkTorrents {
   /** Own constructions: always seeded. */
   readonly #own = new Set<string>();
   #seeded = new Set<string>();
+  #decayedAtMs: number;
   #served = 0;
   #fetched = 0;
   #rejected = 0;
@@ -142,13 +146,14 @@ export class ChunkTorrents {
     this.#client = options.client;
     this.#store = options.store;
     this.#trackers = options.trackers ?? [];
-    this.#idleMs = options.idleMs ?? 30_000;
+    this.#idleMs = options.idleMs ?? 5_000;
     this.#banMs = options.banMs ?? 10 * 60_000;
     this.#now = options.now ?? Date.now;
+    this.#decayedAtMs = this.#now();
     this.limits = { ...DEFAULT_TORRENT_LIMITS, ...options.limits };
     this.#hashing = new CpuBudget(this.limits.hashMsPerSecond);
     this.setRateLimits(this.limits.uploadBytesPerSecond, this.limits.downloadBytesPerSecond);
-    this.#sweeper = setInterval(() => this.#sweep(), Math.max(1000, this.#idleMs / 2));
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, this.#idleMs));
     this.#sweeper.unref?.();
   }
 
@@ -456,30 +461,45 @@ export class ChunkTorrents {
     this.removeLink(peerId);
   }
 
-  /** Which cached snapshots to seed: own constructions, then the most requested, up to `maxSeeded`. */
+  /**
+   * Which cached snapshots to seed (kept live and announced to the trackers): own constructions, then the
+   * chunks asked for at least POPULAR_REQUESTS times lately, most asked first, up to `maxSeeded` in all.
+   */
   #applyPolicy(): void {
     const ranked = [...this.#requests.entries()]
-      .filter(([key]) => !this.#own.has(key) && this.#store.has(key as Hex))
+      .filter(([key, count]) => count >= POPULAR_REQUESTS && !this.#own.has(key) && this.#store.has(key as Hex))
       .sort((a, b) => b[1] - a[1])
       .map(([key]) => key);
-    const chosen = new Set([...this.#own, ...ranked].slice(0, Math.max(this.limits.maxSeeded, this.#own.size)));
-    this.#seeded = chosen;
+    this.#seeded = new Set([...this.#own, ...ranked].slice(0, Math.max(this.limits.maxSeeded, this.#own.size)));
+    if (this.#destroyed) return;
+    for (const key of this.#seeded) if (!this.#live.has(key)) void this.#torrentFor(key);
   }
 
-  /** Drops torrents served on demand that nobody has used for `idleMs` (the policy's are kept). */
+  /**
+   * Drops torrents served on demand once nobody has used them for `idleMs` (the policy's are kept): one
+   * is made again from the cache in a few milliseconds, while a live one holds its snapshot in memory.
+   */
   #sweep(): void {
     const now = this.#now();
     for (const [key, live] of this.#live) {
       if (this.#seeded.has(key) || now - live.lastUsedMs < this.#idleMs) continue;
-      this.#live.delete(key);
       void live.torrent.then((torrent) => {
-        if (torrent && !torrent.destroyed && torrent.wires.length === 0) this.#drop(torrent);
+        if (torrent && !torrent.destroyed && torrent.wires.length > 0) {
+          live.lastUsedMs = now;
+          return;
+        }
+        if (this.#live.get(key) === live) this.#live.delete(key);
+        if (torrent && !torrent.destroyed) this.#drop(torrent);
       });
     }
-    // Popularity fades: halve the counts, so "popular" means popular lately.
-    for (const [key, count] of this.#requests) {
-      if (count <= 1) this.#requests.delete(key);
-      else this.#requests.set(key, count >> 1);
+    // Popularity fades: counts halve every minute, so "popular" means popular lately.
+    if (now - this.#decayedAtMs >= POPULARITY_HALF_LIFE_MS) {
+      this.#decayedAtMs = now;
+      for (const [key, count] of this.#requests) {
+        if (count <= 1) this.#requests.delete(key);
+        else this.#requests.set(key, count >> 1);
+      }
+      this.#applyPolicy();
     }
   }
 }
