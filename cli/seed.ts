@@ -103,10 +103,11 @@ async function seederWallet(dir: string): Promise<Hex> {
 }
 
 /**
- * A seeder holds little short-lived garbage: with 1 MiB semi-spaces (V8's young generation, 16 MiB by
- * default) it stays about 70 MB smaller, for a few more scavenges. V8 reads the size only at start.
+ * A seeder is a long-running process that should stay small: 1 MiB semi-spaces (V8's young generation,
+ * 16 MiB by default) and V8's memory-over-speed heuristics keep it 70-110 MB smaller, for more frequent
+ * garbage collection. V8 reads these only at start.
  */
-const SEEDER_V8_FLAGS = ["--max-semi-space-size=1"];
+const SEEDER_V8_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 
 export async function seed(args: string[]): Promise<number> {
   if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);

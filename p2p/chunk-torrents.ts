@@ -17,7 +17,7 @@ import { bytesToHex, type Hex } from "viem";
 import { CHUNK_BYTES, decodeChunk } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import { chunkHash } from "../core/merkle.ts";
-import { chunkTorrentName, PIECE_BYTES } from "../core/torrent.ts";
+import { chunkTorrent, PIECE_BYTES } from "../core/torrent.ts";
 import type { ChunkHead, ChunkStore } from "./chunk-store.ts";
 import { CpuBudget } from "./cpu-budget.ts";
 import { type FrameChannel, type MuxViolation, TorrentMux, type WireStream } from "./torrent-mux.ts";
@@ -324,20 +324,26 @@ export class ChunkTorrents {
     return await entry.torrent;
   }
 
+  /**
+   * A torrent serving a cached snapshot: built from our own metadata with the pieces already in its store,
+   * so WebTorrent neither creates nor checks anything (the cache checked the bytes against their hash).
+   */
   #seedTorrent(head: ChunkHead, bytes: Uint8Array): Promise<Torrent | undefined> {
     const key = head.infoHash.toLowerCase();
+    const made = chunkTorrent(head.chunkId, head.version, bytes);
+    if (made.infoHash !== key) {
+      log("cached %s makes torrent %s: not served", key, made.infoHash);
+      return Promise.resolve(undefined);
+    }
+    const store = new MemoryChunkStore(PIECE_BYTES, { length: CHUNK_BYTES });
+    for (let piece = 0; piece < CHUNK_BYTES / PIECE_BYTES; piece++)
+      store.put(piece, bytes.subarray(piece * PIECE_BYTES, (piece + 1) * PIECE_BYTES));
     const announce = this.#seeded.has(key) || this.#own.has(key) ? this.#trackers : [];
     return new Promise((resolve) => {
-      const torrent = this.#client.seed(
-        bytes,
-        { ...IN_MEMORY, name: chunkTorrentName(head.chunkId, head.version), pieceLength: PIECE_BYTES, announce },
-        (seeded) => {
-          if (`0x${seeded.infoHash}` !== key) {
-            log("cached %s makes torrent %s: not served", key, seeded.infoHash);
-            this.#drop(seeded);
-            resolve(undefined);
-          } else resolve(seeded);
-        },
+      const torrent = this.#client.add(
+        made.torrentFile,
+        { preloadedStore: store, skipVerify: true, destroyStoreOnDestroy: true, announce },
+        (ready) => resolve(ready),
       );
       torrent.once("error", (error: Error) => {
         log("seeding %s failed: %s", key, error.message);

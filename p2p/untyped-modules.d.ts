@@ -71,6 +71,8 @@ declare module "webtorrent" {
     skipVerify?: boolean;
     /** A chunk-store class (abstract-chunk-store), e.g. memory-chunk-store. */
     store?: unknown;
+    /** A chunk store that already holds the pieces. */
+    preloadedStore?: object;
     destroyStoreOnDestroy?: boolean;
   };
   export interface Wire extends EventEmitter {
@@ -125,6 +127,9 @@ declare module "webtorrent" {
 }
 
 declare module "memory-chunk-store" {
-  const MemoryChunkStore: new (chunkLength: number, options?: object) => object;
+  const MemoryChunkStore: new (
+    chunkLength: number,
+    options?: { length?: number },
+  ) => { put(index: number, chunk: Uint8Array, callback?: (error: Error | null) => void): void };
   export default MemoryChunkStore;
 }
