@@ -16,6 +16,8 @@ import type { Mesh, MeshPeer } from "./mesh.ts";
 import type { WorldReplica } from "./replica.ts";
 
 const log = createDebug("seedcraft:sync");
+/** How long the join sync waits before trying again the chunks it could not get on its first pass. */
+const RETRY_DELAY_MS = 250;
 
 export type SyncProgress = { total: number; done: number; fromCache: number; fetched: number; failed: number };
 
@@ -88,6 +90,22 @@ export class ChunkSync {
       }
     };
     await Promise.all(Array.from({ length: this.#options.parallel ?? 32 }, worker));
+    // A second pass for what failed: a join's links keep coming for a second or so.
+    const failed = heads.filter((head) => this.#options.replica.version(head.chunkId) < head.version);
+    if (failed.length > 0 && failed.length < heads.length) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      for (const head of failed) {
+        try {
+          const outcome = await this.load(head);
+          progress.failed--;
+          if (outcome === "cache") progress.fromCache++;
+          else if (outcome === "fetched") progress.fetched++;
+          onProgress?.({ ...progress });
+        } catch (error) {
+          log("chunk %s v%d, again: %s", head.chunkId, head.version, (error as Error).message);
+        }
+      }
+    }
     return { ...progress, ms: this.#now() - started, heads };
   }
 

@@ -125,6 +125,8 @@ export class ChunkTorrents {
   readonly #options: ChunkTorrentsOptions;
   readonly #hashing: CpuBudget;
   readonly #links = new Map<string, TorrentMux>();
+  /** Open fetches in flight: told when a link is added, so they ask it too. */
+  readonly #linkListeners = new Set<() => void>();
   /** Torrents we serve, by infoHash (lowercase, 0x). */
   readonly #live = new Map<string, Live>();
   readonly #fetching = new Map<string, Promise<FetchResult>>();
@@ -180,6 +182,7 @@ export class ChunkTorrents {
       },
     });
     this.#links.set(peerId, mux);
+    for (const listener of this.#linkListeners) listener();
     return mux;
   }
 
@@ -284,18 +287,35 @@ export class ChunkTorrents {
 
   async #serve(peerId: string, stream: WireStream, infoHash: Hex): Promise<void> {
     if (this.#destroyed || this.isBanned(peerId) || this.#wires() > this.limits.maxWires) {
+      log(
+        "refusing %s to %s: %s",
+        infoHash.slice(0, 10),
+        peerId.slice(0, 10),
+        this.#destroyed ? "stopped" : "banned or full",
+      );
       stream.refuse();
       return;
     }
     const key = infoHash.toLowerCase();
+    const started = this.#now();
     const torrent = await this.#torrentFor(key);
     if (!torrent || torrent.destroyed || stream.destroyed) {
+      log(
+        "refusing %s to %s: %s",
+        key.slice(0, 10),
+        peerId.slice(0, 10),
+        torrent ? "its torrent or wire closed" : "not held",
+      );
       stream.refuse();
       return;
     }
+    if (this.#now() - started > 1000) log("serving %s took %d ms to start", key.slice(0, 10), this.#now() - started);
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     this.#served++;
-    if (!torrent.addPeer(stream)) stream.refuse();
+    if (!torrent.addPeer(stream)) {
+      log("refusing %s to %s: WebTorrent did not take the wire", key.slice(0, 10), peerId.slice(0, 10));
+      stream.refuse();
+    }
     const live = this.#live.get(key);
     if (live) {
       live.lastUsedMs = this.#now();
@@ -340,12 +360,20 @@ export class ChunkTorrents {
       store.put(piece, bytes.subarray(piece * PIECE_BYTES, (piece + 1) * PIECE_BYTES));
     const announce = this.#seeded.has(key) || this.#own.has(key) ? this.#trackers : [];
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        log("seeding %s: WebTorrent never got ready", key.slice(0, 10));
+        resolve(undefined);
+      }, 5000);
       const torrent = this.#client.add(
         made.torrentFile,
         { preloadedStore: store, skipVerify: true, destroyStoreOnDestroy: true, announce },
-        (ready) => resolve(ready),
+        (ready) => {
+          clearTimeout(timer);
+          resolve(ready);
+        },
       );
       torrent.once("error", (error: Error) => {
+        clearTimeout(timer);
         log("seeding %s failed: %s", key, error.message);
         resolve(undefined);
       });
@@ -378,16 +406,39 @@ export class ChunkTorrents {
       }
     });
     const opened = new Set<string>();
+    const streams: WireStream[] = [];
+    let giveUp: ((error: SnapshotError) => void) | undefined;
     const openWires = () => {
+      // An open fetch also asks the peers linked since it started (a join's links come over a second or so).
+      if (!options.from)
+        for (const peerId of this.#links.keys())
+          if (!peers.includes(peerId) && !this.isBanned(peerId)) peers.push(peerId);
       for (const peerId of peers) {
         const mux = this.#links.get(peerId);
         if (!mux || mux.closed || opened.has(peerId)) continue;
         opened.add(peerId);
-        torrent.addPeer(mux.open(head.infoHash));
+        const stream = mux.open(head.infoHash);
+        streams.push(stream);
+        stream.once("close", () => {
+          // Every peer named refused or left, and no tracker can find others: give up now, not at the timeout.
+          if (options.from && this.#trackers.length === 0 && streams.every((s) => s.destroyed) && !torrent.done)
+            giveUp?.(
+              new SnapshotError(
+                "SNAPSHOT_NO_SOURCE",
+                "Every peer asked for this snapshot refused or left.",
+                `infoHash ${key}, ${opened.size} linked peers asked`,
+              ),
+            );
+        });
+        torrent.addPeer(stream);
       }
     };
     if (torrent.infoHash) openWires();
     else torrent.once("infoHash", openWires);
+    const onLink = () => {
+      if (torrent.infoHash) openWires();
+    };
+    if (!options.from) this.#linkListeners.add(onLink);
 
     const timeoutMs = options.timeoutMs ?? 10_000;
     try {
@@ -406,6 +457,10 @@ export class ChunkTorrents {
         const finish = () => {
           clearTimeout(timer);
           resolve();
+        };
+        giveUp = (error) => {
+          clearTimeout(timer);
+          reject(error);
         };
         if (torrent.done) finish();
         else torrent.once("done", finish);
@@ -442,6 +497,7 @@ export class ChunkTorrents {
         );
       return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
     } finally {
+      this.#linkListeners.delete(onLink);
       this.#drop(torrent);
       this.#applyPolicy();
     }

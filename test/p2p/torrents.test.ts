@@ -257,9 +257,15 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
 
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), "seedcraft-joiner-"));
     const joinerPlayer = team[3] as Player;
-    let joiner = await startPeer(joinerPlayer, standAt(x0 + 3, x0 + 2), { cacheDir, syncRadius: 4 });
-    await waitFor("the joiner to link with the 3 seeders", () => joiner.peer.mesh.peers.length >= 3, 30_000);
-    const first = await joiner.peer.joined;
+    // First with the three seeders linked before the sync starts (a join starts at its first link, and
+    // on loopback one seeder can serve all 81 before the others link).
+    let joiner = await startPeer(joinerPlayer, standAt(x0 + 3, x0 + 2), { cacheDir });
+    await waitFor(
+      "the joiner to link with the 3 seeders",
+      () => seeders.every((s) => joiner.peer.mesh.peer(s.peer.id) !== undefined),
+      30_000,
+    );
+    const first = await joiner.peer.sync?.syncAround(centre.cx, centre.cz, 4);
     assert.ok(first);
     assert.equal(first.total, 81);
     assert.equal(first.failed, 0, `failed: ${first.failed}`);
@@ -271,7 +277,8 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     const sources = new Set(joiner.fetched.flatMap((result) => result.sources.map((s) => s.peerId)));
     assert.ok(sources.size >= 2, `snapshots came from ${sources.size} seeder(s)`);
 
-    // Restart with the same cache, one entry corrupted on disk: 80 from the cache, 1 fetched again.
+    // Restart with the same cache, one entry corrupted on disk, and the join sync a peer runs by itself
+    // at its first link: 80 from the cache, 1 fetched again.
     await stopPeer(joiner);
     const chunksDir = path.join(cacheDir, "chunks");
     const victim = readdirSync(chunksDir).find((name) => name.endsWith(".chunk")) as string;
