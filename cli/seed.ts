@@ -87,18 +87,36 @@ function formatRate(bytesPerSecond: number): string {
   return `${bytesPerSecond} B/s`;
 }
 
-/** The seeder's wallet, kept beside its cache. */
-async function seederWallet(dir: string): Promise<Hex> {
+/** The wallet key kept in a seeder's directory; throws UsageError when there is none. */
+export async function readSeederWallet(dir: string): Promise<Hex> {
   const file = path.join(dir, "seeder.json");
+  let text: string;
   try {
-    const saved = JSON.parse(await readFile(file, "utf8")) as { walletKey?: unknown };
-    if (typeof saved.walletKey === "string" && /^0x[0-9a-f]{64}$/i.test(saved.walletKey)) return saved.walletKey as Hex;
-    throw new UsageError(`${file} holds no wallet key: move it away to make a new wallet`);
+    text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new UsageError(`${dir} has no seeder.json: run \`seedcraft seed\` there first, or give --cache`);
+    throw error;
+  }
+  let saved: { walletKey?: unknown } | undefined;
+  try {
+    saved = JSON.parse(text) as { walletKey?: unknown };
+  } catch {
+    saved = undefined;
+  }
+  if (typeof saved?.walletKey === "string" && /^0x[0-9a-f]{64}$/i.test(saved.walletKey)) return saved.walletKey as Hex;
+  throw new UsageError(`${file} holds no wallet key: move it away to make a new wallet`);
+}
+
+/** The seeder's wallet, kept beside its cache (made on the first run). */
+async function seederWallet(dir: string): Promise<Hex> {
+  try {
+    return await readSeederWallet(dir);
+  } catch (error) {
+    if (!(error instanceof UsageError) || !/no seeder\.json/.test(error.message)) throw error;
   }
   const walletKey = process.env.SEEDCRAFT_SEEDER_KEY ?? generatePrivateKey();
-  await writeFile(file, `${JSON.stringify({ walletKey }, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(path.join(dir, "seeder.json"), `${JSON.stringify({ walletKey }, null, 2)}\n`, { mode: 0o600 });
   return walletKey as Hex;
 }
 

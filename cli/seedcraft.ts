@@ -5,6 +5,7 @@
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
  *   seedcraft seed [--at x,z --up 2M ...]           the headless seeder (cli/seed.ts)
+ *   seedcraft claim [--epoch n --advance-time]       claim energy for the seeder's receipts (cli/claim.ts)
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  */
@@ -13,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
+import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer } from "./peer.ts";
 import { SEED_HELP, seed } from "./seed.ts";
@@ -27,6 +29,7 @@ Commands:
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
 ${SEED_HELP}
+${CLAIM_HELP}
 ${DHT_HELP}
 ${GATEWAY_HELP}
   help     Show this text.
@@ -168,6 +171,8 @@ async function main(argv: string[]): Promise<number> {
       return await peer(rest);
     case "seed":
       return await seed(rest);
+    case "claim":
+      return await claim(rest);
     case "dht":
       return await dht(rest);
     case "gateway":

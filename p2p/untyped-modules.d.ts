@@ -133,3 +133,14 @@ declare module "memory-chunk-store" {
   ) => { put(index: number, chunk: Uint8Array, callback?: (error: Error | null) => void): void };
   export default MemoryChunkStore;
 }
+
+declare module "bittorrent-tracker" {
+  import type { EventEmitter } from "node:events";
+
+  export class Server extends EventEmitter {
+    constructor(options?: { http?: boolean; udp?: boolean; ws?: boolean; stats?: boolean; trustProxy?: boolean });
+    ws: { address(): unknown };
+    listen(port: number, host: string, callback?: () => void): void;
+    close(callback?: () => void): void;
+  }
+}

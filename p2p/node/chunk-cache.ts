@@ -322,6 +322,12 @@ export class NodeChunkCache implements ChunkStore {
     return heads;
   }
 
+  /** Every cached head, all versions (a seeder's claim looks up the snapshots its receipts name). */
+  entries(): ChunkHead[] {
+    this.#checkOpen();
+    return [...this.#entries.values()].map(headOf);
+  }
+
   /** Pins (or unpins) every cached version of `chunkId`; a chunk not cached is left alone. */
   pin(chunkId: bigint, pinned: boolean): void {
     this.#checkOpen();

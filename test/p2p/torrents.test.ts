@@ -10,7 +10,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bytesToHex, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { anchorSnapshots, seedingEpochClock } from "../../cli/local-chain.ts";
+import { anchorSnapshots, localChainClients, seedingEpochClock } from "../../cli/local-chain.ts";
 import { World } from "../../cli/world.ts";
 import { CHUNK_SIZE, decodeChunk } from "../../core/chunk.ts";
 import { chunkHash } from "../../core/merkle.ts";
@@ -29,7 +29,7 @@ import { createTorrentClient } from "../../p2p/node/torrent-client.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { area, editedSnapshot } from "../helpers/data-plane.ts";
 import { prng } from "../helpers/prng.ts";
-import { waitFor } from "../helpers/world.ts";
+import { runCli, waitFor } from "../helpers/world.ts";
 
 const NETWORK = "p2p-torrents";
 const PORTS = { chain: 29545, indexer: 29069, app: 29173 };
@@ -42,7 +42,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
   let clients: LocalClients;
   let bootstrap: WorldDht;
   let seed: number;
-  let epoch: () => number;
+  let epochs: Awaited<ReturnType<typeof seedingEpochClock>>;
   const running: Started[] = [];
 
   before(async () => {
@@ -55,7 +55,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     await world.start();
     clients = await localClients(NETWORK, world.urls.chain);
     seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
-    epoch = (await seedingEpochClock(clients)).epoch;
+    epochs = await seedingEpochClock(clients);
     bootstrap = await WorldDht.start({ bootstrap: false });
   });
 
@@ -88,10 +88,12 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
   async function startPeer(
     player: Player,
     position: Position,
-    options: { cacheDir?: string; syncRadius?: number; limits?: Partial<TorrentLimits> } = {},
+    options: { cacheDir?: string; receiptsDir?: string; syncRadius?: number; limits?: Partial<TorrentLimits> } = {},
   ): Promise<Started> {
     const cache = await NodeChunkCache.open(options.cacheDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-c-")));
-    const receipts = await ReceiptStore.open(mkdtempSync(path.join(os.tmpdir(), "seedcraft-r-")));
+    const receipts = await ReceiptStore.open(
+      options.receiptsDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-r-")),
+    );
     const fetched: FetchResult[] = [];
     const peer = await NodePeer.start({
       bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`],
@@ -117,7 +119,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
             chainId: clients.deployment.chainId,
             verifyingContract: clients.deployment.contracts.SeedingRewards.address,
           },
-          epoch,
+          epoch: () => epochs.epoch(),
           sink: receipts,
         },
       },
@@ -133,6 +135,34 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     await started.peer.stop();
     await started.cache.close();
     await started.receipts.close();
+  }
+
+  /** Moves the local chain's clock into the next seeding epoch (and the peers' epoch clock with it). */
+  async function advanceToNextEpoch(): Promise<void> {
+    const rewards = clients.deployment.contracts.SeedingRewards;
+    const read = (functionName: string, args: unknown[] = []) =>
+      clients.publicClient.readContract({
+        address: rewards.address,
+        abi: rewards.abi,
+        functionName,
+        args,
+      }) as Promise<bigint>;
+    const next = await read("epochStart", [Number(await read("currentEpoch")) + 1]);
+    const now = (await clients.publicClient.getBlock()).timestamp;
+    await clients.publicClient.request({
+      method: "evm_increaseTime" as "eth_chainId",
+      params: [Number(next - now + 1n)] as unknown as undefined,
+    });
+    await clients.publicClient.request({ method: "evm_mine" as "eth_chainId" });
+    await epochs.refresh();
+  }
+
+  /** The snapshots anchored by `anchor` in this file, by hash. */
+  const snapshots = new Map<string, Uint8Array>();
+  async function snapshotOf(head: AnchoredHead): Promise<Uint8Array> {
+    const bytes = snapshots.get(head.hash);
+    assert.ok(bytes, `no snapshot for ${head.hash}`);
+    return bytes;
   }
 
   async function linked(a: NodePeer, b: NodePeer): Promise<void> {
@@ -153,6 +183,9 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       items.map((item) => ({ ...item, expectedVersion, watermark: { wallMs: Date.now(), logical: 0 } })),
     );
     await waitForIndexedBlock(world.urls.indexer, blockNumber);
+    heads.forEach((head, i) => {
+      snapshots.set(head.hash, (items[i] as { snapshot: Uint8Array }).snapshot);
+    });
     return heads;
   }
 
@@ -311,5 +344,78 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     const error = Math.abs(measured - rate) / rate;
     assert.ok(error <= 0.1, `measured ${Math.round(measured / 1024)} KiB/s against a limit of 384 KiB/s`);
     assert.equal(limited.peer.torrents?.stats().limits.uploadBytesPerSecond, rate);
+  });
+  it("end to end: a seeder serves, stores the receipts, and `seedcraft claim` turns them into energy on the chain", async () => {
+    const random = prng(14);
+    const seederKey = generatePrivateKey();
+    const seederPlayer = { wallet: privateKeyToAccount(seederKey), session: privateKeyToAccount(generatePrivateKey()) };
+    const leecherPlayer = {
+      wallet: privateKeyToAccount(generatePrivateKey()),
+      session: privateKeyToAccount(generatePrivateKey()),
+    };
+    await authorizeSessionKey(clients, seederPlayer.session, seederPlayer.wallet);
+    const last = await authorizeSessionKey(clients, leecherPlayer.session, leecherPlayer.wallet);
+    await waitForIndexedBlock(world.urls.indexer, last);
+    // Only a player who anchored before an epoch may sign receipts in it: the leecher builds something first.
+    const leecherClients = localChainClients(clients.deployment, world.urls.chain, leecherPlayer.wallet);
+    await anchorSnapshots(leecherClients, [
+      {
+        ...editedSnapshot(seed, { cx: 60, cy: 0, cz: 0 }, random),
+        expectedVersion: 0,
+        watermark: { wallMs: Date.now(), logical: 0 },
+      },
+    ]);
+    await advanceToNextEpoch();
+    const served = await anchor([0, 1, 2].map((cz) => editedSnapshot(seed, { cx: 70, cy: 0, cz }, random)));
+
+    // The seeder keeps its wallet, cache and receipts in one directory, as `seedcraft seed` does.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "seedcraft-seeder-"));
+    writeFileSync(path.join(dir, "seeder.json"), JSON.stringify({ walletKey: seederKey }));
+    const seeder = await startPeer(seederPlayer, standAt(70 * CHUNK_SIZE, 4), {
+      cacheDir: path.join(dir, "cache"),
+      receiptsDir: path.join(dir, "receipts"),
+    });
+    const leecher = await startPeer(leecherPlayer, standAt(70 * CHUNK_SIZE + 2, 4));
+    await linked(seeder.peer, leecher.peer);
+    for (const head of served) {
+      await seeder.peer.torrents?.seed(head, await snapshotOf(head));
+      assert.equal(await leecher.peer.sync?.load(head), "fetched");
+    }
+    await waitFor("the receipts to be acknowledged", () => leecher.peer.receiptSigner?.acked === 3, 10_000);
+    assert.equal(seeder.receipts.stats.receipts, 3);
+    await stopPeer(seeder);
+
+    const cli = runCli(["claim", "--cache", dir, "--advance-time"], {
+      ...process.env,
+      SEEDCRAFT_NETWORK: NETWORK,
+      SEEDCRAFT_RPC_URL: world.urls.chain,
+    });
+    const code = await cli.exited;
+    assert.equal(code, 0, `seedcraft claim failed:\n${cli.stdout()}\n${cli.stderr()}`);
+    assert.match(cli.stdout(), /claimed \d+\.\d+ energy/);
+    const energy = clients.deployment.contracts.EnergyToken;
+    const rewards = clients.deployment.contracts.SeedingRewards;
+    const balance = (await clients.publicClient.readContract({
+      address: energy.address,
+      abi: energy.abi,
+      functionName: "balanceOf",
+      args: [seederPlayer.wallet.address],
+    })) as bigint;
+    const expected = (await clients.publicClient.readContract({
+      address: rewards.address,
+      abi: rewards.abi,
+      functionName: "rewardFor",
+      args: [3n * 65_536n],
+    })) as bigint;
+    assert.ok(expected > 0n);
+    assert.equal(balance, expected, "the seeder holds the energy for the 3 snapshots it served");
+    // The epoch is marked claimed: a second run has nothing to claim.
+    const again = runCli(["claim", "--cache", dir], {
+      ...process.env,
+      SEEDCRAFT_NETWORK: NETWORK,
+      SEEDCRAFT_RPC_URL: world.urls.chain,
+    });
+    assert.equal(await again.exited, 0);
+    assert.match(again.stdout(), /nothing to claim/);
   });
 });
