@@ -21,6 +21,7 @@ import { DhtGateway } from "../p2p/node/gateway.ts";
 import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
+import { startTracker } from "../p2p/node/tracker.ts";
 import { UsageError } from "./errors.ts";
 import { authorizeSession, fundLocalAccount, localChainClients } from "./local-chain.ts";
 
@@ -80,6 +81,24 @@ export async function gateway(args: string[]): Promise<number> {
     process.once("SIGTERM", () => resolve());
   });
   await server.close();
+  return 0;
+}
+
+export const TRACKER_HELP = `  tracker  Run the WebSocket tracker: browsers and unlinked peers find seeders through it (until Ctrl-C).
+           --port <port>          TCP port (6969)`;
+
+/** \`seedcraft tracker\`: the data plane's fallback for finding a torrent's peers. */
+export async function tracker(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { port: { type: "string" } }, strict: true, allowPositionals: false });
+  const port = numberFlag("port", values.port, 6969, 1, 65535);
+  if (!Number.isInteger(port)) throw new UsageError(`--port must be an integer, got ${values.port}`);
+  const running = await startTracker({ port });
+  console.log(`WebSocket tracker on ${running.url} (Ctrl-C stops it)`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await running.close();
   return 0;
 }
 

@@ -251,12 +251,16 @@ export async function seed(args: string[]): Promise<number> {
     ].join(" · ");
   };
   const tty = process.stdout.isTTY === true;
+  // Live on a terminal (one line, redrawn every second); a line every half minute into a log.
   const ticker = isChild
     ? undefined
-    : setInterval(() => {
-        if (tty) process.stdout.write(`\r\x1b[2K${status()}`);
-        else console.log(status());
-      }, 1000);
+    : setInterval(
+        () => {
+          if (tty) process.stdout.write(`\r\x1b[2K${status()}`);
+          else console.log(status());
+        },
+        tty ? 1000 : 30_000,
+      );
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();

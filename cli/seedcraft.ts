@@ -16,14 +16,14 @@ import pg from "pg";
 import { SeedcraftError } from "../core/errors.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
-import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer } from "./peer.ts";
+import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer, TRACKER_HELP, tracker } from "./peer.ts";
 import { SEED_HELP, seed } from "./seed.ts";
 import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
 
 Commands:
-  up       Start the local world on 127.0.0.1: chain, deploy, indexer, DHT, gateway, app.
+  up       Start the local world on 127.0.0.1: chain, deploy, indexer, DHT, gateway, tracker, a seeder, app.
            --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
@@ -32,12 +32,14 @@ ${SEED_HELP}
 ${CLAIM_HELP}
 ${DHT_HELP}
 ${GATEWAY_HELP}
+${TRACKER_HELP}
   help     Show this text.
 
 Environment:
   SEEDCRAFT_CHAIN_PORT, SEEDCRAFT_INDEXER_PORT, SEEDCRAFT_APP_PORT   ports (8545, 42069, 5173)
   SEEDCRAFT_DHT_PORT     the DHT bootstrap node's UDP port (6881)
   SEEDCRAFT_GATEWAY_PORT the browser gateway's TCP port (6880)
+  SEEDCRAFT_TRACKER_PORT the WebSocket tracker's TCP port (6969)
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
   SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
@@ -45,13 +47,14 @@ Environment:
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
-function parsePorts(): { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number } {
-  const ports: { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number } = {};
+function parsePorts(): Partial<Record<"chain" | "indexer" | "dht" | "gateway" | "tracker" | "app", number>> {
+  const ports: Partial<Record<"chain" | "indexer" | "dht" | "gateway" | "tracker" | "app", number>> = {};
   for (const [key, variable] of [
     ["chain", "SEEDCRAFT_CHAIN_PORT"],
     ["indexer", "SEEDCRAFT_INDEXER_PORT"],
     ["dht", "SEEDCRAFT_DHT_PORT"],
     ["gateway", "SEEDCRAFT_GATEWAY_PORT"],
+    ["tracker", "SEEDCRAFT_TRACKER_PORT"],
     ["app", "SEEDCRAFT_APP_PORT"],
   ] as const) {
     const value = process.env[variable];
@@ -177,6 +180,8 @@ async function main(argv: string[]): Promise<number> {
       return await dht(rest);
     case "gateway":
       return await gateway(rest);
+    case "tracker":
+      return await tracker(rest);
     case undefined:
     case "help":
     case "--help":

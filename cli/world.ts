@@ -19,13 +19,13 @@ const debug = createDebug("seedcraft:world");
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "app"] as const;
+export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "seeder", "app"] as const;
 export type PartName = (typeof PART_NAMES)[number];
 
 export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
   parts?: readonly PartName[];
-  ports?: { chain?: number; indexer?: number; dht?: number; gateway?: number; app?: number };
+  ports?: { chain?: number; indexer?: number; dht?: number; gateway?: number; tracker?: number; app?: number };
   /** Names deployments/<network>.json. Default "localhost". */
   network?: string;
   /** Where logs and indexer state go. Default <root>/.seedcraft. */
@@ -40,7 +40,14 @@ export type PartProgress =
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
 
 /** `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. */
-export type WorldUrls = { chain: string; indexer: string; dht: string; gateway: string; app: string };
+export type WorldUrls = {
+  chain: string;
+  indexer: string;
+  dht: string;
+  gateway: string;
+  tracker: string;
+  app: string;
+};
 
 type Service = {
   part: PartName;
@@ -120,6 +127,14 @@ export async function isPortFree(port: number, host = "127.0.0.1"): Promise<bool
   });
 }
 
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 async function fetchJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown } | undefined> {
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
@@ -164,7 +179,7 @@ function tail(file: string, lines = 15): string {
  */
 export class World extends EventEmitter {
   readonly parts: readonly PartName[];
-  readonly ports: { chain: number; indexer: number; dht: number; gateway: number; app: number };
+  readonly ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
   readonly network: string;
   readonly stateDir: string;
   readonly urls: WorldUrls;
@@ -182,6 +197,7 @@ export class World extends EventEmitter {
       indexer: options.ports?.indexer ?? 42069,
       dht: options.ports?.dht ?? 6881,
       gateway: options.ports?.gateway ?? 6880,
+      tracker: options.ports?.tracker ?? 6969,
       app: options.ports?.app ?? 5173,
     };
     this.network = options.network ?? "localhost";
@@ -195,6 +211,7 @@ export class World extends EventEmitter {
       indexer: `http://127.0.0.1:${this.ports.indexer}`,
       dht: `127.0.0.1:${this.ports.dht}`,
       gateway: `ws://127.0.0.1:${this.ports.gateway}`,
+      tracker: `ws://127.0.0.1:${this.ports.tracker}`,
       app: `http://127.0.0.1:${this.ports.app}`,
     };
   }
@@ -336,6 +353,42 @@ export class World extends EventEmitter {
               ? this.urls.gateway
               : undefined,
         };
+      case "tracker":
+        return {
+          part,
+          kind: "service",
+          port: this.ports.tracker,
+          bin: path.join(ROOT, "cli", "seedcraft.ts"),
+          args: ["tracker", "--port", String(this.ports.tracker)],
+          env,
+          // A WebSocket-only tracker answers plain HTTP with 404.
+          healthy: async () =>
+            (await fetchJson(`http://127.0.0.1:${this.ports.tracker}/`))?.status === 404
+              ? this.urls.tracker
+              : undefined,
+        };
+      case "seeder": {
+        const logFile = path.join(this.stateDir, "logs", "seeder.log");
+        return {
+          part,
+          kind: "service",
+          bin: path.join(ROOT, "cli", "seedcraft.ts"),
+          args: [
+            "seed",
+            "--cache",
+            path.join(this.stateDir, "seeder"),
+            "--bootstrap",
+            this.urls.dht,
+            ...(this.parts.includes("tracker") ? ["--trackers", this.urls.tracker] : []),
+          ],
+          env,
+          // It says whom it seeds as once it has joined.
+          healthy: async () => {
+            const line = readIfExists(logFile)?.match(/seeder \S+ as (0x[0-9a-fA-F]{40})/);
+            return line ? `seeding as ${line[1]}` : undefined;
+          },
+        };
+      }
       case "app":
         return {
           part,

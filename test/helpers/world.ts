@@ -8,13 +8,20 @@ import { isPortFree, ROOT } from "../../cli/world.ts";
 export type TestWorldEnv = {
   env: NodeJS.ProcessEnv;
   stateDir: string;
-  ports: { chain: number; indexer: number; dht: number; gateway: number; app: number };
+  ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
 };
 
 /** Ports and a state directory apart from a developer's running `npm start`. */
 export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
   const stateDir = mkdtempSync(path.join(tmpdir(), `seedcraft-${name}-`));
-  const ports = { chain: base + 545, indexer: base + 69, dht: base + 881, gateway: base + 880, app: base + 173 };
+  const ports = {
+    chain: base + 545,
+    indexer: base + 69,
+    dht: base + 881,
+    gateway: base + 880,
+    tracker: base + 969,
+    app: base + 173,
+  };
   return {
     stateDir,
     ports,
@@ -24,6 +31,7 @@ export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
       SEEDCRAFT_INDEXER_PORT: String(ports.indexer),
       SEEDCRAFT_DHT_PORT: String(ports.dht),
       SEEDCRAFT_GATEWAY_PORT: String(ports.gateway),
+      SEEDCRAFT_TRACKER_PORT: String(ports.tracker),
       SEEDCRAFT_APP_PORT: String(ports.app),
       SEEDCRAFT_NETWORK: `test-${name}`,
       SEEDCRAFT_STATE_DIR: stateDir,
