@@ -17,17 +17,18 @@ export type LocalClients = Awaited<ReturnType<typeof localClients>>;
 
 /**
  * `wallet` (the dev account by default; another one is funded first) authorizes `key` as its session
- * key for an hour, with the key's consent; returns the block.
+ * key (for an hour by default), with the key's consent; returns the block.
  */
 export async function authorizeSessionKey(
   clients: LocalClients,
   key: LocalAccount,
   wallet?: LocalAccount,
+  lifetimeS = 3600,
 ): Promise<bigint> {
-  if (!wallet) return await authorizeSession(clients, key, 3600);
+  if (!wallet) return await authorizeSession(clients, key, lifetimeS);
   await fundLocalAccount(clients, wallet);
   const rpc = clients.publicClient.transport.url as string;
-  return await authorizeSession(localChainClients(clients.deployment, rpc, wallet), key, 3600);
+  return await authorizeSession(localChainClients(clients.deployment, rpc, wallet), key, lifetimeS);
 }
 
 /**

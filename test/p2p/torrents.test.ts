@@ -353,8 +353,10 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       wallet: privateKeyToAccount(generatePrivateKey()),
       session: privateKeyToAccount(generatePrivateKey()),
     };
-    await authorizeSessionKey(clients, seederPlayer.session, seederPlayer.wallet);
-    const last = await authorizeSessionKey(clients, leecherPlayer.session, leecherPlayer.wallet);
+    // Sessions for a day: the claim moves the chain's clock past two epochs, and SeedingRewards accepts a
+    // receipt signed by a session key only while that session is live.
+    await authorizeSessionKey(clients, seederPlayer.session, seederPlayer.wallet, 86_400);
+    const last = await authorizeSessionKey(clients, leecherPlayer.session, leecherPlayer.wallet, 86_400);
     await waitForIndexedBlock(world.urls.indexer, last);
     // Only a player who anchored before an epoch may sign receipts in it: the leecher builds something first.
     const leecherClients = localChainClients(clients.deployment, world.urls.chain, leecherPlayer.wallet);
