@@ -258,6 +258,7 @@ export class WorldPeer {
       this.mesh.on("peer", (peer) => {
         const channel = this.mesh.torrentChannel(peer.id);
         if (channel) torrents.addLink(peer.id, channel);
+        this.receiptSigner?.relink(peer.id, peer.wallet);
         if (data.syncRadius !== undefined && !this.joined) {
           const { cx, cz } = chunkOfPosition(this.#position());
           this.joined = this.sync?.syncAround(cx, cz, data.syncRadius);

@@ -154,6 +154,18 @@ export class ReceiptSigner {
     this.#schedule(batch, 0);
   }
 
+  /**
+   * A peer linked (again): receipts for its wallet that it never acknowledged go to it now. A seeder that
+   * crashed before storing them, and came back under a new key, gets them this way.
+   */
+  relink(peerId: string, wallet: Address): void {
+    for (const batch of this.#batches.values()) {
+      if (getAddress(batch.seeder) !== getAddress(wallet)) continue;
+      batch.peerId = peerId;
+      if (batch.acked < batch.receipts.length) this.#schedule(batch, 0);
+    }
+  }
+
   /** A seeder's acknowledgement or request to resend. */
   onControl(peerId: string, message: Wire): void {
     for (const batch of this.#batches.values()) {
