@@ -4,8 +4,9 @@
  * Each chunk keeps a ChunkMerkle over its live blocks, so an edit rehashes only its own leaf's path.
  */
 import { bytesToHex, type Hex } from "viem";
-import { chunkIdOf } from "../../../core/chunk.ts";
+import { chunkIdOf, encodeChunk } from "../../../core/chunk.ts";
 import { ChunkMerkle } from "../../../core/merkle.ts";
+import { chunkTorrent } from "../../../core/torrent.ts";
 import type { ChunkCoords } from "../world/protocol.ts";
 import { chunkKey } from "../world/protocol.ts";
 import type { EditList } from "./editList.ts";
@@ -118,8 +119,12 @@ export class AnchorQueue {
       // The batch is every edit the root covers now; edits after this line go in the next anchor.
       batch = lane.pending.splice(0);
       const newHash = bytesToHex(lane.merkle.root);
+      const blocks = this.#options.chunkBlocks(lane.coords);
+      if (!blocks) throw new Error("the chunk is no longer loaded");
+      // The torrent of the same state the root covers (nothing runs in between): peers fetch the version by it.
+      const { infoHash } = chunkTorrent(lane.chunkId, Number(expectedVersion) + 1, encodeChunk(blocks));
       edits.update(batch, { note: `sending anchor on v${expectedVersion}` });
-      const receipt = await ledger.anchor({ chunkId: lane.chunkId, expectedVersion, newHash });
+      const receipt = await ledger.anchor({ chunkId: lane.chunkId, expectedVersion, newHash, infoHash });
       lane.version = receipt.version;
       edits.update(batch, {
         state: "anchoring",

@@ -9,7 +9,8 @@ import type { Deployment } from "../../../core/deployment.ts";
 import { AnchorError, toAnchorError } from "./errors.ts";
 import { fetchIndexedHead, type IndexedHead, type IndexerAnswer } from "./indexer.ts";
 
-export type AnchorRequest = { chunkId: bigint; expectedVersion: bigint; newHash: Hex };
+/** `infoHash`: the new snapshot's torrent (core/torrent.ts), so peers can fetch the version by it. */
+export type AnchorRequest = { chunkId: bigint; expectedVersion: bigint; newHash: Hex; infoHash: Hex };
 export type AnchorReceipt = { version: bigint; txHash: Hex; blockNumber: bigint };
 
 export type Ledger = {
@@ -20,9 +21,6 @@ export type Ledger = {
   /** What the indexer serves for a chunk now. Never throws. */
   indexedHead(chunkId: bigint): Promise<IndexerAnswer<IndexedHead>>;
 };
-
-/** No torrent yet: the snapshot's info hash is zero until chunks are seeded. */
-const NO_INFO_HASH: Hex = `0x${"00".repeat(20)}`;
 
 export function createLedger(config: Config, deployment: Deployment, indexerUrl: string): Ledger {
   const { address, abi } = deployment.contracts.ChunkLedger;
@@ -54,11 +52,11 @@ export function createLedger(config: Config, deployment: Deployment, indexerUrl:
       }
     },
 
-    async anchor({ chunkId, expectedVersion, newHash }) {
+    async anchor({ chunkId, expectedVersion, newHash, infoHash }) {
       try {
         // The watermark is the wall clock of the newest edit the snapshot holds (logical counter 0).
         const watermark = BigInt(Date.now()) << 16n;
-        const args = [chunkId, Number(expectedVersion), newHash, NO_INFO_HASH, watermark] as const;
+        const args = [chunkId, Number(expectedVersion), newHash, infoHash, watermark] as const;
         // Simulating first decodes a revert (StaleChunkVersion) the same way for every wallet.
         const { request } = await simulateContract(config, { address, abi, functionName: "anchor", args, chainId });
         const txHash = await writeContract(config, request);
