@@ -13,6 +13,7 @@ import { decodeChunk } from "../core/chunk.ts";
 import { type AnchoredAt, challengeOf, planClaim } from "../core/claim.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import { ChunkMerkle } from "../core/merkle.ts";
+import { recoverReceiptBatchSigner } from "../core/receipt.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { ReceiptStore } from "../p2p/node/receipt-store.ts";
@@ -39,9 +40,9 @@ export class ClaimFailedError extends SeedcraftError {
 const ENERGY = 10n ** 18n;
 const formatEnergy = (wei: bigint) => `${wei / ENERGY}.${((wei % ENERGY) / 10n ** 14n).toString().padStart(4, "0")}`;
 
-type Rewards = LocalChainClients["deployment"]["contracts"]["SeedingRewards"];
+type Contract = LocalChainClients["deployment"]["contracts"]["SeedingRewards"];
 
-async function read<T>(clients: LocalChainClients, contract: Rewards, functionName: string, args: unknown[] = []) {
+async function read<T>(clients: LocalChainClients, contract: Contract, functionName: string, args: unknown[] = []) {
   return (await clients.publicClient.readContract({
     address: contract.address,
     abi: contract.abi,
@@ -96,11 +97,41 @@ async function claimEpoch(
   const { deployment, publicClient, walletClient } = clients;
   const rewards = deployment.contracts.SeedingRewards;
   const seeder = walletClient.account.address;
-  const batches = store.batches(epoch).filter((batch) => getAddress(batch.seeder) === getAddress(seeder));
-  if (batches.length === 0) throw new ClaimFailedError("CLAIM_NOTHING", `No receipts for epoch ${epoch}.`);
+  const domain = { chainId: deployment.chainId, verifyingContract: rewards.address };
+  const heads = new Map(cache.entries().map((head) => [head.hash.toLowerCase(), head]));
+
+  // A commit cannot be taken back: leave out, before committing, every batch the chain would refuse.
+  const start = await read<bigint>(clients, rewards, "epochStart", [epoch]);
+  const cap = await read<bigint>(clients, rewards, "leecherCap");
+  const batches = [];
+  for (const batch of store.batches(epoch)) {
+    if (getAddress(batch.seeder) !== getAddress(seeder)) continue;
+    const leecher = getAddress(batch.leecher);
+    const why = await (async () => {
+      const first = await read<bigint>(clients, deployment.contracts.ChunkLedger, "firstAnchorAt", [leecher]);
+      if (first === 0n || first >= start) return "had not anchored anything before the epoch";
+      const signer = recoverReceiptBatchSigner(batch, domain);
+      if (signer !== leecher) {
+        const wallet = await read<Address>(clients, deployment.contracts.SessionRegistry, "walletOf", [signer]);
+        if (getAddress(wallet) !== leecher) return "signed with a session key that is no longer live";
+      }
+      const attested = await read<bigint>(clients, rewards, "attestedBy", [leecher, epoch]);
+      const bytes = batch.receipts.reduce((sum, r) => sum + r.bytes, 0n);
+      if (attested + bytes > cap) return `would pass its cap of ${cap} bytes for the epoch`;
+      for (const r of batch.receipts) {
+        const head = heads.get(r.contentHash.toLowerCase());
+        if (!head || !(await cache.get(head.chunkId, head.version)))
+          return "names a snapshot the cache no longer holds";
+      }
+      return undefined;
+    })();
+    if (why) say(`epoch ${epoch}: leaving out ${batch.receipts.length} receipt(s) from ${leecher}: it ${why}`);
+    else batches.push(batch);
+  }
+  if (batches.length === 0)
+    throw new ClaimFailedError("CLAIM_NOTHING", `No receipts the chain would pay for in epoch ${epoch}.`);
 
   // The anchoring proof of every content the receipts name, from the snapshot the cache holds for it.
-  const heads = new Map(cache.entries().map((head) => [head.hash.toLowerCase(), head]));
   const anchored = new Map<string, AnchoredAt>();
   const contents = new Set(batches.flatMap((batch) => batch.receipts.map((r) => r.contentHash.toLowerCase())));
   say(`epoch ${epoch}: ${batches.length} leecher(s), proving ${contents.size} snapshot(s) anchored…`);
@@ -110,26 +141,35 @@ async function claimEpoch(
       throw new ClaimFailedError("CLAIM_NO_CHUNK", "A receipt names a snapshot the cache no longer holds.", hash);
     anchored.set(hash, await anchoringOf(clients, head.chunkId, head.version, head.hash));
   }
-  const plan = planClaim({
-    seeder,
-    epoch,
-    batches,
-    anchored,
-    domain: { chainId: deployment.chainId, verifyingContract: rewards.address },
-  });
-  say(`epoch ${epoch}: ${plan.receiptCount} receipts, ${plan.totalBytes} bytes; committing…`);
-  const commitTx = await walletClient.writeContract({
-    address: rewards.address,
-    abi: rewards.abi,
-    functionName: "commit",
-    args: [epoch, plan.commitment],
-  });
-  const committed = await publicClient.waitForTransactionReceipt({ hash: commitTx, pollingInterval: 50 });
-  if (committed.status !== "success") throw new ClaimFailedError("CLAIM_REVERTED", "The commit reverted.", commitTx);
-
-  // The challenge is the hash of the block after the commit, which nobody could know when committing.
-  const challengeBlock = committed.blockNumber + 1n;
-  say(`epoch ${epoch}: committed in block ${committed.blockNumber}; waiting for challenge block ${challengeBlock}…`);
+  const plan = planClaim({ seeder, epoch, batches, anchored, domain });
+  // A run that stopped after its commit goes on from it, if the commitment is to the same receipts.
+  const [committedAlready, committedEpoch, digest, pendingChallenge, claimedAlready] = await read<
+    [boolean, number, Hex, bigint, boolean]
+  >(clients, rewards, "commitmentOf", [seeder]);
+  let challengeBlock: bigint;
+  if (committedAlready && committedEpoch === epoch && !claimedAlready) {
+    if (digest.toLowerCase() !== plan.commitment.toLowerCase())
+      throw new ClaimFailedError(
+        "CLAIM_REVERTED",
+        `Epoch ${epoch} is committed to other receipts than the store holds now.`,
+        `committed ${digest}, the store's plan ${plan.commitment}`,
+      );
+    challengeBlock = pendingChallenge;
+    say(`epoch ${epoch}: already committed; challenge block ${challengeBlock}`);
+  } else {
+    say(`epoch ${epoch}: ${plan.receiptCount} receipts, ${plan.totalBytes} bytes; committing…`);
+    const commitTx = await walletClient.writeContract({
+      address: rewards.address,
+      abi: rewards.abi,
+      functionName: "commit",
+      args: [epoch, plan.commitment],
+    });
+    const committed = await publicClient.waitForTransactionReceipt({ hash: commitTx, pollingInterval: 50 });
+    if (committed.status !== "success") throw new ClaimFailedError("CLAIM_REVERTED", "The commit reverted.", commitTx);
+    // The challenge is the hash of the block after the commit, which nobody could know when committing.
+    challengeBlock = committed.blockNumber + 1n;
+    say(`epoch ${epoch}: committed in block ${committed.blockNumber}; waiting for challenge block ${challengeBlock}…`);
+  }
   if (deployment.chainId === 31337) await publicClient.request({ method: "evm_mine" as "eth_chainId" });
   while ((await publicClient.getBlockNumber()) <= challengeBlock) await new Promise((r) => setTimeout(r, 500));
   const block = await publicClient.getBlock({ blockNumber: challengeBlock });

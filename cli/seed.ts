@@ -68,9 +68,10 @@ const now = () => performance.timeOrigin + performance.now();
 /** "512k", "2M", "1500000", "none": bytes a second (k = 1024); undefined for no limit. */
 export function parseRate(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === "" || value === "none" || value === "0") return undefined;
-  const match = /^(\d+(?:\.\d+)?)\s*([kKmM]?)(?:i?B)?(?:\/s)?$/.exec(value);
+  const match = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?(?:\/s)?$/.exec(value);
   if (!match) throw new UsageError(`--${name} must be a rate such as 512k or 2M (bytes a second), got ${value}`);
-  const scale = { "": 1, k: 1024, m: 1024 * 1024 }[(match[2] ?? "").toLowerCase() as "" | "k" | "m"];
+  const unit = (match[2] ?? "").toLowerCase() as "" | "k" | "m" | "g";
+  const scale = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit];
   const rate = Math.round(Number(match[1]) * scale);
   if (rate < 1024 || rate > 10 * 1024 ** 3) throw new UsageError(`--${name} must be from 1k to 10G a second`);
   return rate;
@@ -116,6 +117,8 @@ async function seederWallet(dir: string): Promise<Hex> {
     if (!(error instanceof UsageError) || !/no seeder\.json/.test(error.message)) throw error;
   }
   const walletKey = process.env.SEEDCRAFT_SEEDER_KEY ?? generatePrivateKey();
+  if (!/^0x[0-9a-fA-F]{64}$/.test(walletKey))
+    throw new UsageError("SEEDCRAFT_SEEDER_KEY must be a 0x-prefixed 32-byte hex private key");
   await writeFile(path.join(dir, "seeder.json"), `${JSON.stringify({ walletKey }, null, 2)}\n`, { mode: 0o600 });
   return walletKey as Hex;
 }
@@ -128,7 +131,6 @@ async function seederWallet(dir: string): Promise<Hex> {
 const SEEDER_V8_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 
 export async function seed(args: string[]): Promise<number> {
-  if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
   const { values } = parseArgs({
     args,
     options: {
@@ -151,7 +153,8 @@ export async function seed(args: string[]): Promise<number> {
   });
   const name = values.name ?? "seeder";
   if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
-  const at = (values.at ?? "0,0").split(",").map(Number);
+  const atParts = (values.at ?? "0,0").split(",");
+  const at = atParts.map((part) => (/^-?\d+$/.test(part.trim()) ? Number(part) : Number.NaN));
   if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
     throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(values.at)}`);
   const radius = numberFlag("radius", values.radius, 4, 0, 32);
@@ -168,6 +171,8 @@ export async function seed(args: string[]): Promise<number> {
   const bootstrap = bootstrapList(values.bootstrap);
   const stateDir = process.env.SEEDCRAFT_STATE_DIR || ".seedcraft";
   const dir = path.resolve(values.cache ?? path.join(stateDir, "seeder"));
+  // The flags are good: now run as the seeder process proper (bad flags are refused without a second start).
+  if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
 
   const network = process.env.SEEDCRAFT_NETWORK || "localhost";
   const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";

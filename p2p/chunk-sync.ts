@@ -18,6 +18,8 @@ import type { WorldReplica } from "./replica.ts";
 const log = createDebug("seedcraft:sync");
 /** How long the join sync waits before trying again the chunks it could not get on its first pass. */
 const RETRY_DELAY_MS = 250;
+/** Chunk metadata from one peer checked against the ledger at once; more is dropped until one is done. */
+const MAX_META_IN_FLIGHT_PER_PEER = 4;
 
 export type SyncProgress = { total: number; done: number; fromCache: number; fetched: number; failed: number };
 
@@ -41,8 +43,13 @@ export type ChunkSyncOptions = {
 export class ChunkSync {
   readonly #options: ChunkSyncOptions;
   readonly #now: () => number;
-  /** chunk:version already announced or being fetched: each is handled once. */
+  /** chunk:version loaded (or announced by us): each is handled once. */
   readonly #seen = new Set<string>();
+  /** chunk:version being checked or fetched now, and how many each peer has in flight. */
+  readonly #inFlight = new Set<string>();
+  readonly #perPeer = new Map<string, number>();
+  /** Fetch results already reported (several loads may share one fetch). */
+  readonly #reported = new WeakSet<FetchResult>();
   #stopMeta: () => void;
 
   constructor(options: ChunkSyncOptions) {
@@ -124,7 +131,10 @@ export class ChunkSync {
       outcome = "cache";
     } else {
       const result = await torrents.fetch(head, from ? { from } : {});
-      this.#options.onFetched?.(result);
+      if (!this.#reported.has(result)) {
+        this.#reported.add(result);
+        this.#options.onFetched?.(result);
+      }
       bytes = result.bytes;
       outcome = result.fromCache ? "cache" : "fetched";
     }
@@ -144,9 +154,24 @@ export class ChunkSync {
   async #onMeta(message: ChunkMetaMessage, from: MeshPeer): Promise<void> {
     const key = `${message.chunk}:${message.version}`;
     const version = Number(message.version);
-    if (this.#seen.has(key) || this.#options.replica.version(message.chunk) >= version) return;
-    this.#seen.add(key);
-    if (this.#seen.size > 100_000) this.#seen.clear();
+    if (this.#seen.has(key) || this.#inFlight.has(key) || this.#options.replica.version(message.chunk) >= version)
+      return;
+    // Each claim costs indexer reads until the ledger confirms it: a peer gets a few in flight at once.
+    const mine = this.#perPeer.get(from.id) ?? 0;
+    if (mine >= MAX_META_IN_FLIGHT_PER_PEER) return;
+    this.#perPeer.set(from.id, mine + 1);
+    this.#inFlight.add(key);
+    try {
+      await this.#confirmAndLoad(message, from, key, version);
+    } finally {
+      this.#inFlight.delete(key);
+      const left = (this.#perPeer.get(from.id) ?? 1) - 1;
+      if (left > 0) this.#perPeer.set(from.id, left);
+      else this.#perPeer.delete(from.id);
+    }
+  }
+
+  async #confirmAndLoad(message: ChunkMetaMessage, from: MeshPeer, key: string, version: number): Promise<void> {
     // The ledger, not the peer, says what the snapshot must hash to; the indexer may lag a little.
     const deadline = this.#now() + (this.#options.confirmMs ?? 5000);
     let head: AnchoredHead | undefined;
@@ -161,6 +186,9 @@ export class ChunkSync {
     }
     try {
       await this.load(head);
+      // Only a version loaded counts as seen: a false claim, or a fetch that failed, does not hide the real one.
+      this.#seen.add(key);
+      if (this.#seen.size > 100_000) this.#seen.clear();
       // Pass it on: the peers of our peers learn it the same way, each fetching from whoever told it.
       this.#options.mesh.announceChunk(metaOf(head), from.id);
     } catch (error) {

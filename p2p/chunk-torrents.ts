@@ -133,8 +133,9 @@ export class ChunkTorrents {
   readonly #banned = new Map<string, number>();
   /** Wires opened to us per infoHash: what "popular nearby" means. */
   readonly #requests = new Map<string, number>();
-  /** Own constructions: always seeded. */
+  /** Own constructions: always seeded (the newest version of each chunk). */
   readonly #own = new Set<string>();
+  readonly #ownByChunk = new Map<bigint, { version: number; key: string }>();
   #seeded = new Set<string>();
   #decayedAtMs: number;
   #served = 0;
@@ -213,7 +214,15 @@ export class ChunkTorrents {
    */
   async seed(head: ChunkHead, bytes: Uint8Array, options: { own?: boolean } = {}): Promise<void> {
     await this.#store.put(head, bytes, { pinned: options.own });
-    if (options.own) this.#own.add(head.infoHash.toLowerCase());
+    if (options.own) {
+      // Only the newest own version of a chunk is seeded as ours; older ones are like any other.
+      const key = head.infoHash.toLowerCase();
+      const previous = this.#ownByChunk.get(head.chunkId);
+      if (previous && previous.version < head.version) this.#own.delete(previous.key);
+      if (!previous || previous.version < head.version)
+        this.#ownByChunk.set(head.chunkId, { version: head.version, key });
+      this.#own.add(key);
+    }
     this.#applyPolicy();
   }
 
@@ -362,6 +371,7 @@ export class ChunkTorrents {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         log("seeding %s: WebTorrent never got ready", key.slice(0, 10));
+        this.#drop(torrent);
         resolve(undefined);
       }, 5000);
       const torrent = this.#client.add(

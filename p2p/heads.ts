@@ -27,15 +27,25 @@ const INFO_HASH = /^0x[0-9a-fA-F]{40}$/;
 /** The indexer takes at most this many regions a request. */
 const REGIONS_PER_REQUEST = 25;
 
+/** A head from the indexer's JSON, or undefined for a row that is not one (it is skipped, never trusted). */
 function headOf(row: ChunkJson): AnchoredHead | undefined {
-  if (typeof row.version !== "number" || row.version < 1) return undefined;
+  if (typeof row !== "object" || row === null) return undefined;
+  if (!Number.isInteger(row.version) || (row.version as number) < 1 || (row.version as number) > 0xffff_ffff)
+    return undefined;
   if (typeof row.chunkId !== "string" || typeof row.hash !== "string" || typeof row.infoHash !== "string")
     return undefined;
-  if (!HASH.test(row.hash) || !INFO_HASH.test(row.infoHash) || typeof row.watermark !== "string") return undefined;
+  if (!HASH.test(row.hash) || !INFO_HASH.test(row.infoHash)) return undefined;
+  if (typeof row.watermark !== "string" || !/^\d{1,20}$/.test(row.watermark)) return undefined;
+  let chunkId: bigint;
+  try {
+    chunkId = parseChunkId(row.chunkId);
+  } catch {
+    return undefined;
+  }
   const packed = BigInt(row.watermark);
   return {
-    chunkId: parseChunkId(row.chunkId),
-    version: row.version,
+    chunkId,
+    version: row.version as number,
     hash: row.hash.toLowerCase() as Hex,
     infoHash: row.infoHash.toLowerCase() as Hex,
     watermark: { wallMs: Number(packed >> 16n), logical: Number(packed & 0xffffn) },

@@ -212,6 +212,7 @@ export class WorldPeer {
           if (code === "SNAPSHOT_MISMATCH") this.mesh.ban(peerId as Hex, code);
           else this.mesh.strike(peerId as Hex, code);
         },
+        onServe: (peerId, head) => this.receiptDesk?.served(peerId, head.hash),
         onControl: (peerId, bytes) => {
           const message = decodeReceiptMessage(bytes);
           if (!message) return this.mesh.strike(peerId as Hex, "CONTROL_MALFORMED");
@@ -236,8 +237,8 @@ export class WorldPeer {
             domain: receipts.domain,
             store: receipts.sink,
             send,
+            epoch: receipts.epoch,
             peerOf: (peerId) => this.mesh.peer(peerId as Hex),
-            onStrike: (peerId, code) => this.mesh.strike(peerId as Hex, code),
           });
       }
       this.sync = new ChunkSync({
@@ -268,7 +269,10 @@ export class WorldPeer {
           );
         }
       });
-      this.mesh.on("left", (peer) => torrents.removeLink(peer.id));
+      this.mesh.on("left", (peer) => {
+        torrents.removeLink(peer.id);
+        this.receiptDesk?.forget(peer.id);
+      });
     }
   }
 

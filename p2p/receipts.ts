@@ -29,6 +29,8 @@ const RECEIPTS_PER_MESSAGE = 256;
 const MAX_RECEIPTS = 4096;
 /** How long a leecher waits for an acknowledgement before sending again. */
 const RESEND_MS = 2000;
+/** Peers whose served contents a seeder remembers. */
+const MAX_SERVED_PEERS = 1024;
 
 type Wire =
   | {
@@ -40,7 +42,9 @@ type Wire =
       signature: Hex;
     }
   | { t: "ack"; epoch: number; count: number }
-  | { t: "resync"; epoch: number; have: number };
+  | { t: "resync"; epoch: number; have: number }
+  /** The seeder cannot take this batch (it does not extend what it holds, or names what it did not serve). */
+  | { t: "refused"; epoch: number };
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{128}$/;
@@ -61,6 +65,7 @@ export function decodeReceiptMessage(bytes: Uint8Array): Wire | undefined {
   const count = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_RECEIPTS;
   if (m.t === "ack") return count(m.count) ? { t: "ack", epoch, count: m.count as number } : undefined;
   if (m.t === "resync") return count(m.have) ? { t: "resync", epoch, have: m.have as number } : undefined;
+  if (m.t === "refused") return { t: "refused", epoch };
   if (m.t !== "receipts" || !count(m.from) || typeof m.signature !== "string" || !SIGNATURE.test(m.signature))
     return undefined;
   if (!Array.isArray(m.receipts) || m.receipts.length === 0 || m.receipts.length > RECEIPTS_PER_MESSAGE)
@@ -113,6 +118,9 @@ export class ReceiptSigner {
   readonly #batches = new Map<string, Outgoing>();
   signed = 0;
   acked = 0;
+  /** Receipts a seeder would not take. */
+  refused = 0;
+  #stopped = false;
 
   constructor(options: ReceiptSignerOptions) {
     this.#options = options;
@@ -127,7 +135,7 @@ export class ReceiptSigner {
 
   /** `seeder` (its wallet, linked as `peerId`) sent us `bytes` of the snapshot `head`. */
   record(peerId: string, seeder: Address, head: ChunkHead, bytes: number): void {
-    if (bytes <= 0 || getAddress(seeder) === getAddress(this.#options.wallet)) return;
+    if (this.#stopped || bytes <= 0 || getAddress(seeder) === getAddress(this.#options.wallet)) return;
     const epoch = this.#options.epoch();
     const key = `${seeder.toLowerCase()}:${epoch}`;
     let batch = this.#batches.get(key);
@@ -178,18 +186,28 @@ export class ReceiptSigner {
       } else if (message.t === "resync" && message.have <= batch.receipts.length) {
         batch.acked = Math.min(batch.acked, message.have);
         this.#schedule(batch, 0, message.have);
+      } else if (message.t === "refused" || message.t === "resync") {
+        // It holds a batch of ours we cannot extend (signed before a restart), or will not take this one:
+        // these receipts are lost for the epoch; stop sending them.
+        log("seeder %s refused our receipts for epoch %d", batch.seeder, batch.epoch);
+        clearTimeout(batch.timer);
+        this.refused += batch.receipts.length - batch.acked;
+        batch.acked = batch.receipts.length;
       }
     }
   }
 
   stop(): void {
+    this.#stopped = true;
     for (const batch of this.#batches.values()) clearTimeout(batch.timer);
   }
 
   #schedule(batch: Outgoing, delayMs: number, from = batch.acked): void {
     clearTimeout(batch.timer);
+    if (this.#stopped) return;
     // A short pause gathers the receipts of a burst of downloads under one signature.
     batch.timer = setTimeout(() => void this.#send(batch, from), delayMs || 20);
+    batch.timer.unref?.();
   }
 
   async #send(batch: Outgoing, from: number): Promise<void> {
@@ -207,9 +225,11 @@ export class ReceiptSigner {
     const sent = await this.#options.send(batch.peerId, encode(message)).catch(() => false);
     if (!sent) log("seeder %s not linked: its receipts wait", batch.seeder);
     clearTimeout(batch.timer);
+    if (this.#stopped) return;
     batch.timer = setTimeout(() => {
       if (batch.acked < batch.receipts.length) void this.#send(batch, batch.acked);
     }, RESEND_MS);
+    batch.timer.unref?.();
   }
 
   /** The signature over the batch's first `count` receipts (signed once per count). */
@@ -247,12 +267,12 @@ export type ReceiptSink = {
 export type ReceiptDeskOptions = ReceiptLink & {
   /** The seeder's wallet: receipts must name it. */
   wallet: Address;
+  /** The seeding epoch now: receipts are taken for it and the one before (late ones) only. */
+  epoch: () => number;
   domain: ReceiptDomain;
   store: ReceiptSink;
   /** The verified identity of a linked peer (its hello), or undefined. */
   peerOf: (peerId: string) => { wallet: Address; sessionKey: Address } | undefined;
-  /** A linked peer sent something no honest peer sends. */
-  onStrike: (peerId: string, code: string) => void;
 };
 
 /** The seeder's side: checks, stores, then acknowledges. */
@@ -260,16 +280,45 @@ export class ReceiptDesk {
   readonly #options: ReceiptDeskOptions;
   /** Per leecher and epoch, one batch handled at a time (in the order they came). */
   readonly #queues = new Map<string, Promise<void>>();
+  /** What we served each linked peer lately (content hashes): a receipt may name only these. */
+  readonly #served = new Map<string, Set<string>>();
   received = 0;
+  refused = 0;
 
   constructor(options: ReceiptDeskOptions) {
     this.#options = options;
+  }
+
+  /** We served `contentHash` to a linked peer (it may sign a receipt for it). */
+  served(peerId: string, contentHash: Hex): void {
+    let hashes = this.#served.get(peerId);
+    if (!hashes) {
+      hashes = new Set();
+      this.#served.set(peerId, hashes);
+      // Bounded: a peer's old entries go first (a Set iterates in insertion order).
+      if (this.#served.size > MAX_SERVED_PEERS) this.#served.delete(this.#served.keys().next().value as string);
+    }
+    hashes.add(contentHash.toLowerCase());
+    if (hashes.size > MAX_RECEIPTS) hashes.delete(hashes.values().next().value as string);
+  }
+
+  forget(peerId: string): void {
+    this.#served.delete(peerId);
   }
 
   onControl(peerId: string, message: Wire): Promise<void> {
     if (message.t !== "receipts") return Promise.resolve();
     const peer = this.#options.peerOf(peerId);
     if (!peer) return Promise.resolve();
+    const now = this.#options.epoch();
+    const served = this.#served.get(peerId);
+    if (
+      (message.epoch !== now && message.epoch !== now - 1) ||
+      !message.receipts.every(([hash]) => served?.has(hash.toLowerCase()))
+    ) {
+      this.refused += message.receipts.length;
+      return this.#options.send(peerId, encode({ t: "refused", epoch: message.epoch })).then(() => undefined);
+    }
     const key = `${peer.wallet.toLowerCase()}:${message.epoch}`;
     const turn = (this.#queues.get(key) ?? Promise.resolve()).then(() => this.#take(peerId, peer, message));
     const settled = turn.catch((error: Error) => log("receipts from %s: %s", peerId.slice(0, 10), error.message));
@@ -305,15 +354,17 @@ export class ReceiptDesk {
       ],
       signature: message.signature,
     };
-    let signer: Address;
+    // A batch that does not verify is refused, not struck: a leecher that restarted within an epoch signs
+    // a new batch that cannot extend the one we hold, and that is not an attack.
+    let signer: Address | undefined;
     try {
       signer = recoverReceiptBatchSigner(batch, this.#options.domain);
     } catch {
-      this.#options.onStrike(peerId, "RECEIPT_INVALID");
-      return;
+      signer = undefined;
     }
     if (signer !== getAddress(peer.sessionKey) && signer !== leecher) {
-      this.#options.onStrike(peerId, "RECEIPT_FORGED");
+      this.refused += message.receipts.length;
+      await this.#options.send(peerId, encode({ t: "refused", epoch: message.epoch }));
       return;
     }
     // Durable before acknowledged: a crash here loses nothing the leecher counts as delivered.

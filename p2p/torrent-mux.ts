@@ -23,6 +23,11 @@ export const MAX_STREAMS = 512;
 /** A control message (receipts, an acknowledgement) fits one frame. */
 export const MAX_CONTROL_BYTES = 64 * 1024;
 const HIGH_WATER = 1024 * 1024;
+/**
+ * Bytes one stream may bring in: a chunk's wire carries its metadata and 64 KiB of pieces, so 1 MiB is
+ * far above any honest wire, and a peer cannot make us buffer without bound (messages are not paused).
+ */
+export const MAX_STREAM_BYTES_IN = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 
 /** What the mux needs of an RTCDataChannel (native in browsers, node-datachannel's in Node). */
@@ -39,7 +44,12 @@ export type FrameChannel = {
   close(): void;
 };
 
-export type MuxViolation = "MUX_BAD_FRAME" | "MUX_UNKNOWN_STREAM" | "MUX_TOO_MANY_STREAMS" | "MUX_CONTROL_TOO_LARGE";
+export type MuxViolation =
+  | "MUX_BAD_FRAME"
+  | "MUX_UNKNOWN_STREAM"
+  | "MUX_TOO_MANY_STREAMS"
+  | "MUX_CONTROL_TOO_LARGE"
+  | "MUX_STREAM_TOO_LARGE";
 
 export type TorrentMuxEvents = {
   /** The other side opened a wire for `infoHash`: serve it (`torrent.addPeer(stream)`) or `stream.refuse()`. */
@@ -61,6 +71,8 @@ export class WireStream extends Duplex {
   readonly #key: number;
   readonly #mine: boolean;
   #endSent = false;
+  /** Bytes received on this stream so far. */
+  bytesIn = 0;
 
   constructor(mux: TorrentMux, id: string, infoHash: Hex, key: number, mine: boolean) {
     super();
@@ -120,6 +132,7 @@ export class TorrentMux {
   #closed = false;
   #drainWaiters: (() => void)[] = [];
   #opened: Promise<void>;
+  #settleOpened: () => void = () => {};
 
   constructor(peerId: string, channel: FrameChannel, events: TorrentMuxEvents) {
     this.peerId = peerId;
@@ -130,10 +143,12 @@ export class TorrentMux {
     channel.onbufferedamountlow = () => this.#drained();
     channel.onmessage = (event) => this.#receive(event.data);
     channel.onclose = () => this.close();
+    // Settled when the channel opens, or closes first (nothing waits on it forever).
     this.#opened =
       channel.readyState === "open"
         ? Promise.resolve()
         : new Promise((resolve) => {
+            this.#settleOpened = resolve;
             channel.onopen = () => resolve();
           });
   }
@@ -160,6 +175,7 @@ export class TorrentMux {
   async control(bytes: Uint8Array): Promise<void> {
     if (bytes.length > MAX_CONTROL_BYTES) throw new Error(`a control message is at most ${MAX_CONTROL_BYTES} bytes`);
     await this.#opened;
+    if (this.#closed) throw new Error("the link's torrent channel closed");
     this.sendFrame(CONTROL, 0, true, bytes);
   }
 
@@ -170,6 +186,7 @@ export class TorrentMux {
     this.#mine.clear();
     this.#theirs.clear();
     this.#drained();
+    this.#settleOpened();
     try {
       this.#channel.close();
     } catch {
@@ -258,8 +275,15 @@ export class TorrentMux {
       case DATA: {
         const stream = (theirs ? this.#theirs : this.#mine).get(key);
         // Data may still be in flight for a stream this side just closed: not a violation.
-        if (stream) stream.push(payload.slice());
-        else if (!theirs && key >= this.#nextId)
+        if (stream) {
+          stream.bytesIn += payload.length;
+          if (stream.bytesIn > MAX_STREAM_BYTES_IN) {
+            this.#events.onViolation("MUX_STREAM_TOO_LARGE", `stream ${key} brought over ${MAX_STREAM_BYTES_IN} bytes`);
+            stream.destroy();
+            return;
+          }
+          stream.push(payload.slice());
+        } else if (!theirs && key >= this.#nextId)
           this.#events.onViolation("MUX_UNKNOWN_STREAM", `data for stream ${key}, never opened`);
         return;
       }

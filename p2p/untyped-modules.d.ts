@@ -140,6 +140,8 @@ declare module "bittorrent-tracker" {
   export class Server extends EventEmitter {
     constructor(options?: { http?: boolean; udp?: boolean; ws?: boolean; stats?: boolean; trustProxy?: boolean });
     ws: { address(): unknown };
+    /** Swarms by infoHash (hex, no 0x). */
+    torrents: Record<string, { complete: number; incomplete: number } | undefined>;
     listen(port: number, host: string, callback?: () => void): void;
     close(callback?: () => void): void;
   }

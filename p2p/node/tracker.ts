@@ -8,7 +8,13 @@ import createDebug from "debug";
 
 const debug = createDebug("seedcraft:tracker");
 
-export type RunningTracker = { url: string; port: number; close(): Promise<void> };
+export type RunningTracker = {
+  url: string;
+  port: number;
+  /** Peers that announced having all of the torrent `infoHash` (hex, with or without 0x). */
+  seeders(infoHash: string): number;
+  close(): Promise<void>;
+};
 
 export function startTracker(options: { port?: number; host?: string } = {}): Promise<RunningTracker> {
   const host = options.host ?? "127.0.0.1";
@@ -24,6 +30,7 @@ export function startTracker(options: { port?: number; host?: string } = {}): Pr
       resolve({
         url: `ws://${host}:${port}`,
         port,
+        seeders: (infoHash) => server.torrents[infoHash.replace(/^0x/, "").toLowerCase()]?.complete ?? 0,
         close: () => new Promise<void>((done) => server.close(() => done())),
       });
     });

@@ -22,7 +22,7 @@ import { type RunningTracker, startTracker } from "../../p2p/node/tracker.ts";
 import { editedSnapshot } from "../helpers/data-plane.ts";
 import { prng } from "../helpers/prng.ts";
 
-describe("p2p: the tracker fallback", { timeout: 60_000 }, () => {
+describe("p2p: the tracker fallback", { timeout: 90_000 }, () => {
   const closing: (() => Promise<void>)[] = [];
 
   after(async () => {
@@ -54,9 +54,15 @@ describe("p2p: the tracker fallback", { timeout: 60_000 }, () => {
     const leecher = await side(tracker);
     // The seeder's own construction is seeded: kept live and announced on the tracker.
     await seeder.torrents.seed(head, item.snapshot, { own: true });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Its announce goes out once its offers are made (5 s, below); a leecher asking before would find nobody
+    // and wait for the next announce round (minutes).
+    const deadline = Date.now() + 20_000;
+    while (tracker.seeders(head.infoHash) === 0) {
+      assert.ok(Date.now() < deadline, "the seeder never announced itself on the tracker");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
-    const result = await leecher.torrents.fetch(head, { timeoutMs: 20_000 });
+    const result = await leecher.torrents.fetch(head, { timeoutMs: 30_000 });
     assert.equal(result.fromCache, false);
     assert.deepEqual(result.sources, [], "no linked peer sent it: the tracker's peer did");
     assert.equal(bytesToHex(chunkHash(decodeChunk(result.bytes))), head.hash);
