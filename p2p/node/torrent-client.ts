@@ -1,14 +1,18 @@
 /**
  * Node-only: the WebTorrent client the data plane runs on. Peers come from the mesh's links and the
- * trackers, so WebTorrent's own discovery (DHT, local service discovery, port mapping) stays off, and its
- * tracker connections use node-datachannel on loopback-capable settings.
+ * trackers, so WebTorrent's own discovery (DHT, local service discovery, port mapping, peer exchange) stays
+ * off, and its tracker connections use loopback-capable WebRTC settings.
  */
+import type { Server } from "node:net";
+import createDebug from "debug";
 import WebTorrent from "webtorrent";
 import type { TorrentClient } from "../chunk-torrents.ts";
 import { LOOPBACK_RTC_CONFIG, nodeWrtc } from "./rtc.ts";
 
+const debug = createDebug("seedcraft:torrents");
+
 export function createTorrentClient(options: { rtcConfig?: RTCConfiguration } = {}): TorrentClient {
-  return new WebTorrent({
+  const client = new WebTorrent({
     dht: false,
     lsd: false,
     utp: false,
@@ -18,4 +22,16 @@ export function createTorrentClient(options: { rtcConfig?: RTCConfiguration } = 
     utPex: false,
     tracker: { rtcConfig: options.rtcConfig ?? LOOPBACK_RTC_CONFIG, wrtc: nodeWrtc },
   });
+  // WebTorrent always opens a BitTorrent-over-TCP port, on every interface (it has no host option). Our
+  // peers meet over WebRTC only: move that port to loopback once it is up.
+  client.once("listening", () => {
+    const server = (client as unknown as { _connPool?: { tcpServer?: Server } })._connPool?.tcpServer;
+    if (!server?.listening) return;
+    server.close(() => {
+      if (!client.destroyed) server.listen(0, "127.0.0.1");
+    });
+  });
+  // Closing while that move is under way makes WebTorrent report the closed server: not worth a crash.
+  client.on("error", (error: Error) => debug("WebTorrent: %s", error.message));
+  return client;
 }
