@@ -111,6 +111,8 @@ const noPrefix = (hex: Hex) => hex.slice(2).toLowerCase();
 /** A chunk asked for this many times lately is popular: it is seeded (kept live, announced). */
 const POPULAR_REQUESTS = 3;
 const POPULARITY_HALF_LIFE_MS = 60_000;
+/** How often a fetch with no peer yet announces to the trackers again (offers take ~5 s to make in Node). */
+const TRACKER_RETRY_MS = 6_000;
 /** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
 const IN_MEMORY = { store: MemoryChunkStore, destroyStoreOnDestroy: true };
 
@@ -451,6 +453,15 @@ export class ChunkTorrents {
     if (!options.from) this.#linkListeners.add(onLink);
 
     const timeoutMs = options.timeoutMs ?? 10_000;
+    // With no peer yet, ask the trackers again now and then: their next round is minutes away, and a
+    // connection they signaled may have failed.
+    const reannounce =
+      this.#trackers.length > 0
+        ? setInterval(() => {
+            if (torrent.numPeers === 0) torrent.discovery?.tracker?.update();
+          }, TRACKER_RETRY_MS)
+        : undefined;
+    reannounce?.unref?.();
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
@@ -508,6 +519,7 @@ export class ChunkTorrents {
       return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
     } finally {
       this.#linkListeners.delete(onLink);
+      clearInterval(reannounce);
       this.#drop(torrent);
       this.#applyPolicy();
     }

@@ -93,6 +93,8 @@ declare module "webtorrent" {
     numPeers: number;
     downloaded: number;
     uploaded: number;
+    /** Its peer discovery; `tracker` is bittorrent-tracker's client (announce again with `update()`). */
+    discovery?: { tracker?: { update(): void } };
     /** WebTorrent's peers by id (for WebRTC peers, the id of the stream it was given). Internal, but stable in 3.x. */
     _peers: Map<string, { wire: Wire | null }>;
     addPeer(peer: object): boolean;
