@@ -19,7 +19,7 @@ import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { UsageError } from "./errors.ts";
 import { type LocalChainClients, localChainClients } from "./local-chain.ts";
-import { readSeederWallet } from "./seed.ts";
+import { readSeederWallet, seederRunningIn } from "./seed.ts";
 
 export const CLAIM_HELP = `  claim    Claim energy for the seeder's receipts: commit, wait for the challenge, prove, claim.
            --cache <dir>          the seeder's directory (SEEDCRAFT_STATE_DIR/seeder)
@@ -236,6 +236,10 @@ export async function claim(args: string[]): Promise<number> {
     say(`moved the local chain's clock to epoch ${current + 1n} (epochs are ${epochLength} s)`);
   }
 
+  // The seeder writes its receipt log and cache as it runs: claim from a stopped seeder's directory.
+  const running = await seederRunningIn(dir);
+  if (running !== undefined)
+    throw new UsageError(`a seeder (pid ${running}) runs in ${dir}: stop it first, then claim`);
   const store = await ReceiptStore.open(path.join(dir, "receipts"));
   const cache = await NodeChunkCache.open(path.join(dir, "cache"));
   try {

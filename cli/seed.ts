@@ -7,7 +7,7 @@
  * receipts and claims survive restarts. Run under a parent with an IPC channel, it reports `SeederReport`s
  * and takes `SeederCommand`s (bench:torrent drives it so).
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
@@ -86,6 +86,28 @@ function formatRate(bytesPerSecond: number): string {
   if (bytesPerSecond >= 1024 * 1024) return `${(bytesPerSecond / 1024 / 1024).toFixed(1)} MiB/s`;
   if (bytesPerSecond >= 1024) return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
   return `${bytesPerSecond} B/s`;
+}
+
+/** The process running as the seeder of `dir`, if one does (its lock file names a live pid). */
+export async function seederRunningIn(dir: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(path.join(dir, "seeder.lock"), "utf8")).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One seeder per directory (its cache and receipt log have one writer); a stale lock is taken over. */
+async function lockSeederDir(dir: string): Promise<() => Promise<void>> {
+  const running = await seederRunningIn(dir);
+  if (running !== undefined && running !== process.pid)
+    throw new UsageError(`a seeder (pid ${running}) already runs in ${dir}`);
+  const file = path.join(dir, "seeder.lock");
+  await writeFile(file, `${process.pid}\n`);
+  return () => rm(file, { force: true });
 }
 
 /** The wallet key kept in a seeder's directory; throws UsageError when there is none. */
@@ -182,6 +204,7 @@ export async function seed(args: string[]): Promise<number> {
   const terrain = terrainSeedOf(domain.chainId, domain.verifyingContract);
 
   await mkdir(dir, { recursive: true });
+  const releaseLock = await lockSeederDir(dir);
   const wallet = privateKeyToAccount(await seederWallet(dir));
   const sessionKey = nativeSigningAccount(generatePrivateKey());
   const clients = localChainClients(deployment, rpc, wallet);
@@ -294,6 +317,7 @@ export async function seed(args: string[]): Promise<number> {
   await node.stop();
   await cache.close();
   await receipts.close();
+  await releaseLock();
   releaseWebRtc();
   process.disconnect?.();
   return 0;
