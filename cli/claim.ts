@@ -18,8 +18,8 @@ import { readDeployment } from "../deploy/deployment-file.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { UsageError } from "./errors.ts";
-import { type LocalChainClients, localChainClients } from "./local-chain.ts";
-import { readSeederWallet, seederRunningIn } from "./seed.ts";
+import { advanceToNextEpoch, type LocalChainClients, localChainClients, worldEnv } from "./local-chain.ts";
+import { formatEnergy, readSeederWallet, seederRunningIn } from "./seed.ts";
 
 export const CLAIM_HELP = `  claim    Claim energy for the seeder's receipts: commit, wait for the challenge, prove, claim.
            --cache <dir>          the seeder's directory (SEEDCRAFT_STATE_DIR/seeder)
@@ -36,9 +36,6 @@ export class ClaimFailedError extends SeedcraftError {
     this.name = "ClaimFailedError";
   }
 }
-
-const ENERGY = 10n ** 18n;
-const formatEnergy = (wei: bigint) => `${wei / ENERGY}.${((wei % ENERGY) / 10n ** 14n).toString().padStart(4, "0")}`;
 
 type Contract = LocalChainClients["deployment"]["contracts"]["SeedingRewards"];
 
@@ -214,8 +211,7 @@ export async function claim(args: string[]): Promise<number> {
     throw new UsageError(`--epoch must be an epoch number, got ${JSON.stringify(values.epoch)}`);
   const stateDir = process.env.SEEDCRAFT_STATE_DIR || ".seedcraft";
   const dir = path.resolve(values.cache ?? path.join(stateDir, "seeder"));
-  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
-  const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
+  const { network, rpc } = worldEnv();
   const deployment = await readDeployment(network);
   const wallet = privateKeyToAccount(await readSeederWallet(dir));
   const clients = localChainClients(deployment, rpc, wallet);
@@ -225,15 +221,8 @@ export async function claim(args: string[]): Promise<number> {
   if (values["advance-time"]) {
     if (deployment.chainId !== 31337) throw new UsageError("--advance-time works on the local chain only");
     const epochLength = await read<bigint>(clients, rewards, "epochLength");
-    const current = await read<bigint>(clients, rewards, "currentEpoch");
-    const next = await read<bigint>(clients, rewards, "epochStart", [Number(current) + 1]);
-    const now = (await clients.publicClient.getBlock()).timestamp;
-    await clients.publicClient.request({
-      method: "evm_increaseTime" as "eth_chainId",
-      params: [Number(next - now + 1n)] as unknown as undefined,
-    });
-    await clients.publicClient.request({ method: "evm_mine" as "eth_chainId" });
-    say(`moved the local chain's clock to epoch ${current + 1n} (epochs are ${epochLength} s)`);
+    const epoch = await advanceToNextEpoch(clients);
+    say(`moved the local chain's clock to epoch ${epoch} (epochs are ${epochLength} s)`);
   }
 
   // The seeder writes its receipt log and cache as it runs: claim from a stopped seeder's directory.
@@ -261,7 +250,7 @@ export async function claim(args: string[]): Promise<number> {
     let earned = 0n;
     for (const epoch of finished) {
       const reward = await claimEpoch(clients, store, cache, epoch, say);
-      say(`epoch ${epoch}: claimed ${formatEnergy(reward)} energy`);
+      say(`epoch ${epoch}: claimed ${formatEnergy(reward, 4)} energy`);
       earned += reward;
     }
     const energy = deployment.contracts.EnergyToken;
@@ -271,7 +260,7 @@ export async function claim(args: string[]): Promise<number> {
       functionName: "balanceOf",
       args: [wallet.address as Address],
     })) as bigint;
-    say(`earned ${formatEnergy(earned)} energy; ${wallet.address} holds ${formatEnergy(balance)}`);
+    say(`earned ${formatEnergy(earned, 4)} energy; ${wallet.address} holds ${formatEnergy(balance, 4)}`);
     return 0;
   } finally {
     await cache.close();

@@ -133,3 +133,33 @@ export async function seedingEpochClock(clients: LocalChainClients): Promise<{
     refresh,
   };
 }
+
+/** Where a command finds the local world: the deployment's network, the chain and the indexer. */
+export function worldEnv(): { network: string; rpc: string; indexer: string } {
+  return {
+    network: process.env.SEEDCRAFT_NETWORK || "localhost",
+    rpc: process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545",
+    indexer: process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069",
+  };
+}
+
+/** Local chains only: moves the chain's clock one second into the next seeding epoch; resolves with it. */
+export async function advanceToNextEpoch(clients: LocalChainClients): Promise<bigint> {
+  const rewards = clients.deployment.contracts.SeedingRewards;
+  const read = (functionName: "currentEpoch" | "epochStart", args: unknown[] = []) =>
+    clients.publicClient.readContract({
+      address: rewards.address,
+      abi: rewards.abi,
+      functionName,
+      args,
+    }) as Promise<bigint>;
+  const next = (await read("currentEpoch")) + 1n;
+  const start = await read("epochStart", [Number(next)]);
+  const now = (await clients.publicClient.getBlock()).timestamp;
+  await clients.publicClient.request({
+    method: "evm_increaseTime" as "eth_chainId",
+    params: [Number(start - now + 1n)] as unknown as undefined,
+  });
+  await clients.publicClient.request({ method: "evm_mine" as "eth_chainId" });
+  return next;
+}

@@ -8,7 +8,7 @@
  * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
  */
 import { parseArgs } from "node:util";
-import { getAddress, type Hex } from "viem";
+import { getAddress, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { chunkIdOf, locateBlock } from "../core/chunk.ts";
@@ -23,7 +23,13 @@ import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { startTracker } from "../p2p/node/tracker.ts";
 import { UsageError } from "./errors.ts";
-import { authorizeSession, fundLocalAccount, localChainClients } from "./local-chain.ts";
+import {
+  authorizeSession,
+  fundLocalAccount,
+  type LocalChainClients,
+  localChainClients,
+  worldEnv,
+} from "./local-chain.ts";
 
 export type PeerReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
@@ -139,6 +145,31 @@ export function numberFlag(
   return parsed;
 }
 
+/** --name: what other players see, at most 32 bytes. */
+export function nameFlag(value: string | undefined, fallback: string): string {
+  const name = value ?? fallback;
+  if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
+  return name;
+}
+
+/** --at x,z: two integers (a block column), 0,0 by default. */
+export function placeFlag(value: string | undefined): [number, number] {
+  const at = (value ?? "0,0").split(",").map((part) => (/^-?\d+$/.test(part.trim()) ? Number(part) : Number.NaN));
+  if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
+    throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(value)}`);
+  return at as [number, number];
+}
+
+/**
+ * The clients' wallet (funded first on the local chain) authorizes `sessionKey` for a day, and this waits
+ * until the indexer shows it: peers judge our hello against the indexer.
+ */
+export async function joinWithSession(clients: LocalChainClients, sessionKey: LocalAccount, indexer: string) {
+  if (clients.deployment.chainId === 31337) await fundLocalAccount(clients, clients.walletClient.account);
+  await authorizeSession(clients, sessionKey, 86_400);
+  await waitForSession(indexer, clients.walletClient.account.address, sessionKey.address);
+}
+
 export async function peer(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -153,19 +184,14 @@ export async function peer(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const name = values.name ?? "peer";
-  if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
-  const at = (values.at ?? "0,0").split(",").map(Number);
-  if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
-    throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(values.at)}`);
+  const name = nameFlag(values.name, "peer");
+  const at = placeFlag(values.at);
   const radius = numberFlag("walk", values.walk, 4, 0, 64);
   const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
   const bootstrap = bootstrapList(values.bootstrap);
 
-  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
-  const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
-  const indexer = process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069";
+  const { network, rpc, indexer } = worldEnv();
   const deployment = await readDeployment(network);
   if (deployment.chainId !== 31337)
     throw new UsageError("seedcraft peer makes a burner wallet, which only the local chain (31337) can fund");
@@ -175,12 +201,9 @@ export async function peer(args: string[]): Promise<number> {
   const wallet = privateKeyToAccount(generatePrivateKey());
   // Its ops are signed by libsecp256k1 (the same signatures as viem's, without JavaScript's warm-up).
   const sessionKey = nativeSigningAccount(generatePrivateKey());
-  const clients = localChainClients(deployment, rpc, wallet);
-  await fundLocalAccount(clients, wallet);
-  await authorizeSession(clients, sessionKey, 86_400);
-  await waitForSession(indexer, wallet.address, sessionKey.address);
+  await joinWithSession(localChainClients(deployment, rpc, wallet), sessionKey, indexer);
 
-  const [x0, z0] = at as [number, number];
+  const [x0, z0] = at;
   const positionAt = (angle: number): Position => {
     const x = x0 + radius * Math.cos(angle);
     const z = z0 + radius * Math.sin(angle);

@@ -25,8 +25,8 @@ import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { UsageError } from "./errors.ts";
-import { authorizeSession, fundLocalAccount, localChainClients, seedingEpochClock } from "./local-chain.ts";
-import { bootstrapList, numberFlag, waitForSession } from "./peer.ts";
+import { localChainClients, seedingEpochClock, worldEnv } from "./local-chain.ts";
+import { bootstrapList, joinWithSession, nameFlag, numberFlag, placeFlag } from "./peer.ts";
 import { relaunchWith, startedWith } from "./relaunch.ts";
 
 export type SeederReport =
@@ -77,9 +77,10 @@ export function parseRate(name: string, value: string | undefined): number | und
   return rate;
 }
 
-/** Energy (18 decimals) with two decimals. */
-function formatEnergy(wei: bigint): string {
-  return `${wei / 10n ** 18n}.${((wei % 10n ** 18n) / 10n ** 16n).toString().padStart(2, "0")}`;
+/** An amount of energy (18 decimals), with `decimals` of them shown (rounded down). */
+export function formatEnergy(wei: bigint, decimals = 2): string {
+  const unit = 10n ** 18n;
+  return `${wei / unit}.${((wei % unit) / 10n ** BigInt(18 - decimals)).toString().padStart(decimals, "0")}`;
 }
 
 function formatRate(bytesPerSecond: number): string {
@@ -173,12 +174,8 @@ export async function seed(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const name = values.name ?? "seeder";
-  if (new TextEncoder().encode(name).length > 32) throw new UsageError("--name must fit in 32 bytes");
-  const atParts = (values.at ?? "0,0").split(",");
-  const at = atParts.map((part) => (/^-?\d+$/.test(part.trim()) ? Number(part) : Number.NaN));
-  if (at.length !== 2 || !at.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 30))
-    throw new UsageError(`--at must be two integers x,z, got ${JSON.stringify(values.at)}`);
+  const name = nameFlag(values.name, "seeder");
+  const [x, z] = placeFlag(values.at);
   const radius = numberFlag("radius", values.radius, 4, 0, 32);
   const upload = parseRate("up", values.up ?? process.env.SEEDCRAFT_UPLOAD_LIMIT);
   const download = parseRate("down", values.down ?? process.env.SEEDCRAFT_DOWNLOAD_LIMIT);
@@ -196,9 +193,7 @@ export async function seed(args: string[]): Promise<number> {
   // The flags are good: now run as the seeder process proper (bad flags are refused without a second start).
   if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
 
-  const network = process.env.SEEDCRAFT_NETWORK || "localhost";
-  const rpc = process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545";
-  const indexer = process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069";
+  const { network, rpc, indexer } = worldEnv();
   const deployment = await readDeployment(network);
   const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
   const terrain = terrainSeedOf(domain.chainId, domain.verifyingContract);
@@ -208,9 +203,7 @@ export async function seed(args: string[]): Promise<number> {
   const wallet = privateKeyToAccount(await seederWallet(dir));
   const sessionKey = nativeSigningAccount(generatePrivateKey());
   const clients = localChainClients(deployment, rpc, wallet);
-  if (deployment.chainId === 31337) await fundLocalAccount(clients, wallet);
-  await authorizeSession(clients, sessionKey, 86_400);
-  await waitForSession(indexer, wallet.address, sessionKey.address);
+  await joinWithSession(clients, sessionKey, indexer);
 
   const cache = await NodeChunkCache.open(path.join(dir, "cache"), { maxEntries: cacheEntries });
   const receipts = await ReceiptStore.open(path.join(dir, "receipts"));
@@ -221,7 +214,6 @@ export async function seed(args: string[]): Promise<number> {
     abi: rewards.abi,
     functionName: "rewardRate",
   })) as bigint;
-  const [x, z] = at as [number, number];
   const position: Position = [x + 0.5, groundHeight(terrain, x, z) + 1, z + 0.5];
   const isChild = typeof process.send === "function";
   const send = (report: SeederReport) => {

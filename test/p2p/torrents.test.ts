@@ -8,9 +8,14 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bytesToHex, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { anchorSnapshots, localChainClients, seedingEpochClock } from "../../cli/local-chain.ts";
+import {
+  advanceToNextEpoch as advanceChainToNextEpoch,
+  anchorSnapshots,
+  localChainClients,
+  seedingEpochClock,
+} from "../../cli/local-chain.ts";
 import { World } from "../../cli/world.ts";
 import { CHUNK_SIZE, decodeChunk } from "../../core/chunk.ts";
 import { chunkHash } from "../../core/merkle.ts";
@@ -139,21 +144,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
 
   /** Moves the local chain's clock into the next seeding epoch (and the peers' epoch clock with it). */
   async function advanceToNextEpoch(): Promise<void> {
-    const rewards = clients.deployment.contracts.SeedingRewards;
-    const read = (functionName: string, args: unknown[] = []) =>
-      clients.publicClient.readContract({
-        address: rewards.address,
-        abi: rewards.abi,
-        functionName,
-        args,
-      }) as Promise<bigint>;
-    const next = await read("epochStart", [Number(await read("currentEpoch")) + 1]);
-    const now = (await clients.publicClient.getBlock()).timestamp;
-    await clients.publicClient.request({
-      method: "evm_increaseTime" as "eth_chainId",
-      params: [Number(next - now + 1n)] as unknown as undefined,
-    });
-    await clients.publicClient.request({ method: "evm_mine" as "eth_chainId" });
+    await advanceChainToNextEpoch(clients);
     await epochs.refresh();
   }
 
