@@ -242,8 +242,7 @@ export class ChunkTorrents {
   }
 
   stats(): TorrentStats {
-    let wires = 0;
-    for (const mux of this.#links.values()) wires += mux.streams;
+    const wires = this.#wires();
     let banned = 0;
     for (const peerId of this.#banned.keys()) if (this.isBanned(peerId)) banned++;
     let uploaded = 0;

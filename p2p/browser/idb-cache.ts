@@ -5,16 +5,16 @@
  * Snapshots and their index entries are written in one transaction, so neither is ever seen without the other.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
-import { bytesToHex, type Hex } from "viem";
-import { CHUNK_BYTES, decodeChunk, MAX_CHUNK_ID, parseChunkId } from "../../core/chunk.ts";
-import { chunkHash } from "../../core/merkle.ts";
-import { chunkTorrent } from "../../core/torrent.ts";
+import type { Hex } from "viem";
+import { CHUNK_BYTES, parseChunkId } from "../../core/chunk.ts";
 import {
   type CachedChunk,
   type ChunkHead,
   type ChunkStore,
   ChunkStoreError,
   type ChunkStoreStats,
+  checkSnapshot,
+  snapshotHash,
 } from "../chunk-store.ts";
 
 type IndexRecord = {
@@ -36,14 +36,12 @@ export type IdbCacheLimits = { maxEntries: number };
 export const DEFAULT_IDB_CACHE_LIMITS: IdbCacheLimits = { maxEntries: 4096 };
 
 const keyOf = (chunkId: bigint, version: number) => `${chunkId}:${version}`;
-const hashOf = (bytes: Uint8Array) => bytesToHex(chunkHash(decodeChunk(bytes)));
 const headOf = (record: IndexRecord): ChunkHead => ({
   chunkId: parseChunkId(record.chunkId),
   version: record.version,
   hash: record.hash,
   infoHash: record.infoHash,
 });
-const bad = (details: string) => new ChunkStoreError("CACHE_BAD_ENTRY", "Not a snapshot of this chunk.", details);
 
 export class IdbChunkCache implements ChunkStore {
   readonly #db: IDBPDatabase<CacheSchema>;
@@ -110,14 +108,7 @@ export class IdbChunkCache implements ChunkStore {
 
   async put(head: ChunkHead, bytes: Uint8Array, options: { pinned?: boolean; checked?: boolean } = {}): Promise<void> {
     this.#open();
-    if (typeof head.chunkId !== "bigint" || head.chunkId < 0n || head.chunkId > MAX_CHUNK_ID)
-      throw bad("the chunk id is outside 0..2^96-1");
-    if (!Number.isSafeInteger(head.version) || head.version < 0) throw bad(`version ${head.version}`);
-    if (!(bytes instanceof Uint8Array) || bytes.length !== CHUNK_BYTES) throw bad(`${bytes?.length} bytes`);
-    const hash = options.checked ? (head.hash.toLowerCase() as Hex) : hashOf(bytes);
-    if (hash !== head.hash.toLowerCase()) throw bad(`the bytes hash to ${hash}, not ${head.hash}`);
-    const infoHash = chunkTorrent(head.chunkId, head.version, bytes).infoHash;
-    if (infoHash !== head.infoHash.toLowerCase()) throw bad(`the bytes make the torrent ${infoHash}`);
+    const { hash, infoHash } = checkSnapshot(head, bytes, options.checked);
     const key = keyOf(head.chunkId, head.version);
     const record: IndexRecord = {
       key,
@@ -157,7 +148,7 @@ export class IdbChunkCache implements ChunkStore {
     }
     const stored = await this.#db.get("snapshots", record.key);
     const bytes = stored instanceof Uint8Array ? stored : undefined;
-    if (!bytes || bytes.length !== CHUNK_BYTES || hashOf(bytes) !== record.hash) {
+    if (!bytes || bytes.length !== CHUNK_BYTES || snapshotHash(bytes) !== record.hash) {
       this.#counts.corrupt++;
       await this.#remove(record);
       return undefined;

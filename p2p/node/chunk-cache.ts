@@ -15,9 +15,8 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import createDebug from "debug";
-import { bytesToHex, type Hex } from "viem";
-import { CHUNK_BYTES, decodeChunk, MAX_CHUNK_ID, parseChunkId } from "../../core/chunk.ts";
-import { chunkHash } from "../../core/merkle.ts";
+import type { Hex } from "viem";
+import { CHUNK_BYTES, parseChunkId } from "../../core/chunk.ts";
 import { chunkTorrent } from "../../core/torrent.ts";
 import {
   type CachedChunk,
@@ -25,6 +24,8 @@ import {
   type ChunkStore,
   ChunkStoreError,
   type ChunkStoreStats,
+  checkSnapshot,
+  snapshotHash,
 } from "../chunk-store.ts";
 
 const debug = createDebug("seedcraft:cache");
@@ -70,7 +71,6 @@ type IndexEntry = {
 
 const keyOf = (chunkId: bigint, version: number) => `${chunkId}:${version}`;
 const fileNameOf = (chunkId: bigint, version: number) => `${chunkId.toString(16)}-${version}.chunk`;
-const hashOf = (bytes: Uint8Array): Hex => bytesToHex(chunkHash(decodeChunk(bytes)));
 const sumOf = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 const SUM = /^[0-9a-f]{64}$/;
 const headOf = (entry: Entry): ChunkHead => ({
@@ -109,11 +109,6 @@ async function readIfPresent(path: string): Promise<Buffer | undefined> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-}
-
-function bad(head: ChunkHead, details: string): ChunkStoreError {
-  const what = typeof head.chunkId === "bigint" ? `chunk ${head.chunkId} v${head.version}: ` : "";
-  return new ChunkStoreError("CACHE_BAD_ENTRY", "Not a valid chunk snapshot for this head.", `${what}${details}`);
 }
 
 function checkLimits(limits: CacheLimits): void {
@@ -266,7 +261,7 @@ export class NodeChunkCache implements ChunkStore {
     this.#add({
       chunkId,
       version,
-      hash: hashOf(bytes),
+      hash: snapshotHash(bytes),
       infoHash,
       sum: sumOf(bytes),
       pinned: false,
@@ -374,19 +369,7 @@ export class NodeChunkCache implements ChunkStore {
 
   /** Checks a put's input and returns its entry; throws CACHE_BAD_ENTRY, changing nothing. */
   #validate(head: ChunkHead, bytes: Uint8Array, checked: boolean): Entry {
-    if (typeof head.chunkId !== "bigint" || head.chunkId < 0n || head.chunkId > MAX_CHUNK_ID)
-      throw bad(head, "the chunk id is outside 0..2^96-1");
-    if (!Number.isSafeInteger(head.version) || head.version < 0)
-      throw bad(head, `the version must be a non-negative integer, not ${head.version}`);
-    if (!(bytes instanceof Uint8Array) || bytes.length !== CHUNK_BYTES)
-      throw bad(head, `a snapshot is ${CHUNK_BYTES} bytes, not ${bytes?.length}`);
-    if (typeof head.hash !== "string" || typeof head.infoHash !== "string")
-      throw bad(head, "the head needs a hash and an infoHash");
-    const hash = checked ? (head.hash.toLowerCase() as Hex) : hashOf(bytes);
-    if (hash !== head.hash.toLowerCase()) throw bad(head, `the bytes hash to ${hash}, not ${head.hash}`);
-    const infoHash = chunkTorrent(head.chunkId, head.version, bytes).infoHash.toLowerCase() as Hex;
-    if (infoHash !== head.infoHash.toLowerCase())
-      throw bad(head, `the bytes make the torrent ${infoHash}, not ${head.infoHash}`);
+    const { hash, infoHash } = checkSnapshot(head, bytes, checked);
     return {
       chunkId: head.chunkId,
       version: head.version,
@@ -411,7 +394,7 @@ export class NodeChunkCache implements ChunkStore {
     const intact =
       file !== undefined &&
       file.length === CHUNK_BYTES &&
-      (entry.sum !== undefined ? sumOf(file) === entry.sum : hashOf(file) === entry.hash);
+      (entry.sum !== undefined ? sumOf(file) === entry.sum : snapshotHash(file) === entry.hash);
     if (file && intact) {
       if (entry.sum === undefined) {
         entry.sum = sumOf(file);
