@@ -1,6 +1,6 @@
 /** viem clients for a local Seedcraft chain, from its deployment file, and the steps tests repeat on it. */
 import type { LocalAccount } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { authorizeSession, fundLocalAccount, localChainClients } from "../../cli/local-chain.ts";
 import { readDeployment } from "../../deploy/deployment-file.ts";
 import { waitFor } from "./world.ts";
@@ -44,4 +44,23 @@ export async function waitForIndexedBlock(indexer: string, block: bigint, timeou
     },
     timeoutMs,
   );
+}
+
+/** A player of the tests: a wallet and the session key it authorized. */
+export type TestPlayer = { wallet: LocalAccount; session: LocalAccount };
+
+/** `count` new wallets, each with a session key authorized on chain (for an hour) and seen by the indexer. */
+export async function newPlayers(clients: LocalClients, indexer: string, count: number): Promise<TestPlayer[]> {
+  const made: TestPlayer[] = [];
+  let last = 0n;
+  for (let i = 0; i < count; i++) {
+    const player = {
+      wallet: privateKeyToAccount(generatePrivateKey()),
+      session: privateKeyToAccount(generatePrivateKey()),
+    };
+    last = await authorizeSessionKey(clients, player.session, player.wallet);
+    made.push(player);
+  }
+  await waitForIndexedBlock(indexer, last);
+  return made;
 }

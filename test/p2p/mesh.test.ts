@@ -9,8 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type Peer from "simple-peer";
-import { bytesToHex, hexToBytes, type LocalAccount } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { bytesToHex, hexToBytes } from "viem";
 import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
@@ -29,7 +28,7 @@ import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { connectThroughDht } from "../../p2p/node/signal.ts";
 import { type OpVerdict, WorldReplica } from "../../p2p/replica.ts";
-import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { type LocalClients, localClients, newPlayers, type TestPlayer } from "../helpers/chain-clients.ts";
 import { prng } from "../helpers/prng.ts";
 import { loopbackPair } from "../helpers/rtc.ts";
 import { waitFor } from "../helpers/world.ts";
@@ -37,7 +36,7 @@ import { waitFor } from "../helpers/world.ts";
 const NETWORK = "p2p-mesh";
 const PORTS = { chain: 22545, indexer: 22069, app: 22173 };
 
-type Player = { wallet: LocalAccount; session: LocalAccount };
+type Player = TestPlayer;
 
 /** A clock that runs with the real one until a test pins it (to make two edits share a stamp). */
 class TestClock {
@@ -73,21 +72,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     releaseWebRtc();
   });
 
-  /** New wallets, each with a session key authorized on chain and seen by the indexer. */
-  async function players(count: number): Promise<Player[]> {
-    const made: Player[] = [];
-    let last = 0n;
-    for (let i = 0; i < count; i++) {
-      const player = {
-        wallet: privateKeyToAccount(generatePrivateKey()),
-        session: privateKeyToAccount(generatePrivateKey()),
-      };
-      last = await authorizeSessionKey(clients, player.session, player.wallet);
-      made.push(player);
-    }
-    await waitForIndexedBlock(world.urls.indexer, last);
-    return made;
-  }
+  const players = (count: number) => newPlayers(clients, world.urls.indexer, count);
 
   /** Standing on the ground near (x, z): the feet just above the terrain. */
   function standAt(x: number, z: number): Position {

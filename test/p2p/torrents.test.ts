@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bytesToHex, type LocalAccount } from "viem";
+import { bytesToHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
   advanceToNextEpoch as advanceChainToNextEpoch,
@@ -31,7 +31,14 @@ import { NodePeer } from "../../p2p/node/peer.ts";
 import { ReceiptStore } from "../../p2p/node/receipt-store.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { createTorrentClient } from "../../p2p/node/torrent-client.ts";
-import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import {
+  authorizeSessionKey,
+  type LocalClients,
+  localClients,
+  newPlayers,
+  type TestPlayer,
+  waitForIndexedBlock,
+} from "../helpers/chain-clients.ts";
 import { area, editedSnapshot } from "../helpers/data-plane.ts";
 import { prng } from "../helpers/prng.ts";
 import { runCli, waitFor } from "../helpers/world.ts";
@@ -39,7 +46,7 @@ import { runCli, waitFor } from "../helpers/world.ts";
 const NETWORK = "p2p-torrents";
 const PORTS = { chain: 29545, indexer: 29069, app: 29173 };
 
-type Player = { wallet: LocalAccount; session: LocalAccount };
+type Player = TestPlayer;
 type Started = { peer: NodePeer; cache: NodeChunkCache; receipts: ReceiptStore; fetched: FetchResult[] };
 
 describe("p2p: the data plane", { timeout: 300_000 }, () => {
@@ -71,20 +78,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     releaseWebRtc();
   });
 
-  async function players(count: number): Promise<Player[]> {
-    const made: Player[] = [];
-    let last = 0n;
-    for (let i = 0; i < count; i++) {
-      const player = {
-        wallet: privateKeyToAccount(generatePrivateKey()),
-        session: privateKeyToAccount(generatePrivateKey()),
-      };
-      last = await authorizeSessionKey(clients, player.session, player.wallet);
-      made.push(player);
-    }
-    await waitForIndexedBlock(world.urls.indexer, last);
-    return made;
-  }
+  const players = (count: number) => newPlayers(clients, world.urls.indexer, count);
 
   function standAt(x: number, z: number): Position {
     return [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
