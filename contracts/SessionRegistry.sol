@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
@@ -43,10 +44,12 @@ contract SessionRegistry is EIP712("Seedcraft Sessions", "1"), Nonces {
 
     /// @notice Authorizes (or extends) a session key for the sender. `keyConsent` is the session key's own
     /// EIP-712 signature of `SessionConsent(wallet, expiresAt)`: without it, anyone could claim another
-    /// player's address as its session key and take credit for what that address sends.
-    function authorize(address sessionKey, uint64 expiresAt, bytes calldata keyConsent) external {
+    /// player's address as its session key and take credit for what that address sends. Any ETH sent
+    /// goes on to the session key, for the gas of its anchors: one wallet transaction sets a player up.
+    function authorize(address sessionKey, uint64 expiresAt, bytes calldata keyConsent) external payable {
         _checkConsent(msg.sender, sessionKey, expiresAt, keyConsent);
         _authorize(msg.sender, sessionKey, expiresAt);
+        if (msg.value > 0) Address.sendValue(payable(sessionKey), msg.value);
     }
 
     /// @notice Authorizes a session key with the wallet's EIP-712 signature: anyone may submit it.

@@ -79,6 +79,25 @@ describe("SessionRegistry", () => {
     assert.equal(await registry.read.canSignFor([key, alice.account.address]), false);
   });
 
+  it("passes the ETH sent with an authorization on to the session key, for its gas", async () => {
+    const registry = await viem.deployContract("SessionRegistry");
+    const keyAccount = privateKeyToAccount(generatePrivateKey());
+    const expiresAt = (await now()) + 3600n;
+    const signed = await consent(registry, keyAccount, alice.account.address, expiresAt);
+    const gas = 10n ** 16n;
+    await registry.write.authorize([keyAccount.address, expiresAt, signed], { value: gas });
+    assert.equal(await publicClient.getBalance({ address: keyAccount.address }), gas);
+    assert.equal(await publicClient.getBalance({ address: registry.address }), 0n);
+    // A refused authorization keeps the ETH with the sender: the whole transaction reverts.
+    const other = privateKeyToAccount(generatePrivateKey());
+    await viem.assertions.revertWithCustomError(
+      registry.write.authorize([other.address, expiresAt, signed], { value: gas }),
+      registry,
+      "NoKeyConsent",
+    );
+    assert.equal(await publicClient.getBalance({ address: other.address }), 0n);
+  });
+
   it("lets only the owning wallet revoke, and a revoked key signs for no one", async () => {
     const registry = await viem.deployContract("SessionRegistry");
     const keyAccount = privateKeyToAccount(generatePrivateKey());
