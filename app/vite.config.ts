@@ -5,7 +5,8 @@
  * - `vite` (dev) and `vite preview` serve it from deployments/<SEEDCRAFT_NETWORK or localhost>.json, read fresh
  *   per request, with SEEDCRAFT_RPC_URL and SEEDCRAFT_INDEXER_URL (503 with a JSON error until the deploy wrote it).
  * - `vite build` makes a static site in app/dist: put a `seedcraft.json` of the same shape,
- *   `{ "deployment": {…}, "rpcUrl": "…", "indexerUrl": "…" }`, next to its index.html when you host it.
+ *   `{ "deployment": {…}, "rpcUrl": "…", "indexerUrl": "…", "gateways": ["ws://…"], "trackers": ["ws://…"] }`,
+ *   next to its index.html when you host it.
  */
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -29,6 +30,13 @@ function seedcraftConfig(): Plugin {
   const network = process.env.SEEDCRAFT_NETWORK ?? "localhost";
   const rpcUrl = process.env.SEEDCRAFT_RPC_URL ?? "http://127.0.0.1:8545";
   const indexerUrl = process.env.SEEDCRAFT_INDEXER_URL ?? "http://127.0.0.1:42069";
+  const list = (value: string | undefined, fallback: string) =>
+    (value ?? fallback)
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const gateways = list(process.env.SEEDCRAFT_GATEWAY_URLS, "ws://127.0.0.1:6880");
+  const trackers = list(process.env.SEEDCRAFT_TRACKERS, "ws://127.0.0.1:6969");
 
   async function handle(req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
     if (req.method !== "GET" && req.method !== "HEAD") return next();
@@ -50,7 +58,7 @@ function seedcraftConfig(): Plugin {
     } catch (error) {
       return sendJson(res, 503, { error: "deployment file is not JSON", details: (error as Error).message });
     }
-    sendJson(res, 200, { deployment, rpcUrl, indexerUrl });
+    sendJson(res, 200, { deployment, rpcUrl, indexerUrl, gateways, trackers });
   }
 
   const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
@@ -76,7 +84,11 @@ export default defineConfig({
   plugins: [seedcraftConfig()],
   resolve: {
     // simple-peer's own browser bundle: its sources need Node's Buffer, process and streams.
-    alias: { "simple-peer": "simple-peer/simplepeer.min.js" },
+    alias: [
+      { find: /^simple-peer$/, replacement: "simple-peer/simplepeer.min.js" },
+      // WebTorrent's own browser bundle: its sources need Node's process, global and path.
+      { find: /^webtorrent$/, replacement: "webtorrent/dist/webtorrent.min.js" },
+    ],
   },
   oxc: { jsx: { runtime: "automatic" } },
   server: {

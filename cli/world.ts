@@ -396,7 +396,13 @@ export class World extends EventEmitter {
           port: this.ports.app,
           bin: binPath("vite"),
           args: ["--config", "app/vite.config.ts"],
-          env: { ...env, SEEDCRAFT_APP_PORT: String(this.ports.app) },
+          env: {
+            ...env,
+            SEEDCRAFT_APP_PORT: String(this.ports.app),
+            // The app's peers reach the DHT through the gateway and find seeders on the tracker.
+            ...(this.parts.includes("gateway") ? { SEEDCRAFT_GATEWAY_URLS: this.urls.gateway } : {}),
+            ...(this.parts.includes("tracker") ? { SEEDCRAFT_TRACKERS: this.urls.tracker } : {}),
+          },
           healthy: async () => {
             const answer = await fetchJson(`${this.urls.app}/`);
             return answer?.status === 200 ? this.urls.app : undefined;

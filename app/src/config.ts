@@ -6,6 +6,10 @@ export type AppConfig = {
   deployment: Deployment;
   rpcUrl: string;
   indexerUrl: string;
+  /** DHT gateways (ws://…): how the browser's peer reaches the DHT. */
+  gateways: string[];
+  /** WebSocket trackers: where seeders are found when no linked peer has a chunk. */
+  trackers: string[];
 };
 
 export class AppConfigError extends SeedcraftError {
@@ -13,6 +17,21 @@ export class AppConfigError extends SeedcraftError {
     super("APP_CONFIG", message, details);
     this.name = "AppConfigError";
   }
+}
+
+function wsUrls(name: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > 16)
+    throw new AppConfigError("The app configuration is invalid.", `\`${name}\` must be a list of at most 16 URLs`);
+  return value.map((item) => {
+    const url = typeof item === "string" ? URL.parse(item) : null;
+    if (!url || (url.protocol !== "ws:" && url.protocol !== "wss:"))
+      throw new AppConfigError(
+        "The app configuration is invalid.",
+        `\`${name}\` holds ${JSON.stringify(item)}, not a ws(s) URL`,
+      );
+    return item as string;
+  });
 }
 
 function httpUrl(name: string, value: unknown): string {
@@ -32,6 +51,8 @@ export function parseAppConfig(value: unknown): AppConfig {
     deployment: parseDeployment(record.deployment),
     rpcUrl: httpUrl("rpcUrl", record.rpcUrl),
     indexerUrl: httpUrl("indexerUrl", record.indexerUrl),
+    gateways: wsUrls("gateways", record.gateways),
+    trackers: wsUrls("trackers", record.trackers),
   };
 }
 

@@ -1,0 +1,21 @@
+/**
+ * Browser-only: the WebTorrent client of the app's data plane (its prebuilt bundle, aliased in
+ * app/vite.config.ts). Peers come from the mesh's links and the trackers; the browser's own WebRTC reaches
+ * tracker peers, with no STUN or TURN on a loopback world.
+ */
+import WebTorrent from "webtorrent";
+import type { TorrentClient } from "../chunk-torrents.ts";
+
+export function createBrowserTorrentClient(options: { rtcConfig?: RTCConfiguration } = {}): TorrentClient {
+  const client = new WebTorrent({
+    dht: false,
+    lsd: false,
+    utp: false,
+    webSeeds: false,
+    utPex: false,
+    tracker: { rtcConfig: options.rtcConfig ?? { iceServers: [] } },
+  });
+  // A tracker that goes away must not take the page down: fetches fall back to linked peers.
+  client.on("error", (error: Error) => console.warn("seedcraft: torrent client:", error.message));
+  return client;
+}
