@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { PerspectiveCamera } from "three";
 import {
   type BlockSolidity,
   GRAVITY,
@@ -14,6 +15,7 @@ import {
   TICK_SECONDS,
   WALK_SPEED,
 } from "../../app/src/world/player.ts";
+import { inReach, TargetOutline } from "../../app/src/world/targetOutline.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { EYE_HEIGHT } from "../../core/rules.ts";
 import { WORLD_MAX_Y } from "../../core/terrain.ts";
@@ -209,5 +211,49 @@ describe("app: player physics", () => {
     const before = body.position[1];
     for (let t = 0; t < 0.3; t += 1 / 60) body.step(1 / 60, input({ jump: true }), 0, isSolid, isWater);
     assert.ok(body.position[1] > before + 0.5, `swam up to ${body.position[1]}`);
+  });
+});
+
+describe("app: target outline", () => {
+  const camera = (x: number, y: number, z: number, yaw: number, pitch: number) => {
+    const c = new PerspectiveCamera();
+    c.position.set(x, y, z);
+    c.rotation.set(pitch, yaw, 0, "YXZ");
+    c.updateMatrixWorld();
+    return c;
+  };
+
+  it("outlines the block under the crosshair within the rules' reach, measured to its centre", () => {
+    const outline = new TargetOutline();
+    // Eye at (0.5, 1.5, 0.5) looking down −z at block z = −8: its centre is exactly 8 away, the reach.
+    const near = world([[0, 1, -8]]);
+    const hit = outline.update(camera(0.5, 1.5, 0.5, 0, 0), near);
+    assert.deepEqual(hit?.block, [0, 1, -8]);
+    assert.equal(outline.object.visible, true);
+    assert.deepEqual(outline.object.position.toArray(), [0.5, 1.5, -7.5]);
+    assert.equal(outline.changed, true);
+    assert.deepEqual(outline.target("place"), [0, 1, -7]);
+    outline.update(camera(0.5, 1.5, 0.5, 0, 0), near);
+    assert.equal(outline.changed, false);
+
+    // One block further its face is 8.5 away and its centre 9: out of reach, hidden.
+    assert.equal(outline.update(camera(0.5, 1.5, 0.5, 0, 0), world([[0, 1, -9]])), undefined);
+    assert.equal(outline.object.visible, false);
+    assert.equal(outline.changed, true);
+    assert.equal(outline.target("break"), undefined);
+
+    assert.ok(inReach([0.5, 1.5, 0.5], [0, 1, -8]) && !inReach([0.5, 1.5, 0.5], [0, 1, -9]));
+    outline.dispose();
+    outline.dispose();
+  });
+
+  it("passes over unloaded blocks and never targets them", () => {
+    const outline = new TargetOutline();
+    const isSolid: BlockSolidity = (x, y, z) => (z === -3 ? undefined : (x === 0 && y === 1 && z === -5) || y < 0);
+    assert.deepEqual(outline.update(camera(0.5, 1.5, 0.5, 0, 0), isSolid)?.block, [0, 1, -5]);
+    // Looking straight down lands on the floor.
+    const down = outline.update(camera(0.5, 1.5, 0.5, 0, -Math.PI / 2), isSolid);
+    assert.deepEqual(down?.block, [0, -1, 0]);
+    assert.deepEqual(down?.normal, [0, 1, 0]);
   });
 });
