@@ -300,7 +300,7 @@ export class World {
     const geometry = new BufferGeometry();
     geometry.setAttribute("position", new BufferAttribute(buffers.positions, 3));
     geometry.setAttribute("normal", new BufferAttribute(buffers.normals, 3));
-    geometry.setAttribute("color", new BufferAttribute(buffers.colors, 3, true));
+    geometry.setAttribute("uv", new BufferAttribute(buffers.uvs, 2));
     geometry.setIndex(new BufferAttribute(buffers.indices, 1));
     geometry.computeBoundingSphere();
     const mesh = new Mesh(geometry, material);

@@ -29,7 +29,7 @@ function neighboursOf({ cx, cy, cz }: ChunkCoords): NeighbourChunks {
 function remesh(coords: ChunkCoords, seq: number): void {
   const blocks = chunks.get(chunkKey(coords.cx, coords.cy, coords.cz));
   if (!blocks) return;
-  const mesh = meshChunk(blocks, neighboursOf(coords), coords);
+  const mesh = meshChunk(blocks, neighboursOf(coords));
   post({ type: "mesh", ...coords, mesh, seq }, meshTransferables(mesh));
 }
 
