@@ -11,7 +11,9 @@ import {
   type NeighbourChunks,
   quadCount,
 } from "../../app/src/world/mesher.ts";
+import { MeshScheduler } from "../../app/src/world/meshScheduler.ts";
 import { editTarget, raycastVoxels } from "../../app/src/world/picking.ts";
+import type { ChunkCoords, FromMesher } from "../../app/src/world/protocol.ts";
 import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
 import { blockIndex, CHUNK_SIZE, CHUNK_VOLUME } from "../../core/chunk.ts";
 import { generateChunk } from "../../core/terrain.ts";
@@ -285,6 +287,88 @@ describe("app: block atlas", () => {
     const topRow = (TILE_SIZE - 1) * TILE_SIZE * 4;
     assert.ok((side[topRow + 1] as number) > (side[topRow] as number), "top row is green");
     assert.ok((side[0] as number) > (side[2] as number), "bottom row is brown");
+  });
+});
+
+describe("app: mesher worker's queue", () => {
+  /** Chunks with a stone floor four blocks deep, except column cx = −1 and layer cy = 1, which are all air. */
+  const floor = (_seed: number, cx: number, cy: number) => {
+    const blocks = new Uint16Array(CHUNK_VOLUME);
+    if (cx !== -1 && cy !== 1) blocks.fill(BLOCK_IDS.stone, 0, 4 * S * S);
+    return blocks;
+  };
+  const setup = () => {
+    const posted: FromMesher[] = [];
+    const scheduler = new MeshScheduler({ post: (message) => posted.push(message), generate: floor });
+    scheduler.handle({ type: "init", seed: 1 });
+    const drain = () => {
+      while (scheduler.step());
+      return posted.splice(0);
+    };
+    return { scheduler, posted, drain };
+  };
+  const area = (radius: number): ChunkCoords[] => {
+    const list: ChunkCoords[] = [];
+    for (let cz = -radius; cz <= radius; cz++) for (let cx = -radius; cx <= radius; cx++) list.push({ cx, cy: 0, cz });
+    return list;
+  };
+  const meshes = (messages: FromMesher[]) =>
+    messages.flatMap((m) => (m.type === "mesh" ? [`${m.cx},${m.cy},${m.cz}`] : []));
+
+  it("generates and meshes nearest first, each chunk once, after its neighbours exist", () => {
+    const { scheduler, drain } = setup();
+    // Listed far first: the order must come from the distance, not the list.
+    scheduler.handle({ type: "load", chunks: area(2).reverse(), center: [0.5, 0.5, 0.5], seq: 1 });
+    const messages = drain();
+    const generated = messages.flatMap((m) => (m.type === "blocks" ? [Math.hypot(m.cx, m.cz)] : []));
+    assert.equal(generated.length, 25);
+    assert.deepEqual(
+      generated,
+      [...generated].sort((a, b) => a - b),
+    );
+    const meshed = meshes(messages);
+    assert.equal(meshed.length, 25);
+    assert.equal(new Set(meshed).size, 25);
+    assert.equal(meshed[0], "0,0,0");
+  });
+
+  it("lets an edit jump the queue and carries its seq", () => {
+    const { scheduler, posted, drain } = setup();
+    scheduler.handle({ type: "load", chunks: area(3), center: [0.5, 0.5, 0.5], seq: 1 });
+    while (meshes(posted).length === 0) scheduler.step();
+    posted.splice(0);
+    assert.ok(scheduler.generateQueue > 0, "a backlog is left");
+    scheduler.handle({ type: "setBlock", cx: 0, cy: 0, cz: 0, index: blockIndex(5, 3, 5), block: 0, seq: 2 });
+    scheduler.step();
+    const [first] = posted;
+    assert.equal(first?.type, "mesh");
+    assert.ok(first?.type === "mesh" && first.cx === 0 && first.cz === 0 && first.seq === 2);
+    drain();
+  });
+
+  it("remeshes a meshed neighbour when a chunk arrives or leaves, only if the shared border changed", () => {
+    const { scheduler, drain } = setup();
+    const center = [0.5, 0.5, 0.5] as const;
+    scheduler.handle({ type: "load", chunks: [{ cx: 0, cy: 0, cz: 0 }], center, seq: 1 });
+    assert.deepEqual(meshes(drain()), ["0,0,0"]);
+    // Stone beside it hides its +x wall: remeshed.
+    scheduler.handle({ type: "load", chunks: [{ cx: 1, cy: 0, cz: 0 }], center, seq: 2 });
+    assert.deepEqual(meshes(drain()).sort(), ["0,0,0", "1,0,0"]);
+    // Air beside it changes nothing it drew: not remeshed.
+    scheduler.handle({ type: "load", chunks: [{ cx: -1, cy: 0, cz: 0 }], center, seq: 3 });
+    assert.deepEqual(meshes(drain()), ["-1,0,0"]);
+    // An all-air chunk above: the floor's top faces were air-facing already.
+    scheduler.handle({ type: "load", chunks: [{ cx: 0, cy: 1, cz: 0 }], center, seq: 4 });
+    assert.deepEqual(meshes(drain()), ["0,1,0"]);
+    // Unloading the stone neighbour brings the wall back.
+    scheduler.handle({ type: "unload", chunks: [{ cx: 1, cy: 0, cz: 0 }] });
+    assert.deepEqual(meshes(drain()), ["0,0,0"]);
+    // A snapshot replacing a chunk is meshed at once, with its changed neighbours.
+    const snapshot = new Uint16Array(CHUNK_VOLUME).fill(BLOCK_IDS.brick);
+    scheduler.handle({ type: "setChunk", cx: -1, cy: 0, cz: 0, blocks: snapshot, seq: 5 });
+    const after = drain();
+    assert.deepEqual(meshes(after), ["-1,0,0", "0,0,0"]);
+    assert.ok(after.every((m) => m.type !== "mesh" || m.seq === 5));
   });
 });
 

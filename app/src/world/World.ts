@@ -1,7 +1,8 @@
 /**
- * The three.js world: chunk meshes from the mesher worker, an orbit camera, outlines on provisional blocks,
- * and clicks turned into edit requests. It renders on demand, so an idle world costs nothing, and never waits
- * for the worker: meshes are swapped in when they arrive.
+ * The three.js world: chunk meshes from the mesher worker, streamed around a moving centre, an orbit camera,
+ * outlines on provisional blocks, and clicks turned into edit requests. It renders on demand, so an idle world
+ * costs nothing, and never waits for the worker: meshes that arrive are queued and put in the scene within a
+ * per-frame budget, so a burst of them never stalls a frame.
  */
 import {
   AmbientLight,
@@ -9,6 +10,7 @@ import {
   BufferAttribute,
   BufferGeometry,
   Color,
+  DataArrayTexture,
   DirectionalLight,
   EdgesGeometry,
   Fog,
@@ -16,24 +18,37 @@ import {
   LineSegments,
   Mesh,
   MeshLambertMaterial,
+  NearestFilter,
+  NearestMipmapLinearFilter,
   PerspectiveCamera,
   Raycaster,
+  RepeatWrapping,
+  RGBAFormat,
   Scene,
+  Sphere,
+  SRGBColorSpace,
+  UnsignedByteType,
   Vector2,
+  Vector3,
   WebGLRenderer,
 } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { AIR, BLOCK_IDS } from "../../../core/blocks.ts";
-import { CHUNK_SIZE, locateBlock } from "../../../core/chunk.ts";
-import { groundHeight, SEA_LEVEL } from "../../../core/terrain.ts";
-import type { MeshBuffers } from "./mesher.ts";
+import { CHUNK_SIZE, CHUNK_VOLUME, locateBlock } from "../../../core/chunk.ts";
+import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import { generateAtlas, TILE_SIZE } from "./atlas.ts";
+import { type MeshBuffers, meshBytes } from "./mesher.ts";
 import { editTarget, raycastVoxels, type Vec3, type VoxelHit } from "./picking.ts";
-import { type ChunkCoords, chunkKey, type FromMesher, type ToMesher } from "./protocol.ts";
+import { type ChunkCoords, type ChunkPoint, chunkKey, type FromMesher, type ToMesher } from "./protocol.ts";
 
 export type WorldOptions = {
   seed: number;
-  /** The chunks to load, nearest first. */
-  chunks: ChunkCoords[];
+  /** Where the view is centred, in blocks (the player's position); by default above the ground at the origin. */
+  center?: Vec3;
+  /** Chunk columns loaded around the centre: those within this many chunks (default 1, i.e. 3×3). */
+  viewDistance?: number;
+  /** Chunk layers loaded above and below the centre's chunk (default 1: three layers). */
+  verticalDistance?: number;
 };
 
 export type EditRequest = {
@@ -47,21 +62,70 @@ export type EditRequest = {
 
 export type OutlineState = "provisional" | "anchoring" | "failed";
 
+export type WorldStats = {
+  /** Chunks in view (loaded or on their way). */
+  chunksWanted: number;
+  /** Chunks whose blocks are here (generated or set). */
+  chunksLoaded: number;
+  /** Chunks meshed and in the scene (an all-air chunk counts once meshed: it has nothing to draw). */
+  chunksVisible: number;
+  /** three.js meshes in the scene (opaque and translucent parts). */
+  meshesInScene: number;
+  /** Meshes received and waiting for their turn to go into the scene. */
+  uploadQueue: number;
+  /** Chunks waiting in the worker to be meshed, and to be generated (as of its last mesh). */
+  meshQueue: number;
+  generateQueue: number;
+  /** The worker's meshChunk time for the last mesh received. */
+  lastMeshMs: number;
+  /** Main-thread time spent putting meshes into the scene in the last frame that did. */
+  lastUploadMs: number;
+  viewDistance: number;
+  /** The centre's chunk. */
+  centerChunk: ChunkCoords;
+  drawCalls: number;
+  triangles: number;
+};
+
 type LoadedChunk = {
   coords: ChunkCoords;
-  blocks: Uint16Array;
+  /** Undefined until the worker generated them or setChunk set them. */
+  blocks: Uint16Array | undefined;
+  /** The seq of the load that asked for this chunk: anything older belongs to an earlier visit. */
+  loadSeq: number;
   opaque?: Mesh;
   translucent?: Mesh;
+  /** seq of the mesh in the scene, −1 before the first. */
   meshedSeq: number;
 };
 
-type ApplyWaiter = { key: string; seq: number; startedAt: number; resolve: (ms: number) => void };
+type MeshMessage = Extract<FromMesher, { type: "mesh" }>;
+
+type ApplyWaiter = {
+  key: string;
+  seq: number;
+  startedAt: number;
+  resolve: (ms: number) => void;
+  reject: (error: Error) => void;
+};
 
 /** A click is an edit only if the pointer moved less than this (in CSS pixels) between down and up. */
 const CLICK_SLOP_PX = 4;
 const PICK_DISTANCE = 256;
 const SKY = 0x9fd2f5;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
+/** Main-thread time per frame for putting received meshes into the scene. */
+const UPLOAD_BUDGET_MS = 4;
+/** Mesh bytes per frame: three.js sends them to the GPU during the render, outside the budget's clock. */
+const UPLOAD_BYTES_PER_FRAME = 2 * 1024 * 1024;
+const MAX_VIEW_DISTANCE = 32;
+const MIN_CY = Math.floor(WORLD_MIN_Y / CHUNK_SIZE);
+const MAX_CY = Math.floor((WORLD_MAX_Y - 1) / CHUNK_SIZE);
+/** Every chunk mesh lies in its 32³ box: a fixed bounding sphere saves three.js a pass over the positions. */
+const CHUNK_SPHERE = new Sphere(
+  new Vector3(CHUNK_SIZE / 2, CHUNK_SIZE / 2, CHUNK_SIZE / 2),
+  (CHUNK_SIZE / 2) * Math.sqrt(3),
+);
 
 /** Chunks (cx, cz in −radius..radius, cy in yMin..yMax) ordered nearest the origin first. */
 export function chunksAround(radius: number, yMin: number, yMax: number): ChunkCoords[] {
@@ -72,43 +136,94 @@ export function chunksAround(radius: number, yMin: number, yMax: number): ChunkC
   return list.sort((a, b) => distance(a) - distance(b));
 }
 
+/**
+ * The block atlas as a texture array, one 16×16 layer per tile. Chosen over a 2D atlas with fract() in the shader:
+ * each layer wraps on its own (RepeatWrapping), so a merged quad repeats its tile and mipmaps work without
+ * bleeding from the next tile.
+ */
+function atlasTexture(): DataArrayTexture {
+  const atlas = generateAtlas();
+  const texture = new DataArrayTexture(atlas.pixels, TILE_SIZE, TILE_SIZE, atlas.tiles.length);
+  texture.format = RGBAFormat;
+  texture.type = UnsignedByteType;
+  texture.colorSpace = SRGBColorSpace;
+  texture.wrapS = RepeatWrapping;
+  texture.wrapT = RepeatWrapping;
+  texture.magFilter = NearestFilter;
+  // Nearest within a level keeps the pixel look up close; blending levels stops far ground from shimmering.
+  texture.minFilter = NearestMipmapLinearFilter;
+  texture.generateMipmaps = true;
+  texture.needsUpdate = true;
+  return texture;
+}
+
+/** Lambert lighting (sun and ambient) with the diffuse colour read from the atlas layer of each quad. */
+function blockMaterial(atlas: DataArrayTexture, translucent: boolean): MeshLambertMaterial {
+  const material = new MeshLambertMaterial(translucent ? { transparent: true, depthWrite: false } : {});
+  material.onBeforeCompile = (shader) => {
+    shader.uniforms.blockAtlas = { value: atlas };
+    shader.vertexShader = shader.vertexShader
+      .replace(
+        "#include <common>",
+        "#include <common>\nattribute vec2 atlasUv;\nattribute float atlasTile;\nvarying vec2 vAtlasUv;\nflat varying float vAtlasTile;",
+      )
+      .replace("#include <uv_vertex>", "#include <uv_vertex>\nvAtlasUv = atlasUv;\nvAtlasTile = atlasTile;");
+    shader.fragmentShader = shader.fragmentShader
+      .replace(
+        "#include <common>",
+        "#include <common>\nuniform sampler2DArray blockAtlas;\nvarying vec2 vAtlasUv;\nflat varying float vAtlasTile;",
+      )
+      .replace("#include <map_fragment>", "diffuseColor *= texture(blockAtlas, vec3(vAtlasUv, vAtlasTile));");
+  };
+  return material;
+}
+
 export class World {
   readonly canvas: HTMLCanvasElement;
+  /** The scene and camera: other parts (controls, avatars) add to them. */
+  readonly scene = new Scene();
+  readonly camera = new PerspectiveCamera(55, 1, 0.1, 1000);
   /** Called for every click that did not drag (orbiting never edits). */
   onEditRequest: ((request: EditRequest) => void) | undefined;
-  /** Resolves once every initial chunk is meshed and drawn. */
+  /** Resolves once every chunk of the initial view is meshed and drawn. */
   readonly ready: Promise<void>;
   /** performance.now() when the world became ready. */
   readyAt: number | undefined;
+  /** performance.now() of the first frame drawn with at least one chunk mesh. */
+  firstFrameAt: number | undefined;
 
   readonly #renderer: WebGLRenderer;
-  readonly #scene = new Scene();
-  readonly #camera = new PerspectiveCamera(55, 1, 0.1, 1000);
   readonly #controls: OrbitControls;
   readonly #worker: Worker;
   readonly #chunks = new Map<string, LoadedChunk>();
-  readonly #expected: number;
-  readonly #opaqueMaterial = new MeshLambertMaterial({ vertexColors: true });
-  readonly #translucentMaterial = new MeshLambertMaterial({
-    vertexColors: true,
-    transparent: true,
-    opacity: 0.65,
-    depthWrite: false,
-  });
+  /** Received meshes by chunk, oldest first; a newer mesh of the same chunk takes the older one's place. */
+  readonly #uploads = new Map<string, MeshMessage>();
+  /** Chunks of the initial view not drawn yet. */
+  readonly #initialPending = new Set<string>();
+  readonly #atlas = atlasTexture();
+  readonly #opaqueMaterial = blockMaterial(this.#atlas, false);
+  readonly #translucentMaterial = blockMaterial(this.#atlas, true);
   readonly #outlineGeometry = new EdgesGeometry(new BoxGeometry(1.04, 1.04, 1.04));
   readonly #outlineMaterials = new Map<OutlineState, LineBasicMaterial>();
   readonly #outlines = new Map<string, LineSegments>();
-  readonly #applyWaiters: ApplyWaiter[] = [];
+  #applyWaiters: ApplyWaiter[] = [];
   #drawnWaiters: ApplyWaiter[] = [];
   #seq = 0;
-  #initialMeshes = 0;
+  #center: Vec3;
+  #centerChunk: ChunkCoords = { cx: Number.NaN, cy: Number.NaN, cz: Number.NaN };
+  #viewDistance: number;
+  readonly #verticalDistance: number;
+  #chunksLoaded = 0;
+  #chunksVisible = 0;
+  #meshesInScene = 0;
+  #workerQueues = { meshQueue: 0, generateQueue: 0, lastMeshMs: 0 };
+  #lastUploadMs = 0;
   #dirty = true;
   #frame = 0;
   #destroyed = false;
   #resizeObserver: ResizeObserver | undefined;
   #pointerDown: { x: number; y: number; button: number; shift: boolean; moved: boolean } | undefined;
   #markReady: () => void = () => {};
-  #readyPending = false;
 
   constructor(options: WorldOptions) {
     this.canvas = document.createElement("canvas");
@@ -117,23 +232,26 @@ export class World {
     // No MSAA: it doubles the frame cost under software GL (the e2e browser), and blocks read fine without it.
     this.#renderer = new WebGLRenderer({ canvas: this.canvas, antialias: false, powerPreference: "high-performance" });
     this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
-    this.#expected = options.chunks.length;
     this.ready = new Promise((resolve) => {
       this.#markReady = resolve;
     });
+    this.#viewDistance = checkDistance("viewDistance", options.viewDistance ?? 1);
+    this.#verticalDistance = checkDistance("verticalDistance", options.verticalDistance ?? 1);
+    this.#center = options.center ?? [0.5, Math.max(groundHeight(options.seed, 0, 0), SEA_LEVEL) + 1, 0.5];
 
-    this.#scene.background = new Color(SKY);
-    this.#scene.fog = new Fog(SKY, 120, 260);
-    this.#scene.add(new AmbientLight(0xffffff, 1.1));
+    this.scene.background = new Color(SKY);
+    this.scene.fog = new Fog(SKY, 120, 260);
+    this.#fitFog();
+    this.scene.add(new AmbientLight(0xffffff, 1.1));
     const sun = new DirectionalLight(0xffffff, 2.2);
     sun.position.set(0.45, 1, 0.3);
-    this.#scene.add(sun);
+    this.scene.add(sun);
 
-    // Look down at the ground by the origin, from the side the loaded chunks extend to, so the canvas centre hits terrain.
-    const ground = Math.max(groundHeight(options.seed, 0, 0), SEA_LEVEL);
-    this.#controls = new OrbitControls(this.#camera, this.canvas);
-    this.#controls.target.set(0.5, ground + 1, 0.5);
-    this.#camera.position.set(0.5 - 21, ground + 1 + 25, 0.5 - 21);
+    // Look down at the centre from the side, so the canvas centre hits terrain.
+    const [x, y, z] = this.#center;
+    this.#controls = new OrbitControls(this.camera, this.canvas);
+    this.#controls.target.set(x, y, z);
+    this.camera.position.set(x - 21, y + 25, z - 21);
     this.#controls.maxPolarAngle = Math.PI * 0.47;
     this.#controls.minDistance = 4;
     this.#controls.maxDistance = 180;
@@ -144,11 +262,14 @@ export class World {
     this.canvas.addEventListener("pointermove", this.#onPointerMove);
     this.canvas.addEventListener("pointerup", this.#onPointerUp);
     this.canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+    this.canvas.dataset.chunksVisible = "0";
 
     this.#worker = new Worker(new URL("./mesher.worker.ts", import.meta.url), { type: "module", name: "mesher" });
     this.#worker.addEventListener("message", (event: MessageEvent<FromMesher>) => this.#onWorkerMessage(event.data));
     this.#worker.addEventListener("error", (event) => console.error("seedcraft: mesher worker failed", event.message));
-    this.#post({ type: "generate", seed: options.seed, chunks: options.chunks });
+    this.#post({ type: "init", seed: options.seed });
+    this.#updateView();
+    for (const key of this.#chunks.keys()) this.#initialPending.add(key);
     this.#frame = requestAnimationFrame(this.#render);
   }
 
@@ -165,10 +286,27 @@ export class World {
     this.#dirty = true;
   }
 
+  /**
+   * Moves the centre of the view (in blocks). Crossing into another chunk loads what came into view, nearest
+   * first, and unloads what is now beyond the view distance + 1 (the margin keeps a player pacing on a chunk
+   * border from reloading the same chunks).
+   */
+  setCenter(position: Vec3): void {
+    this.#center = [position[0], position[1], position[2]];
+    this.#updateView();
+  }
+
+  /** Chunks loaded around the centre, 0..32. */
+  setViewDistance(chunks: number): void {
+    this.#viewDistance = checkDistance("viewDistance", chunks);
+    this.#fitFog();
+    this.#updateView(true);
+  }
+
   /** The block at world coordinates, or undefined where no chunk is loaded. */
   getBlock(wx: number, wy: number, wz: number): number | undefined {
     const { cx, cy, cz, index } = locateBlock(wx, wy, wz);
-    return this.#chunks.get(chunkKey(cx, cy, cz))?.blocks[index];
+    return this.#chunks.get(chunkKey(cx, cy, cz))?.blocks?.[index];
   }
 
   /** The live blocks of a loaded chunk (the array edits change in place). */
@@ -178,17 +316,54 @@ export class World {
 
   /**
    * Sets a block at once and has its chunk remeshed. Resolves with the milliseconds from `startedAt` until a
-   * frame showing the change was drawn.
+   * frame showing the change was drawn; rejects if the chunk is not loaded, or leaves the view before that.
    */
   setBlock(wx: number, wy: number, wz: number, block: number, startedAt = performance.now()): Promise<number> {
     const { cx, cy, cz, index } = locateBlock(wx, wy, wz);
     const key = chunkKey(cx, cy, cz);
-    const chunk = this.#chunks.get(key);
-    if (!chunk) return Promise.reject(new RangeError(`chunk ${key} is not loaded`));
-    chunk.blocks[index] = block;
+    const blocks = this.#chunks.get(key)?.blocks;
+    if (!blocks) return Promise.reject(new RangeError(`chunk ${key} is not loaded`));
+    blocks[index] = block;
     const seq = ++this.#seq;
     this.#post({ type: "setBlock", cx, cy, cz, index, block, seq });
-    return new Promise((resolve) => this.#applyWaiters.push({ key, seq, startedAt, resolve }));
+    return this.#waitDrawn(key, seq, startedAt);
+  }
+
+  /**
+   * Replaces a chunk's blocks (a downloaded snapshot) and has it remeshed ahead of the queue. The world keeps
+   * `blocks` as the chunk's live copy. Resolves like setBlock; rejects if the chunk is not in view.
+   */
+  setChunk(cx: number, cy: number, cz: number, blocks: Uint16Array, startedAt = performance.now()): Promise<number> {
+    const key = chunkKey(cx, cy, cz);
+    const chunk = this.#chunks.get(key);
+    if (blocks.length !== CHUNK_VOLUME)
+      return Promise.reject(new RangeError(`chunk ${key}: expected ${CHUNK_VOLUME} blocks, got ${blocks.length}`));
+    if (!chunk) return Promise.reject(new RangeError(`chunk ${key} is not in view`));
+    if (!chunk.blocks) this.#chunksLoaded++;
+    chunk.blocks = blocks;
+    const seq = ++this.#seq;
+    const copy = blocks.slice();
+    this.#worker.postMessage({ type: "setChunk", cx, cy, cz, blocks: copy, seq } satisfies ToMesher, [copy.buffer]);
+    return this.#waitDrawn(key, seq, startedAt);
+  }
+
+  stats(): WorldStats {
+    const info = this.#renderer.info.render;
+    return {
+      chunksWanted: this.#chunks.size,
+      chunksLoaded: this.#chunksLoaded,
+      chunksVisible: this.#chunksVisible,
+      meshesInScene: this.#meshesInScene,
+      uploadQueue: this.#uploads.size,
+      meshQueue: this.#workerQueues.meshQueue,
+      generateQueue: this.#workerQueues.generateQueue,
+      lastMeshMs: this.#workerQueues.lastMeshMs,
+      lastUploadMs: this.#lastUploadMs,
+      viewDistance: this.#viewDistance,
+      centerChunk: { ...this.#centerChunk },
+      drawCalls: info.calls,
+      triangles: info.triangles,
+    };
   }
 
   /** Shows (or, with undefined, removes) the outline box on a block. */
@@ -197,7 +372,7 @@ export class World {
     const existing = this.#outlines.get(key);
     if (!state) {
       if (existing) {
-        this.#scene.remove(existing);
+        this.scene.remove(existing);
         this.#outlines.delete(key);
         this.invalidate();
       }
@@ -209,7 +384,7 @@ export class World {
       const outline = new LineSegments(this.#outlineGeometry, material);
       outline.position.set(position[0] + 0.5, position[1] + 0.5, position[2] + 0.5);
       outline.renderOrder = 10;
-      this.#scene.add(outline);
+      this.scene.add(outline);
       this.#outlines.set(key, outline);
     }
     this.invalidate();
@@ -223,20 +398,122 @@ export class World {
     this.#resizeObserver?.disconnect();
     this.#worker.terminate();
     this.#controls.dispose();
-    for (const chunk of this.#chunks.values()) {
-      chunk.opaque?.geometry.dispose();
-      chunk.translucent?.geometry.dispose();
-    }
+    for (const chunk of this.#chunks.values()) this.#removeMeshes(chunk);
+    this.#uploads.clear();
     this.#outlineGeometry.dispose();
     for (const material of this.#outlineMaterials.values()) material.dispose();
     this.#opaqueMaterial.dispose();
     this.#translucentMaterial.dispose();
+    this.#atlas.dispose();
     this.#renderer.dispose();
     this.canvas.remove();
   }
 
   #post(message: ToMesher): void {
     this.#worker.postMessage(message);
+  }
+
+  #waitDrawn(key: string, seq: number, startedAt: number): Promise<number> {
+    return new Promise((resolve, reject) => this.#applyWaiters.push({ key, seq, startedAt, resolve, reject }));
+  }
+
+  #fitFog(): void {
+    // Fade out before the loaded edge; never closer than the orbit camera's usual view needs.
+    const far = Math.max(260, (this.#viewDistance + 1) * CHUNK_SIZE * 1.5);
+    this.scene.fog = new Fog(SKY, far * 0.45, far);
+    this.camera.far = Math.max(1000, far * 1.5);
+    this.camera.updateProjectionMatrix();
+    this.invalidate();
+  }
+
+  /** Loads the chunks that came into view (nearest first) and unloads those beyond the margin. */
+  #updateView(force = false): void {
+    const [x, y, z] = this.#center;
+    const centerChunk = {
+      cx: Math.floor(x / CHUNK_SIZE),
+      cy: Math.floor(y / CHUNK_SIZE),
+      cz: Math.floor(z / CHUNK_SIZE),
+    };
+    const point: ChunkPoint = [x / CHUNK_SIZE, y / CHUNK_SIZE, z / CHUNK_SIZE];
+    const moved =
+      centerChunk.cx !== this.#centerChunk.cx ||
+      centerChunk.cy !== this.#centerChunk.cy ||
+      centerChunk.cz !== this.#centerChunk.cz;
+    if (!moved && !force) return;
+    this.#centerChunk = centerChunk;
+    const r = this.#viewDistance;
+    const v = this.#verticalDistance;
+
+    const unload: ChunkCoords[] = [];
+    for (const [key, chunk] of this.#chunks) {
+      const { cx, cy, cz } = chunk.coords;
+      const column = (cx - centerChunk.cx) ** 2 + (cz - centerChunk.cz) ** 2;
+      if (column <= (r + 1.5) ** 2 && Math.abs(cy - centerChunk.cy) <= v + 1) continue;
+      unload.push(chunk.coords);
+      this.#unloadChunk(key, chunk);
+    }
+    if (unload.length > 0) this.#post({ type: "unload", chunks: unload });
+
+    const load: ChunkCoords[] = [];
+    const yMin = Math.max(MIN_CY, centerChunk.cy - v);
+    const yMax = Math.min(MAX_CY, centerChunk.cy + v);
+    for (let dz = -r; dz <= r; dz++)
+      for (let dx = -r; dx <= r; dx++) {
+        // Round columns: (r + 0.5)² keeps the corners at r = 1 (3×3) and trims them further out.
+        if (dx * dx + dz * dz > (r + 0.5) ** 2) continue;
+        for (let cy = yMin; cy <= yMax; cy++) {
+          const coords = { cx: centerChunk.cx + dx, cy, cz: centerChunk.cz + dz };
+          if (!this.#chunks.has(chunkKey(coords.cx, coords.cy, coords.cz))) load.push(coords);
+        }
+      }
+    const distance = ({ cx, cy, cz }: ChunkCoords) =>
+      (cx + 0.5 - point[0]) ** 2 + (cy + 0.5 - point[1]) ** 2 + (cz + 0.5 - point[2]) ** 2;
+    load.sort((a, b) => distance(a) - distance(b));
+    if (load.length === 0) {
+      this.#post({ type: "center", center: point });
+      return;
+    }
+    const seq = ++this.#seq;
+    for (const coords of load)
+      this.#chunks.set(chunkKey(coords.cx, coords.cy, coords.cz), {
+        coords,
+        blocks: undefined,
+        loadSeq: seq,
+        meshedSeq: -1,
+      });
+    this.#post({ type: "load", chunks: load, center: point, seq });
+  }
+
+  #unloadChunk(key: string, chunk: LoadedChunk): void {
+    this.#removeMeshes(chunk);
+    if (chunk.blocks) this.#chunksLoaded--;
+    if (chunk.meshedSeq >= 0) this.#setChunksVisible(this.#chunksVisible - 1);
+    this.#chunks.delete(key);
+    this.#uploads.delete(key);
+    this.#initialPending.delete(key);
+    const left = new Error(`chunk ${key} left the view before the change was drawn`);
+    this.#applyWaiters = this.#applyWaiters.filter((waiter) => {
+      if (waiter.key !== key) return true;
+      waiter.reject(left);
+      return false;
+    });
+    this.invalidate();
+  }
+
+  #removeMeshes(chunk: LoadedChunk): void {
+    for (const mesh of [chunk.opaque, chunk.translucent]) {
+      if (!mesh) continue;
+      this.scene.remove(mesh);
+      mesh.geometry.dispose();
+      this.#meshesInScene--;
+    }
+    chunk.opaque = undefined;
+    chunk.translucent = undefined;
+  }
+
+  #setChunksVisible(count: number): void {
+    this.#chunksVisible = count;
+    this.canvas.dataset.chunksVisible = String(count);
   }
 
   #outlineMaterial(state: OutlineState): LineBasicMaterial {
@@ -252,31 +529,25 @@ export class World {
     if (this.#destroyed) return;
     switch (message.type) {
       case "blocks": {
-        const { cx, cy, cz, blocks } = message;
-        this.#chunks.set(chunkKey(cx, cy, cz), { coords: { cx, cy, cz }, blocks, meshedSeq: -1 });
+        const { cx, cy, cz, blocks, seq } = message;
+        const chunk = this.#chunks.get(chunkKey(cx, cy, cz));
+        // A snapshot set meanwhile wins over generated terrain; an old visit's blocks are stale.
+        if (!chunk || chunk.blocks || seq < chunk.loadSeq) return;
+        chunk.blocks = blocks;
+        this.#chunksLoaded++;
         return;
       }
       case "mesh": {
-        const { cx, cy, cz, mesh, seq } = message;
+        const { cx, cy, cz, seq } = message;
         const key = chunkKey(cx, cy, cz);
         const chunk = this.#chunks.get(key);
-        if (!chunk || seq < chunk.meshedSeq) return;
-        if (chunk.meshedSeq < 0 && ++this.#initialMeshes === this.#expected) this.#readyPending = true;
-        chunk.meshedSeq = seq;
-        chunk.opaque = this.#replaceMesh(chunk.opaque, mesh.opaque, this.#opaqueMaterial, chunk.coords);
-        chunk.translucent = this.#replaceMesh(
-          chunk.translucent,
-          mesh.translucent,
-          this.#translucentMaterial,
-          chunk.coords,
-        );
-        for (let i = this.#applyWaiters.length - 1; i >= 0; i--) {
-          const waiter = this.#applyWaiters[i] as ApplyWaiter;
-          if (waiter.key === key && waiter.seq <= seq) {
-            this.#applyWaiters.splice(i, 1);
-            this.#drawnWaiters.push(waiter);
-          }
-        }
+        this.#workerQueues = {
+          meshQueue: message.meshQueue,
+          generateQueue: message.generateQueue,
+          lastMeshMs: message.meshMs,
+        };
+        if (!chunk || seq < chunk.loadSeq) return;
+        this.#uploads.set(key, message);
         this.invalidate();
         return;
       }
@@ -286,55 +557,85 @@ export class World {
     }
   }
 
-  #replaceMesh(
-    old: Mesh | undefined,
-    buffers: MeshBuffers,
-    material: MeshLambertMaterial,
-    coords: ChunkCoords,
-  ): Mesh | undefined {
-    if (old) {
-      this.#scene.remove(old);
-      old.geometry.dispose();
+  /** Puts received meshes into the scene, oldest first, until the frame's budget is spent (always at least one). */
+  #uploadMeshes(): void {
+    if (this.#uploads.size === 0) return;
+    const started = performance.now();
+    let bytes = 0;
+    for (const [key, message] of this.#uploads) {
+      if (bytes > 0 && (bytes >= UPLOAD_BYTES_PER_FRAME || performance.now() - started >= UPLOAD_BUDGET_MS)) break;
+      this.#uploads.delete(key);
+      bytes += this.#applyMesh(key, message);
     }
+    this.#lastUploadMs = performance.now() - started;
+    this.invalidate();
+  }
+
+  /** Swaps a chunk's meshes for the received ones; returns their bytes. */
+  #applyMesh(key: string, message: MeshMessage): number {
+    const chunk = this.#chunks.get(key);
+    if (!chunk?.blocks || message.seq < chunk.meshedSeq) return 0;
+    this.#removeMeshes(chunk);
+    chunk.opaque = this.#addMesh(message.mesh.opaque, this.#opaqueMaterial, chunk.coords);
+    chunk.translucent = this.#addMesh(message.mesh.translucent, this.#translucentMaterial, chunk.coords);
+    if (chunk.meshedSeq < 0) this.#setChunksVisible(this.#chunksVisible + 1);
+    chunk.meshedSeq = message.seq;
+    this.#initialPending.delete(key);
+    this.#applyWaiters = this.#applyWaiters.filter((waiter) => {
+      if (waiter.key !== key || waiter.seq > message.seq) return true;
+      this.#drawnWaiters.push(waiter);
+      return false;
+    });
+    return meshBytes(message.mesh);
+  }
+
+  #addMesh(buffers: MeshBuffers, material: MeshLambertMaterial, coords: ChunkCoords): Mesh | undefined {
     if (buffers.indices.length === 0) return undefined;
     const geometry = new BufferGeometry();
     geometry.setAttribute("position", new BufferAttribute(buffers.positions, 3));
     geometry.setAttribute("normal", new BufferAttribute(buffers.normals, 3));
-    geometry.setAttribute("uv", new BufferAttribute(buffers.uvs, 2));
+    geometry.setAttribute("atlasUv", new BufferAttribute(buffers.uvs, 2));
+    geometry.setAttribute("atlasTile", new BufferAttribute(buffers.tiles, 1));
     geometry.setIndex(new BufferAttribute(buffers.indices, 1));
-    geometry.computeBoundingSphere();
+    geometry.boundingSphere = CHUNK_SPHERE.clone();
     const mesh = new Mesh(geometry, material);
     mesh.position.set(coords.cx * CHUNK_SIZE, coords.cy * CHUNK_SIZE, coords.cz * CHUNK_SIZE);
     mesh.matrixAutoUpdate = false;
     mesh.updateMatrix();
-    this.#scene.add(mesh);
+    this.scene.add(mesh);
+    this.#meshesInScene++;
     return mesh;
   }
 
   #render = (): void => {
     if (this.#destroyed) return;
     this.#frame = requestAnimationFrame(this.#render);
-    if (this.readyAt === undefined && this.#readyPending && !this.#dirty) {
-      // The frame with every initial chunk was drawn last time round.
-      this.readyAt = performance.now();
-      this.canvas.dataset.worldReady = "true";
-      this.canvas.dataset.readyMs = String(Math.round(this.readyAt));
-      this.#markReady();
-    }
+    this.#uploadMeshes();
     if (!this.#dirty) return;
     this.#dirty = false;
-    this.#renderer.render(this.#scene, this.#camera);
+    this.#renderer.render(this.scene, this.camera);
     const now = performance.now();
     for (const waiter of this.#drawnWaiters) waiter.resolve(now - waiter.startedAt);
     this.#drawnWaiters = [];
+    if (this.firstFrameAt === undefined && this.#meshesInScene > 0) {
+      this.firstFrameAt = now;
+      this.canvas.dataset.firstFrameMs = String(Math.round(now));
+    }
+    if (this.readyAt === undefined && this.#initialPending.size === 0) {
+      // This frame drew the last chunk of the initial view.
+      this.readyAt = now;
+      this.canvas.dataset.worldReady = "true";
+      this.canvas.dataset.readyMs = String(Math.round(now));
+      this.#markReady();
+    }
   };
 
   #resize(container: HTMLElement): void {
     const width = Math.max(1, container.clientWidth);
     const height = Math.max(1, container.clientHeight);
     this.#renderer.setSize(width, height, false);
-    this.#camera.aspect = width / height;
-    this.#camera.updateProjectionMatrix();
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
     this.invalidate();
   }
 
@@ -372,7 +673,7 @@ export class World {
       -((event.clientY - rect.top) / rect.height) * 2 + 1,
     );
     const raycaster = new Raycaster();
-    raycaster.setFromCamera(ndc, this.#camera);
+    raycaster.setFromCamera(ndc, this.camera);
     const { origin, direction } = raycaster.ray;
     return raycastVoxels(
       [origin.x, origin.y, origin.z],
@@ -384,4 +685,10 @@ export class World {
       },
     );
   }
+}
+
+function checkDistance(name: string, chunks: number): number {
+  if (!Number.isInteger(chunks) || chunks < 0 || chunks > MAX_VIEW_DISTANCE)
+    throw new RangeError(`${name} must be an integer 0..${MAX_VIEW_DISTANCE}, got ${chunks}`);
+  return chunks;
 }

@@ -48,6 +48,11 @@ for (const block of BLOCKS) {
 }
 for (const id of TRANSLUCENT_BLOCKS) TRANSLUCENT[id] = 1;
 
+/** Whether a block hides the faces of its neighbours (any two such blocks look the same to a neighbour). */
+export function hidesNeighbours(id: number): boolean {
+  return OPAQUE[id] === 1;
+}
+
 /** Whether the face of `self` towards a neighbouring `other` can be seen. */
 export function faceVisible(self: number, other: number): boolean {
   return DRAWN[self] === 1 && other !== self && OPAQUE[other] !== 1;
