@@ -10,7 +10,10 @@ import type { Hlc } from "../core/hlc.ts";
 import { chunkHash } from "../core/merkle.ts";
 import { signSessionConsent } from "../core/session.ts";
 import { chunkTorrent } from "../core/torrent.ts";
+import { seedingEpochClock } from "../p2p/epochs.ts";
 import type { AnchoredHead } from "../p2p/heads.ts";
+
+export { seedingEpochClock };
 
 /** Clients for the chain at `rpc`, writing as `account`. */
 export function localChainClients(deployment: Deployment, rpc: string, account: LocalAccount) {
@@ -108,30 +111,6 @@ export async function anchorSnapshots(
     blockNumber = receipt.blockNumber;
   }
   return { heads, blockNumber };
-}
-
-/**
- * The seeding epoch, as SeedingRewards counts it (chain time): read once, then followed with the local
- * clock, and re-read by `refresh()` (a local chain's time can jump ahead of the wall clock).
- */
-export async function seedingEpochClock(clients: LocalChainClients): Promise<{
-  epoch: () => number;
-  refresh: () => Promise<void>;
-}> {
-  const rewards = clients.deployment.contracts.SeedingRewards;
-  const read = (functionName: "genesis" | "epochLength") =>
-    clients.publicClient.readContract({ address: rewards.address, abi: rewards.abi, functionName }) as Promise<bigint>;
-  const [genesis, epochLength] = await Promise.all([read("genesis"), read("epochLength")]);
-  let offsetS = 0;
-  const refresh = async () => {
-    const block = await clients.publicClient.getBlock({ blockTag: "latest" });
-    offsetS = Number(block.timestamp) - Date.now() / 1000;
-  };
-  await refresh();
-  return {
-    epoch: () => Math.max(0, Math.floor((Date.now() / 1000 + offsetS - Number(genesis)) / Number(epochLength))),
-    refresh,
-  };
 }
 
 /** Where a command finds the local world: the deployment's network, the chain and the indexer. */

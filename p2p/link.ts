@@ -18,6 +18,8 @@ export interface Link {
   /** The channel torrent wires share (p2p/torrent-mux.ts), when the link has one. */
   readonly torrentChannel?: FrameChannel;
   send(bytes: Uint8Array, reliable: boolean): void;
+  /** The connection's current round trip (ICE's own measure), when the WebRTC stack reports one. */
+  roundTripMs?(): Promise<number | undefined>;
   /** Set by the mesh: called for every message received. */
   onMessage: (bytes: Uint8Array) => void;
   /** Set by the mesh: called once when the link closes, from either side. */
@@ -43,6 +45,19 @@ export class SimplePeerLink implements Link {
   readonly #lossy: RTCDataChannel;
   readonly torrentChannel: FrameChannel;
   #closed = false;
+
+  async roundTripMs(): Promise<number | undefined> {
+    const pc = (this.#peer as unknown as PeerInternals)._pc;
+    if (typeof pc?.getStats !== "function") return undefined;
+    try {
+      for (const report of (await pc.getStats()).values() as Iterable<Record<string, unknown>>)
+        if (report.type === "candidate-pair" && report.nominated && typeof report.currentRoundTripTime === "number")
+          return report.currentRoundTripTime * 1000;
+    } catch {
+      // A stack without stats (or a closed connection) has no figure to give.
+    }
+    return undefined;
+  }
 
   /** `peer` must be connected (its "connect" event fired). */
   constructor(peer: Peer) {

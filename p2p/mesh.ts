@@ -231,6 +231,13 @@ export class Mesh {
     return undefined;
   }
 
+  /** The round trip to a linked peer, as its WebRTC connection measures it (undefined where it cannot). */
+  async roundTripMs(id: Hex): Promise<number | undefined> {
+    const key = id.toLowerCase();
+    for (const conn of this.#conns) if (conn.peer?.id === key) return await conn.link.roundTripMs?.();
+    return undefined;
+  }
+
   /** Whether a peer (by DHT key) is linked or being linked. */
   has(id: Hex): boolean {
     const key = id.toLowerCase();

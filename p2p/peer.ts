@@ -27,7 +27,7 @@ import type { ReceiptDomain } from "../core/receipt.ts";
 import { terrainSeedOf } from "../core/terrain.ts";
 import { makeCard, type PeerCard } from "./card.ts";
 import type { ChunkStore } from "./chunk-store.ts";
-import { ChunkSync, type SyncResult } from "./chunk-sync.ts";
+import { ChunkSync, type SyncProgress, type SyncResult } from "./chunk-sync.ts";
 import { ChunkTorrents, type FetchResult, type TorrentClient, type TorrentLimits } from "./chunk-torrents.ts";
 import type { HeadSource } from "./heads.ts";
 import type { LedgerView } from "./ledger.ts";
@@ -92,6 +92,7 @@ export type DataPlaneOptions = {
   /** Once the first link stands, bring the anchored chunks within this many chunk columns up to date. */
   syncRadius?: number;
   onSync?: (result: SyncResult) => void;
+  onSyncProgress?: (progress: SyncProgress) => void;
   onFetched?: (result: FetchResult) => void;
   /** Seeding receipts: signed for what seeders send us; collected (into `sink`) for what we send. */
   receipts?: { domain: ReceiptDomain; epoch: () => number; sink?: ReceiptSink };
@@ -262,7 +263,7 @@ export class WorldPeer {
         this.receiptSigner?.relink(peer.id, peer.wallet);
         if (data.syncRadius !== undefined && !this.joined) {
           const { cx, cz } = chunkOfPosition(this.#position());
-          this.joined = this.sync?.syncAround(cx, cz, data.syncRadius);
+          this.joined = this.sync?.syncAround(cx, cz, data.syncRadius, data.onSyncProgress);
           void this.joined?.then(
             (result) => data.onSync?.(result),
             (error: Error) => debug("%s: join sync failed: %s", options.name, error.message),

@@ -5,6 +5,7 @@
  * Isomorphic: the Node peer and the browser use the same class.
  */
 import { type Address, bytesToHex, type Hex, type LocalAccount } from "viem";
+import { blockType } from "../core/blocks.ts";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { type ApplyOutcome, ChunkState } from "../core/conflict.ts";
 import { SeedcraftError } from "../core/errors.ts";
@@ -70,6 +71,7 @@ export class WorldReplica {
   readonly #chunks = new Map<bigint, Held>();
   readonly #avatars = new Map<string, { position: Vec3; velocity: Vec3; atMs: number }>();
   readonly #history = new Map<bigint, SignedOp[]>();
+  readonly #anchorListeners = new Set<(id: bigint, version: number, dropped: BlockOp[]) => void>();
 
   constructor(options: ReplicaOptions) {
     this.domain = options.domain;
@@ -107,18 +109,26 @@ export class WorldReplica {
    */
   anchor(id: bigint, version: number, blocks: Uint16Array, watermark: Hlc): BlockOp[] {
     const held = this.#chunks.get(id);
+    let dropped: BlockOp[] = [];
     if (!held) {
       const state = new ChunkState(id, blocks, watermark);
       state.takeDirtyLeaves();
       this.#chunks.set(id, { state, merkle: undefined, version });
-      return [];
+    } else {
+      if (version <= held.version) return [];
+      held.version = version;
+      dropped = held.state.anchor(blocks, watermark);
+      held.merkle = undefined;
+      held.state.takeDirtyLeaves();
     }
-    if (version <= held.version) return [];
-    held.version = version;
-    const dropped = held.state.anchor(blocks, watermark);
-    held.merkle = undefined;
-    held.state.takeDirtyLeaves();
+    for (const listener of this.#anchorListeners) listener(id, version, dropped);
     return dropped;
+  }
+
+  /** Calls `listener` after every anchored snapshot taken as a chunk's base (with the ops it dropped). */
+  onAnchored(listener: (id: bigint, version: number, dropped: BlockOp[]) => void): () => void {
+    this.#anchorListeners.add(listener);
+    return () => this.#anchorListeners.delete(listener);
   }
 
   /** The Merkle root of the chunk's folded blocks. */
@@ -219,7 +229,7 @@ export class WorldReplica {
     const verdicts: OpVerdict[] = [];
     for (const op of ops) {
       try {
-        const facts = await this.#factsFor(op.author, signer);
+        const facts = await this.#factsFor(op.author, signer, op.block);
         const context: Pick<RuleContext, "nowMs" | "session" | "hasUnlocked"> = {
           nowMs: this.#now(),
           session: facts?.sessions.find((s) => s.sessionKey.toLowerCase() === signer.toLowerCase()),
@@ -248,10 +258,17 @@ export class WorldReplica {
     return verdicts;
   }
 
-  /** The author's ledger facts; asks again once if the signer is not among the cached sessions. */
-  async #factsFor(author: Address, signer: Address) {
+  /**
+   * The author's ledger facts; asks again once if the signer is not among the cached sessions, or the
+   * block is premium and not among the cached unlocks (the author may have just unlocked it).
+   */
+  async #factsFor(author: Address, signer: Address, block: number) {
     const cached = this.#ledger.known(author);
-    if (cached?.sessions.some((s) => s.sessionKey.toLowerCase() === signer.toLowerCase())) return cached;
+    if (
+      cached?.sessions.some((s) => s.sessionKey.toLowerCase() === signer.toLowerCase()) &&
+      (!blockType(block)?.premium || cached.unlocks.has(block))
+    )
+      return cached;
     if (cached) this.#ledger.forget(author);
     return await this.#ledger.player(author);
   }
