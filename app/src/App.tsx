@@ -1,26 +1,56 @@
 import { QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
-import { useConnection, WagmiProvider } from "wagmi";
+import { WagmiProvider } from "wagmi";
+import { BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
+import { ChatPanel } from "./hud/ChatPanel.tsx";
 import { EditListPanel } from "./hud/EditListPanel.tsx";
+import { EnergyPanel } from "./hud/EnergyPanel.tsx";
+import { Crosshair, Hotbar } from "./hud/Hotbar.tsx";
 import { IndexerStatus } from "./hud/IndexerStatus.tsx";
-import { Palette } from "./hud/Palette.tsx";
+import { JoinPanel } from "./hud/JoinPanel.tsx";
+import { LimitsPanel } from "./hud/LimitsPanel.tsx";
+import { PeersPanel } from "./hud/PeersPanel.tsx";
+import { SeedingPanel } from "./hud/SeedingPanel.tsx";
+import { SyncPanel } from "./hud/SyncPanel.tsx";
 import { WalletPanel } from "./hud/WalletPanel.tsx";
-import type { Session } from "./session.ts";
+import { HOTBAR, type Session } from "./session.ts";
+import { useStore } from "./store.ts";
 
 export function App({ session }: { session: Session }) {
+  const game = useStore(session.game);
+  const slot = useStore(session.slot);
+  const unlocked = useStore(session.unlocked);
+  const refusal = useStore(session.refusal);
   return (
     <WagmiProvider config={session.wagmi}>
       <QueryClientProvider client={session.queryClient}>
         <WorldView session={session} />
-        <AnchorWhenConnected session={session} />
         <div className="hud">
           <section className="panel panel-status">
             <WalletPanel chainId={session.config.deployment.chainId} />
             <IndexerStatus indexerUrl={session.config.indexerUrl} />
+            <JoinPanel session={session} />
+            {game && <SyncPanel game={game} />}
+            {game && <SeedingPanel game={game} />}
+            <EnergyPanel session={session} />
+            <LimitsPanel limits={session.limits} />
           </section>
+          {game && <PeersPanel game={game} />}
+          {game && <ChatPanel game={game} />}
           <EditListPanel edits={session.edits} />
-          <Palette selected={session.selected} />
+          <Crosshair />
+          <Hotbar
+            slots={HOTBAR}
+            selected={slot}
+            onSelect={(i) => session.slot.set(i)}
+            locked={(block) => Boolean(BLOCKS[block]?.premium) && !unlocked.has(block)}
+          />
+          {refusal && (
+            <p className="refusal" data-testid="edit-refusal">
+              {refusal}
+            </p>
+          )}
         </div>
       </QueryClientProvider>
     </WagmiProvider>
@@ -33,14 +63,6 @@ function WorldView({ session }: { session: Session }) {
     if (container.current) session.world.mount(container.current);
   }, [session]);
   return <div className="world" ref={container} />;
-}
-
-/** Anchors go out while a wallet is connected to the world's chain. */
-function AnchorWhenConnected({ session }: { session: Session }) {
-  const connection = useConnection();
-  const ready = connection.status === "connected" && connection.chainId === session.config.deployment.chainId;
-  useEffect(() => session.queue.setWalletReady(ready), [session, ready]);
-  return null;
 }
 
 export function ConfigProblem({ error }: { error: unknown }) {

@@ -1,16 +1,38 @@
-/** The composition root: wires the deployment, the wallet, the world, the edit list and the anchor queue. */
+/**
+ * The composition root: the deployment, the wallet, the world on screen, and, once the player joins, the
+ * session key, the peer and the game. The world renders from the first moment (terrain needs no network);
+ * joining needs a connected wallet.
+ */
 import { QueryClient } from "@tanstack/react-query";
+import type { Address } from "viem";
 import type { Config } from "wagmi";
-import { BLOCK_IDS } from "../../core/blocks.ts";
-import { terrainSeedOf } from "../../core/terrain.ts";
+import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
+import { SeedcraftError } from "../../core/errors.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, SEA_LEVEL, terrainSeedOf } from "../../core/terrain.ts";
+import { IndexerHeads } from "../../p2p/heads.ts";
 import type { AppConfig } from "./config.ts";
 import { AnchorQueue } from "./edits/anchorQueue.ts";
-import { BlockEditor } from "./edits/blockEditor.ts";
 import { EditList } from "./edits/editList.ts";
-import { createLedger } from "./edits/ledger.ts";
+import { sessionAnchorChain } from "./edits/ledger.ts";
+import { Game } from "./game/Game.ts";
+import { joinWorld } from "./net/join.ts";
+import { limitsStore, type PlayerLimits, torrentLimitsOf } from "./net/limits.ts";
 import { createStore, type Store } from "./store.ts";
-import { createWalletConfig } from "./wallet/config.ts";
-import { chunksAround, World } from "./world/World.ts";
+import { createWalletConfig, worldChain } from "./wallet/config.ts";
+import { ensureSession, type SessionStep } from "./wallet/sessionKey.ts";
+import { World } from "./world/World.ts";
+
+/** The hotbar: every block a player places (premium ones locked until unlocked with energy). */
+export const HOTBAR: readonly number[] = BLOCKS.filter((b) => b.id !== BLOCK_IDS.air && b.id !== BLOCK_IDS.water)
+  .map((b) => b.id)
+  .slice(0, 9);
+
+export type JoinState =
+  | { step: "idle" }
+  | { step: SessionStep | "joining" | "linking"; note?: string }
+  | { step: "joined"; peerId: string }
+  | { step: "failed"; error: string; details?: string };
 
 export type Session = {
   config: AppConfig;
@@ -18,27 +40,91 @@ export type Session = {
   queryClient: QueryClient;
   world: World;
   edits: EditList;
-  queue: AnchorQueue;
-  editor: BlockEditor;
-  /** The block id the palette has selected. */
-  selected: Store<number>;
+  /** The hotbar slot selected. */
+  slot: Store<number>;
+  unlocked: Store<ReadonlySet<number>>;
+  limits: Store<PlayerLimits>;
+  join: Store<JoinState>;
+  game: Store<Game | undefined>;
+  /** The last edit refused before it was made, for the HUD. */
+  refusal: Store<string | undefined>;
+  spawn: Position;
+  /** Joins the world as `wallet` (a session key authorized in one wallet step), once. */
+  start(wallet: Address, name: string): Promise<void>;
 };
 
-/** The chunks loaded around the origin: 3×3 columns of 3 chunks (y −32..63), light enough for software GL. */
-const CHUNKS = chunksAround(1, -1, 1);
+/** Chunk columns around the spawn brought up to their anchored versions on joining. */
+const SYNC_RADIUS = 4;
 
 export function createSession(config: AppConfig): Session {
   const { deployment } = config;
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
-  const world = new World({ seed, chunks: CHUNKS });
+  const spawn: Position = [0.5, Math.max(groundHeight(seed, 0, 0), SEA_LEVEL) + 1, 0.5];
+  const world = new World({ seed, center: spawn, viewDistance: 2 });
   const wagmi = createWalletConfig(config);
   const edits = new EditList();
-  const queue = new AnchorQueue({
-    ledger: createLedger(wagmi, deployment, config.indexerUrl),
+  const session: Session = {
+    config,
+    wagmi,
+    queryClient: new QueryClient(),
+    world,
     edits,
-    chunkBlocks: ({ cx, cy, cz }) => world.chunkBlocks(cx, cy, cz),
-  });
-  const selected = createStore<number>(BLOCK_IDS.grass);
-  const editor = new BlockEditor({ world, queue, edits, selected });
-  return { config, wagmi, queryClient: new QueryClient(), world, edits, queue, editor, selected };
+    slot: createStore(0),
+    unlocked: createStore<ReadonlySet<number>>(new Set()),
+    limits: limitsStore(),
+    join: createStore<JoinState>({ step: "idle" }),
+    game: createStore<Game | undefined>(undefined),
+    refusal: createStore<string | undefined>(undefined),
+    spawn,
+    start: (wallet, name) => {
+      started ??= join(wallet, name).catch((error: unknown) => {
+        started = undefined;
+        const details = error instanceof SeedcraftError ? error.details : undefined;
+        session.join.set({ step: "failed", error: error instanceof Error ? error.message : String(error), details });
+      });
+      return started;
+    },
+  };
+  let started: Promise<void> | undefined;
+
+  async function join(wallet: Address, name: string): Promise<void> {
+    const player = await ensureSession(wagmi, config, wallet, (step) => session.join.set({ step }));
+    session.join.set({ step: "joining" });
+    const { peer } = await joinWorld({
+      config,
+      session: player,
+      name,
+      position: spawn,
+      syncRadius: SYNC_RADIUS,
+      limits: torrentLimitsOf(session.limits.get()),
+      onSyncProgress: (progress) => session.game.get()?.sync.set(progress),
+    });
+    const queue = new AnchorQueue({
+      replica: peer.replica,
+      chain: sessionAnchorChain(deployment, worldChain(config), player.key),
+      heads: new IndexerHeads(config.indexerUrl),
+      sync: peer.sync,
+      edits,
+      author: wallet,
+    });
+    const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked });
+    session.game.set(game);
+    // Rates change at once; the rest of the limits from the next join.
+    session.limits.subscribe(() => {
+      const limits = torrentLimitsOf(session.limits.get());
+      peer.torrents?.setRateLimits(limits.uploadBytesPerSecond, limits.downloadBytesPerSecond);
+    });
+    session.join.set({ step: "joined", peerId: peer.id });
+  }
+
+  world.onEditRequest = ({ mode, target, clickedAt }) => {
+    const game = session.game.get();
+    const block = HOTBAR[session.slot.get()] ?? BLOCK_IDS.stone;
+    if (!game) {
+      session.refusal.set("Connect a wallet and join to build.");
+      return;
+    }
+    void game.edit(mode, target, block, clickedAt).then((refused) => session.refusal.set(refused));
+  };
+  return session;
 }

@@ -1,179 +1,288 @@
 /**
- * Anchoring queue: one lane per chunk, so every anchor builds on the version the previous one made
- * (compare-and-swap on `expectedVersion`). Edits made while a chunk's anchor is in flight ride in the next one.
- * Each chunk keeps a ChunkMerkle over its live blocks, so an edit rehashes only its own leaf's path.
+ * The anchor queue: the player's edits go to the ledger in batches. Every `batchDelayMs` the chunks holding
+ * edits not yet anchored are snapshotted from the replica (the folded state: our edits and the peers' we
+ * hold) and anchored in one `anchorBatch`, each on the version the replica builds on (compare-and-swap).
+ * A lost race (StaleChunkVersion) rebases: the winner's snapshot is fetched and checked against the ledger,
+ * our newer edits stay on top of it, and the batch goes again. An edit is accepted once the indexer serves
+ * an anchored version that holds it.
  */
-import { bytesToHex, type Hex } from "viem";
-import { chunkIdOf, encodeChunk } from "../../../core/chunk.ts";
-import { ChunkMerkle } from "../../../core/merkle.ts";
+import createDebug from "debug";
+import type { Address, Hex } from "viem";
+import { decodeChunk, encodeChunk } from "../../../core/chunk.ts";
+import { compareHlc, type Hlc } from "../../../core/hlc.ts";
 import { chunkTorrent } from "../../../core/torrent.ts";
-import type { ChunkCoords } from "../world/protocol.ts";
-import { chunkKey } from "../world/protocol.ts";
+import type { ChunkSync } from "../../../p2p/chunk-sync.ts";
+import type { AnchoredHead, HeadSource } from "../../../p2p/heads.ts";
+import type { WorldReplica } from "../../../p2p/replica.ts";
 import type { EditList } from "./editList.ts";
 import { toAnchorError } from "./errors.ts";
-import type { Ledger } from "./ledger.ts";
+import type { AnchorChain, AnchorUpdate } from "./ledger.ts";
+
+const debug = createDebug("seedcraft:anchor");
 
 export type AnchorQueueOptions = {
-  ledger: Ledger;
+  replica: WorldReplica;
+  chain: AnchorChain;
+  heads: HeadSource;
+  /** Seeds and announces our snapshots, and fetches a winner's when we lose a race. */
+  sync: ChunkSync | undefined;
   edits: EditList;
-  /** The live blocks of a loaded chunk (the Merkle tree keeps a view of them). */
-  chunkBlocks: (coords: ChunkCoords) => Uint16Array | undefined;
-  /** How long the indexer has to serve an anchored version before the edit counts as failed. Default 30 s. */
+  /** Our wallet: the author of the edits we queue. */
+  author: Address;
+  /** Edits within this window share one transaction. Default 400 ms. */
+  batchDelayMs?: number;
+  /** How long the indexer has to serve an anchored version before its edits count as failed. Default 30 s. */
   confirmTimeoutMs?: number;
-  /** How often to ask the indexer meanwhile. Default 100 ms. */
-  pollIntervalMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** How many lost races in a row a batch rebases before giving up. Default 4. */
+  maxRebases?: number;
+  /** At most this many chunks in one transaction (the contract takes up to 256). Default 64. */
+  maxBatch?: number;
 };
 
-type ChunkLane = {
-  coords: ChunkCoords;
-  chunkId: bigint;
-  merkle: ChunkMerkle;
-  /** The version our copy of the chunk builds on; unknown until read from the indexer or the ledger. */
-  version: bigint | undefined;
-  /** Edits applied but not yet in an anchor. */
-  pending: number[];
-  inFlight: boolean;
-};
-
-const WAITING_FOR_WALLET = "waiting for a wallet to anchor";
+type Waiting = { editId: number; hlc: Hlc };
 
 export class AnchorQueue {
-  readonly #options: Required<Omit<AnchorQueueOptions, "ledger" | "edits" | "chunkBlocks">> & AnchorQueueOptions;
-  readonly #lanes = new Map<string, ChunkLane>();
-  #walletReady = false;
+  readonly #options: AnchorQueueOptions;
+  /** Per chunk, our edits applied but not yet in an anchor. */
+  readonly #pending = new Map<bigint, Waiting[]>();
+  readonly #stopAnchored: () => void;
+  /** The chunk whose anchor we are taking into the replica ourselves (not a peer's snapshot). */
+  #ownAnchor: bigint | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing = false;
   #destroyed = false;
+  /** Transactions sent, and anchors of ours that landed (for the HUD and the tests). */
+  readonly stats = { batches: 0, anchors: 0, rebases: 0 };
 
   constructor(options: AnchorQueueOptions) {
-    this.#options = {
-      confirmTimeoutMs: 30_000,
-      pollIntervalMs: 100,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      ...options,
-    };
+    this.#options = options;
+    this.#stopAnchored = options.replica.onAnchored((id, version, dropped) => {
+      if (id !== this.#ownAnchor) this.#onPeerAnchor(id, version, dropped);
+    });
   }
 
-  /** Anchors wait until a wallet is connected, then go out. */
-  setWalletReady(ready: boolean): void {
-    this.#walletReady = ready;
-    for (const lane of this.#lanes.values()) this.#pump(lane);
+  /** Queues our edit `editId`, already applied to the replica as an op stamped `hlc`. */
+  record(editId: number, chunkId: bigint, hlc: Hlc): void {
+    const list = this.#pending.get(chunkId) ?? [];
+    list.push({ editId, hlc });
+    this.#pending.set(chunkId, list);
+    this.#schedule();
   }
 
-  /** Queues edit `editId`, which already changed block `index` of chunk `coords`. */
-  record(editId: number, coords: ChunkCoords, index: number): void {
-    const lane = this.#lane(coords);
-    if (!lane) {
-      this.#options.edits.update(editId, { state: "failed", reason: "chunk is not loaded" });
-      return;
-    }
-    lane.merkle.touch(index);
-    lane.pending.push(editId);
-    this.#pump(lane);
+  /** Chunks with edits waiting for an anchor. */
+  get waiting(): number {
+    return this.#pending.size;
   }
 
   destroy(): void {
     this.#destroyed = true;
+    clearTimeout(this.#timer);
+    this.#stopAnchored();
   }
 
-  #lane(coords: ChunkCoords): ChunkLane | undefined {
-    const key = chunkKey(coords.cx, coords.cy, coords.cz);
-    let lane = this.#lanes.get(key);
-    if (!lane) {
-      const blocks = this.#options.chunkBlocks(coords);
-      if (!blocks) return undefined;
-      lane = {
-        coords,
-        chunkId: chunkIdOf(coords.cx, coords.cy, coords.cz),
-        merkle: new ChunkMerkle(blocks),
-        version: undefined,
-        pending: [],
-        inFlight: false,
-      };
-      this.#lanes.set(key, lane);
-    }
-    return lane;
-  }
-
-  #pump(lane: ChunkLane): void {
-    if (this.#destroyed || lane.inFlight || lane.pending.length === 0) return;
-    if (!this.#walletReady) {
-      this.#options.edits.update(lane.pending, { note: WAITING_FOR_WALLET });
-      return;
-    }
-    lane.inFlight = true;
-    void this.#anchor(lane).finally(() => {
-      lane.inFlight = false;
-      this.#pump(lane);
-    });
-  }
-
-  async #anchor(lane: ChunkLane): Promise<void> {
-    const { edits, ledger } = this.#options;
-    let batch: number[] = [];
-    try {
-      if (lane.version === undefined) {
-        edits.update(lane.pending, { note: "reading the chunk's version" });
-        lane.version = (await ledger.readHead(lane.chunkId)).version;
-      }
-      const expectedVersion = lane.version;
-      // The batch is every edit the root covers now; edits after this line go in the next anchor.
-      batch = lane.pending.splice(0);
-      const newHash = bytesToHex(lane.merkle.root);
-      const blocks = this.#options.chunkBlocks(lane.coords);
-      if (!blocks) throw new Error("the chunk is no longer loaded");
-      // The torrent of the same state the root covers (nothing runs in between): peers fetch the version by it.
-      const { infoHash } = chunkTorrent(lane.chunkId, Number(expectedVersion) + 1, encodeChunk(blocks));
-      edits.update(batch, { note: `sending anchor on v${expectedVersion}` });
-      const receipt = await ledger.anchor({ chunkId: lane.chunkId, expectedVersion, newHash, infoHash });
-      lane.version = receipt.version;
-      edits.update(batch, {
-        state: "anchoring",
-        version: receipt.version,
-        txHash: receipt.txHash,
-        note: `in block ${receipt.blockNumber} · awaiting the indexer`,
+  #schedule(): void {
+    if (this.#destroyed || this.#timer || this.#flushing || this.#pending.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#flushing = true;
+      void this.#flush().finally(() => {
+        this.#flushing = false;
+        this.#schedule();
       });
-      void this.#confirm(lane, batch, receipt.version, newHash);
-    } catch (error) {
-      const failure = toAnchorError(error);
-      // Our copy no longer matches the ledger; until rebase exists, the next anchor re-reads the head.
-      if (failure.code === "STALE_CHUNK_VERSION") lane.version = undefined;
-      // A failed head read fails the edits still waiting for it.
-      if (batch.length === 0) batch = lane.pending.splice(0);
-      edits.update(batch, { state: "failed", reason: failure.reason, note: undefined });
+    }, this.#options.batchDelayMs ?? 400);
+  }
+
+  async #flush(): Promise<void> {
+    const { edits, replica, chain } = this.#options;
+    const maxRebases = this.#options.maxRebases ?? 4;
+    for (let attempt = 0; !this.#destroyed; attempt++) {
+      const chunkIds = [...this.#pending.keys()].slice(0, this.#options.maxBatch ?? 64);
+      if (chunkIds.length === 0) return;
+      // Everything each snapshot covers now; edits made after this go in the next batch.
+      const batch = chunkIds.map((chunkId) => {
+        const included = this.#pending.get(chunkId) ?? [];
+        this.#pending.delete(chunkId);
+        const state = replica.chunk(chunkId);
+        const snapshot = encodeChunk(state.blocks).slice();
+        const expectedVersion = replica.version(chunkId);
+        const hash = replica.hash(chunkId);
+        // The watermark covers every op the replica holds: the snapshot is final up to it.
+        const watermark = replica.clock.send();
+        const infoHash = chunkTorrent(chunkId, expectedVersion + 1, snapshot).infoHash;
+        return { chunkId, included, snapshot, expectedVersion, hash, watermark, infoHash };
+      });
+      const ids = batch.flatMap((item) => item.included.map((w) => w.editId));
+      edits.update(ids, { note: `anchoring ${batch.length} chunk${batch.length === 1 ? "" : "s"} in one transaction` });
+      const updates: AnchorUpdate[] = batch.map((item) => ({
+        chunkId: item.chunkId,
+        expectedVersion: item.expectedVersion,
+        newHash: item.hash,
+        infoHash: item.infoHash,
+        watermark: (BigInt(item.watermark.wallMs) << 16n) | BigInt(item.watermark.logical),
+      }));
+      try {
+        this.stats.batches++;
+        const receipt = await chain.anchorBatch(updates);
+        for (const item of batch) {
+          const version = receipt.versions.get(item.chunkId) ?? item.expectedVersion + 1;
+          const head: AnchoredHead = {
+            chunkId: item.chunkId,
+            version,
+            hash: item.hash,
+            infoHash: item.infoHash,
+            watermark: item.watermark,
+          };
+          this.#takeOwnAnchor(head, item.snapshot);
+          this.stats.anchors++;
+          const included = item.included.map((w) => w.editId);
+          edits.update(included, {
+            state: "anchoring",
+            version: BigInt(version),
+            txHash: receipt.txHash,
+            note: `in block ${receipt.blockNumber} · awaiting the indexer`,
+          });
+          void this.#confirm(head, included);
+        }
+        return;
+      } catch (error) {
+        const failure = toAnchorError(error);
+        // Put the batch back in front: its edits are still ours to anchor.
+        for (const item of batch.reverse()) this.#requeue(item.chunkId, item.included);
+        if (failure.code === "STALE_CHUNK_VERSION" && failure.stale && attempt < maxRebases) {
+          this.stats.rebases++;
+          const { chunkId, actual } = failure.stale;
+          edits.update(this.#ids(chunkId), { note: `lost a race to v${actual}: rebasing` });
+          const rebased = await this.#rebase(chunkId, actual);
+          if (!rebased) {
+            this.#fail(chunkId, `lost a race to v${actual}, and its snapshot could not be fetched`);
+          }
+          continue;
+        }
+        debug("anchor batch failed: %s", failure.message);
+        for (const item of batch) this.#fail(item.chunkId, failure.reason);
+        return;
+      }
     }
   }
 
-  /** Polls the indexer until it serves `version` (or a later one) with our hash, within the timeout. */
-  async #confirm(lane: ChunkLane, batch: number[], version: bigint, hash: Hex): Promise<void> {
-    const { edits, ledger, confirmTimeoutMs, pollIntervalMs, sleep } = this.#options;
-    const deadline = performance.now() + confirmTimeoutMs;
+  /** Our anchor landed: its snapshot becomes the chunk's base here, is cached, seeded and announced. */
+  #takeOwnAnchor(head: AnchoredHead, snapshot: Uint8Array): void {
+    const blocks = decodeChunk(snapshot);
+    this.#ownAnchor = head.chunkId;
+    try {
+      this.#options.replica.anchor(head.chunkId, head.version, blocks, head.watermark);
+    } finally {
+      this.#ownAnchor = undefined;
+    }
+    void this.#options.sync
+      ?.anchored(head, snapshot)
+      .catch((error: Error) => debug("could not seed chunk %s v%d: %s", head.chunkId, head.version, error.message));
+  }
+
+  /** The ledger moved past our version: load the winner's snapshot (checked against the ledger's hash). */
+  async #rebase(chunkId: bigint, version: number): Promise<boolean> {
+    const { heads, sync } = this.#options;
+    if (!sync) return false;
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline && !this.#destroyed) {
+      const head = await heads.head(chunkId).catch(() => undefined);
+      if (head && head.version >= version) {
+        try {
+          await sync.load(head);
+          return true;
+        } catch (error) {
+          debug("rebase of chunk %s on v%d: %s", chunkId, head.version, (error as Error).message);
+          return false;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    return false;
+  }
+
+  /**
+   * A peer's snapshot became the chunk's base: our waiting edits it covers are settled. Those it dropped were
+   * rolled back; the others are in it, anchored by someone else.
+   */
+  #onPeerAnchor(chunkId: bigint, version: number, dropped: readonly { hlc: Hlc; author: string }[]): void {
+    const watermark = this.#options.replica.chunk(chunkId).watermark;
+    const list = this.#pending.get(chunkId);
+    if (!list || !watermark) return;
+    const ours = this.#options.author.toLowerCase();
+    const droppedStamps = new Set(
+      dropped.filter((op) => op.author.toLowerCase() === ours).map((op) => `${op.hlc.wallMs}:${op.hlc.logical}`),
+    );
+    const left: Waiting[] = [];
+    for (const waiting of list) {
+      if (compareHlc(waiting.hlc, watermark) > 0) {
+        left.push(waiting);
+        continue;
+      }
+      if (droppedStamps.has(`${waiting.hlc.wallMs}:${waiting.hlc.logical}`))
+        this.#options.edits.update(waiting.editId, {
+          state: "rolledBack",
+          reason: `v${version}, anchored by another player first, does not hold it`,
+          note: undefined,
+        });
+      else
+        this.#options.edits.update(waiting.editId, {
+          state: "anchored",
+          version: BigInt(version),
+          note: `in v${version}, anchored by another player`,
+        });
+    }
+    if (left.length > 0) this.#pending.set(chunkId, left);
+    else this.#pending.delete(chunkId);
+  }
+
+  #requeue(chunkId: bigint, included: Waiting[]): void {
+    const later = this.#pending.get(chunkId) ?? [];
+    this.#pending.set(chunkId, [...included, ...later]);
+  }
+
+  #ids(chunkId: bigint): number[] {
+    return (this.#pending.get(chunkId) ?? []).map((w) => w.editId);
+  }
+
+  #fail(chunkId: bigint, reason: string): void {
+    this.#options.edits.update(this.#ids(chunkId), { state: "failed", reason, note: undefined });
+    this.#pending.delete(chunkId);
+  }
+
+  /** Polls the indexer until it serves `head.version` (or later) with our hash, within the timeout. */
+  async #confirm(head: AnchoredHead, editIds: number[]): Promise<void> {
+    const { edits, heads } = this.#options;
+    const timeoutMs = this.#options.confirmTimeoutMs ?? 30_000;
+    const deadline = performance.now() + timeoutMs;
     let last = "no answer";
     while (!this.#destroyed) {
-      const answer = await ledger.indexedHead(lane.chunkId);
-      if (answer.status === "ok") {
-        const head = answer.value;
-        if (head.version > version || (head.version === version && head.hash?.toLowerCase() === hash.toLowerCase())) {
-          edits.update(batch, { state: "anchored", note: undefined });
+      const served = await heads.head(head.chunkId).catch((error: Error) => {
+        last = error.message;
+        return undefined;
+      });
+      if (served) {
+        if (served.version > head.version || (served.version === head.version && sameHash(served.hash, head.hash))) {
+          edits.update(editIds, { state: "anchored", note: undefined });
           return;
         }
-        if (head.version === version) {
-          edits.update(batch, {
-            state: "failed",
-            reason: `indexer holds another hash for v${version}`,
-            note: undefined,
-          });
+        if (served.version === head.version) {
+          edits.update(editIds, { state: "failed", reason: `the indexer holds another hash for v${head.version}` });
           return;
         }
-        last = `indexer at v${head.version}`;
-      } else last = `indexer ${answer.status}`;
+        last = `indexer at v${served.version}`;
+      }
       if (performance.now() >= deadline) break;
-      await sleep(pollIntervalMs);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (this.#destroyed) return;
-    edits.update(batch, {
+    edits.update(editIds, {
       state: "failed",
-      reason: `not confirmed by the indexer in ${Math.round(confirmTimeoutMs / 1000)} s (${last})`,
+      reason: `not confirmed by the indexer in ${Math.round(timeoutMs / 1000)} s (${last})`,
       note: undefined,
     });
   }
+}
+
+function sameHash(a: Hex | string, b: Hex | string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }

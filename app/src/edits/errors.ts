@@ -14,11 +14,19 @@ export class AnchorError extends SeedcraftError {
   declare readonly code: AnchorErrorCode;
   /** One line for the HUD. */
   readonly reason: string;
+  /** For STALE_CHUNK_VERSION: the chunk another anchor moved on, and where the ledger is now. */
+  readonly stale: { chunkId: bigint; expected: number; actual: number } | undefined;
 
-  constructor(code: AnchorErrorCode, reason: string, details?: string) {
+  constructor(
+    code: AnchorErrorCode,
+    reason: string,
+    details?: string,
+    stale?: { chunkId: bigint; expected: number; actual: number },
+  ) {
     super(code, `Anchoring failed: ${reason}`, details);
     this.name = "AnchorError";
     this.reason = reason;
+    this.stale = stale;
   }
 }
 
@@ -31,11 +39,12 @@ export function toAnchorError(error: unknown): AnchorError {
       const name = revert.data?.errorName;
       const args = revert.data?.args ?? [];
       if (name === "StaleChunkVersion") {
-        const [, expected, actual] = args;
+        const [chunkId, expected, actual] = args;
         return new AnchorError(
           "STALE_CHUNK_VERSION",
           `StaleChunkVersion: built on v${String(expected)}, ledger is at v${String(actual)}`,
           revert.shortMessage,
+          typeof chunkId === "bigint" ? { chunkId, expected: Number(expected), actual: Number(actual) } : undefined,
         );
       }
       return new AnchorError("REVERTED", name ? `reverted: ${name}` : revert.shortMessage, error.message);

@@ -6,17 +6,21 @@ const SHOWN = 12;
 
 function describe(entry: EditEntry): string {
   const name = BLOCKS[entry.block]?.name ?? `block ${entry.block}`;
-  return entry.mode === "break" ? "break" : `place ${name}`;
+  const what = entry.mode === "break" ? "break" : `place ${name}`;
+  return entry.own ? what : `${entry.author ?? "a peer"}: ${what}`;
 }
 
-/** The newest edits first, each with its chunk, anchored version and state. */
+/** States that end with a reason worth reading. */
+const EXPLAINED = new Set(["failed", "bounced", "rolledBack"]);
+
+/** The newest edits first, ours and our peers', each with its chunk, anchored version and state. */
 export function EditListPanel({ edits }: { edits: EditList }) {
   const entries = useStore(edits.store);
   const shown = entries.slice(-SHOWN).reverse();
   return (
     <section className="panel edits" aria-label="Edits">
       <h2>Edits</h2>
-      {shown.length === 0 && <p className="muted">Left click breaks, right click places.</p>}
+      {shown.length === 0 && <p className="muted">Left click breaks, right click places; 1–9 pick a block.</p>}
       <ol data-testid="edit-list">
         {shown.map((entry) => (
           <li
@@ -27,6 +31,9 @@ export function EditListPanel({ edits }: { edits: EditList }) {
             data-version={entry.version?.toString()}
             data-apply-ms={entry.applyMs === undefined ? undefined : entry.applyMs.toFixed(1)}
             data-tx={entry.txHash}
+            data-own={entry.own}
+            data-position={entry.position.join(",")}
+            data-reason={entry.reason}
             className={`edit edit-${entry.state}`}
           >
             <div className="edit-head">
@@ -37,8 +44,8 @@ export function EditListPanel({ edits }: { edits: EditList }) {
               ({entry.position.join(", ")}) · chunk {entry.chunk.cx},{entry.chunk.cy},{entry.chunk.cz}
               {entry.version !== undefined && ` · v${entry.version}`}
             </div>
-            {entry.state === "failed" && entry.reason && <div className="edit-reason">{entry.reason}</div>}
-            {entry.state !== "failed" && entry.note && <div className="edit-note muted">{entry.note}</div>}
+            {EXPLAINED.has(entry.state) && entry.reason && <div className="edit-reason">{entry.reason}</div>}
+            {!EXPLAINED.has(entry.state) && entry.note && <div className="edit-note muted">{entry.note}</div>}
           </li>
         ))}
       </ol>

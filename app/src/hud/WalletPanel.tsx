@@ -18,7 +18,10 @@ export function WalletPanel({ chainId }: { chainId: number }) {
   const disconnect = useDisconnect();
   const switchChain = useSwitchChain();
   const devConnector = connectors.find((connector) => connector.id === "devAccount");
-  const injectedConnector = connectors.find((connector) => connector.id === "injected");
+  // EIP-6963 wallets announce themselves (one connector each); the generic injected one covers older wallets.
+  const announced = connectors.filter((connector) => connector.type === "injected" && connector.id !== "injected");
+  const injectedConnector =
+    announced.length === 0 ? connectors.find((connector) => connector.id === "injected") : undefined;
   const wrongChain = connection.status === "connected" && connection.chainId !== chainId;
   const error = connect.error ?? switchChain.error;
 
@@ -64,6 +67,17 @@ export function WalletPanel({ chainId }: { chainId: number }) {
               Play with a dev account
             </button>
           )}
+          {announced.map((connector) => (
+            <button
+              key={connector.uid}
+              type="button"
+              data-testid={`connect-${connector.id}`}
+              disabled={connect.isPending}
+              onClick={() => connect.mutate({ connector, chainId })}
+            >
+              {connector.icon && <img src={connector.icon} alt="" width={12} height={12} />} {connector.name}
+            </button>
+          ))}
           {injectedConnector && (
             <button
               type="button"

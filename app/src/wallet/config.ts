@@ -19,8 +19,8 @@ export function createWalletConfig(app: AppConfig): Config {
     chains: [chain],
     connectors: chain.id === HARDHAT_CHAIN_ID ? [injected(), devAccount()] : [injected()],
     transports: { [chain.id]: http(app.rpcUrl) },
-    // Exactly the two ways in the HUD offers; EIP-6963 wallets still answer through injected().
-    multiInjectedProviderDiscovery: false,
+    // Every wallet that announces itself (EIP-6963) gets a button of its own, beside the generic injected one.
+    multiInjectedProviderDiscovery: true,
     // A local chain mines at once: don't wait seconds for receipts.
     pollingInterval: 250,
   });

@@ -1,8 +1,8 @@
 /**
- * The three.js world: chunk meshes from the mesher worker, streamed around a moving centre, an orbit camera,
- * outlines on provisional blocks, and clicks turned into edit requests. It renders on demand, so an idle world
- * costs nothing, and never waits for the worker: meshes that arrive are queued and put in the scene within a
- * per-frame budget, so a burst of them never stalls a frame.
+ * The three.js world: chunk meshes from the mesher worker, streamed around the player, first-person controls
+ * with physics, the block under the crosshair, outlines on edited blocks, and other players' avatars. It draws
+ * on demand (a frame only when something changed), and never waits for the worker: meshes that arrive are
+ * queued and put in the scene within a per-frame budget, so a burst of them never stalls a frame.
  */
 import {
   AmbientLight,
@@ -21,25 +21,26 @@ import {
   NearestFilter,
   NearestMipmapLinearFilter,
   PerspectiveCamera,
-  Raycaster,
   RepeatWrapping,
   RGBAFormat,
   Scene,
   Sphere,
   SRGBColorSpace,
   UnsignedByteType,
-  Vector2,
   Vector3,
   WebGLRenderer,
 } from "three";
-import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
-import { AIR, BLOCK_IDS } from "../../../core/blocks.ts";
+import { BLOCK_IDS } from "../../../core/blocks.ts";
 import { CHUNK_SIZE, CHUNK_VOLUME, locateBlock } from "../../../core/chunk.ts";
 import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
 import { generateAtlas, TILE_SIZE } from "./atlas.ts";
+import { Avatars } from "./avatars.ts";
+import { FirstPersonControls } from "./controls.ts";
 import { type MeshBuffers, meshBytes } from "./mesher.ts";
-import { editTarget, raycastVoxels, type Vec3, type VoxelHit } from "./picking.ts";
+import type { Vec3, VoxelHit } from "./picking.ts";
+import { type BlockLiquidity, type BlockSolidity, liquidityOf, solidityOf } from "./player.ts";
 import { type ChunkCoords, type ChunkPoint, chunkKey, type FromMesher, type ToMesher } from "./protocol.ts";
+import { TargetOutline } from "./targetOutline.ts";
 
 export type WorldOptions = {
   seed: number;
@@ -109,9 +110,6 @@ type ApplyWaiter = {
   reject: (error: Error) => void;
 };
 
-/** A click is an edit only if the pointer moved less than this (in CSS pixels) between down and up. */
-const CLICK_SLOP_PX = 4;
-const PICK_DISTANCE = 256;
 const SKY = 0x9fd2f5;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
@@ -183,8 +181,16 @@ export class World {
   /** The scene and camera: other parts (controls, avatars) add to them. */
   readonly scene = new Scene();
   readonly camera = new PerspectiveCamera(55, 1, 0.1, 1000);
-  /** Called for every click that did not drag (orbiting never edits). */
+  /** Called for a break (left click) or place (right click) on the block under the crosshair, within reach. */
   onEditRequest: ((request: EditRequest) => void) | undefined;
+  /** Called once a chunk's blocks are loaded (generated terrain): the game puts its own state of it in. */
+  onChunkLoaded: ((cx: number, cy: number, cz: number) => void) | undefined;
+  /** Called every animation frame before drawing (seconds since the last one); returns whether to draw. */
+  onFrame: ((dt: number, now: number) => boolean) | undefined;
+  /** The player: physics body, mouse look, keys; and the block it aims at. */
+  readonly controls: FirstPersonControls;
+  readonly target = new TargetOutline();
+  readonly avatars = new Avatars();
   /** Resolves once every chunk of the initial view is meshed and drawn. */
   readonly ready: Promise<void>;
   /** performance.now() when the world became ready. */
@@ -193,7 +199,9 @@ export class World {
   firstFrameAt: number | undefined;
 
   readonly #renderer: WebGLRenderer;
-  readonly #controls: OrbitControls;
+  readonly #solid: BlockSolidity;
+  readonly #water: BlockLiquidity;
+  #lastFrameAt = performance.now();
   readonly #worker: Worker;
   readonly #chunks = new Map<string, LoadedChunk>();
   /** Received meshes by chunk, oldest first; a newer mesh of the same chunk takes the older one's place. */
@@ -222,7 +230,6 @@ export class World {
   #frame = 0;
   #destroyed = false;
   #resizeObserver: ResizeObserver | undefined;
-  #pointerDown: { x: number; y: number; button: number; shift: boolean; moved: boolean } | undefined;
   #markReady: () => void = () => {};
 
   constructor(options: WorldOptions) {
@@ -247,20 +254,17 @@ export class World {
     sun.position.set(0.45, 1, 0.3);
     this.scene.add(sun);
 
-    // Look down at the centre from the side, so the canvas centre hits terrain.
+    // The player stands at the centre, looking a little down so the crosshair meets the ground within reach.
     const [x, y, z] = this.#center;
-    this.#controls = new OrbitControls(this.camera, this.canvas);
-    this.#controls.target.set(x, y, z);
-    this.camera.position.set(x - 21, y + 25, z - 21);
-    this.#controls.maxPolarAngle = Math.PI * 0.47;
-    this.#controls.minDistance = 4;
-    this.#controls.maxDistance = 180;
-    this.#controls.update();
-    this.#controls.addEventListener("change", () => this.invalidate());
-
-    this.canvas.addEventListener("pointerdown", this.#onPointerDown);
-    this.canvas.addEventListener("pointermove", this.#onPointerMove);
-    this.canvas.addEventListener("pointerup", this.#onPointerUp);
+    const getBlock = (bx: number, by: number, bz: number) => this.getBlock(bx, by, bz);
+    this.#solid = solidityOf(getBlock);
+    this.#water = liquidityOf(getBlock, BLOCK_IDS.water);
+    this.controls = new FirstPersonControls({ camera: this.camera, element: this.canvas });
+    this.controls.teleport(x, y, z);
+    this.controls.setLook(Math.PI * 0.75, -0.55);
+    this.controls.onBreak = () => this.#requestEdit("break");
+    this.controls.onPlace = () => this.#requestEdit("place");
+    this.scene.add(this.target.object, this.avatars.object);
     this.canvas.addEventListener("contextmenu", (event) => event.preventDefault());
     this.canvas.dataset.chunksVisible = "0";
 
@@ -397,7 +401,9 @@ export class World {
     cancelAnimationFrame(this.#frame);
     this.#resizeObserver?.disconnect();
     this.#worker.terminate();
-    this.#controls.dispose();
+    this.controls.dispose();
+    this.target.dispose();
+    this.avatars.dispose();
     for (const chunk of this.#chunks.values()) this.#removeMeshes(chunk);
     this.#uploads.clear();
     this.#outlineGeometry.dispose();
@@ -535,6 +541,7 @@ export class World {
         if (!chunk || chunk.blocks || seq < chunk.loadSeq) return;
         chunk.blocks = blocks;
         this.#chunksLoaded++;
+        this.onChunkLoaded?.(cx, cy, cz);
         return;
       }
       case "mesh": {
@@ -611,6 +618,16 @@ export class World {
     if (this.#destroyed) return;
     this.#frame = requestAnimationFrame(this.#render);
     this.#uploadMeshes();
+    const now0 = performance.now();
+    const dt = Math.min((now0 - this.#lastFrameAt) / 1000, 0.25);
+    this.#lastFrameAt = now0;
+    if (this.controls.update(dt, this.#solid, this.#water)) {
+      this.invalidate();
+      this.setCenter(this.controls.position);
+    }
+    this.target.update(this.camera, this.#solid);
+    if (this.target.changed) this.invalidate();
+    if (this.onFrame?.(dt, now0)) this.invalidate();
     if (!this.#dirty) return;
     this.#dirty = false;
     this.#renderer.render(this.scene, this.camera);
@@ -639,51 +656,14 @@ export class World {
     this.invalidate();
   }
 
-  #onPointerDown = (event: PointerEvent): void => {
-    this.#pointerDown = {
-      x: event.clientX,
-      y: event.clientY,
-      button: event.button,
-      shift: event.shiftKey,
-      moved: false,
-    };
-  };
-
-  #onPointerMove = (event: PointerEvent): void => {
-    const down = this.#pointerDown;
-    if (down && Math.hypot(event.clientX - down.x, event.clientY - down.y) > CLICK_SLOP_PX) down.moved = true;
-  };
-
-  #onPointerUp = (event: PointerEvent): void => {
-    const down = this.#pointerDown;
-    this.#pointerDown = undefined;
-    if (!down || down.moved || down.button !== event.button) return;
-    if (Math.hypot(event.clientX - down.x, event.clientY - down.y) > CLICK_SLOP_PX) return;
-    const mode =
-      down.button === 2 || (down.button === 0 && down.shift) ? "place" : down.button === 0 ? "break" : undefined;
-    if (!mode || !this.onEditRequest) return;
-    const hit = this.#pick(event);
-    if (hit) this.onEditRequest({ mode, hit, target: editTarget(hit, mode), clickedAt: event.timeStamp });
-  };
-
-  #pick(event: PointerEvent): VoxelHit | undefined {
-    const rect = this.canvas.getBoundingClientRect();
-    const ndc = new Vector2(
-      ((event.clientX - rect.left) / rect.width) * 2 - 1,
-      -((event.clientY - rect.top) / rect.height) * 2 + 1,
-    );
-    const raycaster = new Raycaster();
-    raycaster.setFromCamera(ndc, this.camera);
-    const { origin, direction } = raycaster.ray;
-    return raycastVoxels(
-      [origin.x, origin.y, origin.z],
-      [direction.x, direction.y, direction.z],
-      PICK_DISTANCE,
-      (x, y, z) => {
-        const block = this.getBlock(x, y, z);
-        return block !== undefined && block !== AIR && block !== BLOCK_IDS.water;
-      },
-    );
+  /** A click on the block under the crosshair: break it, or place against the face it shows. */
+  #requestEdit(mode: "break" | "place"): void {
+    const hit: VoxelHit | undefined = this.target.hit;
+    const target = this.target.target(mode);
+    if (!hit || !target || !this.onEditRequest) return;
+    // Never place a block where the player stands.
+    if (mode === "place" && this.controls.body.intersectsBlock(target[0], target[1], target[2])) return;
+    this.onEditRequest({ mode, hit, target, clickedAt: performance.now() });
   }
 }
 

@@ -1,0 +1,334 @@
+/**
+ * The game's composition root once a player joins: the peer's replica is the truth about blocks, and the
+ * world (three.js) shows it. Our edits go through the mesh (signed, applied, sent to peers) and into the
+ * anchor queue; peers' ops, ties and anchored snapshots reach the world the same way, through the replica.
+ * Every edit, ours or a peer's, is listed with its state.
+ */
+import createDebug from "debug";
+import type { Address } from "viem";
+import { AIR, BLOCK_IDS, BLOCKS } from "../../../core/blocks.ts";
+import { CHUNK_SIZE, chunkCoordsOf, chunkIdOf, localOf, locateBlock } from "../../../core/chunk.ts";
+import { compareHlc } from "../../../core/hlc.ts";
+import type { BlockOp } from "../../../core/op.ts";
+import type { Position } from "../../../core/proximity.ts";
+import { EYE_HEIGHT, REACH_BLOCKS } from "../../../core/rules.ts";
+import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import type { SyncProgress } from "../../../p2p/chunk-sync.ts";
+import type { MeshPeer } from "../../../p2p/mesh.ts";
+import type { WorldPeer } from "../../../p2p/peer.ts";
+import type { AnchorQueue } from "../edits/anchorQueue.ts";
+import type { EditEntry, EditList, EditState } from "../edits/editList.ts";
+import { createStore, type Store } from "../store.ts";
+import type { Vec3 } from "../world/picking.ts";
+import type { OutlineState, World } from "../world/World.ts";
+
+const debug = createDebug("seedcraft:game");
+
+export type ChatLine = { id: number; from: string; own: boolean; text: string; atMs: number };
+export type PeerRow = {
+  id: string;
+  name: string;
+  wallet: Address;
+  distance: number | undefined;
+  roundTripMs: number | undefined;
+};
+
+export type GameOptions = {
+  world: World;
+  peer: WorldPeer;
+  edits: EditList;
+  queue: AnchorQueue;
+  wallet: Address;
+  /** Premium blocks this wallet unlocked (kept current by the shop). */
+  unlocked: Store<ReadonlySet<number>>;
+};
+
+/** A remote op rendered: when (performance.timeOrigin-based ms), for the edit-to-render figure. */
+export type RenderedOp = { key: string; drawnAt: number };
+
+const MAX_CHAT = 100;
+
+const OUTLINED: Record<EditState, OutlineState | undefined> = {
+  provisional: "provisional",
+  anchoring: "anchoring",
+  anchored: undefined,
+  bounced: "failed",
+  rolledBack: "failed",
+  failed: "failed",
+};
+
+export class Game {
+  readonly world: World;
+  readonly peer: WorldPeer;
+  readonly edits: EditList;
+  readonly queue: AnchorQueue;
+  readonly chat: Store<readonly ChatLine[]> = createStore<readonly ChatLine[]>([]);
+  readonly peers: Store<readonly PeerRow[]> = createStore<readonly PeerRow[]>([]);
+  readonly sync: Store<SyncProgress | undefined> = createStore<SyncProgress | undefined>(undefined);
+  /** Remote ops drawn, newest last (bounded): what the bench reads. */
+  readonly rendered: RenderedOp[] = [];
+  readonly #options: GameOptions;
+  readonly #unsubscribe: (() => void)[] = [];
+  #chatId = 0;
+  readonly #roundTrips = new Map<string, number>();
+  readonly #outlines = new Map<string, { position: Vec3; state: OutlineState }>();
+  #peersTimer: ReturnType<typeof setInterval>;
+  #lastMoveAt = 0;
+
+  constructor(options: GameOptions) {
+    this.#options = options;
+    this.world = options.world;
+    this.peer = options.peer;
+    this.edits = options.edits;
+    this.queue = options.queue;
+    const { mesh, replica } = options.peer;
+    this.#unsubscribe.push(
+      mesh.on("op", (verdict, from) => {
+        if (!from) return;
+        const op = verdict.op;
+        this.#showBlock(op.chunk, op.index, op);
+        if (verdict.status === "applied" && verdict.changed) this.#listPeerEdit(op, from);
+        else if (verdict.status === "bounced") this.#bounced(verdict.ops, verdict.reason);
+      }),
+      mesh.on("chat", (from, text) => this.#addChat(from.name, false, text)),
+      mesh.on("peer", () => this.#refreshPeers()),
+      mesh.on("left", () => this.#refreshPeers()),
+      options.edits.subscribe(() => this.#syncOutlines()),
+      replica.onAnchored((id, version, dropped) => {
+        this.#showChunk(id);
+        this.#settlePeerEdits(id, version, dropped);
+      }),
+    );
+    this.#peersTimer = setInterval(() => this.#refreshPeers(), 1000);
+    options.world.onChunkLoaded = (cx, cy, cz) => this.chunkLoaded(cx, cy, cz);
+    options.world.onFrame = (dt, now) => this.#frame(dt, now);
+    // Chunks loaded before we joined may already hold what the replica knows better.
+    for (const id of replica.chunkIds) this.#showChunk(id);
+  }
+
+  /** Per frame: our avatar's position goes to the mesh, and peers' avatars move towards theirs. */
+  #frame(dt: number, now: number): boolean {
+    this.move(this.world.controls.position as unknown as Position, now);
+    return this.world.avatars.update(this.peer.mesh.peers, Date.now(), dt);
+  }
+
+  /** Where our avatar stands (feet). Peers hear of it as deltas, at a rate their distance allows. */
+  move(position: Position, nowMs = performance.now()): void {
+    // The mesh decides what each peer needs; 30 Hz is enough input for its dead reckoning.
+    if (nowMs - this.#lastMoveAt < 33) return;
+    this.#lastMoveAt = nowMs;
+    this.peer.move(position);
+  }
+
+  /** Our edit of block `target`: checked, signed, applied at once (provisional), sent, queued for anchoring. */
+  async edit(
+    mode: "break" | "place",
+    target: Vec3,
+    block: number,
+    clickedAt = performance.now(),
+  ): Promise<string | undefined> {
+    const [x, y, z] = target;
+    if (y < WORLD_MIN_Y || y >= WORLD_MAX_Y) return "outside the world's height limits";
+    const current = this.world.getBlock(x, y, z);
+    if (current === undefined) return "that chunk is not loaded";
+    const next = mode === "break" ? AIR : block;
+    const type = BLOCKS[next];
+    if (!type) return `unknown block ${next}`;
+    if (type.premium && !this.#options.unlocked.get().has(next))
+      return `${type.name} must be unlocked with energy first`;
+    if (mode === "break" && (current === AIR || current === BLOCK_IDS.water)) return "nothing to break";
+    if (mode === "place" && current !== AIR && current !== BLOCK_IDS.water) return "that cell is taken";
+    const position = this.peer.mesh.position;
+    if (position) {
+      const reach = Math.hypot(x + 0.5 - position[0], y + 0.5 - (position[1] + EYE_HEIGHT), z + 0.5 - position[2]);
+      if (reach > REACH_BLOCKS) return "out of reach";
+    }
+    const { cx, cy, cz, index } = locateBlock(x, y, z);
+    const chunkId = chunkIdOf(cx, cy, cz);
+    const entry = this.edits.add({
+      mode,
+      position: target,
+      block: next,
+      chunk: { cx, cy, cz },
+      chunkId,
+      index,
+      own: true,
+    });
+    const { op, verdict } = await this.peer.mesh.edit(chunkId, index, next);
+    this.edits.update(entry.id, { hlc: op.hlc });
+    switch (verdict.status) {
+      case "applied":
+        this.queue.record(entry.id, chunkId, op.hlc);
+        break;
+      case "bounced":
+        this.edits.update(entry.id, { state: "bounced", reason: bounceReason(verdict.reason) });
+        break;
+      case "rejected":
+        this.edits.update(entry.id, { state: "failed", reason: verdict.reason });
+        break;
+      case "duplicate":
+        break;
+    }
+    void this.#showBlock(chunkId, index, undefined, clickedAt)?.then((applyMs) =>
+      this.edits.update(entry.id, { applyMs }),
+    );
+    return verdict.status === "rejected" ? verdict.reason : undefined;
+  }
+
+  say(text: string): void {
+    const trimmed = text.trim();
+    if (!trimmed) return;
+    this.peer.mesh.chat(trimmed);
+    this.#addChat(this.peer.mesh.identity.name, true, trimmed);
+  }
+
+  /** A newly loaded chunk shows the replica's state of it when the replica holds more than terrain. */
+  chunkLoaded(cx: number, cy: number, cz: number): void {
+    const id = chunkIdOf(cx, cy, cz);
+    const { replica } = this.peer;
+    if (replica.holds(id) && (replica.version(id) > 0 || replica.chunk(id).pendingBlocks > 0)) this.#showChunk(id);
+  }
+
+  destroy(): void {
+    clearInterval(this.#peersTimer);
+    this.world.onChunkLoaded = undefined;
+    this.world.onFrame = undefined;
+    for (const stop of this.#unsubscribe) stop();
+    this.queue.destroy();
+  }
+
+  /** The world shows the replica's value of one block; resolves when a frame shows it (if it changed). */
+  #showBlock(chunkId: bigint, index: number, op?: BlockOp, startedAt = performance.now()): Promise<number> | undefined {
+    const { cx, cy, cz } = chunkCoordsOf(chunkId);
+    const { x, y, z } = localOf(index);
+    const wx = cx * CHUNK_SIZE + x;
+    const wy = cy * CHUNK_SIZE + y;
+    const wz = cz * CHUNK_SIZE + z;
+    const value = this.peer.replica.chunk(chunkId).blocks[index] as number;
+    const shown = this.world.getBlock(wx, wy, wz);
+    if (shown === undefined || shown === value) return undefined;
+    // A chunk that leaves the view before the frame is drawn rejects: nothing to show then.
+    const drawn = this.world.setBlock(wx, wy, wz, value, startedAt).catch(() => -1);
+    if (op) {
+      const key = `${chunkId}:${index}:${op.block}:${op.hlc.wallMs}:${op.hlc.logical}`;
+      void drawn.then(() => {
+        this.rendered.push({ key, drawnAt: performance.timeOrigin + performance.now() });
+        if (this.rendered.length > 1000) this.rendered.splice(0, this.rendered.length - 1000);
+      });
+    }
+    return drawn;
+  }
+
+  #showChunk(id: bigint): void {
+    const { cx, cy, cz } = chunkCoordsOf(id);
+    if (!this.world.chunkBlocks(cx, cy, cz)) return;
+    void this.world.setChunk(cx, cy, cz, this.peer.replica.chunk(id).blocks.slice()).catch(() => undefined);
+  }
+
+  #listPeerEdit(op: BlockOp, from: MeshPeer): void {
+    const { cx, cy, cz } = chunkCoordsOf(op.chunk);
+    const { x, y, z } = localOf(op.index);
+    this.edits.add({
+      mode: op.block === AIR ? "break" : "place",
+      position: [cx * CHUNK_SIZE + x, cy * CHUNK_SIZE + y, cz * CHUNK_SIZE + z],
+      block: op.block,
+      chunk: { cx, cy, cz },
+      chunkId: op.chunk,
+      index: op.index,
+      hlc: op.hlc,
+      own: false,
+      author: op.author.toLowerCase() === from.wallet.toLowerCase() ? from.name : short(op.author),
+    });
+  }
+
+  /** A tie (or a late op) bounced: every listed edit among `ops` bounces, ours included. */
+  #bounced(ops: readonly BlockOp[], reason: string): void {
+    for (const op of ops) {
+      const entry = this.#entryOf(op);
+      if (entry && (entry.state === "provisional" || entry.state === "anchoring"))
+        this.edits.update(entry.id, { state: "bounced", reason: bounceReason(reason), note: undefined });
+    }
+  }
+
+  #entryOf(op: BlockOp): EditEntry | undefined {
+    return this.edits.entries.find(
+      (entry) =>
+        entry.chunkId === op.chunk &&
+        entry.index === op.index &&
+        entry.hlc !== undefined &&
+        entry.hlc.wallMs === op.hlc.wallMs &&
+        entry.hlc.logical === op.hlc.logical,
+    );
+  }
+
+  /** Peers' edits an anchored snapshot covers are accepted (it was checked against the ledger) or rolled back. */
+  #settlePeerEdits(id: bigint, version: number, dropped: readonly BlockOp[]): void {
+    const watermark = this.peer.replica.chunk(id).watermark;
+    if (!watermark) return;
+    for (const entry of this.edits.open(id)) {
+      if (entry.own || !entry.hlc || compareHlc(entry.hlc, watermark) > 0) continue;
+      const lost = dropped.some((op) => op.index === entry.index && compareHlc(op.hlc, entry.hlc as never) === 0);
+      this.edits.update(
+        entry.id,
+        lost
+          ? { state: "rolledBack", reason: `anchored v${version} does not hold it` }
+          : { state: "anchored", version: BigInt(version) },
+      );
+    }
+  }
+
+  /** One outline per block, showing its newest edit's state; accepted blocks lose theirs. */
+  #syncOutlines(): void {
+    const wanted = new Map<string, { position: Vec3; state: OutlineState | undefined }>();
+    for (const entry of this.edits.entries)
+      wanted.set(entry.position.join(","), { position: entry.position, state: OUTLINED[entry.state] });
+    for (const [key, outline] of this.#outlines)
+      if (!wanted.get(key)?.state) {
+        this.world.setOutline(outline.position, undefined);
+        this.#outlines.delete(key);
+      }
+    for (const [key, { position, state }] of wanted) {
+      if (!state || this.#outlines.get(key)?.state === state) continue;
+      this.world.setOutline(position, state);
+      this.#outlines.set(key, { position, state });
+    }
+  }
+
+  #addChat(from: string, own: boolean, text: string): void {
+    const lines = [...this.chat.get(), { id: ++this.#chatId, from, own, text, atMs: Date.now() }];
+    this.chat.set(lines.length > MAX_CHAT ? lines.slice(-MAX_CHAT) : lines);
+  }
+
+  #refreshPeers(): void {
+    const { mesh } = this.peer;
+    const here = mesh.position;
+    const rows: PeerRow[] = mesh.peers.map((p) => ({
+      id: p.id,
+      name: p.name,
+      wallet: p.wallet,
+      distance:
+        here && p.position
+          ? Math.hypot(p.position[0] - here[0], p.position[1] - here[1], p.position[2] - here[2])
+          : undefined,
+      roundTripMs: this.#roundTrips.get(p.id),
+    }));
+    rows.sort((a, b) => (a.distance ?? Number.POSITIVE_INFINITY) - (b.distance ?? Number.POSITIVE_INFINITY));
+    this.peers.set(rows);
+    // Round trips come from each connection's stats, for the next refresh.
+    for (const row of rows)
+      void mesh.roundTripMs(row.id as `0x${string}`).then((ms) => {
+        if (ms !== undefined) this.#roundTrips.set(row.id, ms);
+      });
+    debug("%d peers", rows.length);
+  }
+}
+
+function bounceReason(code: string): string {
+  if (code === "TIE") return "a tie: another player edited the same block at the same instant, so both edits bounced";
+  if (code === "SUPERSEDED_BY_ANCHOR") return "an anchored version already covers that instant";
+  return code;
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}

@@ -1,0 +1,72 @@
+/**
+ * The browser's peer: the DHT through the world's gateways, WebRTC links signaled through it, and the data
+ * plane (chunk torrents on the links, the IndexedDB cache, the ledger's heads from the indexer, receipts
+ * signed for what seeders send us).
+ */
+import { createPublicClient, http } from "viem";
+import type { Position } from "../../../core/proximity.ts";
+import { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
+import { createBrowserTorrentClient } from "../../../p2p/browser/torrent-client.ts";
+import type { SyncProgress, SyncResult } from "../../../p2p/chunk-sync.ts";
+import type { TorrentLimits } from "../../../p2p/chunk-torrents.ts";
+import { seedingEpochClock } from "../../../p2p/epochs.ts";
+import { GatewayDht } from "../../../p2p/gateway-client.ts";
+import { IndexerHeads } from "../../../p2p/heads.ts";
+import { IndexerLedger } from "../../../p2p/ledger.ts";
+import { WorldPeer } from "../../../p2p/peer.ts";
+import { connectThroughDht } from "../../../p2p/signal.ts";
+import type { AppConfig } from "../config.ts";
+import type { PlayerSession } from "../wallet/sessionKey.ts";
+
+export type JoinOptions = {
+  config: AppConfig;
+  session: PlayerSession;
+  name: string;
+  position: Position;
+  /** The chunk columns around the spawn brought up to their anchored versions on the first link. */
+  syncRadius: number;
+  limits?: Partial<TorrentLimits>;
+  onSync?: (result: SyncResult) => void;
+  onSyncProgress?: (progress: SyncProgress) => void;
+};
+
+export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache };
+
+export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
+  const { config, session } = options;
+  if (config.gateways.length === 0) throw new Error("seedcraft.json lists no DHT gateway: the world has none running");
+  const { deployment } = config;
+  const chain = createPublicClient({ transport: http(config.rpcUrl) });
+  const [dht, cache, epochs] = await Promise.all([
+    GatewayDht.connect(config.gateways),
+    IdbChunkCache.open(`seedcraft-chunks-${deployment.chainId}-${deployment.contracts.ChunkLedger.address}`),
+    seedingEpochClock({ deployment, publicClient: chain }),
+  ]);
+  const peer = await WorldPeer.start({
+    dht,
+    // The browser's own WebRTC; a loopback world needs no STUN or TURN.
+    connect: (mailboxes, key, connectOptions) =>
+      connectThroughDht(mailboxes, key, { ...connectOptions, config: { iceServers: [] } }),
+    domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address },
+    ledger: new IndexerLedger(config.indexerUrl),
+    wallet: session.wallet,
+    sessionKey: session.key,
+    name: options.name,
+    position: options.position,
+    data: {
+      client: createBrowserTorrentClient(),
+      store: cache,
+      heads: new IndexerHeads(config.indexerUrl),
+      trackers: config.trackers,
+      limits: options.limits,
+      syncRadius: options.syncRadius,
+      onSync: options.onSync,
+      onSyncProgress: options.onSyncProgress,
+      receipts: {
+        domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.SeedingRewards.address },
+        epoch: epochs.epoch,
+      },
+    },
+  });
+  return { peer, cache };
+}
