@@ -17,43 +17,53 @@ import { WalletPanel } from "./hud/WalletPanel.tsx";
 import { HOTBAR, type Session } from "./session.ts";
 import { useStore } from "./store.ts";
 
+/**
+ * The providers only: WagmiProvider must not re-render (its Hydrate reconnects on every render, which updates
+ * other components mid-render), so the state the HUD follows is read below it.
+ */
 export function App({ session }: { session: Session }) {
+  return (
+    <WagmiProvider config={session.wagmi}>
+      <QueryClientProvider client={session.queryClient}>
+        <WorldView session={session} />
+        <Hud session={session} />
+      </QueryClientProvider>
+    </WagmiProvider>
+  );
+}
+
+function Hud({ session }: { session: Session }) {
   const game = useStore(session.game);
   const slot = useStore(session.slot);
   const unlocked = useStore(session.unlocked);
   const refusal = useStore(session.refusal);
   return (
-    <WagmiProvider config={session.wagmi}>
-      <QueryClientProvider client={session.queryClient}>
-        <WorldView session={session} />
-        <div className="hud">
-          <section className="panel panel-status">
-            <WalletPanel chainId={session.config.deployment.chainId} />
-            <IndexerStatus indexerUrl={session.config.indexerUrl} />
-            <JoinPanel session={session} />
-            {game && <SyncPanel game={game} />}
-            {game && <SeedingPanel game={game} />}
-            <EnergyPanel session={session} />
-            <LimitsPanel limits={session.limits} />
-          </section>
-          {game && <PeersPanel game={game} />}
-          {game && <ChatPanel game={game} />}
-          <EditListPanel edits={session.edits} />
-          <Crosshair />
-          <Hotbar
-            slots={HOTBAR}
-            selected={slot}
-            onSelect={(i) => session.slot.set(i)}
-            locked={(block) => Boolean(BLOCKS[block]?.premium) && !unlocked.has(block)}
-          />
-          {refusal && (
-            <p className="refusal" data-testid="edit-refusal">
-              {refusal}
-            </p>
-          )}
-        </div>
-      </QueryClientProvider>
-    </WagmiProvider>
+    <div className="hud">
+      <section className="panel panel-status">
+        <WalletPanel chainId={session.config.deployment.chainId} />
+        <IndexerStatus indexerUrl={session.config.indexerUrl} />
+        <JoinPanel session={session} />
+        {game && <SyncPanel sync={session.sync} />}
+        {game && <SeedingPanel game={game} />}
+        <EnergyPanel session={session} />
+        <LimitsPanel limits={session.limits} />
+      </section>
+      {game && <PeersPanel game={game} />}
+      {game && <ChatPanel game={game} />}
+      <EditListPanel edits={session.edits} />
+      <Crosshair />
+      <Hotbar
+        slots={HOTBAR}
+        selected={slot}
+        onSelect={(i) => session.world.controls.selectSlot(i)}
+        locked={(block) => Boolean(BLOCKS[block]?.premium) && !unlocked.has(block)}
+      />
+      {refusal && (
+        <p className="refusal" data-testid="edit-refusal">
+          {refusal}
+        </p>
+      )}
+    </div>
   );
 }
 

@@ -10,6 +10,7 @@ import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, SEA_LEVEL, terrainSeedOf } from "../../core/terrain.ts";
+import type { SyncProgress } from "../../p2p/chunk-sync.ts";
 import { IndexerHeads } from "../../p2p/heads.ts";
 import type { AppConfig } from "./config.ts";
 import { AnchorQueue } from "./edits/anchorQueue.ts";
@@ -43,6 +44,10 @@ export type Session = {
   /** The hotbar slot selected. */
   slot: Store<number>;
   unlocked: Store<ReadonlySet<number>>;
+  /** Whether a block must be unlocked before it is placed. */
+  locked: (block: number) => boolean;
+  /** The join sync's progress (it starts at the first link, which may come before the game is set up). */
+  sync: Store<SyncProgress | undefined>;
   limits: Store<PlayerLimits>;
   join: Store<JoinState>;
   game: Store<Game | undefined>;
@@ -55,22 +60,42 @@ export type Session = {
 
 /** Chunk columns around the spawn brought up to their anchored versions on joining. */
 const SYNC_RADIUS = 4;
+/** Players appear within this many blocks of the origin, so two who join together do not stand in each other. */
+const SPAWN_SPREAD = 6;
+
+function spawnPoint(seed: number): Position {
+  const [a, b] = crypto.getRandomValues(new Uint32Array(2));
+  const x = Math.floor(((a as number) / 2 ** 32 - 0.5) * 2 * SPAWN_SPREAD) + 0.5;
+  const z = Math.floor(((b as number) / 2 ** 32 - 0.5) * 2 * SPAWN_SPREAD) + 0.5;
+  return [x, Math.max(groundHeight(seed, Math.floor(x), Math.floor(z)), SEA_LEVEL) + 1, z];
+}
 
 export function createSession(config: AppConfig): Session {
   const { deployment } = config;
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
-  const spawn: Position = [0.5, Math.max(groundHeight(seed, 0, 0), SEA_LEVEL) + 1, 0.5];
-  const world = new World({ seed, center: spawn, viewDistance: 2 });
+  const spawn = spawnPoint(seed);
+  const unlocked = createStore<ReadonlySet<number>>(new Set());
+  const locked = (block: number) => Boolean(BLOCKS[block]?.premium) && !unlocked.get().has(block);
+  const world = new World({
+    seed,
+    center: spawn,
+    viewDistance: 2,
+    isSlotSelectable: (i) => HOTBAR[i] !== undefined && !locked(HOTBAR[i]),
+  });
   const wagmi = createWalletConfig(config);
   const edits = new EditList();
+  const slot = createStore(0);
+  world.controls.onSelectSlot = (i) => slot.set(i);
   const session: Session = {
     config,
     wagmi,
     queryClient: new QueryClient(),
     world,
     edits,
-    slot: createStore(0),
-    unlocked: createStore<ReadonlySet<number>>(new Set()),
+    slot,
+    unlocked,
+    sync: createStore<SyncProgress | undefined>(undefined),
+    locked,
     limits: limitsStore(),
     join: createStore<JoinState>({ step: "idle" }),
     game: createStore<Game | undefined>(undefined),
@@ -97,7 +122,7 @@ export function createSession(config: AppConfig): Session {
       position: spawn,
       syncRadius: SYNC_RADIUS,
       limits: torrentLimitsOf(session.limits.get()),
-      onSyncProgress: (progress) => session.game.get()?.sync.set(progress),
+      onSyncProgress: (progress) => session.sync.set(progress),
     });
     const queue = new AnchorQueue({
       replica: peer.replica,

@@ -13,7 +13,6 @@ import type { BlockOp } from "../../../core/op.ts";
 import type { Position } from "../../../core/proximity.ts";
 import { EYE_HEIGHT, REACH_BLOCKS } from "../../../core/rules.ts";
 import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
-import type { SyncProgress } from "../../../p2p/chunk-sync.ts";
 import type { MeshPeer } from "../../../p2p/mesh.ts";
 import type { WorldPeer } from "../../../p2p/peer.ts";
 import type { AnchorQueue } from "../edits/anchorQueue.ts";
@@ -64,7 +63,6 @@ export class Game {
   readonly queue: AnchorQueue;
   readonly chat: Store<readonly ChatLine[]> = createStore<readonly ChatLine[]>([]);
   readonly peers: Store<readonly PeerRow[]> = createStore<readonly PeerRow[]>([]);
-  readonly sync: Store<SyncProgress | undefined> = createStore<SyncProgress | undefined>(undefined);
   /** Remote ops drawn, newest last (bounded): what the bench reads. */
   readonly rendered: RenderedOp[] = [];
   readonly #options: GameOptions;

@@ -1,9 +1,9 @@
-import type { Game } from "../game/Game.ts";
-import { useStore } from "../store.ts";
+import type { SyncProgress } from "../../../p2p/chunk-sync.ts";
+import { type Store, useStore } from "../store.ts";
 
 /** The join sync: anchored chunks around the spawn, from the cache or fetched over torrents. */
-export function SyncPanel({ game }: { game: Game }) {
-  const progress = useStore(game.sync);
+export function SyncPanel({ sync }: { sync: Store<SyncProgress | undefined> }) {
+  const progress = useStore(sync);
   if (!progress)
     return (
       <p className="muted" data-testid="sync-status" data-state="waiting">

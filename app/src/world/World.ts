@@ -50,6 +50,8 @@ export type WorldOptions = {
   viewDistance?: number;
   /** Chunk layers loaded above and below the centre's chunk (default 1: three layers). */
   verticalDistance?: number;
+  /** Whether hotbar slot `i` may be picked (keys 1–9, the wheel): a locked premium block may not. */
+  isSlotSelectable?: (slot: number) => boolean;
 };
 
 export type EditRequest = {
@@ -259,7 +261,11 @@ export class World {
     const getBlock = (bx: number, by: number, bz: number) => this.getBlock(bx, by, bz);
     this.#solid = solidityOf(getBlock);
     this.#water = liquidityOf(getBlock, BLOCK_IDS.water);
-    this.controls = new FirstPersonControls({ camera: this.camera, element: this.canvas });
+    this.controls = new FirstPersonControls({
+      camera: this.camera,
+      element: this.canvas,
+      isSlotSelectable: options.isSlotSelectable,
+    });
     this.controls.teleport(x, y, z);
     this.controls.setLook(Math.PI * 0.75, -0.55);
     this.controls.onBreak = () => this.#requestEdit("break");
