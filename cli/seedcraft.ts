@@ -45,6 +45,7 @@ Environment:
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
   SEEDCRAFT_INDEXER_URL  the indexer a peer asks (http://127.0.0.1:42069)
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
+  SEEDCRAFT_DEPLOY_PARAMETERS  the economy of a new deployment, JSON: {"premiumPrice":"<wei>", "epochLength":"<s>", …}
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
 function parsePorts(): Partial<Record<"chain" | "indexer" | "dht" | "gateway" | "tracker" | "app", number>> {

@@ -8,7 +8,36 @@ import path from "node:path";
 import hre from "hardhat";
 import { CONTRACT_NAMES, type Deployment } from "../core/deployment.ts";
 import { writeDeployment } from "./deployment-file.ts";
-import SeedcraftModule from "./ignition/modules/Seedcraft.ts";
+import SeedcraftModule, { SEEDCRAFT_DEFAULTS } from "./ignition/modules/Seedcraft.ts";
+
+/**
+ * The world's economy, from SEEDCRAFT_DEPLOY_PARAMETERS: a JSON object of whole numbers (as strings) named
+ * like SEEDCRAFT_DEFAULTS, e.g. {"premiumPrice":"1000000000000000000"}; anything else stops the deploy.
+ */
+function deployParameters(json: string | undefined): Record<string, string> {
+  if (!json) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new Error(`SEEDCRAFT_DEPLOY_PARAMETERS is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new Error("SEEDCRAFT_DEPLOY_PARAMETERS must be a JSON object");
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(name in SEEDCRAFT_DEFAULTS))
+      throw new Error(
+        `SEEDCRAFT_DEPLOY_PARAMETERS: no parameter ${name} (${Object.keys(SEEDCRAFT_DEFAULTS).join(", ")})`,
+      );
+    if (typeof value !== "string" || !/^\d{1,78}$/.test(value))
+      throw new Error(
+        `SEEDCRAFT_DEPLOY_PARAMETERS: ${name} must be a whole number as a string, got ${JSON.stringify(value)}`,
+      );
+    parameters[name] = value;
+  }
+  return parameters;
+}
 
 const LOCAL_CHAIN_ID = 31337;
 
@@ -26,7 +55,11 @@ if (chainId === LOCAL_CHAIN_ID) {
 }
 
 const startBlock = await publicClient.getBlockNumber();
-const deployed = await connection.ignition.deploy(SeedcraftModule, { displayUi: false, deploymentId });
+const deployed = await connection.ignition.deploy(SeedcraftModule, {
+  displayUi: false,
+  deploymentId,
+  parameters: { Seedcraft: deployParameters(process.env.SEEDCRAFT_DEPLOY_PARAMETERS) },
+});
 const addresses = {
   ChunkLedger: deployed.chunkLedger.address,
   SessionRegistry: deployed.sessionRegistry.address,
