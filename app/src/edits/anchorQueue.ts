@@ -69,6 +69,16 @@ export class AnchorQueue {
     this.#schedule();
   }
 
+  /** Our edit `editId` no longer stands (a tie bounced it): it waits for no anchor. */
+  drop(editId: number): void {
+    for (const [chunkId, list] of this.#pending) {
+      const left = list.filter((w) => w.editId !== editId);
+      if (left.length === list.length) continue;
+      if (left.length > 0) this.#pending.set(chunkId, left);
+      else this.#pending.delete(chunkId);
+    }
+  }
+
   /** Chunks with edits waiting for an anchor. */
   get waiting(): number {
     return this.#pending.size;
@@ -134,7 +144,8 @@ export class AnchorQueue {
           };
           this.#takeOwnAnchor(head, item.snapshot);
           this.stats.anchors++;
-          const included = item.included.map((w) => w.editId);
+          // An edit bounced while its anchor was on the way is not in it: it keeps its bounce.
+          const included = this.#standing(item.included.map((w) => w.editId));
           edits.update(included, {
             state: "anchoring",
             version: BigInt(version),
@@ -233,6 +244,13 @@ export class AnchorQueue {
     }
     if (left.length > 0) this.#pending.set(chunkId, left);
     else this.#pending.delete(chunkId);
+  }
+
+  #standing(ids: readonly number[]): number[] {
+    const wanted = new Set(ids);
+    return this.#options.edits.entries
+      .filter((entry) => wanted.has(entry.id) && (entry.state === "provisional" || entry.state === "anchoring"))
+      .map((entry) => entry.id);
   }
 
   #requeue(chunkId: bigint, included: Waiting[]): void {

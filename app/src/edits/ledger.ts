@@ -51,7 +51,9 @@ export function sessionAnchorChain(deployment: Deployment, chain: Chain, key: Pr
           functionName: "anchorBatch",
           args,
         });
-        const txHash = await wallet.writeContract(request);
+        // The full ABI, not the one function simulate leaves in the request: a revert between the two (another
+        // anchor won the race) is then decoded by name too.
+        const txHash = await wallet.writeContract({ ...request, abi });
         const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 100 });
         if (receipt.status !== "success")
           throw new AnchorError("REVERTED", `anchorBatch reverted in block ${receipt.blockNumber}`);

@@ -243,8 +243,10 @@ export class Game {
   #bounced(ops: readonly BlockOp[], reason: string): void {
     for (const op of ops) {
       const entry = this.#entryOf(op);
-      if (entry && (entry.state === "provisional" || entry.state === "anchoring"))
+      if (entry && (entry.state === "provisional" || entry.state === "anchoring")) {
         this.edits.update(entry.id, { state: "bounced", reason: bounceReason(reason), note: undefined });
+        if (entry.own) this.queue.drop(entry.id);
+      }
     }
   }
 

@@ -1,0 +1,394 @@
+/**
+ * The game end to end, as players see it: the real local world on 127.0.0.1 (chain and contracts, indexer, DHT,
+ * gateway, tracker, the app's dev server), a Node seeder (`seedcraft seed`), and two players in two Chromium
+ * contexts who connect the local dev account. The stages run in order, each on the state the last one left,
+ * and each leaves a screenshot of both players under test-results/game/.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { Session } from "../../app/src/session.ts";
+import { ROOT, World } from "../../cli/world.ts";
+import { BLOCK_IDS } from "../../core/blocks.ts";
+import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { NodePeer } from "../../p2p/node/peer.ts";
+import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
+import { type RunningCli, runCli, waitFor } from "../helpers/world.ts";
+
+const NETWORK = "e2e-game";
+const BASE = 33000;
+const PORTS = {
+  chain: BASE + 545,
+  indexer: BASE + 69,
+  dht: BASE + 881,
+  gateway: BASE + 880,
+  tracker: BASE + 969,
+  app: BASE + 173,
+};
+const SHOTS = path.join(ROOT, "test-results", "game");
+
+type SeedcraftWindow = { seedcraft: { session: Session } };
+type Player = { label: string; context: BrowserContext; page: Page; peerId: string; wallet: string; name: string };
+
+/** Runs `fn` in the player's page with the app's session (fn is serialized: it sees only its argument). */
+function inPage<A, R>(player: Player, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
+  return player.page.evaluate(
+    ([source, value]) => {
+      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
+      // biome-ignore lint/security/noGlobalEval: the test ships a function's source into the page.
+      return (0, eval)(`(${source})`)(session, value);
+    },
+    [fn.toString(), arg] as const,
+  ) as Promise<R>;
+}
+
+describe("e2e: two players in Chromium, a Node seeder, the whole local world", { timeout: 600_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let browser: Browser | undefined;
+  let seederCli: RunningCli | undefined;
+  let tieMaker: NodePeer | undefined;
+  const seederDir = mkdtempSync(path.join(os.tmpdir(), "seedcraft-game-seeder-"));
+  const players: Player[] = [];
+  const pageErrors: string[] = [];
+  let seed = 0;
+
+  const shot = async (stage: string) => {
+    for (const player of players)
+      if (!player.page.isClosed())
+        await player.page.screenshot({ path: path.join(SHOTS, `${stage}-${player.label}.png`) });
+  };
+
+  async function openPlayer(label: string): Promise<Player> {
+    const context = await (browser as Browser).newContext({ viewport: { width: 720, height: 440 } });
+    await context.grantPermissions(["microphone", "camera"]);
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(`${label}: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") pageErrors.push(`${label} console: ${message.text()}`);
+      if (process.env.DEBUG?.includes("seedcraft")) process.stderr.write(`[${label}] ${message.text()}\n`);
+    });
+    const player = { label, context, page, peerId: "", wallet: "", name: "" };
+    await enter(player);
+    return player;
+  }
+
+  /** Loads the app, connects the dev account (once per tab: a reload reconnects by itself) and waits to join. */
+  async function enter(player: Player): Promise<void> {
+    const { page } = player;
+    await page.goto(world.urls.app);
+    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
+    const connect = page.getByTestId("connect-dev-account");
+    if (await connect.isVisible()) await connect.click();
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    const facts = await inPage(
+      player,
+      (session) => {
+        const game = session.game.get();
+        return {
+          peerId: game?.peer.id ?? "",
+          wallet: game?.peer.mesh.identity.wallet ?? "",
+          name: game?.peer.mesh.identity.name ?? "",
+        };
+      },
+      null,
+    );
+    Object.assign(player, facts);
+  }
+
+  /** The names of the peers a player is linked with. */
+  const peerNames = (player: Player) =>
+    inPage(player, (session) => session.game.get()?.peer.mesh.peers.map((p) => p.name) ?? [], null);
+
+  /** Puts the player on the ground at column (x, z), looking at (lx, ly, lz). */
+  const standAt = (player: Player, x: number, z: number) =>
+    inPage(
+      player,
+      (session, [px, pz, y]) => {
+        session.world.controls.teleport(px + 0.5, y, pz + 0.5);
+      },
+      [x, z, groundHeight(seed, x, z) + 1] as const,
+    );
+
+  before(async () => {
+    const executablePath = chromiumPath();
+    assert.ok(executablePath, `Chromium is missing: run \`${INSTALL_COMMAND}\``);
+    mkdirSync(SHOTS, { recursive: true });
+    // Premium blocks cost 0.01 energy here: what one seeded piece earns (one energy a MiB).
+    process.env.SEEDCRAFT_DEPLOY_PARAMETERS = JSON.stringify({ premiumPrice: (10n ** 16n).toString() });
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-game-")),
+      network: NETWORK,
+      parts: ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "app"],
+      ports: PORTS,
+    });
+    await world.start();
+    delete process.env.SEEDCRAFT_DEPLOY_PARAMETERS;
+    clients = await localClients(NETWORK, world.urls.chain);
+    seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
+    seederCli = runCli(
+      ["seed", "--cache", seederDir, "--bootstrap", world.urls.dht, "--trackers", world.urls.tracker],
+      {
+        ...process.env,
+        SEEDCRAFT_NETWORK: NETWORK,
+        SEEDCRAFT_RPC_URL: world.urls.chain,
+        SEEDCRAFT_INDEXER_URL: world.urls.indexer,
+      },
+    );
+    await waitFor("the seeder to join", () => /seeder \S+ as 0x/.test(seederCli?.stdout() ?? ""), 60_000);
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      // Host candidates as plain addresses: the Node seeder cannot resolve mDNS names.
+      args: [...CHROMIUM_ARGS, "--disable-features=WebRtcHideLocalIpsWithMdns"],
+    });
+  });
+
+  after(async () => {
+    await tieMaker?.stop();
+    await browser?.close();
+    if (seederCli && seederCli.child.exitCode === null) {
+      seederCli.child.kill("SIGTERM");
+      await seederCli.exited;
+    }
+    await world?.stop();
+    releaseWebRtc();
+  });
+
+  it("both players connect, see each other move, and chat", async () => {
+    players.push(await openPlayer("A"), await openPlayer("B"));
+    const [a, b] = players as [Player, Player];
+    await waitFor(
+      "A and B to link",
+      async () => (await peerNames(a)).includes(b.name) && (await peerNames(b)).includes(a.name),
+      60_000,
+    );
+    await b.page.locator('[data-testid="peer-row"]').first().waitFor();
+
+    // A walks forward for a while; B's avatar of A follows to where A stopped.
+    await standAt(a, 3, 3);
+    await inPage(a, (session) => session.world.controls.setLook(0, -0.3), null);
+    await inPage(
+      a,
+      (session) => {
+        session.world.controls.input.forward = true;
+      },
+      null,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await inPage(
+      a,
+      (session) => {
+        session.world.controls.input.forward = false;
+      },
+      null,
+    );
+    const walkedTo = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
+    assert.ok((walkedTo[2] as number) < 3.5 - 1, `A walked towards −z (is at ${walkedTo.join(", ")})`);
+    await waitFor(
+      "B to draw A where A stopped",
+      async () => {
+        const shown = await inPage(b, (session, id) => session.world.avatars.shownAt(id) ?? null, a.peerId);
+        return (
+          shown !== null && Math.hypot(shown[0] - (walkedTo[0] as number), shown[2] - (walkedTo[2] as number)) < 0.5
+        );
+      },
+      10_000,
+    );
+
+    // Chat both ways, through the chat box.
+    await a.page.getByTestId("chat-input").fill("hello from A");
+    await a.page.getByTestId("chat-input").press("Enter");
+    await b.page.locator('[data-testid="chat-line"]', { hasText: "hello from A" }).waitFor({ timeout: 10_000 });
+    await b.page.getByTestId("chat-input").fill("hi A, B here");
+    await b.page.getByTestId("chat-input").press("Enter");
+    await a.page.locator('[data-testid="chat-line"]', { hasText: "hi A, B here" }).waitFor({ timeout: 10_000 });
+    assert.equal(await b.page.locator('[data-testid="chat-line"]').first().getAttribute("data-from"), a.name);
+    await shot("1-join-move-chat");
+  });
+  it("A places blocks; B sees them, and both see them anchored and accepted", async () => {
+    const [a, b] = players as [Player, Player];
+    // One place through the mouse: a click takes the pointer, a right click places at the crosshair.
+    await inPage(a, (session) => session.world.controls.setLook(0, -1.0), null);
+    await a.page.waitForTimeout(200);
+    const canvas = a.page.getByTestId("world-canvas");
+    const box = await canvas.boundingBox();
+    assert.ok(box);
+    await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: "right" });
+    const first = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
+    await first.waitFor({ timeout: 10_000 });
+    // Two more through the game, as a click would make them: next to where A stands.
+    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
+    const cells = [1, 2].map((dx) => {
+      const x = Math.floor(ax as number) + dx;
+      const z = Math.floor(az as number) + 1;
+      return [x, groundHeight(seed, x, z) + 1, z] as [number, number, number];
+    });
+    for (const cell of cells) {
+      const refused = await inPage(a, (session, target) => session.game.get()?.edit("place", target, 1), cell);
+      assert.equal(refused, undefined, `A may place at ${cell.join(",")}`);
+    }
+    await waitFor(
+      "A's three edits to be anchored",
+      async () =>
+        (await a.page.locator('[data-testid="edit-status"][data-own="true"][data-state="anchored"]').count()) === 3,
+      60_000,
+    );
+    // B draws them, and lists them as A's, accepted once the indexer confirmed the anchored version.
+    for (const cell of cells)
+      await waitFor(
+        `B to see stone at ${cell.join(",")}`,
+        async () =>
+          (await inPage(b, (session, [x, y, z]) => session.world.getBlock(x, y, z), cell)) === BLOCK_IDS.stone,
+        10_000,
+      );
+    await waitFor(
+      "B to accept A's edits",
+      async () =>
+        (await b.page.locator('[data-testid="edit-status"][data-own="false"][data-state="anchored"]').count()) >= 3,
+      30_000,
+    );
+    // The ledger and the indexer agree with what A anchored.
+    const chunkId = BigInt((await first.getAttribute("data-chunk-id")) ?? "-1");
+    const version = Number(await first.getAttribute("data-version"));
+    const ledger = clients.deployment.contracts.ChunkLedger;
+    const onChain = await clients.publicClient.readContract({
+      address: ledger.address,
+      abi: ledger.abi,
+      functionName: "versionOf",
+      args: [chunkId],
+    });
+    assert.ok(Number(onChain) >= version && version >= 1);
+    const indexed = (await (await fetch(`${world.urls.indexer}/v1/chunks/${chunkId}`)).json()) as { version: number };
+    assert.equal(indexed.version, Number(onChain));
+
+    // B builds something too (it will have anchored before the next seeding epoch: its receipts count then).
+    const [bx, , bz] = await inPage(b, (session) => [...session.world.controls.position] as number[], null);
+    const bCell: [number, number, number] = [Math.floor(bx as number) + 2, 0, Math.floor(bz as number)];
+    bCell[1] = groundHeight(seed, bCell[0], bCell[2]) + 1;
+    assert.equal(await inPage(b, (session, target) => session.game.get()?.edit("place", target, 9), bCell), undefined);
+    await b.page
+      .locator('[data-testid="edit-status"][data-own="true"][data-state="anchored"]')
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await shot("2-blocks-anchored");
+  });
+
+  it("the same block edited at the same instant by both bounces back for both", async () => {
+    const [a, b] = players as [Player, Player];
+    // A Node player whose clock runs 20 s ahead (a fake clock): its op moves both browsers' clocks to the same
+    // stamp, so their next ops carry the same (wallMs, logical) — an exact tie.
+    const wallet = privateKeyToAccount(generatePrivateKey());
+    const sessionKey = privateKeyToAccount(generatePrivateKey());
+    await waitForIndexedBlock(world.urls.indexer, await authorizeSessionKey(clients, sessionKey, wallet, 86_400));
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const cSpot: Position = [-4.5, groundHeight(seed, -5, -5) + 1, -4.5];
+    const ahead = await NodePeer.start({
+      bootstrap: [world.urls.dht],
+      domain,
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: wallet.address,
+      sessionKey,
+      name: "clock-ahead",
+      position: cSpot,
+      discoverEveryMs: 300,
+      now: () => Date.now() + 20_000,
+    });
+    tieMaker = ahead;
+    await waitFor(
+      "both browsers to link with the Node player",
+      async () => (await peerNames(a)).includes("clock-ahead") && (await peerNames(b)).includes("clock-ahead"),
+      60_000,
+    );
+    // Both stand by the contested column, and have told each other so.
+    const [x, z] = [-1, -6];
+    await standAt(a, x + 2, z);
+    await standAt(b, x - 2, z);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    let tied = false;
+    const tries: string[] = [];
+    for (let attempt = 0; attempt < 8 && !tied; attempt++) {
+      const cell: [number, number, number] = [x, groundHeight(seed, x, z) + 1 + attempt, z];
+      // The Node player edits next to itself (placing, then taking away); both browsers merge its stamp.
+      const { cx, cy, cz, index } = locateBlock(
+        Math.floor(cSpot[0]) + 1,
+        Math.floor(cSpot[1]) + 1,
+        Math.floor(cSpot[2]),
+      );
+      const { op } = await ahead.mesh.edit(
+        chunkIdOf(cx, cy, cz),
+        index,
+        attempt % 2 === 0 ? BLOCK_IDS.brick : BLOCK_IDS.air,
+      );
+      await waitFor(
+        "both browsers to merge the Node player's stamp",
+        async () => {
+          const clocks = await Promise.all(
+            players.map((p) => inPage(p, (s) => s.game.get()?.peer.replica.clock.last.wallMs ?? 0, null)),
+          );
+          return clocks.every((wallMs) => wallMs >= op.hlc.wallMs);
+        },
+        10_000,
+      );
+      // Both place at the same instant (the same wall-clock millisecond, scheduled in each page).
+      const at = Date.now() + 400;
+      await Promise.all(
+        players.map((p, i) =>
+          inPage(
+            p,
+            (s, [target, startAt, block]) =>
+              new Promise<void>((resolve) =>
+                setTimeout(() => {
+                  void s.game.get()?.edit("place", target, block);
+                  resolve();
+                }, startAt - Date.now()),
+              ),
+            [cell, at, i === 0 ? BLOCK_IDS.stone : BLOCK_IDS.dirt] as const,
+          ),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const states = await Promise.all(
+        players.map((p) =>
+          inPage(
+            p,
+            (s, where) =>
+              s.edits.entries
+                .filter((e) => e.own && e.position.join(",") === where)
+                .map((e) => `${e.state}|${e.reason ?? ""}`),
+            cell.join(","),
+          ),
+        ),
+      );
+      tries.push(states.map((list) => list.join(" / ")).join(" ‖ "));
+      tied = states.every(
+        (list) => list.length === 1 && (list[0] as string).startsWith("bounced|") && /tie/.test(list[0] as string),
+      );
+      if (tied)
+        // Neither edit stands anywhere: the cell keeps its value from before.
+        for (const p of players)
+          assert.equal(
+            await inPage(p, (s, [wx, wy, wz]) => s.world.getBlock(wx, wy, wz), cell),
+            BLOCK_IDS.air,
+            `${p.label} keeps the cell empty`,
+          );
+    }
+    assert.ok(tied, `an exact tie happened within 8 attempts, and bounced both edits: ${tries.join("; ")}`);
+    await b.page.locator('[data-testid="edit-status"][data-state="bounced"]').first().waitFor();
+    await shot("3-tie-bounced");
+  });
+});
