@@ -92,6 +92,12 @@ export class IdbChunkCache implements ChunkStore {
     return [...newest.values()].map(headOf);
   }
 
+  /** Every chunk version held (a claim proves the version a receipt names, not only the newest). */
+  entries(): ChunkHead[] {
+    this.#open();
+    return [...this.#index.values()].map(headOf);
+  }
+
   async get(chunkId: bigint, version?: number): Promise<CachedChunk | undefined> {
     this.#open();
     if (version !== undefined) return await this.#read(keyOf(chunkId, version));
