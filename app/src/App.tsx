@@ -4,6 +4,7 @@ import { WagmiProvider } from "wagmi";
 import { BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
 import { ChatPanel } from "./hud/ChatPanel.tsx";
+import { ClaimPanel } from "./hud/ClaimPanel.tsx";
 import { EditListPanel } from "./hud/EditListPanel.tsx";
 import { EnergyPanel } from "./hud/EnergyPanel.tsx";
 import { Crosshair, Hotbar } from "./hud/Hotbar.tsx";
@@ -37,6 +38,7 @@ function Hud({ session }: { session: Session }) {
   const slot = useStore(session.slot);
   const unlocked = useStore(session.unlocked);
   const refusal = useStore(session.refusal);
+  const seeding = useStore(session.seeding);
   return (
     <div className="hud">
       <section className="panel panel-status">
@@ -45,6 +47,15 @@ function Hud({ session }: { session: Session }) {
         <JoinPanel session={session} />
         {game && <SyncPanel sync={session.sync} />}
         {game && <SeedingPanel game={game} />}
+        {seeding && (
+          <ClaimPanel
+            config={session.config}
+            wagmi={session.wagmi}
+            store={seeding.store}
+            cache={seeding.cache}
+            wallet={seeding.wallet}
+          />
+        )}
         <EnergyPanel session={session} />
         <LimitsPanel limits={session.limits} />
       </section>

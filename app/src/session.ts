@@ -10,6 +10,8 @@ import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, SEA_LEVEL, terrainSeedOf } from "../../core/terrain.ts";
+import type { IdbChunkCache } from "../../p2p/browser/idb-cache.ts";
+import type { IdbReceiptStore } from "../../p2p/browser/idb-receipts.ts";
 import type { SyncProgress } from "../../p2p/chunk-sync.ts";
 import { IndexerHeads } from "../../p2p/heads.ts";
 import type { AppConfig } from "./config.ts";
@@ -51,6 +53,8 @@ export type Session = {
   limits: Store<PlayerLimits>;
   join: Store<JoinState>;
   game: Store<Game | undefined>;
+  /** What the claim panel needs once joined: the receipts this player collected as a seeder, and its cache. */
+  seeding: Store<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>;
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
   spawn: Position;
@@ -99,6 +103,7 @@ export function createSession(config: AppConfig): Session {
     limits: limitsStore(),
     join: createStore<JoinState>({ step: "idle" }),
     game: createStore<Game | undefined>(undefined),
+    seeding: createStore<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>(undefined),
     refusal: createStore<string | undefined>(undefined),
     spawn,
     start: (wallet, name) => {
@@ -115,7 +120,7 @@ export function createSession(config: AppConfig): Session {
   async function join(wallet: Address, name: string): Promise<void> {
     const player = await ensureSession(wagmi, config, wallet, (step) => session.join.set({ step }));
     session.join.set({ step: "joining" });
-    const { peer } = await joinWorld({
+    const { peer, cache, receipts } = await joinWorld({
       config,
       session: player,
       name,
@@ -134,6 +139,7 @@ export function createSession(config: AppConfig): Session {
     });
     const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked });
     session.game.set(game);
+    session.seeding.set({ store: receipts, cache, wallet });
     // Rates change at once; the rest of the limits from the next join.
     session.limits.subscribe(() => {
       const limits = torrentLimitsOf(session.limits.get());

@@ -6,6 +6,7 @@
 import { createPublicClient, http } from "viem";
 import type { Position } from "../../../core/proximity.ts";
 import { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
+import type { IdbReceiptStore } from "../../../p2p/browser/idb-receipts.ts";
 import { createBrowserTorrentClient } from "../../../p2p/browser/torrent-client.ts";
 import type { SyncProgress, SyncResult } from "../../../p2p/chunk-sync.ts";
 import type { TorrentLimits } from "../../../p2p/chunk-torrents.ts";
@@ -17,6 +18,7 @@ import { WorldPeer } from "../../../p2p/peer.ts";
 import { connectThroughDht } from "../../../p2p/signal.ts";
 import type { AppConfig } from "../config.ts";
 import type { PlayerSession } from "../wallet/sessionKey.ts";
+import { openReceiptStore } from "./claim.ts";
 
 export type JoinOptions = {
   config: AppConfig;
@@ -30,17 +32,19 @@ export type JoinOptions = {
   onSyncProgress?: (progress: SyncProgress) => void;
 };
 
-export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache };
+/** The peer, and what it keeps in IndexedDB: chunk snapshots, and the receipts leechers gave it as a seeder. */
+export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache; receipts: IdbReceiptStore };
 
 export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
   const { config, session } = options;
   if (config.gateways.length === 0) throw new Error("seedcraft.json lists no DHT gateway: the world has none running");
   const { deployment } = config;
   const chain = createPublicClient({ transport: http(config.rpcUrl) });
-  const [dht, cache, epochs] = await Promise.all([
+  const [dht, cache, epochs, receipts] = await Promise.all([
     GatewayDht.connect(config.gateways),
     IdbChunkCache.open(`seedcraft-chunks-${deployment.chainId}-${deployment.contracts.ChunkLedger.address}`),
     seedingEpochClock({ deployment, publicClient: chain }),
+    openReceiptStore(config, session.wallet),
   ]);
   const peer = await WorldPeer.start({
     dht,
@@ -65,8 +69,9 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
       receipts: {
         domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.SeedingRewards.address },
         epoch: epochs.epoch,
+        sink: receipts,
       },
     },
   });
-  return { peer, cache };
+  return { peer, cache, receipts };
 }
