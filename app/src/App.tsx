@@ -14,6 +14,7 @@ import { LimitsPanel } from "./hud/LimitsPanel.tsx";
 import { PeersPanel } from "./hud/PeersPanel.tsx";
 import { SeedingPanel } from "./hud/SeedingPanel.tsx";
 import { SyncPanel } from "./hud/SyncPanel.tsx";
+import { ViewPanel } from "./hud/ViewPanel.tsx";
 import { WalletPanel } from "./hud/WalletPanel.tsx";
 import { HOTBAR, type Session } from "./session.ts";
 import { useStore } from "./store.ts";
@@ -57,6 +58,7 @@ function Hud({ session }: { session: Session }) {
           />
         )}
         <EnergyPanel session={session} />
+        <ViewPanel world={session.world} />
         <LimitsPanel limits={session.limits} />
       </section>
       {game && <PeersPanel game={game} />}

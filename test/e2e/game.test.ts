@@ -5,13 +5,14 @@
  * and each leaves a screenshot of both players under test-results/game/.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Session } from "../../app/src/session.ts";
+import { advanceToNextEpoch } from "../../cli/local-chain.ts";
 import { ROOT, World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
@@ -218,12 +219,14 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
   it("A places blocks; B sees them, and both see them anchored and accepted", async () => {
     const [a, b] = players as [Player, Player];
     // One place through the mouse: a click takes the pointer, a right click places at the crosshair.
-    await inPage(a, (session) => session.world.controls.setLook(0, -1.0), null);
+    // Looking down ahead: the crosshair meets the ground about two blocks away (not where A stands).
+    await inPage(a, (session) => session.world.controls.setLook(0, -0.65), null);
     await a.page.waitForTimeout(200);
     const canvas = a.page.getByTestId("world-canvas");
     const box = await canvas.boundingBox();
     assert.ok(box);
     await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await a.page.waitForFunction(() => document.pointerLockElement !== null, undefined, { timeout: 5000 });
     await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: "right" });
     const first = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
     await first.waitFor({ timeout: 10_000 });
@@ -390,5 +393,56 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     assert.ok(tied, `an exact tie happened within 8 attempts, and bounced both edits: ${tries.join("; ")}`);
     await b.page.locator('[data-testid="edit-status"][data-state="bounced"]').first().waitFor();
     await shot("3-tie-bounced");
+  });
+  it("B comes back after a while and gets the world back from its cache and over torrents", async () => {
+    const [a, b] = players as [Player, Player];
+    await tieMaker?.stop();
+    tieMaker = undefined;
+    // A new seeding epoch: B built something in the last one, so from now on its receipts count.
+    await advanceToNextEpoch(clients);
+    // B leaves; meanwhile A builds on a chunk B holds, and the seeder picks up the new version.
+    await b.page.goto("about:blank");
+    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
+    const cell: [number, number, number] = [Math.floor(ax as number) - 1, 0, Math.floor(az as number) - 1];
+    cell[1] = groundHeight(seed, cell[0], cell[2]) + 1;
+    assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 6), cell), undefined);
+    const newest = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
+    await waitFor(
+      "A's new edit to be anchored",
+      async () => (await newest.getAttribute("data-state")) === "anchored",
+      60_000,
+    );
+    const chunkId = BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1");
+    const version = Number(await newest.getAttribute("data-version"));
+    // The seeder heard of it from A (chunk metadata) and fetched it: its cache holds the file.
+    const file = path.join(seederDir, "cache", "chunks", `${chunkId.toString(16)}-${version}.chunk`);
+    await waitFor("the seeder to cache the new version", () => existsSync(file), 30_000).catch((error: Error) => {
+      const held = existsSync(path.dirname(file)) ? readdirSync(path.dirname(file)).join(" ") : "no chunks yet";
+      throw new Error(
+        `${error.message}: wanted ${path.basename(file)}, cache holds ${held}\n${seederCli?.stderr().slice(-3000)}`,
+      );
+    });
+    // A leaves too: what B lacks now comes from the seeder.
+    await a.page.goto("about:blank");
+    await enter(b);
+    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
+    await sync.waitFor({ timeout: 60_000 });
+    const fromCache = Number(await sync.getAttribute("data-from-cache"));
+    const fetched = Number(await sync.getAttribute("data-fetched"));
+    const counts = `${await sync.textContent()}`;
+    assert.ok(fromCache >= 1, `B loads what it cached from IndexedDB (${counts})`);
+    assert.ok(fetched >= 1, `B fetches the version it missed over torrents (${counts})`);
+    await waitFor(
+      "B to draw A's newest block",
+      async () => (await inPage(b, (session, [x, y, z]) => session.world.getBlock(x, y, z), cell)) === BLOCK_IDS.wood,
+      20_000,
+    );
+    // What the seeder sent, B signed receipts for, and the seeder acknowledged them.
+    await waitFor(
+      "B's receipts to be acknowledged",
+      async () => Number(await b.page.getByTestId("seeding-status").getAttribute("data-receipts-acked")) >= 1,
+      20_000,
+    );
+    await shot("4-reload-cache-torrents");
   });
 });

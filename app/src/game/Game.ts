@@ -168,7 +168,7 @@ export class Game {
         break;
     }
     void this.#showBlock(chunkId, index, undefined, clickedAt)?.then((applyMs) =>
-      this.edits.update(entry.id, { applyMs }),
+      applyMs === undefined ? undefined : this.edits.update(entry.id, { applyMs }),
     );
     return verdict.status === "rejected" ? verdict.reason : undefined;
   }
@@ -196,7 +196,12 @@ export class Game {
   }
 
   /** The world shows the replica's value of one block; resolves when a frame shows it (if it changed). */
-  #showBlock(chunkId: bigint, index: number, op?: BlockOp, startedAt = performance.now()): Promise<number> | undefined {
+  #showBlock(
+    chunkId: bigint,
+    index: number,
+    op?: BlockOp,
+    startedAt = performance.now(),
+  ): Promise<number | undefined> | undefined {
     const { cx, cy, cz } = chunkCoordsOf(chunkId);
     const { x, y, z } = localOf(index);
     const wx = cx * CHUNK_SIZE + x;
@@ -205,12 +210,13 @@ export class Game {
     const value = this.peer.replica.chunk(chunkId).blocks[index] as number;
     const shown = this.world.getBlock(wx, wy, wz);
     if (shown === undefined || shown === value) return undefined;
-    // A chunk that leaves the view before the frame is drawn rejects: nothing to show then.
-    const drawn = this.world.setBlock(wx, wy, wz, value, startedAt).catch(() => -1);
+    // A chunk that leaves the view before the frame is drawn rejects: nothing was shown then.
+    const drawn = this.world.setBlock(wx, wy, wz, value, startedAt).catch(() => undefined);
     if (op) {
       const key = `${chunkId}:${index}:${op.block}:${op.hlc.wallMs}:${op.hlc.logical}`;
-      void drawn.then(() => {
-        this.rendered.push({ key, drawnAt: performance.timeOrigin + performance.now() });
+      void drawn.then((ms) => {
+        if (ms === undefined) return;
+        this.rendered.push({ key, drawnAt: performance.timeOrigin + startedAt + ms });
         if (this.rendered.length > 1000) this.rendered.splice(0, this.rendered.length - 1000);
       });
     }

@@ -50,6 +50,11 @@ export type WorldOptions = {
   viewDistance?: number;
   /** Chunk layers loaded above and below the centre's chunk (default 1: three layers). */
   verticalDistance?: number;
+  /**
+   * The drawing buffer's resolution relative to the canvas (0.25..1). Default: 1, or 0.5 where WebGL runs in
+   * software (SwiftShader, llvmpipe), where filling pixels is most of a frame's cost.
+   */
+  renderScale?: number;
   /** Whether hotbar slot `i` may be picked (keys 1–9, the wheel): a locked premium block may not. */
   isSlotSelectable?: (slot: number) => boolean;
 };
@@ -84,6 +89,9 @@ export type WorldStats = {
   /** Main-thread time spent putting meshes into the scene in the last frame that did. */
   lastUploadMs: number;
   viewDistance: number;
+  /** The drawing buffer's resolution relative to the canvas, and whether WebGL runs in software. */
+  renderScale: number;
+  softwareGl: boolean;
   /** The centre's chunk. */
   centerChunk: ChunkCoords;
   drawCalls: number;
@@ -113,6 +121,7 @@ type ApplyWaiter = {
 };
 
 const SKY = 0x9fd2f5;
+const SOFTWARE_RENDER_SCALE = 0.5;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
 const UPLOAD_BUDGET_MS = 4;
@@ -201,6 +210,15 @@ export class World {
   firstFrameAt: number | undefined;
 
   readonly #renderer: WebGLRenderer;
+  /** WebGL runs on the CPU here (no GPU): frames cost tens of ms, so the world draws at a lower resolution. */
+  readonly softwareGl: boolean;
+  #renderScale: number;
+  /** Frames drawn whose waiters are told once the browser has presented them (a task after the frame). */
+  readonly #presented = new MessageChannel();
+  #presenting: ApplyWaiter[] = [];
+  #presentPosted = false;
+  #firstFrameDrawn = false;
+  #readyDrawn = false;
   readonly #solid: BlockSolidity;
   readonly #water: BlockLiquidity;
   #lastFrameAt = performance.now();
@@ -240,7 +258,10 @@ export class World {
     this.canvas.className = "world-canvas";
     // No MSAA: it doubles the frame cost under software GL (the e2e browser), and blocks read fine without it.
     this.#renderer = new WebGLRenderer({ canvas: this.canvas, antialias: false, powerPreference: "high-performance" });
-    this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+    this.softwareGl = isSoftwareGl(this.#renderer);
+    this.#renderScale = options.renderScale ?? (this.softwareGl ? SOFTWARE_RENDER_SCALE : 1);
+    this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2) * this.#renderScale);
+    this.#presented.port1.onmessage = () => this.#onPresented();
     this.ready = new Promise((resolve) => {
       this.#markReady = resolve;
     });
@@ -370,6 +391,8 @@ export class World {
       lastMeshMs: this.#workerQueues.lastMeshMs,
       lastUploadMs: this.#lastUploadMs,
       viewDistance: this.#viewDistance,
+      renderScale: this.#renderScale,
+      softwareGl: this.softwareGl,
       centerChunk: { ...this.#centerChunk },
       drawCalls: info.calls,
       triangles: info.triangles,
@@ -637,21 +660,48 @@ export class World {
     if (!this.#dirty) return;
     this.#dirty = false;
     this.#renderer.render(this.scene, this.camera);
-    const now = performance.now();
-    for (const waiter of this.#drawnWaiters) waiter.resolve(now - waiter.startedAt);
+    // Drawn means on screen: the browser composites (and, in software, reads the frame back) after this
+    // callback, so the times are taken in a task posted now, which runs once that is done.
+    this.#presenting.push(...this.#drawnWaiters);
     this.#drawnWaiters = [];
-    if (this.firstFrameAt === undefined && this.#meshesInScene > 0) {
+    if (this.firstFrameAt === undefined && this.#meshesInScene > 0) this.#firstFrameDrawn = true;
+    if (this.readyAt === undefined && this.#initialPending.size === 0) this.#readyDrawn = true;
+    if (!this.#presentPosted) {
+      this.#presentPosted = true;
+      this.#presented.port2.postMessage(null);
+    }
+  };
+
+  #onPresented(): void {
+    this.#presentPosted = false;
+    const now = performance.now();
+    for (const waiter of this.#presenting) waiter.resolve(now - waiter.startedAt);
+    this.#presenting = [];
+    if (this.#firstFrameDrawn && this.firstFrameAt === undefined) {
       this.firstFrameAt = now;
       this.canvas.dataset.firstFrameMs = String(Math.round(now));
     }
-    if (this.readyAt === undefined && this.#initialPending.size === 0) {
-      // This frame drew the last chunk of the initial view.
+    if (this.#readyDrawn && this.readyAt === undefined) {
+      // The frame that drew the last chunk of the initial view is on screen.
       this.readyAt = now;
       this.canvas.dataset.worldReady = "true";
       this.canvas.dataset.readyMs = String(Math.round(now));
       this.#markReady();
     }
-  };
+  }
+
+  /** The drawing buffer's resolution relative to the canvas (see WorldOptions.renderScale). */
+  get renderScale(): number {
+    return this.#renderScale;
+  }
+
+  setRenderScale(scale: number): void {
+    if (!(scale >= 0.25 && scale <= 1)) throw new RangeError(`render scale must be 0.25..1, got ${scale}`);
+    this.#renderScale = scale;
+    this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2) * scale);
+    const container = this.canvas.parentElement;
+    if (container) this.#resize(container);
+  }
 
   #resize(container: HTMLElement): void {
     const width = Math.max(1, container.clientWidth);
@@ -671,6 +721,14 @@ export class World {
     if (mode === "place" && this.controls.body.intersectsBlock(target[0], target[1], target[2])) return;
     this.onEditRequest({ mode, hit, target, clickedAt: performance.now() });
   }
+}
+
+/** Software WebGL (no GPU): SwiftShader, llvmpipe and the like name themselves in the renderer string. */
+function isSoftwareGl(renderer: WebGLRenderer): boolean {
+  const gl = renderer.getContext();
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? "");
+  return /swiftshader|llvmpipe|softpipe|software/i.test(name);
 }
 
 function checkDistance(name: string, chunks: number): number {
