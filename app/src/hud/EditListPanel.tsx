@@ -1,6 +1,6 @@
 import { BLOCKS } from "../../../core/blocks.ts";
 import type { EditEntry, EditList } from "../edits/editList.ts";
-import { useStore } from "../store.ts";
+import { useStoreThrottled } from "../store.ts";
 
 const SHOWN = 12;
 
@@ -15,7 +15,7 @@ const EXPLAINED = new Set(["failed", "bounced", "rolledBack"]);
 
 /** The newest edits first, ours and our peers', each with its chunk, anchored version and state. */
 export function EditListPanel({ edits }: { edits: EditList }) {
-  const entries = useStore(edits.store);
+  const entries = useStoreThrottled(edits.store, 250);
   const shown = entries.slice(-SHOWN).reverse();
   return (
     <section className="panel edits" aria-label="Edits">

@@ -20,12 +20,11 @@ function load(): ViewSettings {
 /** View distance (chunks around the player) and render resolution; kept across reloads. */
 export function ViewPanel({ world }: { world: World }) {
   const [settings, setSettings] = useState(load);
-  const [auto] = useState(() => world.renderScale);
   useEffect(() => {
     world.setViewDistance(settings.distance);
-    world.setRenderScale(settings.scale === "auto" ? auto : settings.scale);
+    world.setRenderScale(settings.scale);
     localStorage.setItem(STORAGE_KEY, JSON.stringify(settings));
-  }, [world, settings, auto]);
+  }, [world, settings]);
   return (
     <details className="limits" data-testid="view-panel">
       <summary>View</summary>
@@ -52,7 +51,7 @@ export function ViewPanel({ world }: { world: World }) {
         >
           {SCALES.map((scale) => (
             <option key={scale} value={String(scale)}>
-              {scale === "auto" ? `auto (${auto}${world.softwareGl ? ", software GL" : ""})` : scale}
+              {scale === "auto" ? `auto${world.softwareGl ? " (software GL)" : ""}` : scale}
             </option>
           ))}
         </select>

@@ -51,10 +51,11 @@ export type WorldOptions = {
   /** Chunk layers loaded above and below the centre's chunk (default 1: three layers). */
   verticalDistance?: number;
   /**
-   * The drawing buffer's resolution relative to the canvas (0.25..1). Default: 1, or 0.5 where WebGL runs in
-   * software (SwiftShader, llvmpipe), where filling pixels is most of a frame's cost.
+   * The drawing buffer's resolution relative to the canvas (0.25..1), or "auto" (the default): it starts at 1
+   * (0.5 where WebGL runs in software, SwiftShader or llvmpipe, where filling pixels is most of a frame's
+   * cost) and follows what frames cost, down while they take over 20 ms to reach the screen, up below 8 ms.
    */
-  renderScale?: number;
+  renderScale?: number | "auto";
   /** Whether hotbar slot `i` may be picked (keys 1–9, the wheel): a locked premium block may not. */
   isSlotSelectable?: (slot: number) => boolean;
 };
@@ -92,6 +93,7 @@ export type WorldStats = {
   /** The drawing buffer's resolution relative to the canvas, and whether WebGL runs in software. */
   renderScale: number;
   softwareGl: boolean;
+  frameCostMs: number;
   /** The centre's chunk. */
   centerChunk: ChunkCoords;
   drawCalls: number;
@@ -116,12 +118,22 @@ type ApplyWaiter = {
   key: string;
   seq: number;
   startedAt: number;
+  /** performance.now() when the change went to the worker, its mesh came back, and went into the scene. */
+  postedAt: number;
+  meshedAt?: number;
+  uploadedAt?: number;
+  drawnAt?: number;
   resolve: (ms: number) => void;
   reject: (error: Error) => void;
 };
 
 const SKY = 0x9fd2f5;
 const SOFTWARE_RENDER_SCALE = 0.5;
+const MIN_RENDER_SCALE = 0.25;
+/** Dynamic resolution: frames slower than this (draw call to screen) lower the scale, quicker ones raise it. */
+const SLOW_FRAME_MS = 20;
+const QUICK_FRAME_MS = 8;
+const RESCALE_EVERY_MS = 500;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
 const UPLOAD_BUDGET_MS = 4;
@@ -206,6 +218,11 @@ export class World {
   readonly ready: Promise<void>;
   /** performance.now() when the world became ready. */
   readyAt: number | undefined;
+  /**
+   * Where the time of the latest block changes went (ms): to the worker and its mesh back, waiting for a frame
+   * to take the mesh, to the frame drawn, to the frame presented.
+   */
+  readonly changeTimings: { meshMs: number; uploadMs: number; drawMs: number; presentMs: number }[] = [];
   /** performance.now() of the first frame drawn with at least one chunk mesh. */
   firstFrameAt: number | undefined;
 
@@ -213,6 +230,11 @@ export class World {
   /** WebGL runs on the CPU here (no GPU): frames cost tens of ms, so the world draws at a lower resolution. */
   readonly softwareGl: boolean;
   #renderScale: number;
+  #autoScale: boolean;
+  /** What frames cost from drawing to the screen (ms, a moving average), and when the scale last moved. */
+  #frameCostMs = 0;
+  #frameStartedAt = 0;
+  #scaledAt = 0;
   /** Frames drawn whose waiters are told once the browser has presented them (a task after the frame). */
   readonly #presented = new MessageChannel();
   #presenting: ApplyWaiter[] = [];
@@ -259,7 +281,8 @@ export class World {
     // No MSAA: it doubles the frame cost under software GL (the e2e browser), and blocks read fine without it.
     this.#renderer = new WebGLRenderer({ canvas: this.canvas, antialias: false, powerPreference: "high-performance" });
     this.softwareGl = isSoftwareGl(this.#renderer);
-    this.#renderScale = options.renderScale ?? (this.softwareGl ? SOFTWARE_RENDER_SCALE : 1);
+    this.#autoScale = (options.renderScale ?? "auto") === "auto";
+    this.#renderScale = this.#autoScale ? this.#startScale() : (options.renderScale as number);
     this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2) * this.#renderScale);
     this.#presented.port1.onmessage = () => this.#onPresented();
     this.ready = new Promise((resolve) => {
@@ -392,6 +415,7 @@ export class World {
       lastUploadMs: this.#lastUploadMs,
       viewDistance: this.#viewDistance,
       renderScale: this.#renderScale,
+      frameCostMs: Math.round(this.#frameCostMs * 10) / 10,
       softwareGl: this.softwareGl,
       centerChunk: { ...this.#centerChunk },
       drawCalls: info.calls,
@@ -449,7 +473,10 @@ export class World {
   }
 
   #waitDrawn(key: string, seq: number, startedAt: number): Promise<number> {
-    return new Promise((resolve, reject) => this.#applyWaiters.push({ key, seq, startedAt, resolve, reject }));
+    const postedAt = performance.now();
+    return new Promise((resolve, reject) =>
+      this.#applyWaiters.push({ key, seq, startedAt, postedAt, resolve, reject }),
+    );
   }
 
   #fitFog(): void {
@@ -584,6 +611,9 @@ export class World {
         };
         if (!chunk || seq < chunk.loadSeq) return;
         this.#uploads.set(key, message);
+        const arrived = performance.now();
+        for (const waiter of this.#applyWaiters)
+          if (waiter.key === key && waiter.seq <= seq && waiter.meshedAt === undefined) waiter.meshedAt = arrived;
         this.invalidate();
         return;
       }
@@ -619,6 +649,7 @@ export class World {
     this.#initialPending.delete(key);
     this.#applyWaiters = this.#applyWaiters.filter((waiter) => {
       if (waiter.key !== key || waiter.seq > message.seq) return true;
+      waiter.uploadedAt = performance.now();
       this.#drawnWaiters.push(waiter);
       return false;
     });
@@ -659,9 +690,12 @@ export class World {
     if (this.onFrame?.(dt, now0)) this.invalidate();
     if (!this.#dirty) return;
     this.#dirty = false;
+    this.#frameStartedAt = performance.now();
     this.#renderer.render(this.scene, this.camera);
     // Drawn means on screen: the browser composites (and, in software, reads the frame back) after this
     // callback, so the times are taken in a task posted now, which runs once that is done.
+    const drawnAt = performance.now();
+    for (const waiter of this.#drawnWaiters) waiter.drawnAt = drawnAt;
     this.#presenting.push(...this.#drawnWaiters);
     this.#drawnWaiters = [];
     if (this.firstFrameAt === undefined && this.#meshesInScene > 0) this.#firstFrameDrawn = true;
@@ -675,7 +709,21 @@ export class World {
   #onPresented(): void {
     this.#presentPosted = false;
     const now = performance.now();
-    for (const waiter of this.#presenting) waiter.resolve(now - waiter.startedAt);
+    this.#frameCostMs =
+      this.#frameCostMs === 0
+        ? now - this.#frameStartedAt
+        : this.#frameCostMs * 0.8 + (now - this.#frameStartedAt) * 0.2;
+    if (this.#autoScale) this.#fitScale(now);
+    for (const waiter of this.#presenting) {
+      waiter.resolve(now - waiter.startedAt);
+      this.changeTimings.push({
+        meshMs: (waiter.meshedAt ?? now) - waiter.postedAt,
+        uploadMs: (waiter.uploadedAt ?? now) - (waiter.meshedAt ?? waiter.postedAt),
+        drawMs: (waiter.drawnAt ?? now) - (waiter.uploadedAt ?? waiter.postedAt),
+        presentMs: now - (waiter.drawnAt ?? now),
+      });
+    }
+    if (this.changeTimings.length > 200) this.changeTimings.splice(0, this.changeTimings.length - 200);
     this.#presenting = [];
     if (this.#firstFrameDrawn && this.firstFrameAt === undefined) {
       this.firstFrameAt = now;
@@ -690,13 +738,39 @@ export class World {
     }
   }
 
-  /** The drawing buffer's resolution relative to the canvas (see WorldOptions.renderScale). */
+  /** The drawing buffer's resolution relative to the canvas now (see WorldOptions.renderScale). */
   get renderScale(): number {
     return this.#renderScale;
   }
 
-  setRenderScale(scale: number): void {
-    if (!(scale >= 0.25 && scale <= 1)) throw new RangeError(`render scale must be 0.25..1, got ${scale}`);
+  /** What frames cost from the draw call to the screen, in ms (a moving average). */
+  get frameCostMs(): number {
+    return this.#frameCostMs;
+  }
+
+  setRenderScale(scale: number | "auto"): void {
+    if (scale !== "auto" && !(scale >= MIN_RENDER_SCALE && scale <= 1))
+      throw new RangeError(`render scale must be ${MIN_RENDER_SCALE}..1 or "auto", got ${scale}`);
+    this.#autoScale = scale === "auto";
+    this.#applyScale(scale === "auto" ? this.#startScale() : scale);
+  }
+
+  #startScale(): number {
+    return this.softwareGl ? SOFTWARE_RENDER_SCALE : 1;
+  }
+
+  /** Dynamic resolution: fewer pixels while frames are slow to reach the screen, more when they are quick. */
+  #fitScale(now: number): void {
+    if (now - this.#scaledAt < RESCALE_EVERY_MS) return;
+    let scale = this.#renderScale;
+    if (this.#frameCostMs > SLOW_FRAME_MS) scale = Math.max(MIN_RENDER_SCALE, scale * 0.8);
+    else if (this.#frameCostMs < QUICK_FRAME_MS) scale = Math.min(1, scale * 1.15);
+    if (Math.abs(scale - this.#renderScale) < 0.01) return;
+    this.#scaledAt = now;
+    this.#applyScale(scale);
+  }
+
+  #applyScale(scale: number): void {
     this.#renderScale = scale;
     this.#renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2) * scale);
     const container = this.canvas.parentElement;
