@@ -556,6 +556,11 @@ try {
   }
   const framesA = await frameIntervals(a.page);
   const framesB = await frameIntervals(b.page);
+  // The resolution B drew at (dynamic resolution follows what frames cost) and that cost.
+  const viewB = await b.page.evaluate(() => {
+    const stats = (window as unknown as PageWindow).seedcraft?.session.world.stats();
+    return { render_scale: stats?.renderScale, software_gl: stats?.softwareGl, frame_cost_ms: stats?.frameCostMs };
+  });
   const drawn = new Map<string, (typeof rendered)[number]>();
   for (const r of rendered) if (!drawn.has(r.key)) drawn.set(r.key, r);
   const spans = { render: [], pixels: [], arrive: [], arriveToRender: [], renderToPixels: [], call: [] } as Record<
@@ -628,6 +633,7 @@ try {
       b_raf_p99_ms: round(framesB.p99_ms),
     },
     lone_tab_redraw: redraw,
+    b_view: viewB,
     tab_clock_skew_ms: {
       b_minus_a: round(skewB.offsetMs - skewA.offsetMs, 2),
       uncertainty: round(skewA.uncertaintyMs + skewB.uncertaintyMs, 2),
@@ -638,7 +644,7 @@ try {
     browsers: BROWSERS,
     compositing: "software (--disable-gpu: the WebGL canvas is read back each drawn frame), WebGL on SwiftShader",
     served: "vite preview of a vite build (production bundle), warm server",
-    measured: `mesh: benchMeshing() (bench/mesh.ts) in Node, single meshChunk calls after warm-up; first_frame: ${LOADS} loads, each in a fresh Chromium context (cold HTTP cache, storage and IndexedDB; one browser process, so the GPU process is warm after the first), the canvas's data-first-frame-ms (performance.now() from navigation start of the first frame drawn with a chunk mesh), median; chunks_visible_at_5s: data-chunks-visible read by a timer at the page's performance.now() ≥ 5000 (read_at_ms), median of the loads; edit_to_peer_render: tabs A and B (${BROWSERS === 1 ? "two contexts of one headless Chromium" : "one headless Chromium each"}, SwiftShader) joined with the local dev account and linked over loopback WebRTC; A calls game.edit ${EDITS} times ${EDIT_GAP_MS} ms apart (place stone / break, alternating, at free cells two blocks from A's feet); from A's timeOrigin+now just before the call to B's game.rendered drawnAt (timeOrigin+now at the frame that showed it), matched by op key; pixels = a task B posts at that frame, which runs once the frame's main-thread work (the WebGL canvas's readback under software compositing) is over; op_checked = B's mesh 'op' event (the op passed its checks); the tabs' clocks are not corrected (tab_clock_skew_ms says how far apart they are); other processes may share the machine (machine.load_avg, before and after)`,
+    measured: `mesh: benchMeshing() (bench/mesh.ts) in Node, single meshChunk calls after warm-up; first_frame: ${LOADS} loads, each in a fresh Chromium context (cold HTTP cache, storage and IndexedDB; one browser process, so the GPU process is warm after the first), the canvas's data-first-frame-ms (performance.now() from navigation start of the first frame drawn with a chunk mesh), median; chunks_visible_at_5s: data-chunks-visible read by a timer at the page's performance.now() ≥ 5000 (read_at_ms), median of the loads; edit_to_peer_render: tabs A and B (${BROWSERS === 1 ? "two contexts of one headless Chromium" : "one headless Chromium each"}, SwiftShader) joined with the local dev account and linked over loopback WebRTC; A calls game.edit ${EDITS} times ${EDIT_GAP_MS} ms apart (place stone / break, alternating, at free cells two blocks from A's feet); from A's timeOrigin+now just before the call to B's game.rendered drawnAt (timeOrigin+now once the frame that showed it is on screen: the world takes it in a task posted at the frame, which runs after the frame's main-thread work, the WebGL canvas's readback under software compositing included), matched by op key; pixels = another task the bench posts at that point (so pixels − render is only the bench's own delay now); b_view = B's render scale (dynamic resolution) and its frames' cost at the end; op_checked = B's mesh 'op' event (the op passed its checks); the tabs' clocks are not corrected (tab_clock_skew_ms says how far apart they are); other processes may share the machine (machine.load_avg, before and after)`,
     machine: {
       cores: os.availableParallelism(),
       cpu: os.cpus()[0]?.model ?? "unknown",
