@@ -47,9 +47,21 @@ describe("e2e: a first block edit through every layer", { timeout: 300_000 }, ()
       .waitFor({ timeout: 30_000 });
     const canvas = page.locator('[data-testid="world-canvas"][data-world-ready="true"]');
     await canvas.waitFor({ timeout: 60_000 });
+    // Joining: the session key authorized, the peer on the DHT.
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
 
+    // Look down ahead, take the pointer with a click, then right-click to place at the crosshair.
+    await page.evaluate(() =>
+      (
+        window as unknown as {
+          seedcraft: { session: { world: { controls: { setLook(y: number, p: number): void } } } };
+        }
+      ).seedcraft.session.world.controls.setLook(0, -0.65),
+    );
     const box = await canvas.boundingBox();
     assert.ok(box);
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForFunction(() => document.pointerLockElement !== null, undefined, { timeout: 5000 });
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: "right" });
 
     const edit = page.getByTestId("edit-status").first();

@@ -5,11 +5,12 @@
  * and each leaves a screenshot of both players under test-results/game/.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Session } from "../../app/src/session.ts";
 import { advanceToNextEpoch } from "../../cli/local-chain.ts";
@@ -444,5 +445,98 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
       20_000,
     );
     await shot("4-reload-cache-torrents");
+  });
+  it("seeding pays: the seeder claims its receipts, A claims its own and spends energy on a premium block", async () => {
+    const [a, b] = players as [Player, Player];
+    // A comes back and builds; B fetches A's new versions from A, and signs receipts for A's wallet.
+    await enter(a);
+    await waitFor("A and B to link again", async () => (await peerNames(b)).includes(a.name), 60_000);
+    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
+    for (const dz of [2, 3]) {
+      const cell: [number, number, number] = [Math.floor(ax as number), 0, Math.floor(az as number) + dz];
+      cell[1] = groundHeight(seed, cell[0], cell[2]) + 1;
+      assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 8), cell), undefined);
+    }
+    const collected = a.page.getByTestId("receipts-collected");
+    await waitFor(
+      "A to collect receipts from B",
+      async () => Number(await collected.getAttribute("data-count")) >= 1,
+      60_000,
+    );
+
+    // The seeder stops and claims what it served this epoch (the chain's clock moves on to end the epoch).
+    const seederCount = /receipts (\d+)/.exec(seederCli?.stdout() ?? "");
+    seederCli?.child.kill("SIGTERM");
+    await seederCli?.exited;
+    const walletKey = (JSON.parse(readFileSync(path.join(seederDir, "seeder.json"), "utf8")) as { walletKey: Hex })
+      .walletKey;
+    const seederWallet = privateKeyToAccount(walletKey).address;
+    const energy = clients.deployment.contracts.EnergyToken;
+    const balanceOf = async (address: string) =>
+      (await clients.publicClient.readContract({
+        address: energy.address,
+        abi: energy.abi,
+        functionName: "balanceOf",
+        args: [address],
+      })) as bigint;
+    assert.equal(await balanceOf(seederWallet), 0n);
+    const claim = runCli(["claim", "--cache", seederDir, "--advance-time"], {
+      ...process.env,
+      SEEDCRAFT_NETWORK: NETWORK,
+      SEEDCRAFT_RPC_URL: world.urls.chain,
+      SEEDCRAFT_INDEXER_URL: world.urls.indexer,
+    });
+    assert.equal(
+      await claim.exited,
+      0,
+      `seedcraft claim failed (${seederCount?.[0]}):\n${claim.stdout()}\n${claim.stderr()}`,
+    );
+    assert.match(claim.stdout(), /claimed \d+\.\d+ energy/);
+    assert.ok((await balanceOf(seederWallet)) > 0n, "the seeder's energy balance rose");
+
+    // A claims its own receipts from the claim panel: the epoch just ended.
+    const button = a.page.getByTestId("claim-button");
+    await waitFor("A's epoch to be claimable", () => button.isEnabled(), 30_000);
+    await button.click();
+    const status = a.page.locator('[data-testid="claim-status"][data-state="done"]');
+    await status.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await a.page.getByTestId("claim-status").textContent()}`);
+    });
+    const balance = a.page.getByTestId("energy-balance");
+    await waitFor(
+      "A's energy balance to show the reward",
+      async () => BigInt((await balance.getAttribute("data-wei")) ?? "0") > 0n,
+      20_000,
+    );
+    await shot("5-claimed");
+
+    // A unlocks the premium block with that energy (one wallet transaction) and places it; B sees it.
+    await a.page.getByTestId("unlock-gold").click();
+    await a.page.getByTestId("unlocked-gold").waitFor({ timeout: 30_000 });
+    const gold = BLOCK_IDS.gold;
+    await a.page.locator(`[data-testid="hotbar-slot-8"][data-locked="false"]`).waitFor({ timeout: 10_000 });
+    await a.page.keyboard.press("9");
+    await a.page.locator('[data-testid="hotbar-slot-8"][data-selected="true"]').waitFor({ timeout: 5_000 });
+    const goldCell: [number, number, number] = [Math.floor(ax as number) + 1, 0, Math.floor(az as number) + 3];
+    goldCell[1] = groundHeight(seed, goldCell[0], goldCell[2]) + 1;
+    assert.equal(
+      await inPage(a, (session, target) => session.game.get()?.edit("place", target, 10), goldCell),
+      undefined,
+    );
+    await waitFor(
+      "B to see the gold block",
+      async () => (await inPage(b, (session, [x, y, z]) => session.world.getBlock(x, y, z), goldCell)) === gold,
+      30_000,
+    );
+    await a.page
+      .locator('[data-testid="edit-status"][data-own="true"][data-state="anchored"]')
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await shot("6-premium-block");
+    assert.deepEqual(
+      pageErrors.filter((line) => !/Failed to load resource/.test(line)),
+      [],
+      "no errors in either page",
+    );
   });
 });

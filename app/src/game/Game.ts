@@ -241,7 +241,13 @@ export class Game {
       index: op.index,
       hlc: op.hlc,
       own: false,
-      author: op.author.toLowerCase() === from.wallet.toLowerCase() ? from.name : short(op.author),
+      // History a neighbour replays may hold our own ops from an earlier visit.
+      author:
+        op.author.toLowerCase() === this.#options.wallet.toLowerCase()
+          ? "you, earlier"
+          : op.author.toLowerCase() === from.wallet.toLowerCase()
+            ? from.name
+            : short(op.author),
     });
   }
 

@@ -98,9 +98,9 @@ export class SeederClaims {
       }),
       seeder: getAddress(wallet),
       write: (request) =>
+        // The connected wallet's own account (not an address): a local one, like the dev account, signs itself.
         writeContract(wagmi, {
           ...request,
-          account: getAddress(wallet),
           chainId: deployment.chainId,
         } as Parameters<typeof writeContract>[1]),
     };
