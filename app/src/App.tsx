@@ -11,6 +11,7 @@ import { Crosshair, Hotbar } from "./hud/Hotbar.tsx";
 import { IndexerStatus } from "./hud/IndexerStatus.tsx";
 import { JoinPanel } from "./hud/JoinPanel.tsx";
 import { LimitsPanel } from "./hud/LimitsPanel.tsx";
+import { LoadingBar } from "./hud/LoadingBar.tsx";
 import { PeersPanel } from "./hud/PeersPanel.tsx";
 import { SeedingPanel } from "./hud/SeedingPanel.tsx";
 import { SyncPanel } from "./hud/SyncPanel.tsx";
@@ -65,6 +66,7 @@ function Hud({ session }: { session: Session }) {
       {game && <ChatPanel game={game} />}
       <EditListPanel edits={session.edits} />
       <Crosshair />
+      <LoadingBar world={session.world} />
       <Hotbar
         slots={HOTBAR}
         selected={slot}

@@ -288,6 +288,57 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await shot("2-blocks-anchored");
   });
 
+  it("both anchor the same chunk at once: the loser of the race rebases on the winner's snapshot", async () => {
+    const [a, b] = players as [Player, Player];
+    // Two cells of one chunk, one by each player, edited at the same millisecond: both anchor queues snapshot
+    // the chunk on the same version, one transaction wins and the other reverts with StaleChunkVersion.
+    const [x, z] = [6, 6];
+    await standAt(a, x + 2, z);
+    await standAt(b, x - 2, z);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const cells = [-1, 1].map((dz) => [x, groundHeight(seed, x, z + dz) + 1, z + dz] as [number, number, number]);
+    const at = Date.now() + 400;
+    await Promise.all(
+      players.map((p, i) =>
+        inPage(
+          p,
+          (s, [target, startAt]) =>
+            new Promise<void>((resolve) =>
+              setTimeout(() => {
+                void s.game.get()?.edit("place", target, 4);
+                resolve();
+              }, startAt - Date.now()),
+            ),
+          [cells[i] as [number, number, number], at] as const,
+        ),
+      ),
+    );
+    const stateOf = (p: Player, cell: [number, number, number]) =>
+      inPage(
+        p,
+        (s, where) => s.edits.entries.findLast((e) => e.own && e.position.join(",") === where)?.state,
+        cell.join(","),
+      );
+    await waitFor(
+      "both edits to be anchored",
+      async () =>
+        (await stateOf(a, cells[0] as never)) === "anchored" && (await stateOf(b, cells[1] as never)) === "anchored",
+      60_000,
+    );
+    const rebases = await Promise.all(
+      players.map((p) => inPage(p, (s) => s.game.get()?.queue.stats.rebases ?? 0, null)),
+    );
+    assert.ok(
+      (rebases[0] as number) + (rebases[1] as number) >= 1,
+      `one of them lost the race and rebased (${rebases})`,
+    );
+    // Both see both blocks, and agree with the ledger on the chunk.
+    for (const p of players)
+      for (const cell of cells)
+        assert.equal(await inPage(p, (s, [cx, cy, cz]) => s.world.getBlock(cx, cy, cz), cell), BLOCK_IDS.sand);
+    await shot("2b-race-rebased");
+  });
+
   it("the same block edited at the same instant by both bounces back for both", async () => {
     const [a, b] = players as [Player, Player];
     // A Node player whose clock runs 20 s ahead (a fake clock): its op moves both browsers' clocks to the same
