@@ -11,9 +11,16 @@
  */
 import createDebug from "debug";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
-import type { Address, Hex } from "viem";
 import { SeedcraftError } from "../../core/errors.ts";
-import { type SignedReceiptBatch, validateReceiptBatch } from "../../core/receipt.ts";
+import type { SignedReceiptBatch } from "../../core/receipt.ts";
+import {
+  checkedReceiptBatch,
+  cloneReceiptBatch,
+  extendsReceiptBatch,
+  isEpoch,
+  isRecord,
+  receiptBatchKey,
+} from "../receipt-batch.ts";
 import type { ReceiptSink } from "../receipts.ts";
 
 const debug = createDebug("seedcraft:receipts");
@@ -47,61 +54,15 @@ interface ReceiptSchema extends DBSchema {
   claimed: { key: number; value: { epoch: number } };
 }
 
-type Item = SignedReceiptBatch["receipts"][number];
-
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-/** 65 bytes (r ‖ s ‖ v) or 64 (EIP-2098 compact, what signDigest gives). */
-const SIGNATURE = /^0x(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/;
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 /** Flushed to disk before the transaction completes (Chromium's default is relaxed). */
 const STRICT = { durability: "strict" } as const;
 
-const keyOf = (leecher: string, epoch: number) => `${leecher.toLowerCase()}:${epoch}`;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isEpoch(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
-}
+const keyOf = receiptBatchKey;
+const checkedCopy = (batch: unknown) => checkedReceiptBatch(batch, bad);
 
 function bad(details: string): IdbReceiptStoreError {
   return new IdbReceiptStoreError("RECEIPTS_BAD_BATCH", "Not a valid receipt batch.", details);
-}
-
-/** Checks a batch's shape and content; returns a copy of its known fields only. Throws RECEIPTS_BAD_BATCH. */
-function checkedCopy(batch: unknown): SignedReceiptBatch {
-  // Batches come off the wire: check types before validateReceiptBatch compares them.
-  if (!isRecord(batch)) throw bad("a batch is an object");
-  const { seeder, leecher, epoch, receipts, signature } = batch;
-  if (typeof seeder !== "string" || !ADDRESS.test(seeder)) throw bad("seeder must be an address");
-  if (typeof leecher !== "string" || !ADDRESS.test(leecher)) throw bad("leecher must be an address");
-  if (!isEpoch(epoch)) throw bad("epoch must be a uint32");
-  if (typeof signature !== "string" || !SIGNATURE.test(signature))
-    throw bad("signature must be 64 or 65 bytes of 0x-hex");
-  if (!Array.isArray(receipts)) throw bad("receipts must be an array");
-  const items: Item[] = [];
-  for (const item of receipts as unknown[]) {
-    if (!isRecord(item)) throw bad("a receipt is an object");
-    const { contentHash, bytes, nonce } = item;
-    if (typeof contentHash !== "string" || typeof bytes !== "bigint" || typeof nonce !== "bigint")
-      throw bad("a receipt has a contentHash string and bigint bytes and nonce");
-    items.push({ contentHash: contentHash as Hex, bytes, nonce });
-  }
-  const copy: SignedReceiptBatch = {
-    seeder: seeder as Address,
-    leecher: leecher as Address,
-    epoch,
-    receipts: items,
-    signature: signature as Hex,
-  };
-  try {
-    validateReceiptBatch(copy);
-  } catch (error) {
-    throw bad(error instanceof SeedcraftError && error.details ? error.details : String(error));
-  }
-  return copy;
 }
 
 function recordOf(batch: SignedReceiptBatch): BatchRecord {
@@ -131,28 +92,8 @@ function batchOf(record: unknown): SignedReceiptBatch {
   return batch;
 }
 
-function sameItem(a: Item, b: Item): boolean {
-  return a.contentHash.toLowerCase() === b.contentHash.toLowerCase() && a.bytes === b.bytes && a.nonce === b.nonce;
-}
-
-function cloneBatch(batch: SignedReceiptBatch): SignedReceiptBatch {
-  return { ...batch, receipts: batch.receipts.map((item) => ({ ...item })) };
-}
-
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Whether `next` may replace `stored`; throws RECEIPTS_BAD_BATCH if it changes or drops a stored receipt. */
-function extends_(stored: SignedReceiptBatch | undefined, next: SignedReceiptBatch): boolean {
-  if (!stored) return true;
-  if (stored.seeder.toLowerCase() !== next.seeder.toLowerCase())
-    throw bad(`the stored batch is for seeder ${stored.seeder}, not ${next.seeder}`);
-  if (next.receipts.length < stored.receipts.length)
-    throw bad(`${next.receipts.length} receipts, fewer than the ${stored.receipts.length} stored`);
-  const changed = stored.receipts.findIndex((item, i) => !sameItem(item, next.receipts[i] as Item));
-  if (changed >= 0) throw bad(`receipt ${changed} differs from the stored one`);
-  return next.receipts.length > stored.receipts.length;
 }
 
 export class IdbReceiptStore implements ReceiptSink {
@@ -218,7 +159,7 @@ export class IdbReceiptStore implements ReceiptSink {
       }
       let grows: boolean;
       try {
-        grows = extends_(stored, copy);
+        grows = extendsReceiptBatch(stored, copy, bad);
       } catch (error) {
         // Nothing was written: let the transaction end before the error is reported.
         await tx.done;
@@ -242,7 +183,7 @@ export class IdbReceiptStore implements ReceiptSink {
     this.#assertOpen();
     const result: SignedReceiptBatch[] = [];
     for (const batch of this.#batches.values())
-      if (epoch === undefined || batch.epoch === epoch) result.push(cloneBatch(batch));
+      if (epoch === undefined || batch.epoch === epoch) result.push(cloneReceiptBatch(batch));
     return result.sort((a, b) => a.epoch - b.epoch || compare(a.leecher.toLowerCase(), b.leecher.toLowerCase()));
   }
 

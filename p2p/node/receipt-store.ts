@@ -13,9 +13,16 @@
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import createDebug from "debug";
-import type { Address, Hex } from "viem";
 import { SeedcraftError } from "../../core/errors.ts";
-import { type SignedReceiptBatch, validateReceiptBatch } from "../../core/receipt.ts";
+import type { SignedReceiptBatch } from "../../core/receipt.ts";
+import {
+  checkedReceiptBatch,
+  cloneReceiptBatch,
+  extendsReceiptBatch,
+  isEpoch,
+  isRecord,
+  receiptBatchKey,
+} from "../receipt-batch.ts";
 
 const debug = createDebug("seedcraft:receipts");
 
@@ -45,67 +52,18 @@ export function crashAfterReceiptStoreIfArmed(): void {
 }
 
 const LOG_FILE = "receipts.log";
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-/** 65 bytes (r ‖ s ‖ v) or 64 (EIP-2098 compact, what signDigest gives). */
-const SIGNATURE = /^0x(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/;
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 const READ_CHUNK = 1 << 20;
 const NEWLINE = 0x0a;
 
-type Item = SignedReceiptBatch["receipts"][number];
-
 /** One log line: a batch version, or an epoch claimed. Bigints are decimal strings. */
 type LogLine = { t: "batch"; batch: SignedReceiptBatch } | { t: "claimed"; epoch: number };
 
-const keyOf = (leecher: string, epoch: number) => `${leecher.toLowerCase()}:${epoch}`;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isEpoch(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
-}
+const keyOf = receiptBatchKey;
+const checkedCopy = (batch: unknown) => checkedReceiptBatch(batch, bad);
 
 function bad(details: string): ReceiptStoreError {
   return new ReceiptStoreError("RECEIPTS_BAD_BATCH", "Not a valid receipt batch.", details);
-}
-
-/**
- * Checks a batch's shape and content and returns a copy of its known fields only (so what is kept in
- * memory is exactly what a replay of the log gives back). Throws RECEIPTS_BAD_BATCH.
- */
-function checkedCopy(batch: unknown): SignedReceiptBatch {
-  // Batches come off the wire: check types before validateReceiptBatch compares them.
-  if (!isRecord(batch)) throw bad("a batch is an object");
-  const { seeder, leecher, epoch, receipts, signature } = batch;
-  if (typeof seeder !== "string" || !ADDRESS.test(seeder)) throw bad("seeder must be an address");
-  if (typeof leecher !== "string" || !ADDRESS.test(leecher)) throw bad("leecher must be an address");
-  if (!isEpoch(epoch)) throw bad("epoch must be a uint32");
-  if (typeof signature !== "string" || !SIGNATURE.test(signature))
-    throw bad("signature must be 64 or 65 bytes of 0x-hex");
-  if (!Array.isArray(receipts)) throw bad("receipts must be an array");
-  const items: Item[] = [];
-  for (const item of receipts as unknown[]) {
-    if (!isRecord(item)) throw bad("a receipt is an object");
-    const { contentHash, bytes, nonce } = item;
-    if (typeof contentHash !== "string" || typeof bytes !== "bigint" || typeof nonce !== "bigint")
-      throw bad("a receipt has a contentHash string and bigint bytes and nonce");
-    items.push({ contentHash: contentHash as Hex, bytes, nonce });
-  }
-  const copy: SignedReceiptBatch = {
-    seeder: seeder as Address,
-    leecher: leecher as Address,
-    epoch,
-    receipts: items,
-    signature: signature as Hex,
-  };
-  try {
-    validateReceiptBatch(copy);
-  } catch (error) {
-    throw bad(error instanceof SeedcraftError && error.details ? error.details : String(error));
-  }
-  return copy;
 }
 
 function encodeLine(line: LogLine): string {
@@ -134,14 +92,6 @@ function decodeLine(value: unknown): LogLine {
     return { contentHash: item.contentHash, bytes: decimal(item.bytes), nonce: decimal(item.nonce) };
   });
   return { t: "batch", batch: checkedCopy({ ...value.batch, receipts: items }) };
-}
-
-function sameItem(a: Item, b: Item): boolean {
-  return a.contentHash.toLowerCase() === b.contentHash.toLowerCase() && a.bytes === b.bytes && a.nonce === b.nonce;
-}
-
-function cloneBatch(batch: SignedReceiptBatch): SignedReceiptBatch {
-  return { ...batch, receipts: batch.receipts.map((item) => ({ ...item })) };
 }
 
 /** Reads a file line by line (bytes, so offsets are exact); `tail` is what follows the last newline. */
@@ -283,15 +233,7 @@ export class ReceiptStore {
       this.#assertWritable();
       const key = keyOf(copy.leecher, copy.epoch);
       const stored = this.#batches.get(key);
-      if (stored) {
-        if (stored.seeder.toLowerCase() !== copy.seeder.toLowerCase())
-          throw bad(`the stored batch is for seeder ${stored.seeder}, not ${copy.seeder}`);
-        if (copy.receipts.length < stored.receipts.length)
-          throw bad(`${copy.receipts.length} receipts, fewer than the ${stored.receipts.length} stored`);
-        const changed = stored.receipts.findIndex((item, i) => !sameItem(item, copy.receipts[i] as Item));
-        if (changed >= 0) throw bad(`receipt ${changed} differs from the stored one`);
-        if (copy.receipts.length === stored.receipts.length) return { stored: false, receipts: stored.receipts.length };
-      }
+      if (stored && !extendsReceiptBatch(stored, copy, bad)) return { stored: false, receipts: stored.receipts.length };
       await this.#append({ t: "batch", batch: copy });
       crashAfterReceiptStoreIfArmed();
       this.#batches.set(key, copy);
@@ -305,7 +247,7 @@ export class ReceiptStore {
     this.#assertOpen();
     const result: SignedReceiptBatch[] = [];
     for (const batch of this.#batches.values())
-      if (epoch === undefined || batch.epoch === epoch) result.push(cloneBatch(batch));
+      if (epoch === undefined || batch.epoch === epoch) result.push(cloneReceiptBatch(batch));
     return result.sort((a, b) => a.epoch - b.epoch || compare(a.leecher.toLowerCase(), b.leecher.toLowerCase()));
   }
 

@@ -53,7 +53,7 @@ export type WorldOptions = {
   /**
    * The drawing buffer's resolution relative to the canvas (0.25..1), or "auto" (the default): it starts at 1
    * (0.5 where WebGL runs in software, SwiftShader or llvmpipe, where filling pixels is most of a frame's
-   * cost) and follows what frames cost, down while they take over 20 ms to reach the screen, up below 8 ms.
+   * cost) and follows what frames cost, down while they take over 28 ms to reach the screen, up below 18 ms.
    */
   renderScale?: number | "auto";
   /** Whether hotbar slot `i` may be picked (keys 1–9, the wheel): a locked premium block may not. */
@@ -130,9 +130,12 @@ type ApplyWaiter = {
 const SKY = 0x9fd2f5;
 const SOFTWARE_RENDER_SCALE = 0.5;
 const MIN_RENDER_SCALE = 0.25;
-/** Dynamic resolution: frames slower than this (draw call to screen) lower the scale, quicker ones raise it. */
-const SLOW_FRAME_MS = 20;
-const QUICK_FRAME_MS = 8;
+/**
+ * Dynamic resolution: frames slower than this (draw call to screen) lower the scale, quicker ones raise it.
+ * Software compositing puts a floor of about 16 ms under every frame, whatever its size: the band sits above it.
+ */
+const SLOW_FRAME_MS = 28;
+const QUICK_FRAME_MS = 18;
 const RESCALE_EVERY_MS = 500;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
