@@ -33,7 +33,7 @@ import {
 import { BLOCK_IDS } from "../../../core/blocks.ts";
 import { CHUNK_SIZE, CHUNK_VOLUME, locateBlock } from "../../../core/chunk.ts";
 import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
-import { generateAtlas, TILE_SIZE } from "./atlas.ts";
+import { type Atlas, generateAtlas, TILES } from "./atlas.ts";
 import { Avatars } from "./avatars.ts";
 import { FirstPersonControls } from "./controls.ts";
 import { type MeshBuffers, meshBytes } from "./mesher.ts";
@@ -165,9 +165,8 @@ export function chunksAround(radius: number, yMin: number, yMax: number): ChunkC
  * each layer wraps on its own (RepeatWrapping), so a merged quad repeats its tile and mipmaps work without
  * bleeding from the next tile.
  */
-function atlasTexture(): DataArrayTexture {
-  const atlas = generateAtlas();
-  const texture = new DataArrayTexture(atlas.pixels, TILE_SIZE, TILE_SIZE, atlas.tiles.length);
+function atlasTexture(atlas: Atlas = generateAtlas()): DataArrayTexture {
+  const texture = new DataArrayTexture(atlas.pixels, atlas.tileSize, atlas.tileSize, atlas.tiles.length);
   texture.format = RGBAFormat;
   texture.type = UnsignedByteType;
   texture.colorSpace = SRGBColorSpace;
@@ -182,10 +181,11 @@ function atlasTexture(): DataArrayTexture {
 }
 
 /** Lambert lighting (sun and ambient) with the diffuse colour read from the atlas layer of each quad. */
-function blockMaterial(atlas: DataArrayTexture, translucent: boolean): MeshLambertMaterial {
+function blockMaterial(atlas: { value: DataArrayTexture }, translucent: boolean): MeshLambertMaterial {
   const material = new MeshLambertMaterial(translucent ? { transparent: true, depthWrite: false } : {});
   material.onBeforeCompile = (shader) => {
-    shader.uniforms.blockAtlas = { value: atlas };
+    // The uniform object is shared, so a new atlas (an asset pack) reaches both materials at once.
+    shader.uniforms.blockAtlas = atlas;
     shader.vertexShader = shader.vertexShader
       .replace(
         "#include <common>",
@@ -253,7 +253,7 @@ export class World {
   readonly #uploads = new Map<string, MeshMessage>();
   /** Chunks of the initial view not drawn yet. */
   readonly #initialPending = new Set<string>();
-  readonly #atlas = atlasTexture();
+  readonly #atlas = { value: atlasTexture() };
   readonly #opaqueMaterial = blockMaterial(this.#atlas, false);
   readonly #translucentMaterial = blockMaterial(this.#atlas, true);
   readonly #outlineGeometry = new EdgesGeometry(new BoxGeometry(1.04, 1.04, 1.04));
@@ -466,7 +466,7 @@ export class World {
     for (const material of this.#outlineMaterials.values()) material.dispose();
     this.#opaqueMaterial.dispose();
     this.#translucentMaterial.dispose();
-    this.#atlas.dispose();
+    this.#atlas.value.dispose();
     this.#renderer.dispose();
     this.canvas.remove();
   }
@@ -739,6 +739,24 @@ export class World {
       this.canvas.dataset.readyMs = String(Math.round(now));
       this.#markReady();
     }
+  }
+
+  /**
+   * Draws blocks with other textures from now on (an asset pack): one RGBA layer per tile of `atlas.tiles`,
+   * which must be the built-in atlas's tiles in its order (the meshes name tiles by layer). No reload.
+   */
+  setTextures(atlas: Atlas): void {
+    if (atlas.tiles.length !== TILES.length || atlas.tiles.some((tile, i) => tile !== TILES[i]))
+      throw new RangeError(`an atlas needs the tiles ${TILES.join(", ")}, in that order`);
+    const size = atlas.tileSize;
+    if (!Number.isInteger(size) || size < 1 || size > 256 || atlas.pixels.length !== size * size * 4 * TILES.length)
+      throw new RangeError(
+        `an atlas of ${TILES.length} tiles of ${size}×${size} RGBA needs ${size * size * 4 * TILES.length} bytes`,
+      );
+    const old = this.#atlas.value;
+    this.#atlas.value = atlasTexture(atlas);
+    old.dispose();
+    this.invalidate();
   }
 
   /** The drawing buffer's resolution relative to the canvas now (see WorldOptions.renderScale). */
