@@ -14,6 +14,7 @@ import type { IdbChunkCache } from "../../p2p/browser/idb-cache.ts";
 import type { IdbReceiptStore } from "../../p2p/browser/idb-receipts.ts";
 import type { SyncProgress } from "../../p2p/chunk-sync.ts";
 import { IndexerHeads } from "../../p2p/heads.ts";
+import { SoundBank } from "./assets/sounds.ts";
 import type { AppConfig } from "./config.ts";
 import { AnchorQueue } from "./edits/anchorQueue.ts";
 import { EditList } from "./edits/editList.ts";
@@ -55,6 +56,8 @@ export type Session = {
   game: Store<Game | undefined>;
   /** What the claim panel needs once joined: the receipts this player collected as a seeder, and its cache. */
   seeding: Store<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>;
+  /** Sound effects: built-in ones, then an asset pack's. */
+  sounds: SoundBank;
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
   spawn: Position;
@@ -105,6 +108,7 @@ export function createSession(config: AppConfig): Session {
     game: createStore<Game | undefined>(undefined),
     seeding: createStore<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>(undefined),
     refusal: createStore<string | undefined>(undefined),
+    sounds: new SoundBank(),
     spawn,
     start: (wallet, name) => {
       started ??= join(wallet, name).catch((error: unknown) => {
@@ -137,7 +141,7 @@ export function createSession(config: AppConfig): Session {
       edits,
       author: wallet,
     });
-    const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked });
+    const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked, sounds: session.sounds });
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
     // Rates change at once; the rest of the limits from the next join.

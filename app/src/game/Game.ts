@@ -11,10 +11,11 @@ import { CHUNK_SIZE, chunkCoordsOf, chunkIdOf, localOf, locateBlock } from "../.
 import { compareHlc } from "../../../core/hlc.ts";
 import type { BlockOp } from "../../../core/op.ts";
 import type { Position } from "../../../core/proximity.ts";
-import { EYE_HEIGHT, REACH_BLOCKS } from "../../../core/rules.ts";
+import { EYE_HEIGHT, opPosition, REACH_BLOCKS } from "../../../core/rules.ts";
 import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
 import type { MeshPeer } from "../../../p2p/mesh.ts";
 import type { WorldPeer } from "../../../p2p/peer.ts";
+import type { SoundBank } from "../assets/sounds.ts";
 import type { AnchorQueue } from "../edits/anchorQueue.ts";
 import type { EditEntry, EditList, EditState } from "../edits/editList.ts";
 import { createStore, type Store } from "../store.ts";
@@ -40,6 +41,8 @@ export type GameOptions = {
   wallet: Address;
   /** Premium blocks this wallet unlocked (kept current by the shop). */
   unlocked: Store<ReadonlySet<number>>;
+  /** Effects for edits, ours and peers' (quieter farther away). */
+  sounds?: SoundBank;
 };
 
 /** A remote op rendered: when (performance.timeOrigin-based ms), for the edit-to-render figure. */
@@ -85,8 +88,10 @@ export class Game {
         if (!from) return;
         const op = verdict.op;
         this.#showBlock(op.chunk, op.index, op);
-        if (verdict.status === "applied" && verdict.changed) this.#listPeerEdit(op, from);
-        else if (verdict.status === "bounced") this.#bounced(verdict.ops, verdict.reason);
+        if (verdict.status === "applied" && verdict.changed) {
+          this.#listPeerEdit(op, from);
+          this.#sound(op);
+        } else if (verdict.status === "bounced") this.#bounced(verdict.ops, verdict.reason);
       }),
       mesh.on("chat", (from, text) => this.#addChat(from.name, false, text)),
       mesh.on("peer", () => this.#refreshPeers()),
@@ -157,6 +162,7 @@ export class Game {
     switch (verdict.status) {
       case "applied":
         this.queue.record(entry.id, chunkId, op.hlc);
+        this.#sound(op);
         break;
       case "bounced":
         this.edits.update(entry.id, { state: "bounced", reason: bounceReason(verdict.reason) });
@@ -227,6 +233,17 @@ export class Game {
     const { cx, cy, cz } = chunkCoordsOf(id);
     if (!this.world.chunkBlocks(cx, cy, cz)) return;
     void this.world.setChunk(cx, cy, cz, this.peer.replica.chunk(id).blocks.slice()).catch(() => undefined);
+  }
+
+  #sound(op: BlockOp): void {
+    const sounds = this.#options.sounds;
+    if (!sounds) return;
+    const [x, y, z] = opPosition(op);
+    const here = this.world.controls.position;
+    sounds.play(
+      op.block === AIR ? "break" : "place",
+      Math.hypot(x + 0.5 - here[0], y + 0.5 - here[1], z + 0.5 - here[2]),
+    );
   }
 
   #listPeerEdit(op: BlockOp, from: MeshPeer): void {
