@@ -28,15 +28,21 @@ export function chunkTorrentName(chunkId: bigint, version: number): string {
 export function chunkTorrent(chunkId: bigint, version: number, snapshot: Uint8Array): ChunkTorrent {
   if (snapshot.length !== CHUNK_BYTES)
     throw new InvalidChunkError(`a chunk snapshot is ${CHUNK_BYTES} bytes, not ${snapshot.length}`);
-  const pieces = new Uint8Array((CHUNK_BYTES / PIECE_BYTES) * 20);
-  for (let offset = 0, at = 0; offset < CHUNK_BYTES; offset += PIECE_BYTES, at += 20)
-    pieces.set(sha1(snapshot.subarray(offset, offset + PIECE_BYTES)), at);
-  const name = chunkTorrentName(chunkId, version);
-  const info = { length: CHUNK_BYTES, name, "piece length": PIECE_BYTES, pieces };
-  const encodedInfo = bencode.encode(info);
-  return {
-    infoHash: bytesToHex(sha1(encodedInfo)),
-    torrentFile: bencode.encode({ info }),
-    name,
-  };
+  return fileTorrent(chunkTorrentName(chunkId, version), snapshot);
+}
+
+export type FileTorrent = ChunkTorrent;
+
+/**
+ * The single-file torrent of any bytes under `name`, built alike by everyone who holds them: `info` has only
+ * length, name, piece length and pieces (a chunk's torrent is this one with the chunk's name).
+ */
+export function fileTorrent(name: string, bytes: Uint8Array, pieceBytes = PIECE_BYTES): FileTorrent {
+  if (bytes.length === 0) throw new RangeError("a torrent needs at least one byte");
+  const count = Math.ceil(bytes.length / pieceBytes);
+  const pieces = new Uint8Array(count * 20);
+  for (let piece = 0; piece < count; piece++)
+    pieces.set(sha1(bytes.subarray(piece * pieceBytes, (piece + 1) * pieceBytes)), piece * 20);
+  const info = { length: bytes.length, name, "piece length": pieceBytes, pieces };
+  return { infoHash: bytesToHex(sha1(bencode.encode(info))), torrentFile: bencode.encode({ info }), name };
 }
