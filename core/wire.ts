@@ -18,6 +18,8 @@ export const MAX_CHAT_BYTES = 500;
 export const MAX_BOUNCE_TEXT_BYTES = 120;
 /** A relayed WebRTC signal (a whole SDP with its candidates). */
 export const MAX_SIGNAL_BYTES = 2048;
+/** A media connection's signal (an SDP with audio and video, or one ICE candidate), as UTF-8 text. */
+export const MAX_MEDIA_SIGNAL_BYTES = 16 * 1024;
 /** Peer ids a `peers` message may list. */
 export const MAX_PEER_IDS = 64;
 /** Hops an op may still travel when it leaves its author. */
@@ -88,6 +90,15 @@ export type PeersMessage = { type: "peers"; ids: Hex[] };
 /** A WebRTC signal relayed in-band by a common neighbour: `from` and `to` are DHT keys. */
 export type SignalMessage = { type: "signal"; from: Hex; to: Hex; payload: Uint8Array };
 
+/** What a media signal carries: an SDP, an ICE candidate (JSON), or the end of that media connection. */
+export type MediaSignalKind = "offer" | "answer" | "candidate" | "bye";
+/**
+ * Voice and video between two linked peers travel on a media-only RTCPeerConnection of their own (the
+ * link stays data-only); this carries its signaling, one hop. `session` names one media connection, so
+ * a late signal of an older one is told apart. A `bye` carries no text.
+ */
+export type MediaMessage = { type: "media"; kind: MediaSignalKind; session: number; text: string };
+
 export type WireMessage =
   | HelloMessage
   | MoveMessage
@@ -98,7 +109,8 @@ export type WireMessage =
   | ChatMessage
   | BounceMessage
   | SignalMessage
-  | PeersMessage;
+  | PeersMessage
+  | MediaMessage;
 
 export type MessageClass = "control" | "movement" | "interaction" | "edit" | "chat";
 
@@ -113,6 +125,7 @@ const TYPE_CODES = {
   bounce: 8,
   signal: 9,
   peers: 10,
+  media: 11,
 } as const satisfies Record<WireMessage["type"], number>;
 
 const CLASSES: Record<WireMessage["type"], MessageClass> = {
@@ -126,6 +139,7 @@ const CLASSES: Record<WireMessage["type"], MessageClass> = {
   bounce: "edit",
   signal: "control",
   peers: "control",
+  media: "control",
 };
 
 /** The channel class a message travels on (its reliability and priority). */
@@ -337,6 +351,8 @@ function readOpCore(reader: Reader): BlockOp {
   return { chunk, index, block, hlc: { wallMs, logical }, author };
 }
 
+const MEDIA_KINDS: readonly MediaSignalKind[] = ["offer", "answer", "candidate", "bye"];
+
 const MOVE_POSITION = 1;
 const MOVE_LOOK = 2;
 const MOVE_VELOCITY = 4;
@@ -364,6 +380,8 @@ export function encodedSize(message: WireMessage): number {
       return 2 + 32 + 32 + 2 + message.payload.length;
     case "peers":
       return 2 + 1 + 32 * message.ids.length;
+    case "media":
+      return 2 + 1 + 4 + 2 + utf8.encode(message.text).length;
   }
 }
 
@@ -479,6 +497,19 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       writer.u16(message.payload.length);
       writer.raw(message.payload);
       break;
+    case "media": {
+      const kind = MEDIA_KINDS.indexOf(message.kind);
+      if (kind < 0) throw new WireError("WIRE_FIELD", `media kind ${String(message.kind)}`);
+      checkRange("media session", message.session, 0, 0xffff_ffff);
+      const text = encodeText(message.text, MAX_MEDIA_SIGNAL_BYTES, "media signal");
+      if (message.kind === "bye" && text.length > 0) throw new WireError("WIRE_FIELD", "a media bye carries no text");
+      if (message.kind !== "bye" && text.length === 0) throw new WireError("WIRE_FIELD", "an empty media signal");
+      writer.u8(kind + 1);
+      writer.u32(message.session);
+      writer.u16(text.length);
+      writer.raw(text);
+      break;
+    }
   }
   return writer.bytes;
 }
@@ -598,6 +629,17 @@ function decodeBody(reader: Reader, code: number): WireMessage {
       const length = reader.u16("signal length");
       if (length < 1 || length > MAX_SIGNAL_BYTES) throw new WireError("WIRE_TOO_LARGE", `signal of ${length} bytes`);
       return { type: "signal", from, to, payload: reader.raw(length, "signal") };
+    }
+    case TYPE_CODES.media: {
+      const code = reader.u8("media kind");
+      const kind = MEDIA_KINDS[code - 1];
+      if (kind === undefined) throw new WireError("WIRE_FIELD", `media kind ${code}`);
+      const session = reader.u32("media session");
+      const length = reader.u16("media signal length");
+      if (length > MAX_MEDIA_SIGNAL_BYTES) throw new WireError("WIRE_TOO_LARGE", `media signal of ${length} bytes`);
+      if ((kind === "bye") !== (length === 0))
+        throw new WireError("WIRE_FIELD", kind === "bye" ? "a media bye carries no text" : "an empty media signal");
+      return { type: "media", kind, session, text: reader.text(length, "media signal") };
     }
     default:
       throw new WireError("WIRE_TYPE", `unknown message type ${code}`);

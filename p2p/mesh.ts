@@ -27,6 +27,7 @@ import {
   type HelloMessage,
   MAX_MESSAGE_BYTES,
   MAX_PEER_IDS,
+  type MediaMessage,
   type MoveMessage,
   messageClass,
   type OpBatchMessage,
@@ -52,6 +53,8 @@ export type MeshLimits = {
   banMs: number;
   /** How long a hello may take. */
   helloTimeoutMs: number;
+  /** Media signals (voice and video signaling) a peer may send per second, sustained; bursts up to 4× that. */
+  mediaSignalsPerSecond: number;
 };
 
 export const DEFAULT_MESH_LIMITS: MeshLimits = {
@@ -61,6 +64,7 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
   maxStrikes: 5,
   banMs: 10 * 60_000,
   helloTimeoutMs: 5_000,
+  mediaSignalsPerSecond: 10,
 };
 
 export class MeshError extends SeedcraftError {
@@ -94,6 +98,8 @@ type Conn = {
   /** The session key the dialled key's card binds (in-band links: nothing else proves the key). */
   expectedSessionKey: Hex | undefined;
   bucket: { messages: number; bytes: number; atMs: number };
+  /** Media signals are few (an offer, an answer, a dozen candidates): their own, smaller budget. */
+  mediaBucket: { signals: number; atMs: number };
   helloTimer: ReturnType<typeof setTimeout> | undefined;
   moveSeq: number;
   /** The last movement sent on this link: what the peer extrapolates from. */
@@ -112,6 +118,8 @@ export type MeshEvents = {
   move: (peer: MeshPeer, message: MoveMessage) => void;
   chat: (peer: MeshPeer, text: string) => void;
   signal: (message: SignalMessage, via: MeshPeer) => void;
+  /** A linked peer's signal for a media (voice/video) connection with us. */
+  media: (peer: MeshPeer, message: MediaMessage) => void;
   /** A peer earned a strike; `code` says why. */
   strike: (peer: MeshPeer | undefined, code: string) => void;
   /** A peer says a chunk version was anchored (the data plane checks it against the ledger). */
@@ -135,6 +143,8 @@ const MOVE_HEARTBEAT_MS = 1000;
 /** Links change in bursts (a peer joining links with several at once): tell peers after a pause. */
 const PEERS_DEBOUNCE_MS = 100;
 const MAX_SEEN = 50_000;
+/** A peer's media-signal bucket holds this many seconds' worth (a connection's candidates come at once). */
+const MEDIA_BURST = 4;
 /**
  * A newcomer is caught up on the edits around it (not anchored yet) by each neighbour, as history:
  * ops with a hop count of 0, never forwarded. At most this many, in slices that stay well inside its
@@ -182,6 +192,7 @@ export class Mesh {
     move: new Set(),
     chat: new Set(),
     signal: new Set(),
+    media: new Set(),
     strike: new Set(),
     chunkMeta: new Set(),
   };
@@ -277,6 +288,7 @@ export class Mesh {
       expectedId: expectedId?.toLowerCase() as Hex | undefined,
       expectedSessionKey: expectedSessionKey?.toLowerCase() as Hex | undefined,
       bucket: { messages: 2 * this.limits.messagesPerSecond, bytes: 2 * this.limits.bytesPerSecond, atMs: this.#now() },
+      mediaBucket: { signals: MEDIA_BURST * this.limits.mediaSignalsPerSecond, atMs: this.#now() },
       helloTimer: undefined,
       moveSeq: 0,
       sentMove: undefined,
@@ -359,6 +371,17 @@ export class Mesh {
     const conn = this.#connOf(via);
     if (!conn) return false;
     this.#send(conn, encodeMessage({ type: "signal", from: this.id, to: to.toLowerCase() as Hex, payload }), true);
+    return true;
+  }
+
+  /**
+   * Sends a media connection's signal to a linked peer (one hop: media goes only between linked peers).
+   * False when the peer is not linked; throws WireError when the signal breaks the wire's limits.
+   */
+  sendMedia(to: Hex, signal: Omit<MediaMessage, "type">): boolean {
+    const conn = this.#connOf(to);
+    if (!conn?.peer) return false;
+    this.#send(conn, encodeMessage({ type: "media", ...signal }), true);
     return true;
   }
 
@@ -472,6 +495,18 @@ export class Mesh {
     return true;
   }
 
+  /** The media-signal token bucket: false when the peer signals faster than any media connection needs. */
+  #admitMedia(conn: Conn): boolean {
+    const now = this.#now();
+    const rate = this.limits.mediaSignalsPerSecond;
+    const bucket = conn.mediaBucket;
+    bucket.signals = Math.min(MEDIA_BURST * rate, bucket.signals + (Math.max(0, now - bucket.atMs) / 1000) * rate);
+    bucket.atMs = Math.max(now, bucket.atMs);
+    if (bucket.signals < 1) return false;
+    bucket.signals -= 1;
+    return true;
+  }
+
   async #receive(conn: Conn, bytes: Uint8Array): Promise<void> {
     if (!this.#conns.has(conn)) return;
     this.received++;
@@ -528,6 +563,10 @@ export class Mesh {
         return;
       case "chunkMeta":
         this.#emit("chunkMeta", message, peer);
+        return;
+      case "media":
+        if (!this.#admitMedia(conn)) return this.#strike(conn, "MEDIA_OVER_BUDGET");
+        this.#emit("media", peer, message);
         return;
       default:
         // interact and bounce are for the game; the mesh only carries them.

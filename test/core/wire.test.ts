@@ -7,6 +7,7 @@ import {
   encodedSize,
   encodeMessage,
   MAX_CHAT_BYTES,
+  MAX_MEDIA_SIGNAL_BYTES,
   messageClass,
   WireError,
   type WireMessage,
@@ -106,6 +107,20 @@ const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
     reason: fc.integer({ min: 0, max: 255 }),
     text: shortText(120),
   }),
+  fc.oneof(
+    fc.record({
+      type: fc.constant("media" as const),
+      kind: fc.constantFrom("offer" as const, "answer" as const, "candidate" as const),
+      session: fc.integer({ min: 0, max: 0xffff_ffff }),
+      text: fc.string({ unit: "grapheme", minLength: 1, maxLength: 300 }),
+    }),
+    fc.record({
+      type: fc.constant("media" as const),
+      kind: fc.constant("bye" as const),
+      session: fc.integer({ min: 0, max: 0xffff_ffff }),
+      text: fc.constant(""),
+    }),
+  ),
 );
 
 function isWireError(error: unknown): boolean {
@@ -191,6 +206,62 @@ describe("wire protocol", () => {
     assert.throws(
       () => decodeMessage(new Uint8Array(64 * 1024 + 1)),
       (e: unknown) => e instanceof WireError && e.code === "WIRE_TOO_LARGE",
+    );
+  });
+
+  it("carries a media signal up to its limit and refuses what breaks its rules", () => {
+    const sdp = "v=0\r\n".padEnd(MAX_MEDIA_SIGNAL_BYTES, "a");
+    const full = { type: "media", kind: "offer", session: 7, text: sdp } as const;
+    assert.deepEqual(decodeMessage(encodeMessage(full)), full);
+    const code = (e: unknown, expected: string) => e instanceof WireError && e.code === expected;
+    assert.throws(
+      () => encodeMessage({ ...full, text: `${sdp}a` }),
+      (e) => code(e, "WIRE_TOO_LARGE"),
+    );
+    assert.throws(
+      () => encodeMessage({ ...full, kind: "bye" }),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => encodeMessage({ ...full, text: "" }),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => encodeMessage({ ...full, session: -1 }),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    // version, type, kind, session, length, text
+    const header = (kind: number, length: number) => [1, 11, kind, 0, 0, 0, 7, length >> 8, length & 0xff];
+    assert.deepEqual(decodeMessage(Uint8Array.of(...header(4, 0))), {
+      type: "media",
+      kind: "bye",
+      session: 7,
+      text: "",
+    });
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(0, 1), 97)),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(5, 1), 97)),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(4, 1), 97)),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(1, 0))),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(1, 1), 0xff)),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    // A length over the limit is refused before the bytes are looked for.
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(...header(1, 0xffff))),
+      (e) => code(e, "WIRE_TOO_LARGE"),
     );
   });
 
