@@ -68,7 +68,8 @@ export type AssetPackErrorCode =
   | "ASSET_PACK_OUT_OF_RANGE"
   | "ASSET_PACK_OVERLAP"
   | "ASSET_PACK_GAP"
-  | "ASSET_PACK_HASH_MISMATCH";
+  | "ASSET_PACK_HASH_MISMATCH"
+  | "ASSET_MANIFEST_NOT_PINNED";
 
 export class AssetPackError extends SeedcraftError {
   declare readonly code: AssetPackErrorCode;

@@ -6,9 +6,10 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import hre from "hardhat";
+import { assetManifestHash, assetPackPin } from "../core/assets.ts";
 import { CONTRACT_NAMES, type Deployment } from "../core/deployment.ts";
-import { writeDeployment } from "./deployment-file.ts";
-import SeedcraftModule, { SEEDCRAFT_DEFAULTS } from "./ignition/modules/Seedcraft.ts";
+import { writeAssetPack, writeDeployment } from "./deployment-file.ts";
+import SeedcraftModule, { ASSET_PACKS, SEEDCRAFT_DEFAULTS } from "./ignition/modules/Seedcraft.ts";
 
 /**
  * The world's economy, from SEEDCRAFT_DEPLOY_PARAMETERS: a JSON object of whole numbers (as strings) named
@@ -65,17 +66,27 @@ const addresses = {
   SessionRegistry: deployed.sessionRegistry.address,
   EnergyToken: deployed.energyToken.address,
   SeedingRewards: deployed.seedingRewards.address,
+  AssetManifest: deployed.assetManifest.address,
 };
 const contracts = Object.fromEntries(
   await Promise.all(
-    CONTRACT_NAMES.map(async (name) => [
+    [...CONTRACT_NAMES, "AssetManifest" as const].map(async (name) => [
       name,
       { address: addresses[name], abi: (await hre.artifacts.readArtifact(name)).abi },
     ]),
   ),
 ) as Deployment["contracts"];
 
-const file = await writeDeployment({ network: networkName, chainId, startBlock: Number(startBlock), contracts });
+// The packs go next to the deployment file, which lists them with the manifest hash the module pinned.
+const packs = ASSET_PACKS.map(assetPackPin);
+for (const bytes of ASSET_PACKS) await writeAssetPack(networkName, bytes);
+const file = await writeDeployment({
+  network: networkName,
+  chainId,
+  startBlock: Number(startBlock),
+  contracts,
+  assets: { manifestHash: assetManifestHash(packs), packs },
+});
 console.log(
   `deployed to chain ${chainId}: ${CONTRACT_NAMES.map((name) => `${name} ${addresses[name]}`).join(", ")} → ${file}`,
 );

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Hex } from "viem";
+import { AssetPackError, assetPackHash, assetPackTorrent } from "../core/assets.ts";
 import { type Deployment, InvalidDeploymentError, parseDeployment } from "../core/deployment.ts";
 
 export const DEPLOYMENTS_DIR = fileURLToPath(new URL("../deployments/", import.meta.url));
@@ -57,4 +59,41 @@ function parseFile(file: string, text: string): Deployment {
     if (error instanceof InvalidDeploymentError) throw error;
     throw new InvalidDeploymentError(`${file} is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** Where a deployment's pack lives: deployments/<network>.assets/<infoHash>.pack (generated, not in git). */
+export function assetPackPath(network: string, infoHash: Hex): string {
+  if (!/^0x[0-9a-f]{40}$/.test(infoHash)) throw new InvalidDeploymentError(`bad infoHash ${JSON.stringify(infoHash)}`);
+  return path.join(DEPLOYMENTS_DIR, `${network}.assets`, `${infoHash.slice(2)}.pack`);
+}
+
+/** Writes a pack next to the deployment file (atomically); returns its path. */
+export async function writeAssetPack(network: string, bytes: Uint8Array): Promise<string> {
+  const file = assetPackPath(network, assetPackTorrent(bytes).infoHash);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+  return file;
+}
+
+/** The deployment's packs from disk, each checked against the hash the deployment lists. Throws AssetPackError. */
+export async function readAssetPacks(deployment: Deployment): Promise<{ infoHash: Hex; bytes: Uint8Array }[]> {
+  return await Promise.all(
+    (deployment.assets?.packs ?? []).map(async (pack) => {
+      const file = assetPackPath(deployment.network, pack.infoHash);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(file));
+      } catch {
+        throw new AssetPackError("ASSET_PACK_TRUNCATED", `${file} does not exist: deploy again`);
+      }
+      if (assetPackHash(bytes) !== pack.hash.toLowerCase())
+        throw new AssetPackError(
+          "ASSET_PACK_HASH_MISMATCH",
+          `${file} is not the pack ${pack.hash} the deployment lists`,
+        );
+      return { infoHash: pack.infoHash, bytes };
+    }),
+  );
 }
