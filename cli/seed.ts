@@ -12,9 +12,11 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { assetPackTorrent } from "../core/assets.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
-import { readDeployment } from "../deploy/deployment-file.ts";
+import { readAssetPacks, readDeployment } from "../deploy/deployment-file.ts";
+import { pinnedAssets } from "../p2p/asset-manifest.ts";
 import type { TorrentStats } from "../p2p/chunk-torrents.ts";
 import { IndexerHeads } from "../p2p/heads.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
@@ -253,10 +255,14 @@ export async function seed(args: string[]): Promise<number> {
   });
   const torrents = node.torrents;
   if (!torrents) throw new Error("the seeder started without its data plane");
+  // The deployment's asset packs, seeded for every joining player once the chain pins their manifest.
+  if (deployment.assets) await pinnedAssets(clients.publicClient, deployment);
+  const packs = await readAssetPacks(deployment);
+  for (const pack of packs) await torrents.seedFile(assetPackTorrent(pack.bytes), pack.bytes);
   send({ type: "ready", id: node.id, wallet: wallet.address, atMs: now() });
   if (!isChild)
     console.log(
-      `seeder ${name} as ${wallet.address}, standing at ${x},${z}, cache ${dir} (${cache.stats.entries} chunk versions)`,
+      `seeder ${name} as ${wallet.address}, standing at ${x},${z}, cache ${dir} (${cache.stats.entries} chunk versions, ${packs.length} asset packs)`,
     );
 
   const status = () => {

@@ -13,14 +13,20 @@
  */
 import createDebug from "debug";
 import MemoryChunkStore from "memory-chunk-store";
-import { bytesToHex, type Hex } from "viem";
+import { bytesToHex, type Hex, keccak256 } from "viem";
 import { CHUNK_BYTES, decodeChunk } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import { chunkHash } from "../core/merkle.ts";
-import { chunkTorrent, PIECE_BYTES } from "../core/torrent.ts";
+import { chunkTorrent, type FileTorrent, fileTorrent, PIECE_BYTES } from "../core/torrent.ts";
 import type { ChunkHead, ChunkStore } from "./chunk-store.ts";
 import { CpuBudget } from "./cpu-budget.ts";
-import { type FrameChannel, type MuxViolation, TorrentMux, type WireStream } from "./torrent-mux.ts";
+import {
+  type FrameChannel,
+  MAX_STREAM_BYTES_IN,
+  type MuxViolation,
+  TorrentMux,
+  type WireStream,
+} from "./torrent-mux.ts";
 
 const log = createDebug("seedcraft:torrents");
 
@@ -59,6 +65,29 @@ export class SnapshotError extends SeedcraftError {
     this.name = "SnapshotError";
   }
 }
+
+/** A file torrent (an asset pack) that could not be fetched, or whose bytes were not the ones pinned. */
+export class FileFetchError extends SeedcraftError {
+  constructor(
+    code: "FILE_MISMATCH" | "FILE_TIMEOUT" | "FILE_NO_SOURCE" | "FILE_TOO_LARGE",
+    message: string,
+    details?: string,
+  ) {
+    super(code, message, details);
+    this.name = "FileFetchError";
+  }
+}
+
+export type FileFetchResult = {
+  infoHash: Hex;
+  bytes: Uint8Array;
+  /** Bytes each linked peer sent. */
+  sources: { peerId: string; bytes: number }[];
+  ms: number;
+};
+
+/** The most bytes a file fetch takes unless told otherwise (asset packs are at most 8 MiB). */
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 export type FetchResult = {
   head: ChunkHead;
@@ -132,6 +161,9 @@ export class ChunkTorrents {
   /** Torrents we serve, by infoHash (lowercase, 0x). */
   readonly #live = new Map<string, Live>();
   readonly #fetching = new Map<string, Promise<FetchResult>>();
+  /** Files we seed (asset packs), by infoHash: always live and announced, never swept. */
+  readonly #files = new Map<string, { file: FileTorrent; bytes: Uint8Array; torrent: Promise<Torrent | undefined> }>();
+  readonly #fetchingFiles = new Map<string, Promise<FileFetchResult>>();
   readonly #banned = new Map<string, number>();
   /** Wires opened to us per infoHash: what "popular nearby" means. */
   readonly #requests = new Map<string, number>();
@@ -241,6 +273,76 @@ export class ChunkTorrents {
     return fetching;
   }
 
+  /**
+   * Seeds a file torrent (an asset pack) over the links and to the trackers until destroyed. `file` must be
+   * `fileTorrent(file.name, bytes)`: the bytes are checked against it, so we never serve what we would not fetch.
+   */
+  async seedFile(file: FileTorrent, bytes: Uint8Array): Promise<void> {
+    const key = file.infoHash.toLowerCase();
+    const made = fileTorrent(file.name, bytes);
+    if (made.infoHash !== key)
+      throw new FileFetchError(
+        "FILE_MISMATCH",
+        "These bytes are not the file this torrent names.",
+        `${key} ≠ ${made.infoHash}`,
+      );
+    if (this.#files.has(key)) return;
+    const entry = { file: made, bytes, torrent: this.#preloaded(made, bytes, this.#trackers) };
+    this.#files.set(key, entry);
+    await entry.torrent;
+  }
+
+  /**
+   * A file torrent (an asset pack) from the linked peers (`from`, or every one not banned) and the trackers,
+   * resolved only once its keccak256 is `expectedHash`; a mismatch bans every peer that sent any of it.
+   * Throws FileFetchError. A file we seed ourselves resolves at once.
+   */
+  fetchFile(
+    infoHash: Hex,
+    expectedHash: Hex,
+    options: { from?: string[]; timeoutMs?: number; maxBytes?: number } = {},
+  ): Promise<FileFetchResult> {
+    const key = infoHash.toLowerCase();
+    const pending = this.#fetchingFiles.get(key);
+    if (pending) return pending;
+    const fetching = this.#fetchFile(key as Hex, expectedHash, options).finally(() => this.#fetchingFiles.delete(key));
+    this.#fetchingFiles.set(key, fetching);
+    return fetching;
+  }
+
+  async #fetchFile(
+    key: Hex,
+    expectedHash: Hex,
+    options: { from?: string[]; timeoutMs?: number; maxBytes?: number },
+  ): Promise<FileFetchResult> {
+    const started = this.#now();
+    const own = this.#files.get(key);
+    if (own && keccak256(own.bytes) === expectedHash.toLowerCase())
+      return { infoHash: key, bytes: own.bytes, sources: [], ms: this.#now() - started };
+    const maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
+    const { bytes, sources } = await this.#download(key, {
+      ...options,
+      // A wire carries the metadata and protocol messages besides the file itself.
+      maxBytesIn: maxBytes + MAX_STREAM_BYTES_IN,
+      maxBytes,
+      error: (code, message, details) =>
+        new FileFetchError(`FILE_${code}`, message.replace("snapshot", "file"), details),
+    });
+    const hash = await this.#hashing.run(() => keccak256(bytes));
+    if (hash !== expectedHash.toLowerCase()) {
+      this.#rejected++;
+      for (const { peerId } of sources) this.#ban(peerId, "FILE_MISMATCH");
+      throw new FileFetchError(
+        "FILE_MISMATCH",
+        "A file did not match the hash pinned for it: dropped, and its senders banned.",
+        `infoHash ${key}: expected ${expectedHash}, received ${hash} from ${sources.map((s) => s.peerId.slice(0, 10)).join(", ") || "the trackers' peers"}`,
+      );
+    }
+    this.#fetched++;
+    log("fetched file %s (%d bytes) in %d ms", key.slice(0, 10), bytes.length, this.#now() - started);
+    return { infoHash: key, bytes, sources, ms: this.#now() - started };
+  }
+
   stats(): TorrentStats {
     const wires = this.#wires();
     let banned = 0;
@@ -335,6 +437,13 @@ export class ChunkTorrents {
 
   /** The torrent that serves `key`: one being fetched or served already, or a new one from the cache. */
   async #torrentFor(key: string): Promise<Torrent | undefined> {
+    const file = this.#files.get(key);
+    if (file) {
+      const torrent = await file.torrent;
+      if (torrent && !torrent.destroyed) return torrent;
+      file.torrent = this.#preloaded(file.file, file.bytes, this.#trackers);
+      return await file.torrent;
+    }
     const live = this.#live.get(key);
     if (live) {
       const torrent = await live.torrent;
@@ -365,10 +474,16 @@ export class ChunkTorrents {
       log("cached %s makes torrent %s: not served", key, made.infoHash);
       return Promise.resolve(undefined);
     }
-    const store = new MemoryChunkStore(PIECE_BYTES, { length: CHUNK_BYTES });
-    for (let piece = 0; piece < CHUNK_BYTES / PIECE_BYTES; piece++)
-      store.put(piece, bytes.subarray(piece * PIECE_BYTES, (piece + 1) * PIECE_BYTES));
     const announce = this.#seeded.has(key) || this.#own.has(key) ? this.#trackers : [];
+    return this.#preloaded(made, bytes, announce);
+  }
+
+  /** A torrent of `bytes` from our own metadata with every piece already in its store: nothing to create or check. */
+  #preloaded(made: FileTorrent, bytes: Uint8Array, announce: string[]): Promise<Torrent | undefined> {
+    const key = made.infoHash;
+    const store = new MemoryChunkStore(PIECE_BYTES, { length: bytes.length });
+    for (let piece = 0; piece * PIECE_BYTES < bytes.length; piece++)
+      store.put(piece, bytes.subarray(piece * PIECE_BYTES, (piece + 1) * PIECE_BYTES));
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         log("seeding %s: WebTorrent never got ready", key.slice(0, 10));
@@ -397,15 +512,66 @@ export class ChunkTorrents {
     const cached = this.#store.has(head.infoHash) ? await this.#store.getByInfoHash(head.infoHash) : undefined;
     if (cached && cached.head.hash.toLowerCase() === head.hash.toLowerCase())
       return { head, bytes: cached.bytes, sources: [], fromCache: true, ms: this.#now() - started };
+    const { bytes, sources, marks } = await this.#download(key as Hex, {
+      ...options,
+      error: (code, message, details) =>
+        new SnapshotError(`SNAPSHOT_${code as "TIMEOUT" | "NO_SOURCE"}`, message, details),
+    }).catch((error: unknown) => {
+      this.#applyPolicy();
+      throw error;
+    });
+    try {
+      const hash =
+        bytes.length === CHUNK_BYTES ? await this.#hashing.run(() => bytesToHex(chunkHash(decodeChunk(bytes)))) : "";
+      if (hash.toLowerCase() !== head.hash.toLowerCase()) {
+        this.#rejected++;
+        for (const { peerId } of sources) this.#ban(peerId, "SNAPSHOT_MISMATCH");
+        throw new SnapshotError(
+          "SNAPSHOT_MISMATCH",
+          "A snapshot did not match the hash anchored for it: dropped, and its senders banned.",
+          `chunk ${head.chunkId} v${head.version}: anchored ${head.hash}, received ${hash || `${bytes.length} bytes`} from ${sources.map((s) => s.peerId.slice(0, 10)).join(", ") || "the trackers' peers"}`,
+        );
+      }
+      marks.push(["verified", this.#now()]);
+      // Cached in the background: the snapshot is usable now, and a cache write waits its turn on the disk.
+      this.#storing(this.#store.put(head, bytes, { checked: true }));
+      this.#fetched++;
+      if (log.enabled)
+        log(
+          "fetched %s in %d ms: %s",
+          key.slice(0, 10),
+          this.#now() - started,
+          marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", "),
+        );
+      return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
+    } finally {
+      this.#applyPolicy();
+    }
+  }
 
+  /**
+   * The bytes of torrent `key` from the linked peers and the trackers, checked piece by piece against its
+   * metadata (the caller checks the whole). `error` makes the chunk's or the file's typed error.
+   */
+  async #download(
+    key: Hex,
+    options: {
+      from?: string[];
+      timeoutMs?: number;
+      maxBytesIn?: number;
+      maxBytes?: number;
+      error: (code: "TIMEOUT" | "NO_SOURCE" | "TOO_LARGE", message: string, details: string) => Error;
+    },
+  ): Promise<{ bytes: Uint8Array; sources: { peerId: string; bytes: number }[]; marks: [string, number][] }> {
+    const started = this.#now();
     const peers = (options.from ?? [...this.#links.keys()]).filter(
       (peerId) => this.#links.has(peerId) && !this.isBanned(peerId),
     );
     if (peers.length === 0 && this.#trackers.length === 0)
-      throw new SnapshotError("SNAPSHOT_NO_SOURCE", "No peer to fetch this snapshot from.", `infoHash ${key}`);
+      throw options.error("NO_SOURCE", "No peer to fetch this snapshot from.", `infoHash ${key}`);
 
-    const torrent = this.#client.add(noPrefix(head.infoHash), { ...IN_MEMORY, announce: this.#trackers });
-    const marks: [string, number][] = [["add", this.#now()]];
+    const torrent = this.#client.add(noPrefix(key), { ...IN_MEMORY, announce: this.#trackers });
+    const marks: [string, number][] = [["add", started]];
     torrent.once("wire", () => marks.push(["wire", this.#now()]));
     torrent.once("metadata", () => marks.push(["metadata", this.#now()]));
     // Bytes each linked peer sent: counted as they come (WebTorrent drops seeders' wires once done).
@@ -418,7 +584,7 @@ export class ChunkTorrents {
     });
     const opened = new Set<string>();
     const streams: WireStream[] = [];
-    let giveUp: ((error: SnapshotError) => void) | undefined;
+    let giveUp: ((error: Error) => void) | undefined;
     const openWires = () => {
       // An open fetch also asks the peers linked since it started (a join's links come over a second or so).
       if (!options.from)
@@ -428,14 +594,14 @@ export class ChunkTorrents {
         const mux = this.#links.get(peerId);
         if (!mux || mux.closed || opened.has(peerId)) continue;
         opened.add(peerId);
-        const stream = mux.open(head.infoHash);
+        const stream = mux.open(key, { maxBytesIn: options.maxBytesIn });
         streams.push(stream);
         stream.once("close", () => {
           // Every peer named refused or left, and no tracker can find others: give up now, not at the timeout.
           if (options.from && this.#trackers.length === 0 && streams.every((s) => s.destroyed) && !torrent.done)
             giveUp?.(
-              new SnapshotError(
-                "SNAPSHOT_NO_SOURCE",
+              options.error(
+                "NO_SOURCE",
                 "Every peer asked for this snapshot refused or left.",
                 `infoHash ${key}, ${opened.size} linked peers asked`,
               ),
@@ -466,8 +632,8 @@ export class ChunkTorrents {
         const timer = setTimeout(
           () =>
             reject(
-              new SnapshotError(
-                "SNAPSHOT_TIMEOUT",
+              options.error(
+                "TIMEOUT",
                 "No peer delivered this snapshot in time.",
                 `infoHash ${key}, ${opened.size} linked peers asked, ${timeoutMs} ms`,
               ),
@@ -488,39 +654,31 @@ export class ChunkTorrents {
           clearTimeout(timer);
           reject(error);
         });
+        // A file bigger than the caller takes is refused once its metadata says so, before its pieces come.
+        const { maxBytes } = options;
+        if (maxBytes !== undefined) {
+          const checkLength = () => {
+            if (torrent.length > maxBytes)
+              giveUp?.(
+                options.error(
+                  "TOO_LARGE",
+                  "This file is larger than allowed.",
+                  `${torrent.length} bytes, at most ${maxBytes}`,
+                ),
+              );
+          };
+          if (torrent.metadata) checkLength();
+          else torrent.once("metadata", checkLength);
+        }
       });
       marks.push(["done", this.#now()]);
       const file = torrent.files[0];
       const bytes = file ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(0);
-      const sources = [...received].map(([peerId, bytes]) => ({ peerId, bytes }));
-      const hash =
-        bytes.length === CHUNK_BYTES ? await this.#hashing.run(() => bytesToHex(chunkHash(decodeChunk(bytes)))) : "";
-      if (hash.toLowerCase() !== head.hash.toLowerCase()) {
-        this.#rejected++;
-        for (const { peerId } of sources) this.#ban(peerId, "SNAPSHOT_MISMATCH");
-        throw new SnapshotError(
-          "SNAPSHOT_MISMATCH",
-          "A snapshot did not match the hash anchored for it: dropped, and its senders banned.",
-          `chunk ${head.chunkId} v${head.version}: anchored ${head.hash}, received ${hash || `${bytes.length} bytes`} from ${sources.map((s) => s.peerId.slice(0, 10)).join(", ") || "the trackers' peers"}`,
-        );
-      }
-      marks.push(["verified", this.#now()]);
-      // Cached in the background: the snapshot is usable now, and a cache write waits its turn on the disk.
-      this.#storing(this.#store.put(head, bytes, { checked: true }));
-      this.#fetched++;
-      if (log.enabled)
-        log(
-          "fetched %s in %d ms: %s",
-          key.slice(0, 10),
-          this.#now() - started,
-          marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", "),
-        );
-      return { head, bytes, sources, fromCache: false, ms: this.#now() - started };
+      return { bytes, sources: [...received].map(([peerId, bytes]) => ({ peerId, bytes })), marks };
     } finally {
       this.#linkListeners.delete(onLink);
       clearInterval(reannounce);
       this.#drop(torrent);
-      this.#applyPolicy();
     }
   }
 

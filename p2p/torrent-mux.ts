@@ -73,6 +73,8 @@ export class WireStream extends Duplex {
   #endSent = false;
   /** Bytes received on this stream so far. */
   bytesIn = 0;
+  /** Bytes this stream may bring in before it is cut (a file torrent's wire asks for more than a chunk's). */
+  maxBytesIn = MAX_STREAM_BYTES_IN;
 
   constructor(mux: TorrentMux, id: string, infoHash: Hex, key: number, mine: boolean) {
     super();
@@ -161,11 +163,12 @@ export class TorrentMux {
     return this.#closed;
   }
 
-  /** Opens a wire for `infoHash` to the other side. */
-  open(infoHash: Hex): WireStream {
+  /** Opens a wire for `infoHash` to the other side; `maxBytesIn` raises what it may bring in (a file's wire). */
+  open(infoHash: Hex, options: { maxBytesIn?: number } = {}): WireStream {
     if (this.#closed) throw new Error("the link's torrent channel is closed");
     const key = this.#nextId++;
     const stream = new WireStream(this, this.peerId, infoHash, key, true);
+    if (options.maxBytesIn !== undefined) stream.maxBytesIn = options.maxBytesIn;
     this.#mine.set(key, stream);
     this.sendFrame(OPEN, key, true, hexToBytes(infoHash));
     return stream;
@@ -277,8 +280,8 @@ export class TorrentMux {
         // Data may still be in flight for a stream this side just closed: not a violation.
         if (stream) {
           stream.bytesIn += payload.length;
-          if (stream.bytesIn > MAX_STREAM_BYTES_IN) {
-            this.#events.onViolation("MUX_STREAM_TOO_LARGE", `stream ${key} brought over ${MAX_STREAM_BYTES_IN} bytes`);
+          if (stream.bytesIn > stream.maxBytesIn) {
+            this.#events.onViolation("MUX_STREAM_TOO_LARGE", `stream ${key} brought over ${stream.maxBytesIn} bytes`);
             stream.destroy();
             return;
           }

@@ -89,6 +89,10 @@ declare module "webtorrent" {
     done: boolean;
     destroyed: boolean;
     files: TorrentFile[];
+    /** Bytes of all files, known once the metadata is (0 before). */
+    length: number;
+    /** The info dictionary, once known (ut_metadata or the .torrent given). */
+    metadata: Uint8Array | null;
     wires: Wire[];
     numPeers: number;
     downloaded: number;
