@@ -113,7 +113,7 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
     releaseWebRtc();
   });
 
-  it("two players hear each other when near, not when far, and not when muted; calls follow distance", async () => {
+  it("two players hear each other when near, not when far, and not when muted; calls follow distance; video once turned on", async () => {
     players.push(await openPlayer("A"), await openPlayer("B"));
     const [a, b] = players as [Player, Player];
     const linked = (p: Player, q: Player) =>
@@ -213,6 +213,15 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
     assert.ok((await level(a, b)) > HEARD, "A still hears B");
     await inPage(b, (_s, voice, id) => voice.setMuted(id as `0x${string}`, false), a.peerId);
     await waitFor("B to hear A again", async () => (await level(b, a)) > HEARD, 5_000);
+
+    // A turns its camera on: B gets A's video on the call already up (no new offer).
+    await inPage(a, (_s, voice) => voice.setVideo(true), null);
+    await waitFor(
+      "B to get A's video",
+      () => inPage(b, (_s, voice, id) => voice.videoOf(id as `0x${string}`) !== undefined, a.peerId),
+      10_000,
+    );
+    assert.equal(await inPage(a, (_s, voice, id) => voice.videoOf(id as `0x${string}`) !== undefined, b.peerId), false);
 
     // B blocks A: the call ends and A's calls are refused while they stand side by side.
     await inPage(b, (_s, voice, id) => voice.setBlocked(id as `0x${string}`, true), a.peerId);
