@@ -3,6 +3,7 @@ import { useEffect, useRef } from "react";
 import { WagmiProvider } from "wagmi";
 import { BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
+import { AssetsPanel } from "./hud/AssetsPanel.tsx";
 import { ChatPanel } from "./hud/ChatPanel.tsx";
 import { ClaimPanel } from "./hud/ClaimPanel.tsx";
 import { EditListPanel } from "./hud/EditListPanel.tsx";
@@ -59,6 +60,7 @@ function Hud({ session }: { session: Session }) {
           />
         )}
         <EnergyPanel session={session} />
+        <AssetsPanel packs={session.assets} />
         <ViewPanel world={session.world} />
         <LimitsPanel limits={session.limits} />
       </section>

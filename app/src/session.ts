@@ -14,6 +14,7 @@ import type { IdbChunkCache } from "../../p2p/browser/idb-cache.ts";
 import type { IdbReceiptStore } from "../../p2p/browser/idb-receipts.ts";
 import type { SyncProgress } from "../../p2p/chunk-sync.ts";
 import { IndexerHeads } from "../../p2p/heads.ts";
+import { AssetPacks } from "./assets/packs.ts";
 import { SoundBank } from "./assets/sounds.ts";
 import type { AppConfig } from "./config.ts";
 import { AnchorQueue } from "./edits/anchorQueue.ts";
@@ -58,6 +59,8 @@ export type Session = {
   seeding: Store<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>;
   /** Sound effects: built-in ones, then an asset pack's. */
   sounds: SoundBank;
+  /** The deployment's asset pack: fetched, checked and swapped in once the player joins. */
+  assets: AssetPacks;
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
   spawn: Position;
@@ -109,6 +112,7 @@ export function createSession(config: AppConfig): Session {
     seeding: createStore<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>(undefined),
     refusal: createStore<string | undefined>(undefined),
     sounds: new SoundBank(),
+    assets: new AssetPacks(),
     spawn,
     start: (wallet, name) => {
       started ??= join(wallet, name).catch((error: unknown) => {
@@ -144,6 +148,7 @@ export function createSession(config: AppConfig): Session {
     const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked, sounds: session.sounds });
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
+    void session.assets.load({ config, peer, world, sounds: session.sounds });
     // Rates change at once; the rest of the limits from the next join.
     session.limits.subscribe(() => {
       const limits = torrentLimitsOf(session.limits.get());

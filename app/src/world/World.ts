@@ -759,6 +759,11 @@ export class World {
     this.invalidate();
   }
 
+  /** The side of the block textures in use, in pixels (16 built in; an asset pack's may differ). */
+  get textureSize(): number {
+    return (this.#atlas.value.image as { width: number }).width;
+  }
+
   /** The drawing buffer's resolution relative to the canvas now (see WorldOptions.renderScale). */
   get renderScale(): number {
     return this.#renderScale;
