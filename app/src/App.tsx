@@ -17,6 +17,7 @@ import { PeersPanel } from "./hud/PeersPanel.tsx";
 import { SeedingPanel } from "./hud/SeedingPanel.tsx";
 import { SyncPanel } from "./hud/SyncPanel.tsx";
 import { ViewPanel } from "./hud/ViewPanel.tsx";
+import { VoicePanel } from "./hud/VoicePanel.tsx";
 import { WalletPanel } from "./hud/WalletPanel.tsx";
 import { HOTBAR, type Session } from "./session.ts";
 import { useStore } from "./store.ts";
@@ -42,6 +43,7 @@ function Hud({ session }: { session: Session }) {
   const unlocked = useStore(session.unlocked);
   const refusal = useStore(session.refusal);
   const seeding = useStore(session.seeding);
+  const voice = useStore(session.voice);
   return (
     <div className="hud">
       <section className="panel panel-status">
@@ -63,6 +65,7 @@ function Hud({ session }: { session: Session }) {
         <AssetsPanel packs={session.assets} />
         <ViewPanel world={session.world} />
         <LimitsPanel limits={session.limits} />
+        {voice && <VoicePanel voice={voice} />}
       </section>
       {game && <PeersPanel game={game} />}
       {game && <ChatPanel game={game} />}

@@ -24,6 +24,7 @@ import { Game } from "./game/Game.ts";
 import { joinWorld } from "./net/join.ts";
 import { limitsStore, type PlayerLimits, torrentLimitsOf } from "./net/limits.ts";
 import { createStore, type Store } from "./store.ts";
+import { VoiceChat } from "./voice/VoiceChat.ts";
 import { createWalletConfig, worldChain } from "./wallet/config.ts";
 import { ensureSession, type SessionStep } from "./wallet/sessionKey.ts";
 import { World } from "./world/World.ts";
@@ -61,12 +62,28 @@ export type Session = {
   sounds: SoundBank;
   /** The deployment's asset pack: fetched, checked and swapped in once the player joins. */
   assets: AssetPacks;
+  /** Proximity voice (and video) with the nearest linked players, once joined; started by the player's click. */
+  voice: Store<VoiceChat | undefined>;
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
   spawn: Position;
   /** Joins the world as `wallet` (a session key authorized in one wallet step), once. */
   start(wallet: Address, name: string): Promise<void>;
 };
+
+const BLOCKED_KEY = "seedcraft:voice-blocked";
+
+/** The wallets this player blocked from voice, as stored (anything malformed counts as none). */
+function storedBlocked(): string[] {
+  try {
+    const list: unknown = JSON.parse(localStorage.getItem(BLOCKED_KEY) ?? "[]");
+    return Array.isArray(list)
+      ? list.filter((item): item is string => typeof item === "string" && /^0x[0-9a-fA-F]{40}$/.test(item))
+      : [];
+  } catch {
+    return [];
+  }
+}
 
 /** Chunk columns around the spawn brought up to their anchored versions on joining. */
 const SYNC_RADIUS = 4;
@@ -113,6 +130,7 @@ export function createSession(config: AppConfig): Session {
     refusal: createStore<string | undefined>(undefined),
     sounds: new SoundBank(),
     assets: new AssetPacks(),
+    voice: createStore<VoiceChat | undefined>(undefined),
     spawn,
     start: (wallet, name) => {
       started ??= join(wallet, name).catch((error: unknown) => {
@@ -149,6 +167,15 @@ export function createSession(config: AppConfig): Session {
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
     void session.assets.load({ config, peer, world, sounds: session.sounds });
+    const voice = new VoiceChat({
+      mesh: peer.mesh,
+      position: () => world.controls.position as unknown as Position,
+      yaw: () => world.controls.yaw,
+      blocked: storedBlocked(),
+    });
+    // Blocks are kept across reloads (by wallet).
+    voice.state.subscribe(() => localStorage.setItem(BLOCKED_KEY, JSON.stringify([...voice.blocked])));
+    session.voice.set(voice);
     // Rates change at once; the rest of the limits from the next join.
     session.limits.subscribe(() => {
       const limits = torrentLimitsOf(session.limits.get());

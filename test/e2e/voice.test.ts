@@ -1,8 +1,8 @@
 /**
  * Voice between two players in Chromium, on the real local world on 127.0.0.1 (chain and contracts, indexer,
  * DHT, gateway, tracker, the app's dev server). Both players connect the local dev account; Chromium's fake
- * microphone beeps. The app does not start voice by itself yet, so each page builds a VoiceChat from its
- * session (the module comes from the dev server). A Web Audio analyser per remote voice is what we read.
+ * microphone beeps. Each page starts the app's own VoiceChat (what the voice panel's button does). A Web
+ * Audio analyser per remote voice is what we read.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -127,16 +127,9 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
       await inPage(
         player,
         async (session) => {
-          const { VoiceChat } = await import(/* @vite-ignore */ `${location.origin}/src/voice/VoiceChat.ts`);
-          const game = session.game.get();
-          if (!game) throw new Error("not joined");
-          const voice = new VoiceChat({
-            mesh: game.peer.mesh,
-            position: () => session.world.controls.position,
-            yaw: () => session.world.controls.yaw,
-            // The fake microphone's beep as it is: no echo cancellation or noise suppression to shape it.
-            audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-          });
+          // The app's own voice, as the panel's "Join voice" button starts it.
+          const voice = session.voice.get();
+          if (!voice) throw new Error("not joined: the app sets up voice on joining");
           (window as unknown as { voice: VoiceChat }).voice = voice;
           voice.setMode("open");
           await voice.start();
