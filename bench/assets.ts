@@ -100,7 +100,7 @@ try {
       const s = (window as unknown as SeedcraftWindow).seedcraft.session.assets.state.get();
       return s.step === "ready" ? { ms: s.ms, from: s.from } : undefined;
     });
-    if (!state || state.from !== "peers") throw new Error(`run ${run}: the pack did not come over torrents`);
+    if (state?.from !== "peers") throw new Error(`run ${run}: the pack did not come over torrents`);
     fetches.push(state.ms);
     say(`  run ${run + 1}: ${(state.ms / 1000).toFixed(2)} s`);
     await player.close();

@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState } from "react";
 import type { Hex } from "viem";
 import { useStore } from "../store.ts";
 import type { VoiceChat } from "../voice/VoiceChat.ts";
@@ -56,9 +57,27 @@ export function VoicePanel({ voice }: { voice: VoiceChat }) {
             <button type="button" onClick={() => voice.setBlocked(peer.id as Hex, !peer.blocked)}>
               {peer.blocked ? "Unblock" : "Block"}
             </button>
+            <PeerVideo voice={voice} peerId={peer.id as Hex} />
           </li>
         ))}
       </ol>
     </details>
   );
+}
+
+/** A player's camera, when they turned it on: shown small under their name (their voice plays through Web Audio). */
+function PeerVideo({ voice, peerId }: { voice: VoiceChat; peerId: Hex }) {
+  const video = useRef<HTMLVideoElement>(null);
+  const [stream, setStream] = useState<MediaStream | undefined>(undefined);
+  useEffect(() => {
+    const check = () => setStream(voice.videoOf(peerId));
+    check();
+    const timer = setInterval(check, 1000);
+    return () => clearInterval(timer);
+  }, [voice, peerId]);
+  useEffect(() => {
+    if (video.current && video.current.srcObject !== (stream ?? null)) video.current.srcObject = stream ?? null;
+  }, [stream]);
+  if (!stream) return null;
+  return <video ref={video} className="voice-video" data-testid="voice-video-tile" autoPlay muted playsInline />;
 }
