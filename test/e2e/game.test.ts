@@ -231,6 +231,14 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: "right" });
     const first = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
     await first.waitFor({ timeout: 10_000 });
+    const firstState = await first.getAttribute("data-state");
+    assert.ok(
+      firstState === "provisional" || firstState === "anchoring",
+      `the edit shows at once, before it is anchored (was ${firstState})`,
+    );
+    await waitFor("the edit's first frame", async () => (await first.getAttribute("data-apply-ms")) !== null, 5_000);
+    const applyMs = Number(await first.getAttribute("data-apply-ms"));
+    assert.ok(applyMs >= 0 && applyMs < 1000, `and is on screen within a second of the click (${applyMs} ms)`);
     // Two more through the game, as a click would make them: next to where A stands.
     const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
     const cells = [1, 2].map((dx) => {
