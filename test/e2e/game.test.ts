@@ -121,6 +121,36 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
       [x, z, groundHeight(seed, x, z) + 1] as const,
     );
 
+  /**
+   * `count` empty cells resting on solid ground next to where the player stands, within reach and clear of
+   * its body: players spawn at random spots, where trees or earlier blocks may stand.
+   */
+  const freeCellsNear = (player: Player, count: number) =>
+    inPage(
+      player,
+      (session, wanted) => {
+        const world = session.world;
+        const [px, py, pz] = world.controls.position;
+        const [fx, fy, fz] = [Math.floor(px), Math.floor(py), Math.floor(pz)];
+        const cells: [number, number, number][] = [];
+        for (let r = 1; r <= 3 && cells.length < wanted; r++)
+          for (let dx = -r; dx <= r && cells.length < wanted; dx++)
+            for (let dz = -r; dz <= r && cells.length < wanted; dz++) {
+              if (Math.max(Math.abs(dx), Math.abs(dz)) !== r) continue;
+              const [x, z] = [fx + dx, fz + dz];
+              for (let y = fy + 2; y >= fy - 3; y--) {
+                const below = world.getBlock(x, y - 1, z);
+                if (world.getBlock(x, y, z) !== 0 || below === undefined || below === 0 || below === 5) continue;
+                const reach = Math.hypot(x + 0.5 - px, y + 0.5 - (py + 1.6), z + 0.5 - pz);
+                if (reach < 7 && !world.controls.body.intersectsBlock(x, y, z)) cells.push([x, y, z]);
+                break;
+              }
+            }
+        return cells;
+      },
+      count,
+    );
+
   before(async () => {
     const executablePath = chromiumPath();
     assert.ok(executablePath, `Chromium is missing: run \`${INSTALL_COMMAND}\``);
@@ -240,12 +270,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     const applyMs = Number(await first.getAttribute("data-apply-ms"));
     assert.ok(applyMs >= 0 && applyMs < 1000, `and is on screen within a second of the click (${applyMs} ms)`);
     // Two more through the game, as a click would make them: next to where A stands.
-    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
-    const cells = [1, 2].map((dx) => {
-      const x = Math.floor(ax as number) + dx;
-      const z = Math.floor(az as number) + 1;
-      return [x, groundHeight(seed, x, z) + 1, z] as [number, number, number];
-    });
+    const cells = await freeCellsNear(a, 2);
+    assert.equal(cells.length, 2, "free cells next to A");
     for (const cell of cells) {
       const refused = await inPage(a, (session, target) => session.game.get()?.edit("place", target, 1), cell);
       assert.equal(refused, undefined, `A may place at ${cell.join(",")}`);
@@ -285,9 +311,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     assert.equal(indexed.version, Number(onChain));
 
     // B builds something too (it will have anchored before the next seeding epoch: its receipts count then).
-    const [bx, , bz] = await inPage(b, (session) => [...session.world.controls.position] as number[], null);
-    const bCell: [number, number, number] = [Math.floor(bx as number) + 2, 0, Math.floor(bz as number)];
-    bCell[1] = groundHeight(seed, bCell[0], bCell[2]) + 1;
+    const [bCell] = await freeCellsNear(b, 1);
+    assert.ok(bCell, "a free cell next to B");
     assert.equal(await inPage(b, (session, target) => session.game.get()?.edit("place", target, 9), bCell), undefined);
     await b.page
       .locator('[data-testid="edit-status"][data-own="true"][data-state="anchored"]')
@@ -462,9 +487,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await advanceToNextEpoch(clients);
     // B leaves; meanwhile A builds on a chunk B holds, and the seeder picks up the new version.
     await b.page.goto("about:blank");
-    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
-    const cell: [number, number, number] = [Math.floor(ax as number) - 1, 0, Math.floor(az as number) - 1];
-    cell[1] = groundHeight(seed, cell[0], cell[2]) + 1;
+    const [cell] = await freeCellsNear(a, 1);
+    assert.ok(cell, "a free cell next to A");
     assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 6), cell), undefined);
     const newest = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
     await waitFor(
@@ -510,12 +534,10 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     // A comes back and builds; B fetches A's new versions from A, and signs receipts for A's wallet.
     await enter(a);
     await waitFor("A and B to link again", async () => (await peerNames(b)).includes(a.name), 60_000);
-    const [ax, , az] = await inPage(a, (session) => [...session.world.controls.position] as number[], null);
-    for (const dz of [2, 3]) {
-      const cell: [number, number, number] = [Math.floor(ax as number), 0, Math.floor(az as number) + dz];
-      cell[1] = groundHeight(seed, cell[0], cell[2]) + 1;
+    const [glass1, glass2, goldCell] = await freeCellsNear(a, 3);
+    assert.ok(glass1 && glass2 && goldCell, "free cells next to A");
+    for (const cell of [glass1, glass2])
       assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 8), cell), undefined);
-    }
     const collected = a.page.getByTestId("receipts-collected");
     await waitFor(
       "A to collect receipts from B",
@@ -576,8 +598,6 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await a.page.locator(`[data-testid="hotbar-slot-8"][data-locked="false"]`).waitFor({ timeout: 10_000 });
     await a.page.keyboard.press("9");
     await a.page.locator('[data-testid="hotbar-slot-8"][data-selected="true"]').waitFor({ timeout: 5_000 });
-    const goldCell: [number, number, number] = [Math.floor(ax as number) + 1, 0, Math.floor(az as number) + 3];
-    goldCell[1] = groundHeight(seed, goldCell[0], goldCell[2]) + 1;
     assert.equal(
       await inPage(a, (session, target) => session.game.get()?.edit("place", target, 10), goldCell),
       undefined,
