@@ -23,7 +23,7 @@ export const MAX_ASSET_ENTRIES = 256;
 export const MAX_TEXTURE_SIDE = 256;
 const PREAMBLE_BYTES = 12;
 
-/** The tiles a pack paints, in the app's atlas order (app/src/world/atlas.ts keeps the same list). */
+/** The tiles a pack paints, which are the app's atlas layers in order (app/src/world/atlas.ts uses this list). */
 export const ASSET_TILES = [
   "stone",
   "dirt",

@@ -3,6 +3,7 @@
  * each block's colour in the registry. Pure pixels (RGBA, sRGB) and a face → tile table, so Node can test it;
  * World wraps the pixels in a three.js texture.
  */
+import { ASSET_TILES } from "../../../core/assets.ts";
 import { AIR, BLOCKS } from "../../../core/blocks.ts";
 
 export const TILE_SIZE = 16;
@@ -11,20 +12,8 @@ export const TILE_SIZE = 16;
 export const FACES = ["px", "nx", "py", "ny", "pz", "nz"] as const;
 export type FaceName = (typeof FACES)[number];
 
-export const TILES = [
-  "stone",
-  "dirt",
-  "grass_top",
-  "grass_side",
-  "sand",
-  "water",
-  "wood_side",
-  "wood_top",
-  "leaves",
-  "glass",
-  "brick",
-  "gold",
-] as const;
+/** The atlas layers, in order: the same list asset packs paint (core/assets.ts), so a pack's tiles fit the meshes. */
+export const TILES = ASSET_TILES;
 export type TileName = (typeof TILES)[number];
 
 type FaceTiles = { top: TileName; side: TileName; bottom: TileName };
