@@ -61,6 +61,8 @@ export const SEED_HELP = `  seed     Run a headless seeder: cache and serve the 
            --hash-ms <ms>         CPU for checking snapshots, ms a second (250)
            --max-peers <n>        links at most (24)
            --cache-entries <n>    chunk versions the cache keeps (20000)
+           --resync <s>           read the area's anchored versions again this often, in
+                                  case an announcement never reached it (15; 0: never)
            --trackers <url,...>   WebSocket trackers to announce on (SEEDCRAFT_TRACKERS)
            --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; 127.0.0.1:6881)
            --duration <s>         stop after this many seconds (run until Ctrl-C)`;
@@ -169,6 +171,7 @@ export async function seed(args: string[]): Promise<number> {
       "hash-ms": { type: "string" },
       "max-peers": { type: "string" },
       "cache-entries": { type: "string" },
+      resync: { type: "string" },
       trackers: { type: "string" },
       bootstrap: { type: "string" },
       duration: { type: "string" },
@@ -185,6 +188,7 @@ export async function seed(args: string[]): Promise<number> {
   const hashMs = numberFlag("hash-ms", values["hash-ms"], 250, 1, 1000);
   const maxPeers = numberFlag("max-peers", values["max-peers"], 24, 1, 256);
   const cacheEntries = numberFlag("cache-entries", values["cache-entries"], 20_000, 16, 10_000_000);
+  const resyncS = numberFlag("resync", values.resync, 15, 0, 3600);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
   const trackers = (values.trackers ?? process.env.SEEDCRAFT_TRACKERS ?? "").split(",").filter(Boolean);
   for (const url of trackers)
@@ -237,6 +241,7 @@ export async function seed(args: string[]): Promise<number> {
       trackers,
       limits: { uploadBytesPerSecond: upload, downloadBytesPerSecond: download, maxWires, hashMsPerSecond: hashMs },
       syncRadius: radius,
+      resyncMs: resyncS > 0 ? resyncS * 1000 : undefined,
       receipts: {
         domain: { chainId: deployment.chainId, verifyingContract: rewards.address },
         epoch: epochs.epoch,

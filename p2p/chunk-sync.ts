@@ -51,6 +51,7 @@ export class ChunkSync {
   /** Fetch results already reported (several loads may share one fetch). */
   readonly #reported = new WeakSet<FetchResult>();
   #stopMeta: () => void;
+  #keepUpTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ChunkSyncOptions) {
     this.#options = options;
@@ -60,6 +61,42 @@ export class ChunkSync {
 
   stop(): void {
     this.#stopMeta();
+    clearInterval(this.#keepUpTimer);
+    this.#keepUpTimer = undefined;
+  }
+
+  /**
+   * Chunk metadata is a hint sent once: a peer that was not linked with the anchoring player when it
+   * announced, or whose check of it found the indexer behind, would hold an old version until told again.
+   * Every `everyMs`, the ledger's heads within `radius` chunk columns of `where()` are read again, and what
+   * is behind them is loaded (one indexer read a round; nothing fetched when all is current). Replaces an
+   * earlier call's rounds.
+   */
+  keepUp(where: () => { cx: number; cz: number }, radius: number, everyMs: number): void {
+    clearInterval(this.#keepUpTimer);
+    let running = false;
+    this.#keepUpTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      const { cx, cz } = where();
+      this.syncAround(cx, cz, radius)
+        .then((result) => {
+          const caught = result.fetched + result.fromCache;
+          if (caught > 0 || result.failed > 0)
+            log(
+              "kept up around %d,%d: %d versions the metadata missed loaded, %d failed",
+              cx,
+              cz,
+              caught,
+              result.failed,
+            );
+        })
+        .catch((error: Error) => log("keeping up around %d,%d: %s", cx, cz, error.message))
+        .finally(() => {
+          running = false;
+        });
+    }, everyMs);
+    (this.#keepUpTimer as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -158,7 +195,17 @@ export class ChunkSync {
       return;
     // Each claim costs indexer reads until the ledger confirms it: a peer gets a few in flight at once.
     const mine = this.#perPeer.get(from.id) ?? 0;
-    if (mine >= MAX_META_IN_FLIGHT_PER_PEER) return;
+    if (mine >= MAX_META_IN_FLIGHT_PER_PEER) {
+      log(
+        "chunk %s v%d from %s: dropped, %d of its claims in flight",
+        message.chunk,
+        version,
+        from.id.slice(0, 10),
+        mine,
+      );
+      return;
+    }
+    log("chunk %s v%d from %s: checking", message.chunk, version, from.id.slice(0, 10));
     this.#perPeer.set(from.id, mine + 1);
     this.#inFlight.add(key);
     try {

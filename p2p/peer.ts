@@ -65,6 +65,8 @@ export type WorldPeerOptions = {
   wallet: `0x${string}`;
   sessionKey: LocalAccount;
   name: string;
+  /** The hello's CAPABILITIES bits (default none). */
+  capabilities?: number;
   position: Position;
   /** Links at most, those others opened included; more are refused. */
   maxPeers?: number;
@@ -91,6 +93,8 @@ export type DataPlaneOptions = {
   limits?: Partial<TorrentLimits>;
   /** Once the first link stands, bring the anchored chunks within this many chunk columns up to date. */
   syncRadius?: number;
+  /** After the join sync, read the heads within `syncRadius` again this often (ms), and load what is behind. */
+  resyncMs?: number;
   onSync?: (result: SyncResult) => void;
   onSyncProgress?: (progress: SyncProgress) => void;
   onFetched?: (result: FetchResult) => void;
@@ -181,6 +185,7 @@ export class WorldPeer {
         sessionKey: options.sessionKey,
         peerId: bytesToHex(dht.publicKey),
         name: options.name,
+        capabilities: options.capabilities,
       },
       replica: this.replica,
       ledger: options.ledger,
@@ -264,10 +269,17 @@ export class WorldPeer {
         if (data.syncRadius !== undefined && !this.joined) {
           const { cx, cz } = chunkOfPosition(this.#position());
           this.joined = this.sync?.syncAround(cx, cz, data.syncRadius, data.onSyncProgress);
-          void this.joined?.then(
-            (result) => data.onSync?.(result),
-            (error: Error) => debug("%s: join sync failed: %s", options.name, error.message),
-          );
+          const radius = data.syncRadius;
+          const keepUp = () => {
+            if (data.resyncMs && !this.#stopped)
+              this.sync?.keepUp(() => chunkOfPosition(this.#position()), radius, data.resyncMs);
+          };
+          void this.joined
+            ?.then(
+              (result) => data.onSync?.(result),
+              (error: Error) => debug("%s: join sync failed: %s", options.name, error.message),
+            )
+            .finally(keepUp);
         }
       });
       this.mesh.on("left", (peer) => {

@@ -87,7 +87,13 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
   async function startPeer(
     player: Player,
     position: Position,
-    options: { cacheDir?: string; receiptsDir?: string; syncRadius?: number; limits?: Partial<TorrentLimits> } = {},
+    options: {
+      cacheDir?: string;
+      receiptsDir?: string;
+      syncRadius?: number;
+      resyncMs?: number;
+      limits?: Partial<TorrentLimits>;
+    } = {},
   ): Promise<Started> {
     const cache = await NodeChunkCache.open(options.cacheDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-c-")));
     const receipts = await ReceiptStore.open(
@@ -112,6 +118,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
         heads: new IndexerHeads(world.urls.indexer),
         limits: options.limits,
         syncRadius: options.syncRadius,
+        resyncMs: options.resyncMs,
         onFetched: (result) => fetched.push(result),
         receipts: {
           domain: {
@@ -217,6 +224,29 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     await waitFor("the second receipt", () => leecher.peer.receiptSigner?.acked === 2, 10_000);
     assert.equal(seeder.receipts.batches()[0]?.receipts.length, 2);
     // Peers stay up until the end: a stopped DHT node slows every later lookup by a timeout.
+  });
+
+  it("loads a version whose announcement never reached it on its next round of keeping up with the ledger", async () => {
+    const random = prng(14);
+    const [seederPlayer, leecherPlayer] = (await players(2)) as [Player, Player];
+    const x0 = 90 * CHUNK_SIZE;
+    const seeder = await startPeer(seederPlayer, standAt(x0, 4));
+    const leecher = await startPeer(leecherPlayer, standAt(x0 + 2, 4), { syncRadius: 1, resyncMs: 400 });
+    await linked(seeder.peer, leecher.peer);
+    // The join sync is over (nothing anchored here yet) before the anchor lands.
+    assert.equal((await leecher.peer.joined)?.total, 0);
+
+    const item = editedSnapshot(seed, { cx: 90, cy: 0, cz: 0 }, random);
+    const [head] = (await anchor([item])) as [AnchoredHead];
+    // Seeded, never announced: only the leecher's own rounds can find it.
+    await seeder.peer.torrents?.seed(head, item.snapshot, { own: true });
+    await waitFor("the leecher to take version 1", () => leecher.peer.replica.version(head.chunkId) === 1, 10_000);
+    assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
+    assert.deepEqual(
+      leecher.fetched.map((result) => result.sources.map((source) => source.peerId)),
+      [[seeder.peer.id]],
+      "fetched once, from the seeder",
+    );
   });
 
   it("rejects a poisoned snapshot, bans the peer that sent it, and keeps the chunk as it was", async () => {
