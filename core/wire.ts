@@ -45,12 +45,22 @@ export class WireError extends SeedcraftError {
 
 export type Vec3 = [number, number, number];
 
+/**
+ * The hello's capability bits. A peer sets those it serves; the others leave it alone for them (a Node
+ * seeder has no voice: nobody calls it).
+ */
+export const CAPABILITIES = {
+  /** Takes voice and video calls (`media` messages). */
+  voice: 1,
+} as const;
+
 export type HelloMessage = {
   type: "hello";
   wallet: Address;
   sessionKey: Address;
   /** The peer's ed25519 DHT public key. */
   peerId: Hex;
+  /** What the peer does beside the mesh's own messages: a bit set of CAPABILITIES. */
   capabilities: number;
   name: string;
   /** The session key's signature over the hello and this channel's binding (see p2p/hello.ts). */

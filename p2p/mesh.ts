@@ -80,6 +80,8 @@ export type MeshPeer = {
   wallet: Address;
   sessionKey: Address;
   name: string;
+  /** Its hello's CAPABILITIES bits. */
+  capabilities: number;
   position: Position | undefined;
   strikes: number;
   /** Ops this peer sent that failed the checks. */
@@ -605,6 +607,7 @@ export class Mesh {
       wallet: hello.wallet,
       sessionKey: hello.sessionKey,
       name: hello.name,
+      capabilities: hello.capabilities,
       position: undefined,
       strikes: 0,
       invalidOps: 0,

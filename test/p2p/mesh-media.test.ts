@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { bytesToHex } from "viem";
 import { World } from "../../cli/world.ts";
 import { terrainSeedOf } from "../../core/terrain.ts";
-import { encodeMessage, type MediaMessage } from "../../core/wire.ts";
+import { CAPABILITIES, encodeMessage, type MediaMessage } from "../../core/wire.ts";
 import { makeHello } from "../../p2p/hello.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
 import { SimplePeerLink } from "../../p2p/link.ts";
@@ -52,7 +52,7 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
     releaseWebRtc();
   });
 
-  function meshOf(player: TestPlayer, name: string): Mesh {
+  function meshOf(player: TestPlayer, name: string, capabilities?: number): Mesh {
     const domain = {
       chainId: clients.deployment.chainId,
       verifyingContract: clients.deployment.contracts.ChunkLedger.address,
@@ -63,6 +63,7 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
         sessionKey: player.session,
         peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
         name,
+        capabilities,
       },
       replica: new WorldReplica({ domain, seed, ledger }),
       ledger,
@@ -73,11 +74,14 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
 
   it("carries offers, answers, candidates and byes between linked peers, in order, and nowhere else", async () => {
     const [pa, pb] = (await newPlayers(clients, world.urls.indexer, 2)) as [TestPlayer, TestPlayer];
-    const a = meshOf(pa, "media-a");
+    const a = meshOf(pa, "media-a", CAPABILITIES.voice);
     const b = meshOf(pb, "media-b");
     const pair = await loopbackPair();
     await Promise.all([a.attach(new SimplePeerLink(pair.a), b.id), b.attach(new SimplePeerLink(pair.b), a.id)]);
     await waitFor("a and b to link", async () => Boolean(a.peer(b.id) && b.peer(a.id)), 10_000);
+    // Each knows, from the signed hello, whether the other takes calls.
+    assert.equal(b.peer(a.id)?.capabilities, CAPABILITIES.voice);
+    assert.equal(a.peer(b.id)?.capabilities, 0);
 
     const atB: MediaMessage[] = [];
     const atA: { from: MeshPeer; message: MediaMessage }[] = [];

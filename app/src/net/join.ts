@@ -5,6 +5,7 @@
  */
 import { createPublicClient, http } from "viem";
 import type { Position } from "../../../core/proximity.ts";
+import { CAPABILITIES } from "../../../core/wire.ts";
 import { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
 import type { IdbReceiptStore } from "../../../p2p/browser/idb-receipts.ts";
 import { createBrowserTorrentClient } from "../../../p2p/browser/torrent-client.ts";
@@ -56,6 +57,8 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
     wallet: session.wallet,
     sessionKey: session.key,
     name: options.name,
+    // The app answers calls (VoiceChat; a player who has not joined voice says so with a bye).
+    capabilities: CAPABILITIES.voice,
     position: options.position,
     data: {
       client: createBrowserTorrentClient(),

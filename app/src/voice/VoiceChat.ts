@@ -6,17 +6,21 @@
  *
  * Every remote voice plays through Web Audio: source → gain (distance × mute) → stereo panner (our yaw) →
  * analyser (the level meter) → speakers. Our microphone is sent while V is held (push-to-talk) or always
- * (open mic); a blocked player is never called, and its calls are refused.
+ * (open mic); a blocked player is never called, and its calls are refused. Only peers whose hello says they
+ * take calls (CAPABILITIES.voice: the app's players, not Node seeders) are called or listed.
  */
 import createDebug from "debug";
 import type { Hex } from "viem";
 import type { Position } from "../../../core/proximity.ts";
-import type { MediaMessage } from "../../../core/wire.ts";
+import { CAPABILITIES, type MediaMessage } from "../../../core/wire.ts";
 import type { Mesh, MeshPeer } from "../../../p2p/mesh.ts";
 import { createStore, type Store } from "../store.ts";
 import { distanceGain, panOf } from "./spatial.ts";
 
 const debug = createDebug("seedcraft:voice");
+
+/** Whether a peer's hello says it takes voice calls. */
+const takesCalls = (peer: MeshPeer) => (peer.capabilities & CAPABILITIES.voice) !== 0;
 
 /** What VoiceChat needs of the mesh. */
 export type VoiceMesh = Pick<Mesh, "id" | "peers" | "on" | "sendMedia" | "strike">;
@@ -374,7 +378,7 @@ export class VoiceChat {
   #wanted(margin: number): Set<Hex> {
     const ranked: { id: Hex; distance: number }[] = [];
     for (const peer of this.#mesh.peers) {
-      if (this.#blocked.has(peer.wallet.toLowerCase())) continue;
+      if (!takesCalls(peer) || this.#blocked.has(peer.wallet.toLowerCase())) continue;
       const distance = this.#distanceTo(peer);
       const limit = this.range + (this.#calls.has(peer.id) ? HANG_UP_MARGIN : 0) + margin;
       if (distance !== undefined && distance <= limit) ranked.push({ id: peer.id, distance });
@@ -625,7 +629,7 @@ export class VoiceChat {
       talking: this.talking,
       mic: this.#micState,
       video: this.#videoState,
-      peers: this.#mesh.peers.map((peer) => {
+      peers: this.#mesh.peers.filter(takesCalls).map((peer) => {
         const call = this.#calls.get(peer.id);
         const wallet = peer.wallet.toLowerCase();
         return {
