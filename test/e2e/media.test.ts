@@ -1,26 +1,41 @@
 /**
- * Voice between two players in Chromium, on the real local world on 127.0.0.1 (chain and contracts, indexer,
- * DHT, gateway, tracker, the app's dev server). Both players connect the local dev account; Chromium's fake
- * microphone beeps. Each page starts the app's own VoiceChat (what the voice panel's button does). A Web
- * Audio analyser per remote voice is what we read.
+ * The asset pack and voice, in Chromium, on one real local world on 127.0.0.1 (chain and contracts, indexer,
+ * DHT, gateway, tracker, its `seedcraft seed`, the app's dev server); players connect the local dev account.
+ *
+ * - The pack: the world starts with its built-in textures, fetches the pack the deploy pinned from the seeder
+ *   over torrent wires, checks it against the pin and swaps it in without a reload; a tampered copy in
+ *   IndexedDB is refused and fetched again. Screenshots under test-results/assets/.
+ * - Voice: Chromium's fake microphone beeps; each page starts the app's own VoiceChat (what the voice
+ *   panel's button does), and a Web Audio analyser per remote voice is what we read. The seeder stands at
+ *   the spawn, next to the players, and takes no calls: nobody calls it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import type { Session } from "../../app/src/session.ts";
 import type { VoiceChat, VoiceTiming } from "../../app/src/voice/VoiceChat.ts";
-import { World } from "../../cli/world.ts";
+import { ROOT, World } from "../../cli/world.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { readDeployment } from "../../deploy/deployment-file.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { localClients } from "../helpers/chain-clients.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
 import { waitFor } from "../helpers/world.ts";
 
-const NETWORK = "e2e-voice";
-const PORTS = { chain: 36301, indexer: 36302, dht: 36303, gateway: 36304, tracker: 36305, app: 36306 };
+const NETWORK = "e2e-media";
+const BASE = 37000;
+const PORTS = {
+  chain: BASE + 545,
+  indexer: BASE + 69,
+  dht: BASE + 881,
+  gateway: BASE + 880,
+  tracker: BASE + 969,
+  app: BASE + 173,
+};
+const SHOTS = path.join(ROOT, "test-results", "assets");
 /** A beep heard from 2 blocks away is far above this; silence and a muted voice far below. */
 const HEARD = 0.01;
 const SILENT = 0.001;
@@ -40,26 +55,60 @@ function inPage<A, R>(player: Player, fn: (session: Session, voice: VoiceChat, a
   ) as Promise<R>;
 }
 
-describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () => {
+describe("e2e: the asset pack and voice in Chromium, on the whole local world", { timeout: 400_000 }, () => {
   let world: World;
   let browser: Browser | undefined;
   let seed = 0;
+  let assetPage: Page;
   const players: Player[] = [];
   const pageErrors: string[] = [];
+
+  const watch = (page: Page, label: string) => {
+    page.on("pageerror", (error) => pageErrors.push(`${label}: ${error.message}`));
+    page.on("console", (message) => {
+      if (process.env.DEBUG?.includes("seedcraft")) process.stderr.write(`[${label}] ${message.text()}\n`);
+    });
+  };
+
+  const textureSize = () =>
+    assetPage.evaluate(() => (window as unknown as VoiceWindow).seedcraft.session.world.textureSize);
+  const assetState = () =>
+    assetPage.evaluate(() => {
+      const state = (window as unknown as VoiceWindow).seedcraft.session.assets.state.get();
+      return JSON.parse(JSON.stringify(state)) as {
+        step: string;
+        from?: string;
+        rejectedCache?: boolean;
+        name?: string;
+        ms?: number;
+      };
+    });
+
+  /** Waits for the world, connects the dev account (once per context) and waits to join. */
+  async function join(page: Page): Promise<void> {
+    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
+    const connect = page.getByTestId("connect-dev-account");
+    if (await connect.isVisible()) await connect.click();
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+  }
+
+  async function joinAndWaitForPack(): Promise<void> {
+    await join(assetPage);
+    await assetPage
+      .locator('[data-testid="asset-status"][data-state="ready"]')
+      .waitFor({ timeout: 90_000 })
+      .catch(async (error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(await assetState())}`);
+      });
+  }
 
   async function openPlayer(label: string): Promise<Player> {
     const context = await (browser as Browser).newContext({ viewport: { width: 480, height: 320 } });
     await context.grantPermissions(["microphone", "camera"]);
     const page = await context.newPage();
-    page.on("pageerror", (error) => pageErrors.push(`${label}: ${error.message}`));
-    page.on("console", (message) => {
-      if (process.env.DEBUG?.includes("seedcraft")) process.stderr.write(`[${label}] ${message.text()}\n`);
-    });
+    watch(page, label);
     await page.goto(world.urls.app);
-    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
-    const connect = page.getByTestId("connect-dev-account");
-    if (await connect.isVisible()) await connect.click();
-    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    await join(page);
     const facts = await page.evaluate(() => {
       const game = (window as unknown as VoiceWindow).seedcraft.session.game.get();
       return { peerId: game?.peer.id.toLowerCase() ?? "", name: game?.peer.mesh.identity.name ?? "" };
@@ -89,10 +138,10 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
   before(async () => {
     const executablePath = chromiumPath();
     assert.ok(executablePath, `Chromium is missing: run \`${INSTALL_COMMAND}\``);
+    mkdirSync(SHOTS, { recursive: true });
     world = new World({
-      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-voice-")),
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-media-")),
       network: NETWORK,
-      parts: ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "app"],
       ports: PORTS,
     });
     await world.start();
@@ -101,9 +150,17 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      // Audio starts without a click (a player's click on "voice" does it in the app).
-      args: [...CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+      args: [
+        ...CHROMIUM_ARGS,
+        // Host candidates as plain addresses: the Node seeder cannot resolve mDNS names.
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        // Audio starts without a click (a player's click on "voice" does it in the app).
+        "--autoplay-policy=no-user-gesture-required",
+      ],
     });
+    const context = await browser.newContext({ viewport: { width: 640, height: 400 } });
+    assetPage = await context.newPage();
+    watch(assetPage, "pack");
   });
 
   after(async () => {
@@ -113,12 +170,84 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
     releaseWebRtc();
   });
 
+  it("starts with the built-in textures, then draws with the pinned pack fetched from the seeder", async () => {
+    await assetPage.goto(world.urls.app);
+    await assetPage.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
+    assert.equal(await textureSize(), 16, "the built-in atlas first");
+    await assetPage.screenshot({ path: path.join(SHOTS, "1-built-in.png") });
+    await joinAndWaitForPack();
+    const state = await assetState();
+    assert.equal(state.from, "peers", "fetched over torrent wires, not from a cache");
+    const deployment = await readDeployment(NETWORK);
+    assert.equal(state.name, deployment.assets?.packs[0]?.name);
+    assert.equal(await textureSize(), 32, "the world draws with the pack's 32×32 tiles now, without a reload");
+    assert.equal(
+      await assetPage.evaluate(() => (window as unknown as VoiceWindow).seedcraft.session.sounds.source),
+      state.name,
+      "and plays its sounds",
+    );
+    await assetPage.waitForTimeout(300);
+    await assetPage.screenshot({ path: path.join(SHOTS, "2-pack.png") });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("a tampered copy in the cache is refused and the pack fetched again", async () => {
+    const deployment = await readDeployment(NETWORK);
+    const hash = deployment.assets?.packs[0]?.hash.toLowerCase() as string;
+    // Flip a byte of the cached pack, as a disk fault or another program might.
+    await assetPage.evaluate(
+      (key) =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open("seedcraft-assets");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            const tx = db.transaction("packs", "readwrite");
+            const store = tx.objectStore("packs");
+            const get = store.get(key);
+            get.onsuccess = () => {
+              const bytes = new Uint8Array(get.result as Uint8Array);
+              bytes[bytes.length - 100] = (bytes[bytes.length - 100] as number) ^ 0xff;
+              store.put(bytes, key);
+            };
+            tx.oncomplete = () => {
+              db.close();
+              resolve();
+            };
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      hash,
+    );
+    await assetPage.reload();
+    await joinAndWaitForPack();
+    const state = await assetState();
+    assert.equal(state.rejectedCache, true, "the tampered copy was dropped");
+    assert.equal(state.from, "peers", "and the pack fetched again from the seeder");
+    assert.equal(await textureSize(), 32);
+    await assetPage.screenshot({ path: path.join(SHOTS, "3-tampered-refused.png") });
+    assert.deepEqual(pageErrors, []);
+  });
   it("two players hear each other when near, not when far, and not when muted; calls follow distance; video once turned on", async () => {
+    // The pack's player leaves: two players here.
+    await assetPage.context().close();
     players.push(await openPlayer("A"), await openPlayer("B"));
     const [a, b] = players as [Player, Player];
     const linked = (p: Player, q: Player) =>
       inPage(p, (session, _v, id) => session.game.get()?.peer.mesh.peer(id as `0x${string}`) !== undefined, q.peerId);
     await waitFor("A and B to link", async () => (await linked(a, b)) && (await linked(b, a)), 60_000);
+    // The seeder stands at the spawn, 3 blocks from where A will stand: A knows where it is.
+    const seederAt = () =>
+      inPage(
+        a,
+        (session) => session.game.get()?.peer.mesh.peers.find((p) => p.name === "seeder")?.position ?? null,
+        null,
+      );
+    await waitFor(
+      "A to link with the seeder and know where it stands",
+      async () => (await seederAt()) !== null,
+      30_000,
+    );
 
     // Far apart (60 blocks) before voice starts: nobody is called.
     await standAt(a, 2, 2);
@@ -150,7 +279,11 @@ describe("e2e: voice between two players in Chromium", { timeout: 300_000 }, () 
       8_000,
     );
     await sleep(1000);
-    assert.deepEqual(await calls(a), [], "60 blocks apart, A calls nobody");
+    assert.deepEqual(
+      await calls(a),
+      [],
+      "60 blocks apart, A calls nobody (nor the seeder beside it: it takes no calls)",
+    );
     assert.deepEqual(await calls(b), [], "60 blocks apart, B calls nobody");
 
     // Near (2 blocks): each hears the other's beep.
