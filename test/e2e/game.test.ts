@@ -5,7 +5,7 @@
  * and each leaves a screenshot of both players under test-results/game/.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -174,6 +174,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
         SEEDCRAFT_NETWORK: NETWORK,
         SEEDCRAFT_RPC_URL: world.urls.chain,
         SEEDCRAFT_INDEXER_URL: world.urls.indexer,
+        // What it synced and fetched, for the failure messages below (they print the tail of its stderr).
+        DEBUG: process.env.DEBUG ?? "seedcraft:sync,seedcraft:torrents",
       },
     );
     await waitFor("the seeder to join", () => /seeder \S+ as 0x/.test(seederCli?.stdout() ?? ""), 60_000);
@@ -192,6 +194,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
       seederCli.child.kill("SIGTERM");
       await seederCli.exited;
     }
+    // What the seeder said (its sync and torrent log included), for a look after a failure.
+    if (seederCli) writeFileSync(path.join(SHOTS, "seeder.log"), `${seederCli.stdout()}\n${seederCli.stderr()}`);
     await world?.stop();
     releaseWebRtc();
   });
@@ -498,14 +502,19 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     );
     const chunkId = BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1");
     const version = Number(await newest.getAttribute("data-version"));
-    // The seeder heard of it from A (chunk metadata) and fetched it: its cache holds the file.
+    // The seeder heard of it from A (chunk metadata), or on its next round of reading the ledger's heads
+    // around it (every 15 s), and fetched it: its cache holds the file.
     const file = path.join(seederDir, "cache", "chunks", `${chunkId.toString(16)}-${version}.chunk`);
-    await waitFor("the seeder to cache the new version", () => existsSync(file), 30_000).catch((error: Error) => {
+    await waitFor("the seeder to cache the new version", () => existsSync(file), 30_000).catch(async (error: Error) => {
       const held = existsSync(path.dirname(file)) ? readdirSync(path.dirname(file)).join(" ") : "no chunks yet";
+      const links = (await peerNames(a)).join(", ");
       throw new Error(
-        `${error.message}: wanted ${path.basename(file)}, cache holds ${held}\n${seederCli?.stderr().slice(-3000)}`,
+        `${error.message}: wanted ${path.basename(file)}, cache holds ${held}; A links ${links}\n` +
+          `${seederCli?.stdout().slice(-600)}\n${seederCli?.stderr().slice(-3000)}`,
       );
     });
+    if (/kept up around/.test(seederCli?.stderr() ?? ""))
+      process.stderr.write("game: the seeder missed A's chunk metadata, and caught up reading the ledger's heads\n");
     // A leaves too: what B lacks now comes from the seeder.
     await a.page.goto("about:blank");
     await enter(b);
