@@ -27,6 +27,7 @@ describe("cli: seedcraft peer, seed, claim, dht, gateway and tracker", () => {
       ["seed", "--radius", "99"],
       ["seed", "--trackers", "http://127.0.0.1:1"],
       ["seed", "--max-wires", "0"],
+      ["seed", "--resync", "-5"],
       ["claim", "--epoch", "-1"],
       ["claim", "--unknown"],
     ]) {
