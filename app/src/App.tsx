@@ -1,7 +1,6 @@
 import { QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
 import { WagmiProvider } from "wagmi";
-import { BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
 import { AssetsPanel } from "./hud/AssetsPanel.tsx";
 import { ChatPanel } from "./hud/ChatPanel.tsx";
@@ -40,7 +39,8 @@ export function App({ session }: { session: Session }) {
 function Hud({ session }: { session: Session }) {
   const game = useStore(session.game);
   const slot = useStore(session.slot);
-  const unlocked = useStore(session.unlocked);
+  // The hotbar's locks change when the shop unlocks a block: re-render then.
+  useStore(session.unlocked);
   const refusal = useStore(session.refusal);
   const seeding = useStore(session.seeding);
   const voice = useStore(session.voice);
@@ -76,7 +76,7 @@ function Hud({ session }: { session: Session }) {
         slots={HOTBAR}
         selected={slot}
         onSelect={(i) => session.world.controls.selectSlot(i)}
-        locked={(block) => Boolean(BLOCKS[block]?.premium) && !unlocked.has(block)}
+        locked={session.locked}
       />
       {refusal && (
         <p className="refusal" data-testid="edit-refusal">

@@ -163,7 +163,7 @@ export function createSession(config: AppConfig): Session {
       edits,
       author: wallet,
     });
-    const game = new Game({ world, peer, edits, queue, wallet, unlocked: session.unlocked, sounds: session.sounds });
+    const game = new Game({ world, peer, edits, queue, wallet, locked: session.locked, sounds: session.sounds });
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
     void session.assets.load({ config, peer, world, sounds: session.sounds });

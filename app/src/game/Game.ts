@@ -39,8 +39,8 @@ export type GameOptions = {
   edits: EditList;
   queue: AnchorQueue;
   wallet: Address;
-  /** Premium blocks this wallet unlocked (kept current by the shop). */
-  unlocked: Store<ReadonlySet<number>>;
+  /** Whether a block must be unlocked with energy before this wallet places it (the session's rule). */
+  locked: (block: number) => boolean;
   /** Effects for edits, ours and peers' (quieter farther away). */
   sounds?: SoundBank;
 };
@@ -137,8 +137,7 @@ export class Game {
     const next = mode === "break" ? AIR : block;
     const type = BLOCKS[next];
     if (!type) return `unknown block ${next}`;
-    if (type.premium && !this.#options.unlocked.get().has(next))
-      return `${type.name} must be unlocked with energy first`;
+    if (this.#options.locked(next)) return `${type.name} must be unlocked with energy first`;
     if (mode === "break" && (current === AIR || current === BLOCK_IDS.water)) return "nothing to break";
     if (mode === "place" && current !== AIR && current !== BLOCK_IDS.water) return "that cell is taken";
     const position = this.peer.mesh.position;
