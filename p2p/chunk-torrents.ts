@@ -140,8 +140,13 @@ const noPrefix = (hex: Hex) => hex.slice(2).toLowerCase();
 /** A chunk asked for this many times lately is popular: it is seeded (kept live, announced). */
 const POPULAR_REQUESTS = 3;
 const POPULARITY_HALF_LIFE_MS = 60_000;
-/** How often a fetch with no peer yet announces to the trackers again (offers take ~5 s to make in Node). */
+/**
+ * When a fetch with no peer yet first announces to the trackers again (offers take ~5 s to make in Node);
+ * each later round waits twice as long, up to TRACKER_RETRY_MAX_MS. Every round sends 5 WebRTC offers that
+ * live 50 s: a file nobody serves must not keep a browser making them every few seconds.
+ */
 const TRACKER_RETRY_MS = 6_000;
+const TRACKER_RETRY_MAX_MS = 48_000;
 /** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
 const IN_MEMORY = { store: MemoryChunkStore, destroyStoreOnDestroy: true };
 
@@ -620,13 +625,15 @@ export class ChunkTorrents {
     const timeoutMs = options.timeoutMs ?? 10_000;
     // With no peer yet, ask the trackers again now and then: their next round is minutes away, and a
     // connection they signaled may have failed.
-    const reannounce =
-      this.#trackers.length > 0
-        ? setInterval(() => {
-            if (torrent.numPeers === 0) torrent.discovery?.tracker?.update();
-          }, TRACKER_RETRY_MS)
-        : undefined;
-    reannounce?.unref?.();
+    let reannounce: ReturnType<typeof setTimeout> | undefined;
+    const scheduleAnnounce = (delayMs: number) => {
+      reannounce = setTimeout(() => {
+        if (torrent.numPeers === 0) torrent.discovery?.tracker?.update();
+        scheduleAnnounce(Math.min(delayMs * 2, TRACKER_RETRY_MAX_MS));
+      }, delayMs);
+      (reannounce as { unref?: () => void }).unref?.();
+    };
+    if (this.#trackers.length > 0) scheduleAnnounce(TRACKER_RETRY_MS);
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
@@ -677,7 +684,7 @@ export class ChunkTorrents {
       return { bytes, sources: [...received].map(([peerId, bytes]) => ({ peerId, bytes })), marks };
     } finally {
       this.#linkListeners.delete(onLink);
-      clearInterval(reannounce);
+      clearTimeout(reannounce);
       this.#drop(torrent);
     }
   }

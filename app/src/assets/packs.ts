@@ -27,9 +27,13 @@ interface AssetSchema extends DBSchema {
   packs: { key: string; value: Uint8Array };
 }
 
-/** Fetches give up after this long, and are tried again while the player stays (a seeder may join later). */
+/**
+ * Fetches give up after this long, and are tried again while the player stays (a seeder may join later),
+ * after a pause that doubles each time: a pack nobody serves costs little while the player waits.
+ */
 const FETCH_TIMEOUT_MS = 30_000;
 const RETRIES = 5;
+const FIRST_PAUSE_MS = 10_000;
 
 export class AssetPacks {
   readonly state: Store<AssetState> = createStore<AssetState>({ step: "built-in" });
@@ -103,6 +107,8 @@ export class AssetPacks {
     this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes });
     let lastError: unknown;
     for (let attempt = 0; attempt < RETRIES; attempt++) {
+      if (attempt > 0 && !(lastError instanceof SeedcraftError && lastError.code === "FILE_MISMATCH"))
+        await new Promise((resolve) => setTimeout(resolve, FIRST_PAUSE_MS * 2 ** (attempt - 1)));
       try {
         // fetchFile resolves only with bytes that hash to the pinned hash (others ban their senders).
         const { bytes } = await torrents.fetchFile(pin.infoHash, pin.hash as Hex, { timeoutMs: FETCH_TIMEOUT_MS });
