@@ -359,6 +359,7 @@ const buildDir = mkdtempSync(path.join(os.tmpdir(), "seedcraft-bench-app-build-"
 const world = new World({
   stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-bench-app-")),
   network,
+  // No seeder: the two tabs are all the load on the machine there is (the asset pack stays unfetched).
   parts: ["chain", "deploy", "indexer", "dht", "gateway", "tracker"],
   ports: PORTS,
 });
@@ -558,8 +559,16 @@ try {
   const framesB = await frameIntervals(b.page);
   // The resolution B drew at (dynamic resolution follows what frames cost) and that cost.
   const viewB = await b.page.evaluate(() => {
-    const stats = (window as unknown as PageWindow).seedcraft?.session.world.stats();
-    return { render_scale: stats?.renderScale, software_gl: stats?.softwareGl, frame_cost_ms: stats?.frameCostMs };
+    const session = (window as unknown as PageWindow).seedcraft?.session;
+    const stats = session?.world.stats();
+    const pack = session?.assets.state.get();
+    return {
+      render_scale: stats?.renderScale,
+      software_gl: stats?.softwareGl,
+      frame_cost_ms: stats?.frameCostMs,
+      texture_px: session?.world.textureSize,
+      asset_pack: pack ? `${pack.step}${"from" in pack && pack.from ? ` from ${pack.from}` : ""}` : undefined,
+    };
   });
   const drawn = new Map<string, (typeof rendered)[number]>();
   for (const r of rendered) if (!drawn.has(r.key)) drawn.set(r.key, r);
