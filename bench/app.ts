@@ -27,11 +27,12 @@ import type { Session } from "../app/src/session.ts";
 import { ROOT, World } from "../cli/world.ts";
 import { AIR, BLOCK_IDS } from "../core/blocks.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { worldPorts } from "../test/helpers/world.ts";
 import { benchMeshing } from "./mesh.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const network = "bench-app";
-const PORTS = { chain: 32545, indexer: 32069, dht: 32881, gateway: 32880, tracker: 32969, app: 32173 };
+const PORTS = worldPorts(32000);
 const VIEWPORT = { width: 800, height: 500 };
 const LOADS = 5;
 const EDITS = 48;

@@ -18,17 +18,10 @@ import { World } from "../cli/world.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { worldPorts } from "../test/helpers/world.ts";
 
 const NETWORK = "bench-assets";
-const BASE = 38000;
-const PORTS = {
-  chain: BASE + 545,
-  indexer: BASE + 69,
-  dht: BASE + 881,
-  gateway: BASE + 880,
-  tracker: BASE + 969,
-  app: BASE + 173,
-};
+const PORTS = worldPorts(38000);
 const FETCH_RUNS = 3;
 const VOICE_ROUNDS = 3;
 const VIEWPORT = { width: 480, height: 320 };

@@ -24,18 +24,10 @@ import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
-import { type RunningCli, runCli, waitFor } from "../helpers/world.ts";
+import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-game";
-const BASE = 33000;
-const PORTS = {
-  chain: BASE + 545,
-  indexer: BASE + 69,
-  dht: BASE + 881,
-  gateway: BASE + 880,
-  tracker: BASE + 969,
-  app: BASE + 173,
-};
+const PORTS = worldPorts(33000);
 const SHOTS = path.join(ROOT, "test-results", "game");
 
 type SeedcraftWindow = { seedcraft: { session: Session } };

@@ -23,18 +23,10 @@ import { readDeployment } from "../../deploy/deployment-file.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { localClients } from "../helpers/chain-clients.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
-import { waitFor } from "../helpers/world.ts";
+import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-media";
-const BASE = 37000;
-const PORTS = {
-  chain: BASE + 545,
-  indexer: BASE + 69,
-  dht: BASE + 881,
-  gateway: BASE + 880,
-  tracker: BASE + 969,
-  app: BASE + 173,
-};
+const PORTS = worldPorts(37000);
 const SHOTS = path.join(ROOT, "test-results", "assets");
 /** A beep heard from 2 blocks away is far above this; silence and a muted voice far below. */
 const HEARD = 0.01;

@@ -11,10 +11,9 @@ export type TestWorldEnv = {
   ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
 };
 
-/** Ports and a state directory apart from a developer's running `npm start`. */
-export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
-  const stateDir = mkdtempSync(path.join(tmpdir(), `seedcraft-${name}-`));
-  const ports = {
+/** A world's ports from `base` up: the usual ones (8545, 42069, 6881…) past a base of their own. */
+export function worldPorts(base: number): TestWorldEnv["ports"] {
+  return {
     chain: base + 545,
     indexer: base + 69,
     dht: base + 881,
@@ -22,6 +21,12 @@ export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
     tracker: base + 969,
     app: base + 173,
   };
+}
+
+/** Ports and a state directory apart from a developer's running `npm start`. */
+export function testWorldEnv(name: string, base = 20000): TestWorldEnv {
+  const stateDir = mkdtempSync(path.join(tmpdir(), `seedcraft-${name}-`));
+  const ports = worldPorts(base);
   return {
     stateDir,
     ports,
