@@ -29,6 +29,7 @@ import { AIR, BLOCK_IDS } from "../core/blocks.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
 import { worldPorts } from "../test/helpers/world.ts";
 import { benchMeshing } from "./mesh.ts";
+import { median, percentile } from "./stats.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const network = "bench-app";
@@ -47,14 +48,6 @@ if (BROWSERS !== 1 && BROWSERS !== 2) throw new Error(`--browsers must be 1 or 2
 const BROWSER_ARGS =
   BROWSERS === 2 ? [...CHROMIUM_ARGS, "--disable-features=WebRtcHideLocalIpsWithMdns"] : CHROMIUM_ARGS;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -19,6 +19,7 @@ import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
 import { worldPorts } from "../test/helpers/world.ts";
+import { median } from "./stats.ts";
 
 const NETWORK = "bench-assets";
 const PORTS = worldPorts(38000);
@@ -28,10 +29,6 @@ const VIEWPORT = { width: 480, height: 320 };
 
 type SeedcraftWindow = { seedcraft: { session: Session } };
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
-};
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 async function join(

@@ -20,6 +20,7 @@ import {
 import { generateChunk } from "../core/terrain.ts";
 import { DEFAULT_OP_TTL, decodeMessage, encodeMessage, type WireMessage } from "../core/wire.ts";
 import { prng } from "../test/helpers/prng.ts";
+import { median } from "./stats.ts";
 
 const SEED = 1234;
 const CHUNK = chunkIdOf(0, 0, 0);
@@ -40,11 +41,6 @@ function makeOps(count: number, random: () => number): BlockOp[] {
     });
   }
   return ops;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 const terrain = generateChunk(SEED, 0, 0, 0);

@@ -19,6 +19,7 @@ import { World } from "../cli/world.ts";
 import { chunkIdOf } from "../core/chunk.ts";
 import { localClients } from "../test/helpers/chain-clients.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
+import { percentile } from "./stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,10 +51,6 @@ const world = new World({
   parts: ["chain", "deploy", "indexer"],
   ports: { chain: 26545, indexer: 26069, app: 26173 },
 });
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 
 /** Resident memory of a process and its descendants (the indexer runs Ponder plus esbuild). */
 function rssMb(pid: number): number {

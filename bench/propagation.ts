@@ -25,6 +25,7 @@ import { BLOCK_IDS } from "../core/blocks.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { loopbackPair } from "../test/helpers/rtc.ts";
+import { percentile } from "./stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,9 +56,6 @@ const world = new World({
   ports: { chain: 27545, indexer: 27069, app: 27173 },
 });
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 type Child = { process: ChildProcess; reports: PeerReport[]; id?: string; joinMs?: number };

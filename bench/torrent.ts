@@ -38,6 +38,7 @@ import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { authorizeSessionKey, localClients, waitForIndexedBlock } from "../test/helpers/chain-clients.ts";
 import { area, editedSnapshot } from "../test/helpers/data-plane.ts";
 import { prng } from "../test/helpers/prng.ts";
+import { percentile } from "./stats.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const network = "bench-torrent";
@@ -54,9 +55,6 @@ const THROUGHPUT_CHUNKS = 256;
 const LIMIT = 1024 * 1024;
 const LIMIT_CHUNKS = 96;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 type Seeder = { process: ChildProcess; reports: SeederReport[]; id?: string; dir: string };
