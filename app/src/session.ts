@@ -4,7 +4,7 @@
  * joining needs a connected wallet.
  */
 import { QueryClient } from "@tanstack/react-query";
-import type { Address } from "viem";
+import { type Address, createPublicClient, http } from "viem";
 import type { Config } from "wagmi";
 import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
@@ -99,6 +99,8 @@ function spawnPoint(seed: number): Position {
 
 export function createSession(config: AppConfig): Session {
   const { deployment } = config;
+  // The one client that reads the chain for joining: the session key's state, the epoch clock, the asset pin.
+  const chain = createPublicClient({ transport: http(config.rpcUrl), pollingInterval: 250 });
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
   const spawn = spawnPoint(seed);
   const unlocked = createStore<ReadonlySet<number>>(new Set());
@@ -144,10 +146,11 @@ export function createSession(config: AppConfig): Session {
   let started: Promise<void> | undefined;
 
   async function join(wallet: Address, name: string): Promise<void> {
-    const player = await ensureSession(wagmi, config, wallet, (step) => session.join.set({ step }));
+    const player = await ensureSession(wagmi, config, chain, wallet, (step) => session.join.set({ step }));
     session.join.set({ step: "joining" });
     const { peer, cache, receipts } = await joinWorld({
       config,
+      chain,
       session: player,
       name,
       position: spawn,
@@ -166,7 +169,7 @@ export function createSession(config: AppConfig): Session {
     const game = new Game({ world, peer, edits, queue, wallet, locked: session.locked, sounds: session.sounds });
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
-    void session.assets.load({ config, peer, world, sounds: session.sounds });
+    void session.assets.load({ config, chain, peer, world, sounds: session.sounds });
     const voice = new VoiceChat({
       mesh: peer.mesh,
       position: () => world.controls.position as unknown as Position,

@@ -5,7 +5,7 @@
  * reload. The peer then seeds it too. A cached copy that no longer hashes right is dropped and fetched again.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
-import { createPublicClient, type Hex, http } from "viem";
+import type { Hex, PublicClient } from "viem";
 import type { AssetPackPin } from "../../../core/assets.ts";
 import { type AssetPack, assetPackHash, assetPackTorrent, decodeAssetPack } from "../../../core/assets.ts";
 import { SeedcraftError } from "../../../core/errors.ts";
@@ -50,8 +50,14 @@ export class AssetPacks {
   }
 
   /** Brings in the deployment's first pinned pack; never throws (the state says what went wrong). */
-  async load(options: { config: AppConfig; peer: WorldPeer; world: World; sounds: SoundBank }): Promise<void> {
-    const { config, peer, world, sounds } = options;
+  async load(options: {
+    config: AppConfig;
+    chain: Pick<PublicClient, "readContract">;
+    peer: WorldPeer;
+    world: World;
+    sounds: SoundBank;
+  }): Promise<void> {
+    const { config, chain, peer, world, sounds } = options;
     const started = performance.now();
     let pin: AssetPackPin | undefined;
     try {
@@ -59,7 +65,6 @@ export class AssetPacks {
         this.state.set({ step: "built-in", note: "the deployment pins no asset pack" });
         return;
       }
-      const chain = createPublicClient({ transport: http(config.rpcUrl) });
       pin = (await pinnedAssets(chain, config.deployment)).packs[0];
       if (!pin) {
         this.state.set({ step: "built-in", note: "the deployment pins no asset pack" });

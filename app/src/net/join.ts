@@ -3,7 +3,7 @@
  * plane (chunk torrents on the links, the IndexedDB cache, the ledger's heads from the indexer, receipts
  * signed for what seeders send us).
  */
-import { createPublicClient, http } from "viem";
+import type { PublicClient } from "viem";
 import type { Position } from "../../../core/proximity.ts";
 import { CAPABILITIES } from "../../../core/wire.ts";
 import { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
@@ -23,6 +23,8 @@ import { openReceiptStore } from "./claim.ts";
 
 export type JoinOptions = {
   config: AppConfig;
+  /** Reads the chain (the seeding epoch clock). */
+  chain: PublicClient;
   session: PlayerSession;
   name: string;
   position: Position;
@@ -37,10 +39,9 @@ export type JoinOptions = {
 export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache; receipts: IdbReceiptStore };
 
 export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
-  const { config, session } = options;
+  const { config, session, chain } = options;
   if (config.gateways.length === 0) throw new Error("seedcraft.json lists no DHT gateway: the world has none running");
   const { deployment } = config;
-  const chain = createPublicClient({ transport: http(config.rpcUrl) });
   const [dht, cache, epochs, receipts] = await Promise.all([
     GatewayDht.connect(config.gateways),
     IdbChunkCache.open(`seedcraft-chunks-${deployment.chainId}-${deployment.contracts.ChunkLedger.address}`),

@@ -5,16 +5,7 @@
  * `hardhat_setBalance` instead. Each tab keeps its own key (sessionStorage), so two tabs of one wallet
  * are two peers with two keys, and a reload keeps the key and its authorization.
  */
-import {
-  type Address,
-  createPublicClient,
-  formatEther,
-  type Hex,
-  http,
-  nonceManager,
-  numberToHex,
-  parseEther,
-} from "viem";
+import { type Address, formatEther, type Hex, nonceManager, numberToHex, type PublicClient, parseEther } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import type { Config } from "wagmi";
 import { waitForTransactionReceipt, writeContract } from "wagmi/actions";
@@ -62,14 +53,14 @@ export type SessionStep = "checking" | "authorizing" | "funding" | "indexing" | 
 export async function ensureSession(
   wagmi: Config,
   config: AppConfig,
+  chain: PublicClient,
   wallet: Address,
   onStep: (step: SessionStep) => void = () => {},
 ): Promise<PlayerSession> {
-  const { deployment, rpcUrl, indexerUrl } = config;
+  const { deployment, indexerUrl } = config;
   const registry = deployment.contracts.SessionRegistry;
   // The nonce manager lets anchors go out while earlier ones are still being mined.
   const key = privateKeyToAccount(storedKey(storageKey(config, wallet)), { nonceManager });
-  const chain = createPublicClient({ transport: http(rpcUrl), pollingInterval: 250 });
   const local = deployment.chainId === HARDHAT_CHAIN_ID;
 
   onStep("checking");
