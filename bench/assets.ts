@@ -17,7 +17,7 @@ import type { VoiceTiming } from "../app/src/voice/VoiceChat.ts";
 import { World } from "../cli/world.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../test/helpers/chromium.ts";
 import { worldPorts } from "../test/helpers/world.ts";
 import { median } from "./stats.ts";
 
@@ -39,9 +39,7 @@ async function join(
   await context.grantPermissions(["microphone", "camera"]);
   const page = await context.newPage();
   await page.goto(url);
-  await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
-  await page.getByTestId("connect-dev-account").click();
-  await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+  await joinWithDevAccount(page);
   const peerId = await page.evaluate(
     () => (window as unknown as SeedcraftWindow).seedcraft.session.game.get()?.peer.id.toLowerCase() ?? "",
   );

@@ -23,7 +23,7 @@ import { IndexerLedger } from "../../p2p/ledger.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
 import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-game";
@@ -80,10 +80,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
   async function enter(player: Player): Promise<void> {
     const { page } = player;
     await page.goto(world.urls.app);
-    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
-    const connect = page.getByTestId("connect-dev-account");
-    if (await connect.isVisible()) await connect.click();
-    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    await joinWithDevAccount(page);
     const facts = await inPage(
       player,
       (session) => {

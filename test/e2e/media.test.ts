@@ -22,7 +22,7 @@ import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { readDeployment } from "../../deploy/deployment-file.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { localClients } from "../helpers/chain-clients.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-media";
@@ -76,16 +76,8 @@ describe("e2e: the asset pack and voice in Chromium, on the whole local world", 
       };
     });
 
-  /** Waits for the world, connects the dev account (once per context) and waits to join. */
-  async function join(page: Page): Promise<void> {
-    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
-    const connect = page.getByTestId("connect-dev-account");
-    if (await connect.isVisible()) await connect.click();
-    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
-  }
-
   async function joinAndWaitForPack(): Promise<void> {
-    await join(assetPage);
+    await joinWithDevAccount(assetPage);
     await assetPage
       .locator('[data-testid="asset-status"][data-state="ready"]')
       .waitFor({ timeout: 90_000 })
@@ -100,7 +92,7 @@ describe("e2e: the asset pack and voice in Chromium, on the whole local world", 
     const page = await context.newPage();
     watch(page, label);
     await page.goto(world.urls.app);
-    await join(page);
+    await joinWithDevAccount(page);
     const facts = await page.evaluate(() => {
       const game = (window as unknown as VoiceWindow).seedcraft.session.game.get();
       return { peerId: game?.peer.id.toLowerCase() ?? "", name: game?.peer.mesh.identity.name ?? "" };

@@ -1,5 +1,6 @@
-/** Where the real Chromium binary is (Debian's package), for browser tests. Node-only. */
+/** Where the real Chromium binary is (Debian's package), and joining the app from it, for browser tests. Node-only. */
 import { existsSync } from "node:fs";
+import type { Page } from "playwright-core";
 
 // Debian's /usr/bin/chromium is a wrapper script that Playwright cannot drive: launch the binary itself.
 const CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
@@ -25,3 +26,14 @@ export const CHROMIUM_ARGS = [
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
 ];
+
+/**
+ * On a page showing the app: waits for the world, connects the local dev account (once per browser
+ * context: a reload reconnects by itself) and waits until the player has joined.
+ */
+export async function joinWithDevAccount(page: Page): Promise<void> {
+  await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
+  const connect = page.getByTestId("connect-dev-account");
+  if (await connect.isVisible()) await connect.click();
+  await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+}
