@@ -23,7 +23,7 @@ const debug = createDebug("seedcraft:voice");
 const takesCalls = (peer: MeshPeer) => (peer.capabilities & CAPABILITIES.voice) !== 0;
 
 /** What VoiceChat needs of the mesh. */
-export type VoiceMesh = Pick<Mesh, "id" | "peers" | "on" | "sendMedia" | "strike">;
+export type VoiceMesh = Pick<Mesh, "id" | "peers" | "peer" | "on" | "sendMedia" | "strike">;
 
 export type MicMode = "push-to-talk" | "open";
 
@@ -358,7 +358,7 @@ export class VoiceChat {
   #walletOf(peerId: Hex): string | undefined {
     const id = peerId.toLowerCase();
     return (
-      this.#mesh.peers.find((peer) => peer.id === id)?.wallet.toLowerCase() ??
+      this.#mesh.peer(peerId)?.wallet.toLowerCase() ??
       [...this.#calls.values()].find((call) => call.peer === id)?.wallet
     );
   }
@@ -420,7 +420,7 @@ export class VoiceChat {
   }
 
   #newCall(peer: Hex, session: number, offerer: boolean, decidedAt: number): Call {
-    const wallet = this.#mesh.peers.find((p) => p.id === peer)?.wallet.toLowerCase() ?? "";
+    const wallet = this.#mesh.peer(peer)?.wallet.toLowerCase() ?? "";
     const pc = new RTCPeerConnection(this.#options.rtcConfig ?? { iceServers: [] });
     const call: Call = {
       peer,
@@ -570,7 +570,7 @@ export class VoiceChat {
       const yaw = this.#options.yaw();
       for (const call of this.#calls.values()) {
         if (!call.graph) continue;
-        const peer = this.#mesh.peers.find((p) => p.id === call.peer);
+        const peer = this.#mesh.peer(call.peer);
         const at = peer && this.#positionOf(peer);
         const distance = at ? Math.hypot(at[0] - us[0], at[1] - us[1], at[2] - us[2]) : Number.POSITIVE_INFINITY;
         const gain = this.#muted.has(call.wallet) ? 0 : distanceGain(distance);
