@@ -1,0 +1,356 @@
+/**
+ * bench:soak — the local world as it lives for a while: `seedcraft up` (every part, supervised) with four
+ * headless players (`seedcraft peer`) and one Chromium player building near the world's seeder. Along the
+ * way the indexer's chain subscription is stalled once (a WebSocket proxy between the indexer and the chain
+ * stops forwarding newHeads and keeps the socket open, as a node that drops a subscription does) and one part
+ * is killed once (SIGKILL to its process group; `seedcraft up` must bring it back).
+ * - stall_recovery_s: from the stall to the indexer serving, within 2 blocks of the head, the first block
+ *   mined after the stall.
+ * - indexer_lag_max_blocks: the largest lag (chain head over HTTP − /v1/status's indexed block) sampled every
+ *   second once both the stall and the kill are recovered.
+ * - edits_final_pct, edits_failed: every edit the Chromium player lists (its own and the headless players')
+ *   in a final state (anchored, bounced, overwritten, rolled back, failed) at the end; how many failed.
+ * - seeder_energy_claimed: the world's seeder's energy balance at the end (its claims landed).
+ * - rss_growth_pct: per part (process group), from the first sample after warm-up (or after its restart) to
+ *   the last; restarts: per part, from run.json.
+ * Usage: npm run bench:soak [-- --minutes 4 --players 4 --kill indexer]   Last line: one JSON object.
+ */
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { createPublicClient, type Hex, http } from "viem";
+import type { Session } from "../app/src/session.ts";
+import { type PART_NAMES, ROOT } from "../cli/world.ts";
+import { BLOCK_IDS } from "../core/blocks.ts";
+import { readDeployment } from "../deploy/deployment-file.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../test/helpers/chromium.ts";
+import { StallProxy } from "../test/helpers/stall-proxy.ts";
+import { runFile, startCliWorld, stopCliWorld, testWorldEnv } from "../test/helpers/world.ts";
+
+const log = (line: string) => process.stderr.write(`[soak ${clock()}] ${line}\n`);
+const startedAt = Date.now();
+const clock = () => `${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "4" },
+    players: { type: "string", default: "4" },
+    kill: { type: "string", default: "indexer" },
+  },
+  strict: true,
+});
+const MINUTES = Number(values.minutes);
+const HEADLESS = Number(values.players);
+const KILLED = values.kill as (typeof PART_NAMES)[number];
+if (!(MINUTES >= 2 && MINUTES <= 600)) throw new Error(`--minutes must be 2 to 600, got ${values.minutes}`);
+if (!(Number.isInteger(HEADLESS) && HEADLESS >= 0 && HEADLESS <= 16))
+  throw new Error(`--players must be 0 to 16, got ${values.players}`);
+if (!["indexer", "dht", "gateway", "tracker", "seeder", "app"].includes(KILLED))
+  throw new Error(`--kill must be one of indexer, dht, gateway, tracker, seeder, app; got ${values.kill}`);
+const executable = chromiumPath();
+if (!executable) throw new Error(`Chromium is missing: ${INSTALL_COMMAND}`);
+
+const DURATION_MS = MINUTES * 60_000;
+const STALL_AT = 0.25;
+const KILL_AT = 0.5;
+const WARM_AT = 0.15;
+/** After the run, how long edits still in flight have to reach a final state. */
+const SETTLE_MS = 90_000;
+const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolledBack", "failed"]);
+
+type PageWindow = { seedcraft: { session: Session } };
+
+const world = testWorldEnv("soak", 46000);
+const proxy = await StallProxy.start(`ws://127.0.0.1:${world.ports.chain}`);
+// The indexer reads the chain's WebSocket through the proxy; everything else talks to the chain directly.
+world.env.SEEDCRAFT_RPC_WS_URL = proxy.url;
+world.env.SEEDCRAFT_NETWORK = "bench-soak";
+
+const rpcUrl = `http://127.0.0.1:${world.ports.chain}`;
+const indexerUrl = `http://127.0.0.1:${world.ports.indexer}`;
+const chain = createPublicClient({ transport: http(rpcUrl) });
+
+async function indexedBlock(): Promise<number | undefined> {
+  try {
+    const response = await fetch(`${indexerUrl}/v1/status`, { signal: AbortSignal.timeout(1500) });
+    const status = (await response.json()) as { indexedBlock?: number | null };
+    return status.indexedBlock ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RSS of every process in `pgid`'s group, in MiB. */
+function groupRssMb(pgid: number): number | undefined {
+  try {
+    const out = execFileSync("ps", ["-o", "rss=", "-g", String(pgid)], { encoding: "utf8" });
+    const kb = out
+      .split("\n")
+      .map((line) => Number(line.trim()))
+      .filter((n) => Number.isFinite(n) && n > 0)
+      .reduce((a, b) => a + b, 0);
+    return kb > 0 ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type RunFile = ReturnType<typeof runFile> & {
+  parts: Record<string, { pid: number; kind: string; restarts?: number }>;
+};
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let cli: Awaited<ReturnType<typeof startCliWorld>> | undefined;
+try {
+  log(`starting the world (state ${world.stateDir})`);
+  cli = await startCliWorld(world);
+  const deployment = await readDeployment("bench-soak");
+  log("world up; starting the players");
+
+  // Headless players, each its own process, walking and editing around the spawn.
+  const headless: ChildProcess[] = [];
+  for (let i = 0; i < HEADLESS; i++) {
+    const child = fork(
+      path.join(ROOT, "cli", "seedcraft.ts"),
+      ["peer", "--name", `soak-${i}`, "--at", `${i * 3 - 4},2`, "--walk", "3", "--edits-per-s", "0.5"],
+      { env: world.env, stdio: ["ignore", "ignore", "ignore", "ipc"], detached: true },
+    );
+    headless.push(child);
+  }
+  cleanups.push(() => {
+    for (const child of headless) if (child.pid) killGroup(child.pid);
+  });
+
+  const browser = await chromium.launch({ executablePath: executable, args: CHROMIUM_ARGS });
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 640, height: 400 } });
+  await context.grantPermissions(["microphone", "camera"]);
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(`http://127.0.0.1:${world.ports.app}`);
+  await joinWithDevAccount(page);
+  log("the Chromium player joined");
+
+  const run0 = Date.now();
+  const samples: { at: number; rss: Record<string, number>; pids: Record<string, number> }[] = [];
+  const lagSamples: { at: number; lag: number }[] = [];
+  let stallAt: number | undefined;
+  let stallRecoveredAt: number | undefined;
+  let killAt: number | undefined;
+  let killRecoveredAt: number | undefined;
+  let editsMade = 0;
+  let editsRefused = 0;
+
+  const sampleRss = () => {
+    const run = runFile(world) as RunFile;
+    const rss: Record<string, number> = {};
+    const pids: Record<string, number> = {};
+    for (const [part, info] of Object.entries(run.parts)) {
+      if (info.kind !== "service") continue;
+      const mb = groupRssMb(info.pid);
+      if (mb !== undefined) rss[part] = mb;
+      pids[part] = info.pid;
+    }
+    samples.push({ at: Date.now(), rss, pids });
+  };
+
+  // The Chromium player builds: a block placed next to it every 3 s, broken again on the next round.
+  const edit = () =>
+    page.evaluate(async (stone) => {
+      const session = (window as unknown as PageWindow).seedcraft.session;
+      const world = session.world;
+      const [px, py, pz] = world.controls.position;
+      const [fx, fy, fz] = [Math.floor(px), Math.floor(py), Math.floor(pz)];
+      for (let r = 2; r <= 3; r++)
+        for (let dx = -r; dx <= r; dx++)
+          for (let dz = -r; dz <= r; dz++) {
+            if (Math.max(Math.abs(dx), Math.abs(dz)) !== r) continue;
+            for (let y = fy + 2; y >= fy - 2; y--) {
+              const block = world.getBlock(fx + dx, y, fz + dz);
+              const below = world.getBlock(fx + dx, y - 1, fz + dz);
+              if (block === undefined || below === undefined || below === 0) continue;
+              if (block === stone) {
+                return (await session.game.get()?.edit("break", [fx + dx, y, fz + dz], 0)) === undefined;
+              }
+              if (block === 0 && !world.controls.body.intersectsBlock(fx + dx, y, fz + dz)) {
+                return (await session.game.get()?.edit("place", [fx + dx, y, fz + dz], stone)) === undefined;
+              }
+            }
+          }
+      return false;
+    }, BLOCK_IDS.stone);
+
+  let nextSample = 0;
+  let nextLag = 0;
+  let nextEdit = 0;
+  let lastProgress = 0;
+  while (Date.now() - run0 < DURATION_MS) {
+    const now = Date.now();
+    const elapsed = now - run0;
+    if (now >= nextEdit) {
+      nextEdit = now + 3000;
+      const made = await edit().catch(() => false);
+      if (made) editsMade++;
+      else editsRefused++;
+    }
+    if (now >= nextSample) {
+      nextSample = now + 10_000;
+      sampleRss();
+    }
+    if (stallAt === undefined && elapsed >= STALL_AT * DURATION_MS) {
+      stallAt = Date.now();
+      const headAtStall = Number(await chain.getBlockNumber());
+      proxy.stall();
+      log(`stalled the indexer's newHeads at block ${headAtStall}`);
+      // Recovered: the indexer serves, within 2 blocks of the head, a block mined after the stall.
+      void (async () => {
+        while (Date.now() - (stallAt as number) < 120_000) {
+          const [head, indexed] = [Number(await chain.getBlockNumber()), await indexedBlock()];
+          if (indexed !== undefined && indexed > headAtStall && head - indexed <= 2) {
+            stallRecoveredAt = Date.now();
+            log(
+              `indexer recovered from the stall in ${((stallRecoveredAt - (stallAt as number)) / 1000).toFixed(1)} s`,
+            );
+            return;
+          }
+          await sleep(200);
+        }
+        log("indexer did not recover from the stall within 120 s");
+      })();
+    }
+    if (killAt === undefined && elapsed >= KILL_AT * DURATION_MS) {
+      const before = (runFile(world) as RunFile).parts[KILLED];
+      if (before) {
+        killAt = Date.now();
+        killGroup(before.pid);
+        log(`killed ${KILLED} (pid ${before.pid})`);
+        void (async () => {
+          while (Date.now() - (killAt as number) < 180_000) {
+            const part = (runFile(world) as RunFile).parts[KILLED];
+            if (part && part.pid !== before.pid && (KILLED !== "indexer" || (await indexedBlock()) !== undefined)) {
+              killRecoveredAt = Date.now();
+              log(
+                `${KILLED} back (pid ${part.pid}) in ${((killRecoveredAt - (killAt as number)) / 1000).toFixed(1)} s`,
+              );
+              return;
+            }
+            await sleep(250);
+          }
+          log(`${KILLED} did not come back within 180 s`);
+        })();
+      }
+    }
+    if (now >= nextLag) {
+      nextLag = now + 1000;
+      const recovered = stallRecoveredAt !== undefined && (killAt === undefined || killRecoveredAt !== undefined);
+      if (recovered) {
+        const [head, indexed] = [Number(await chain.getBlockNumber()), await indexedBlock()];
+        lagSamples.push({ at: now, lag: indexed === undefined ? Number.POSITIVE_INFINITY : head - indexed });
+      }
+    }
+    if (now - lastProgress >= 30_000) {
+      lastProgress = now;
+      log(`${Math.round(elapsed / 1000)} of ${MINUTES * 60} s; ${editsMade} edits by the Chromium player`);
+    }
+    await sleep(200);
+  }
+
+  log(`run over; waiting up to ${SETTLE_MS / 1000} s for edits in flight to end`);
+  type Entry = { own: boolean; state: string };
+  const entries = async () =>
+    (await page.evaluate(
+      () =>
+        (window as unknown as PageWindow).seedcraft.session.edits.entries.map((e) => ({
+          own: e.own,
+          state: e.state as string,
+        })),
+      null,
+    )) as Entry[];
+  const settleDeadline = Date.now() + SETTLE_MS;
+  let list = await entries();
+  while (list.some((e) => !FINAL_STATES.has(e.state)) && Date.now() < settleDeadline) {
+    await sleep(1000);
+    list = await entries();
+  }
+  sampleRss();
+
+  // The seeder's claims: its address is in its log; its balance is what its claims paid.
+  const seederLine = readFileSync(path.join(world.stateDir, "logs", "seeder.log"), "utf8").match(
+    /seeder \S+ as (0x[0-9a-fA-F]{40})/,
+  );
+  const energy = deployment.contracts.EnergyToken;
+  const seederEnergy = seederLine
+    ? ((await chain.readContract({
+        address: energy.address,
+        abi: energy.abi,
+        functionName: "balanceOf",
+        args: [seederLine[1] as Hex],
+      })) as bigint)
+    : 0n;
+
+  const run = runFile(world) as RunFile;
+  const restarts = Object.fromEntries(
+    Object.entries(run.parts)
+      .filter(([, info]) => info.kind === "service")
+      .map(([part, info]) => [part, info.restarts ?? 0]),
+  );
+  // Growth per part: from its first sample past warm-up (and past its restart, if it restarted) to its last.
+  const growth: Record<string, number> = {};
+  const warmAt = run0 + WARM_AT * DURATION_MS;
+  const last = samples.at(-1);
+  for (const part of Object.keys(last?.rss ?? {})) {
+    const lastPid = last?.pids[part];
+    const first = samples.find((s) => s.at >= warmAt && s.pids[part] === lastPid && s.rss[part] !== undefined);
+    const start = first?.rss[part];
+    const end = last?.rss[part];
+    if (start !== undefined && end !== undefined && first !== last) growth[part] = round(((end - start) / start) * 100);
+  }
+  const counts: Record<string, number> = {};
+  for (const entry of list) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+  const finalCount = list.filter((e) => FINAL_STATES.has(e.state)).length;
+  const lags = lagSamples.map((s) => s.lag);
+  const result = {
+    indexer_lag_max_blocks: lags.length > 0 ? Math.max(...lags) : null,
+    stall_recovery_s:
+      stallAt !== undefined && stallRecoveredAt !== undefined ? round((stallRecoveredAt - stallAt) / 1000) : null,
+    edits_final_pct: list.length > 0 ? round((finalCount / list.length) * 100) : null,
+    edits_failed: counts.failed ?? 0,
+    seeder_energy_claimed: Number(seederEnergy) / 1e18,
+    rss_growth_pct: growth,
+    restarts,
+    killed: { part: KILLED, back_s: killAt && killRecoveredAt ? round((killRecoveredAt - killAt) / 1000) : null },
+    edits: {
+      listed: list.length,
+      own: list.filter((e) => e.own).length,
+      peers: list.filter((e) => !e.own).length,
+      states: counts,
+      made_by_chromium: editsMade,
+      no_free_cell: editsRefused,
+    },
+    stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
+    rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
+    lag_samples: lags.length,
+    page_errors: pageErrors.length,
+    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s after both recovered (chain head over HTTP vs /v1/status); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (or after its restart) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
+    machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  if (cli) await stopCliWorld(world, cli);
+  await proxy.close();
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // gone already
+  }
+}
