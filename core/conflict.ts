@@ -145,6 +145,24 @@ export class ChunkState {
   }
 
   /**
+   * Takes back a provisional op no anchor covers (its author gave up, or never anchored it in time): its
+   * level goes and the block refolds to what is below it. A tied op is left alone (it counts for nothing
+   * already). Returns whether the op was held, and whether the block changed.
+   */
+  retract(op: BlockOp): { held: boolean; changed: boolean } {
+    const key = hlcKey(op.hlc);
+    const levels = this.#registers.get(op.index);
+    if (key <= this.#watermarkKey || levels === undefined) return { held: false, changed: false };
+    const at = levels.findIndex(
+      (level) => level.key === key && level.tied === undefined && sameOp(level, op.author.toLowerCase(), op.block),
+    );
+    if (at < 0) return { held: false, changed: false };
+    levels.splice(at, 1);
+    if (levels.length === 0) this.#registers.delete(op.index);
+    return { held: true, changed: this.#refold(op.index, levels) };
+  }
+
+  /**
    * Forgets history that can no longer matter: below the latest untied level whose stamp is older
    * than `horizonMs` (no valid op can tie it any more: they are refused past the clock's skew bound).
    */

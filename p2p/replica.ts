@@ -9,7 +9,7 @@ import { blockType } from "../core/blocks.ts";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { type ApplyOutcome, ChunkState } from "../core/conflict.ts";
 import { SeedcraftError } from "../core/errors.ts";
-import { type Hlc, HlcError, HybridClock } from "../core/hlc.ts";
+import { type Hlc, HlcError, HybridClock, hlcKey } from "../core/hlc.ts";
 import { ChunkMerkle } from "../core/merkle.ts";
 import {
   type BlockOp,
@@ -56,6 +56,15 @@ const MAX_EXTRAPOLATE_MS = 2000;
 /** Signed ops kept per chunk for newcomers (the oldest go first); anchoring will make them final. */
 export const MAX_HISTORY_PER_CHUNK = 1024;
 
+/**
+ * A peer's op that no anchored snapshot covered this long after it reached us is rolled back here (its author
+ * gave up, left, or its anchor passed us by and the indexer says so: see `stale`). Our own edits end sooner:
+ * the anchor queue settles each within about a minute.
+ */
+export const PEER_OP_TTL_MS = 90_000;
+/** Retracted ops remembered (newest kept), so a neighbour's history replay does not bring one back. */
+const MAX_RETRACTED = 10_000;
+
 /** How an op reached us: live (judged on the way), or history a neighbour replays to a newcomer. */
 export type ReceiveOptions = { historical?: boolean };
 
@@ -72,6 +81,11 @@ export class WorldReplica {
   readonly #avatars = new Map<string, { position: Vec3; velocity: Vec3; atMs: number }>();
   readonly #history = new Map<bigint, SignedOp[]>();
   readonly #anchorListeners = new Set<(id: bigint, version: number, dropped: BlockOp[]) => void>();
+  readonly #retractListeners = new Set<(op: BlockOp, changed: boolean) => void>();
+  /** Per chunk, peers' applied ops no anchor covers yet, with when they reached us (our clock). */
+  readonly #provisional = new Map<bigint, Map<string, { op: BlockOp; atMs: number }>>();
+  /** Ops taken back, by `opKey`: refused if they come again. */
+  readonly #retracted = new Set<string>();
 
   constructor(options: ReplicaOptions) {
     this.domain = options.domain;
@@ -121,6 +135,7 @@ export class WorldReplica {
       held.merkle = undefined;
       held.state.takeDirtyLeaves();
     }
+    this.#settleProvisional(id, watermark);
     for (const listener of this.#anchorListeners) listener(id, version, dropped);
     return dropped;
   }
@@ -129,6 +144,45 @@ export class WorldReplica {
   onAnchored(listener: (id: bigint, version: number, dropped: BlockOp[]) => void): () => void {
     this.#anchorListeners.add(listener);
     return () => this.#anchorListeners.delete(listener);
+  }
+
+  /** Calls `listener` after every op taken back (`changed`: the block it wrote showed, and now does not). */
+  onRetracted(listener: (op: BlockOp, changed: boolean) => void): () => void {
+    this.#retractListeners.add(listener);
+    return () => this.#retractListeners.delete(listener);
+  }
+
+  /**
+   * Peers' ops applied here more than `ttlMs` ago that no anchored snapshot covers yet, oldest first: each
+   * must end, anchored (the caller may find a newer head on the indexer) or rolled back with `retract`.
+   */
+  stale(ttlMs = PEER_OP_TTL_MS): BlockOp[] {
+    const before = this.#now() - ttlMs;
+    const ops: { op: BlockOp; atMs: number }[] = [];
+    for (const held of this.#provisional.values())
+      for (const entry of held.values()) if (entry.atMs <= before) ops.push(entry);
+    return ops.sort((a, b) => a.atMs - b.atMs).map((entry) => entry.op);
+  }
+
+  /**
+   * Takes back a provisional op no anchor covers: ours that failed to anchor, or a peer's that stayed
+   * provisional past the bound. The block shows what is below it again, the op leaves the history
+   * newcomers get, and it is refused if it comes again. An op an anchor covers already is final: false.
+   */
+  retract(op: BlockOp): boolean {
+    const held = this.#chunks.get(op.chunk);
+    if (!held) return false;
+    const key = opKey(op);
+    const outcome = held.state.retract(op);
+    this.#provisional.get(op.chunk)?.delete(key);
+    if (!outcome.held) return false;
+    this.#retracted.add(key);
+    if (this.#retracted.size > MAX_RETRACTED) this.#retracted.delete(this.#retracted.values().next().value as string);
+    const log = this.#history.get(op.chunk);
+    const at = log?.findIndex((logged) => opKey(logged) === key) ?? -1;
+    if (log && at >= 0) log.splice(at, 1);
+    for (const listener of this.#retractListeners) listener(op, outcome.changed);
+    return true;
   }
 
   /** The Merkle root of the chunk's folded blocks. */
@@ -246,10 +300,14 @@ export class WorldReplica {
         const recent = context.nowMs - op.hlc.wallMs < MAX_EXTRAPOLATE_MS;
         const avatar = this.avatar(op.author);
         if (historical ? own && recent : own || avatar) checkReach(op, avatar);
+        if (this.#retracted.has(opKey(op)))
+          throw new SeedcraftError("RETRACTED", "The op was rolled back here: no anchor took it in time.");
         this.clock.check(op.hlc);
         if (!historical && !this.#rate.take(op.author, context.nowMs))
           throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");
-        verdicts.push(this.#fold(op));
+        const verdict = this.#fold(op);
+        verdicts.push(verdict);
+        if (verdict.status === "applied") this.#trackProvisional(op);
         this.clock.receive(op.hlc);
       } catch (error) {
         verdicts.push(rejected(op, error));
@@ -273,6 +331,24 @@ export class WorldReplica {
     return await this.#ledger.player(author);
   }
 
+  #trackProvisional(op: BlockOp): void {
+    let held = this.#provisional.get(op.chunk);
+    if (!held) {
+      held = new Map();
+      this.#provisional.set(op.chunk, held);
+    }
+    held.set(opKey(op), { op, atMs: this.#now() });
+  }
+
+  /** An anchored snapshot made every op at or below its watermark final: none of them is provisional now. */
+  #settleProvisional(id: bigint, watermark: Hlc): void {
+    const held = this.#provisional.get(id);
+    if (!held) return;
+    const covered = hlcKey(watermark);
+    for (const [key, { op }] of held) if (hlcKey(op.hlc) <= covered) held.delete(key);
+    if (held.size === 0) this.#provisional.delete(id);
+  }
+
   #fold(op: BlockOp): OpVerdict {
     const outcome: ApplyOutcome = this.#held(op.chunk).state.apply(op);
     if (outcome.status === "applied") return { op, status: "applied", changed: outcome.changed };
@@ -291,6 +367,11 @@ export class WorldReplica {
     }
     return held;
   }
+}
+
+/** One op's identity: its block, stamp, author and value. */
+function opKey(op: BlockOp): string {
+  return `${op.chunk}:${op.index}:${op.hlc.wallMs}:${op.hlc.logical}:${op.author.toLowerCase()}:${op.block}`;
 }
 
 function rejected(op: BlockOp, error: unknown): OpVerdict {

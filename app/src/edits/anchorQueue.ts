@@ -2,19 +2,21 @@
  * The anchor queue: the player's edits go to the ledger in batches. Every `batchDelayMs` the chunks holding
  * edits not yet anchored are snapshotted from the replica (the folded state: our edits and the peers' we
  * hold) and anchored in one `anchorBatch`, each on the version the replica builds on (compare-and-swap).
- * A lost race (StaleChunkVersion) rebases: the winner's snapshot is fetched and checked against the ledger,
- * our newer edits stay on top of it, and the batch goes again. An edit is accepted once the indexer serves
- * an anchored version that holds it.
+ * A lost race (StaleChunkVersion) rebases: the winner's snapshot is fetched and checked against the ledger
+ * (asked again with backoff while no peer has it yet, as during the join sync), our newer edits stay on top
+ * of it, and the batch goes again. An edit is accepted once the indexer serves an anchored version that
+ * holds it; one that cannot be anchored fails and is taken back from the replica, so no ghost stays drawn.
  */
 import createDebug from "debug";
 import type { Address, Hex } from "viem";
 import { decodeChunk, encodeChunk } from "../../../core/chunk.ts";
 import { compareHlc, type Hlc } from "../../../core/hlc.ts";
+import type { BlockOp } from "../../../core/op.ts";
 import { chunkTorrent } from "../../../core/torrent.ts";
 import type { ChunkSync } from "../../../p2p/chunk-sync.ts";
 import type { AnchoredHead, HeadSource } from "../../../p2p/heads.ts";
 import type { WorldReplica } from "../../../p2p/replica.ts";
-import type { EditList } from "./editList.ts";
+import { type EditList, isOpen } from "./editList.ts";
 import { toAnchorError } from "./errors.ts";
 import type { AnchorChain, AnchorUpdate } from "./ledger.ts";
 
@@ -35,6 +37,8 @@ export type AnchorQueueOptions = {
   confirmTimeoutMs?: number;
   /** How many lost races in a row a batch rebases before giving up. Default 4. */
   maxRebases?: number;
+  /** How long a batch's rebases wait for winners' snapshots (the join sync may still be looking for a peer). Default 45 s. */
+  rebaseWaitMs?: number;
   /** At most this many chunks in one transaction (the contract takes up to 256). Default 64. */
   maxBatch?: number;
 };
@@ -105,6 +109,8 @@ export class AnchorQueue {
   async #flush(): Promise<void> {
     const { edits, replica, chain } = this.#options;
     const maxRebases = this.#options.maxRebases ?? 4;
+    // One wait for every rebase of this flush: an edit ends within about a minute, whatever the races.
+    const rebaseDeadline = performance.now() + (this.#options.rebaseWaitMs ?? 45_000);
     for (let attempt = 0; !this.#destroyed; attempt++) {
       const chunkIds = [...this.#pending.keys()].slice(0, this.#options.maxBatch ?? 64);
       if (chunkIds.length === 0) return;
@@ -163,7 +169,7 @@ export class AnchorQueue {
           this.stats.rebases++;
           const { chunkId, actual } = failure.stale;
           edits.update(this.#ids(chunkId), { note: `lost a race to v${actual}: rebasing` });
-          const rebased = await this.#rebase(chunkId, actual);
+          const rebased = await this.#rebase(chunkId, actual, rebaseDeadline);
           if (!rebased) {
             this.#fail(chunkId, `lost a race to v${actual}, and its snapshot could not be fetched`);
           }
@@ -190,25 +196,39 @@ export class AnchorQueue {
       .catch((error: Error) => debug("could not seed chunk %s v%d: %s", head.chunkId, head.version, error.message));
   }
 
-  /** The ledger moved past our version: load the winner's snapshot (checked against the ledger's hash). */
-  async #rebase(chunkId: bigint, version: number): Promise<boolean> {
-    const { heads, sync } = this.#options;
+  /**
+   * The ledger moved past our version: load the winner's snapshot (checked against the ledger's hash). No
+   * peer may hold it yet (we are still joining, or the winner has not seeded it): ask again with backoff,
+   * and stop as soon as the chunk is at `version`, whoever brought it (the join sync, a peer's announce).
+   */
+  async #rebase(chunkId: bigint, version: number, deadline: number): Promise<boolean> {
+    const { heads, sync, replica } = this.#options;
     if (!sync) return false;
-    const deadline = performance.now() + 10_000;
-    while (performance.now() < deadline && !this.#destroyed) {
-      const head = await heads.head(chunkId).catch(() => undefined);
-      if (head && head.version >= version) {
-        try {
-          await sync.load(head);
-          return true;
-        } catch (error) {
-          debug("rebase of chunk %s on v%d: %s", chunkId, head.version, (error as Error).message);
-          return false;
-        }
+    let loading = false;
+    let retryAt = 0;
+    let backoffMs = 250;
+    const load = async () => {
+      const head = await heads.head(chunkId);
+      if (!head || head.version < version) throw new Error(`the indexer serves v${head?.version ?? 0} so far`);
+      await sync.load(head);
+    };
+    while (!this.#destroyed && performance.now() < deadline) {
+      if (replica.version(chunkId) >= version) return true;
+      if (!loading && performance.now() >= retryAt) {
+        loading = true;
+        void load()
+          .catch((error: Error) => {
+            debug("rebase of chunk %s on v%d: %s (again in %d ms)", chunkId, version, error.message, backoffMs);
+            retryAt = performance.now() + backoffMs;
+            backoffMs = Math.min(backoffMs * 2, 5_000);
+          })
+          .finally(() => {
+            loading = false;
+          });
       }
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return false;
+    return replica.version(chunkId) >= version;
   }
 
   /**
@@ -229,13 +249,10 @@ export class AnchorQueue {
         left.push(waiting);
         continue;
       }
-      if (droppedStamps.has(`${waiting.hlc.wallMs}:${waiting.hlc.logical}`))
-        this.#options.edits.update(waiting.editId, {
-          state: "rolledBack",
-          reason: `v${version}, anchored by another player first, does not hold it`,
-          note: undefined,
-        });
-      else
+      const entry = this.#options.edits.entries.find((e) => e.id === waiting.editId);
+      if (droppedStamps.has(`${waiting.hlc.wallMs}:${waiting.hlc.logical}`)) {
+        if (entry) this.#options.edits.update(waiting.editId, this.#options.edits.lost(entry, version, watermark));
+      } else
         this.#options.edits.update(waiting.editId, {
           state: "anchored",
           version: BigInt(version),
@@ -249,7 +266,7 @@ export class AnchorQueue {
   #standing(ids: readonly number[]): number[] {
     const wanted = new Set(ids);
     return this.#options.edits.entries
-      .filter((entry) => wanted.has(entry.id) && (entry.state === "provisional" || entry.state === "anchoring"))
+      .filter((entry) => wanted.has(entry.id) && isOpen(entry.state))
       .map((entry) => entry.id);
   }
 
@@ -262,9 +279,22 @@ export class AnchorQueue {
     return (this.#pending.get(chunkId) ?? []).map((w) => w.editId);
   }
 
+  /** The chunk's waiting edits will not be anchored: they fail, and leave the replica (the block shows what stands). */
   #fail(chunkId: bigint, reason: string): void {
-    this.#options.edits.update(this.#ids(chunkId), { state: "failed", reason, note: undefined });
+    const { edits, replica, author } = this.#options;
+    const waiting = this.#pending.get(chunkId) ?? [];
     this.#pending.delete(chunkId);
+    edits.update(
+      waiting.map((w) => w.editId),
+      { state: "failed", reason, note: undefined },
+    );
+    const wanted = new Map(waiting.map((w) => [w.editId, w.hlc]));
+    for (const entry of edits.entries) {
+      const hlc = wanted.get(entry.id);
+      if (!hlc) continue;
+      const op: BlockOp = { chunk: chunkId, index: entry.index, block: entry.block, hlc, author };
+      replica.retract(op);
+    }
   }
 
   /** Polls the indexer until it serves `head.version` (or later) with our hash, within the timeout. */

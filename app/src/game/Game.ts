@@ -13,11 +13,13 @@ import type { BlockOp } from "../../../core/op.ts";
 import type { Position } from "../../../core/proximity.ts";
 import { EYE_HEIGHT, opPosition, REACH_BLOCKS } from "../../../core/rules.ts";
 import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import type { HeadSource } from "../../../p2p/heads.ts";
 import type { MeshPeer } from "../../../p2p/mesh.ts";
 import type { WorldPeer } from "../../../p2p/peer.ts";
 import type { SoundBank } from "../assets/sounds.ts";
 import type { AnchorQueue } from "../edits/anchorQueue.ts";
-import type { EditEntry, EditList, EditState } from "../edits/editList.ts";
+import { type EditEntry, type EditList, type EditState, isOpen } from "../edits/editList.ts";
+import { PeerEditExpiry } from "../edits/peerEdits.ts";
 import { createStore, type Store } from "../store.ts";
 import type { Vec3 } from "../world/picking.ts";
 import type { OutlineState, World } from "../world/World.ts";
@@ -43,6 +45,8 @@ export type GameOptions = {
   locked: (block: number) => boolean;
   /** Effects for edits, ours and peers' (quieter farther away). */
   sounds?: SoundBank;
+  /** The anchored heads, for peers' edits that stay provisional too long (their anchor may have passed us by). */
+  heads: HeadSource;
 };
 
 /** A remote op rendered: when (performance.timeOrigin-based ms), for the edit-to-render figure. */
@@ -54,10 +58,14 @@ const OUTLINED: Record<EditState, OutlineState | undefined> = {
   provisional: "provisional",
   anchoring: "anchoring",
   anchored: undefined,
+  // The later edit that replaced it has an outline of its own.
+  overwritten: undefined,
   bounced: "failed",
-  rolledBack: "failed",
+  "rolled-back": "failed",
   failed: "failed",
 };
+/** A failed edit's outline shows this long: the block itself already shows what stands. */
+const FAILED_OUTLINE_MS = 5_000;
 
 export class Game {
   readonly world: World;
@@ -74,6 +82,7 @@ export class Game {
   readonly #roundTrips = new Map<string, number>();
   readonly #outlines = new Map<string, { position: Vec3; state: OutlineState }>();
   #peersTimer: ReturnType<typeof setInterval>;
+  readonly #expiry: PeerEditExpiry;
   #lastMoveAt = 0;
 
   constructor(options: GameOptions) {
@@ -101,8 +110,13 @@ export class Game {
         this.#showChunk(id);
         this.#settlePeerEdits(id, version, dropped);
       }),
+      replica.onRetracted((op) => this.#retracted(op)),
     );
-    this.#peersTimer = setInterval(() => this.#refreshPeers(), 1000);
+    this.#expiry = new PeerEditExpiry({ replica, heads: options.heads, sync: options.peer.sync });
+    this.#peersTimer = setInterval(() => {
+      this.#refreshPeers();
+      this.#syncOutlines();
+    }, 1000);
     options.world.onChunkLoaded = (cx, cy, cz) => this.chunkLoaded(cx, cy, cz);
     options.world.onFrame = (dt, now) => this.#frame(dt, now);
     // Chunks loaded before we joined may already hold what the replica knows better.
@@ -194,6 +208,7 @@ export class Game {
 
   destroy(): void {
     clearInterval(this.#peersTimer);
+    this.#expiry.destroy();
     this.world.onChunkLoaded = undefined;
     this.world.onFrame = undefined;
     for (const stop of this.#unsubscribe) stop();
@@ -271,7 +286,7 @@ export class Game {
   #bounced(ops: readonly BlockOp[], reason: string): void {
     for (const op of ops) {
       const entry = this.#entryOf(op);
-      if (entry && (entry.state === "provisional" || entry.state === "anchoring")) {
+      if (entry && isOpen(entry.state)) {
         this.edits.update(entry.id, { state: "bounced", reason: bounceReason(reason), note: undefined });
         if (entry.own) this.queue.drop(entry.id);
       }
@@ -298,18 +313,34 @@ export class Game {
       const lost = dropped.some((op) => op.index === entry.index && compareHlc(op.hlc, entry.hlc as never) === 0);
       this.edits.update(
         entry.id,
-        lost
-          ? { state: "rolledBack", reason: `anchored v${version} does not hold it` }
-          : { state: "anchored", version: BigInt(version) },
+        lost ? this.edits.lost(entry, version, watermark) : { state: "anchored", version: BigInt(version) },
       );
     }
+  }
+
+  /** An op left the replica (it was never anchored): the block shows what stands, and a peer's edit ends. */
+  #retracted(op: BlockOp): void {
+    this.#showBlock(op.chunk, op.index);
+    const entry = this.#entryOf(op);
+    if (entry && !entry.own && isOpen(entry.state))
+      this.edits.update(entry.id, {
+        state: "rolled-back",
+        reason: "rolled back: no anchor took it in time",
+        note: undefined,
+      });
   }
 
   /** One outline per block, showing its newest edit's state; accepted blocks lose theirs. */
   #syncOutlines(): void {
     const wanted = new Map<string, { position: Vec3; state: OutlineState | undefined }>();
-    for (const entry of this.edits.entries)
-      wanted.set(entry.position.join(","), { position: entry.position, state: OUTLINED[entry.state] });
+    const now = performance.now();
+    for (const entry of this.edits.entries) {
+      const faded = entry.endedAt !== undefined && now - entry.endedAt > FAILED_OUTLINE_MS;
+      wanted.set(entry.position.join(","), {
+        position: entry.position,
+        state: faded ? undefined : OUTLINED[entry.state],
+      });
+    }
     for (const [key, outline] of this.#outlines)
       if (!wanted.get(key)?.state) {
         this.world.setOutline(outline.position, undefined);

@@ -1,5 +1,5 @@
 import { BLOCKS } from "../../../core/blocks.ts";
-import type { EditEntry, EditList } from "../edits/editList.ts";
+import { EDIT_STATE_LABELS, type EditEntry, type EditList, type EditState } from "../edits/editList.ts";
 import { useStoreThrottled } from "../store.ts";
 
 const SHOWN = 12;
@@ -11,7 +11,12 @@ function describe(entry: EditEntry): string {
 }
 
 /** States that end with a reason worth reading. */
-const EXPLAINED = new Set(["failed", "bounced", "rolledBack"]);
+const EXPLAINED = new Set<EditState>(["failed", "bounced", "overwritten", "rolled-back"]);
+
+/** The pill's colour: an edit that ended without being anchored here reads like a bounce. */
+function pillOf(state: EditState): string {
+  return state === "overwritten" || state === "rolled-back" ? "bounced" : state;
+}
 
 /** The newest edits first, ours and our peers', each with its chunk, anchored version and state. */
 export function EditListPanel({ edits }: { edits: EditList }) {
@@ -38,7 +43,7 @@ export function EditListPanel({ edits }: { edits: EditList }) {
           >
             <div className="edit-head">
               <span>{describe(entry)}</span>
-              <span className={`pill pill-${entry.state}`}>{entry.state}</span>
+              <span className={`pill pill-${pillOf(entry.state)}`}>{EDIT_STATE_LABELS[entry.state]}</span>
             </div>
             <div className="edit-meta muted">
               ({entry.position.join(", ")}) · chunk {entry.chunk.cx},{entry.chunk.cy},{entry.chunk.cz}
