@@ -26,7 +26,7 @@ import { limitsStore, type PlayerLimits, torrentLimitsOf } from "./net/limits.ts
 import { createStore, type Store } from "./store.ts";
 import { VoiceChat } from "./voice/VoiceChat.ts";
 import { createWalletConfig, worldChain } from "./wallet/config.ts";
-import { ensureSession, type SessionStep } from "./wallet/sessionKey.ts";
+import { ensureSession, SessionError, type SessionStep } from "./wallet/sessionKey.ts";
 import { World } from "./world/World.ts";
 
 /** The hotbar: every block a player places (premium ones locked until unlocked with energy). */
@@ -36,6 +36,8 @@ export const HOTBAR: readonly number[] = BLOCKS.filter((b) => b.id !== BLOCK_IDS
 
 export type JoinState =
   | { step: "idle" }
+  /** A wallet is connected, but joining needs a transaction: it waits for the player's click on Join. */
+  | { step: "confirm" }
   | { step: SessionStep | "joining" | "linking"; note?: string }
   | { step: "joined"; peerId: string }
   | { step: "failed"; error: string; details?: string };
@@ -67,8 +69,11 @@ export type Session = {
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
   spawn: Position;
-  /** Joins the world as `wallet` (a session key authorized in one wallet step), once. */
-  start(wallet: Address, name: string): Promise<void>;
+  /**
+   * Joins the world as `wallet` (a session key authorized in one wallet step), once. Without `ask` (no click of
+   * the player's), only a tab whose session key is still authorized joins; the others wait in "confirm".
+   */
+  start(wallet: Address, name: string, ask?: boolean): Promise<void>;
 };
 
 const BLOCKED_KEY = "seedcraft:voice-blocked";
@@ -134,9 +139,13 @@ export function createSession(config: AppConfig): Session {
     assets: new AssetPacks(),
     voice: createStore<VoiceChat | undefined>(undefined),
     spawn,
-    start: (wallet, name) => {
-      started ??= join(wallet, name).catch((error: unknown) => {
+    start: (wallet, name, ask = false) => {
+      started ??= join(wallet, name, ask).catch((error: unknown) => {
         started = undefined;
+        if (error instanceof SessionError && error.code === "SESSION_NEEDS_CLICK") {
+          session.join.set({ step: "confirm" });
+          return;
+        }
         const details = error instanceof SeedcraftError ? error.details : undefined;
         session.join.set({ step: "failed", error: error instanceof Error ? error.message : String(error), details });
       });
@@ -145,8 +154,8 @@ export function createSession(config: AppConfig): Session {
   };
   let started: Promise<void> | undefined;
 
-  async function join(wallet: Address, name: string): Promise<void> {
-    const player = await ensureSession(wagmi, config, chain, wallet, (step) => session.join.set({ step }));
+  async function join(wallet: Address, name: string, ask: boolean): Promise<void> {
+    const player = await ensureSession(wagmi, config, chain, wallet, (step) => session.join.set({ step }), ask);
     session.join.set({ step: "joining" });
     const { peer, cache, receipts } = await joinWorld({
       config,
@@ -158,15 +167,25 @@ export function createSession(config: AppConfig): Session {
       limits: torrentLimitsOf(session.limits.get()),
       onSyncProgress: (progress) => session.sync.set(progress),
     });
+    const heads = new IndexerHeads(config.indexerUrl);
     const queue = new AnchorQueue({
       replica: peer.replica,
       chain: sessionAnchorChain(deployment, worldChain(config), player.key),
-      heads: new IndexerHeads(config.indexerUrl),
+      heads,
       sync: peer.sync,
       edits,
       author: wallet,
     });
-    const game = new Game({ world, peer, edits, queue, wallet, locked: session.locked, sounds: session.sounds });
+    const game = new Game({
+      world,
+      peer,
+      edits,
+      queue,
+      wallet,
+      heads,
+      locked: session.locked,
+      sounds: session.sounds,
+    });
     session.game.set(game);
     session.seeding.set({ store: receipts, cache, wallet });
     void session.assets.load({ config, chain, peer, world, sounds: session.sounds });

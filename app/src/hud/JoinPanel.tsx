@@ -2,9 +2,11 @@ import { useEffect } from "react";
 import { useConnection } from "wagmi";
 import type { JoinState, Session } from "../session.ts";
 import { useStore } from "../store.ts";
+import { joinAsked } from "../wallet/consent.ts";
 
 const STEPS: Record<string, { label: string; at: number }> = {
   idle: { label: "Connect a wallet to join", at: 0 },
+  confirm: { label: "Join: your wallet asks once, to authorize this tab's session key", at: 0.05 },
   checking: { label: "Checking the session key", at: 0.1 },
   authorizing: { label: "Authorize the session key in your wallet (once)", at: 0.25 },
   funding: { label: "Funding the session key's gas", at: 0.45 },
@@ -18,15 +20,20 @@ export function playerName(wallet: string): string {
   return stored && /^[\w .-]{1,24}$/.test(stored) ? stored : `player-${wallet.slice(2, 6).toLowerCase()}`;
 }
 
-/** Joins as soon as a wallet is connected to the world's chain, and shows how far joining got. */
+/**
+ * Joins once a wallet is connected to the world's chain: at once if the player clicked to connect (or this
+ * tab's session key is still authorized, which asks the wallet nothing), else on a click of Join. Shows how
+ * far joining got.
+ */
 export function JoinPanel({ session }: { session: Session }) {
   const connection = useConnection();
   const state: JoinState = useStore(session.join);
+  const asked = useStore(joinAsked);
   const chainId = session.config.deployment.chainId;
   const ready = connection.status === "connected" && connection.chainId === chainId && connection.address;
   useEffect(() => {
-    if (ready && connection.address) void session.start(connection.address, playerName(connection.address));
-  }, [ready, connection.address, session]);
+    if (ready && connection.address) void session.start(connection.address, playerName(connection.address), asked);
+  }, [ready, connection.address, session, asked]);
 
   const step = STEPS[state.step];
   return (
@@ -47,6 +54,11 @@ export function JoinPanel({ session }: { session: Session }) {
           <p className="muted">{step.label}</p>
         </>
       )}
+      {state.step === "confirm" && connection.address && (
+        <button type="button" data-testid="join-button" onClick={() => joinAsked.set(true)}>
+          Join as {playerName(connection.address)}
+        </button>
+      )}
       {state.step === "failed" && (
         <div className="error" data-testid="join-error">
           <p>{state.error}</p>
@@ -55,7 +67,7 @@ export function JoinPanel({ session }: { session: Session }) {
             <button
               type="button"
               onClick={() =>
-                connection.address && void session.start(connection.address, playerName(connection.address))
+                connection.address && void session.start(connection.address, playerName(connection.address), true)
               }
             >
               Try again

@@ -1,4 +1,5 @@
-import { useConnect, useConnection, useConnectors, useDisconnect, useSwitchChain } from "wagmi";
+import { type Connector, useConnect, useConnection, useConnectors, useDisconnect, useSwitchChain } from "wagmi";
+import { joinAsked } from "../wallet/consent.ts";
 
 function describeError(error: Error): string {
   if (error.name === "ProviderNotFoundError")
@@ -23,6 +24,11 @@ export function WalletPanel({ chainId }: { chainId: number }) {
   const injectedConnector =
     announced.length === 0 ? connectors.find((connector) => connector.id === "injected") : undefined;
   const wrongChain = connection.status === "connected" && connection.chainId !== chainId;
+  // A click on a connect button is the player asking to join: the join may then ask the wallet once.
+  const connectAndJoin = (connector: Connector) => {
+    joinAsked.set(true);
+    connect.mutate({ connector, chainId });
+  };
   const error = connect.error ?? switchChain.error;
 
   return (
@@ -46,7 +52,13 @@ export function WalletPanel({ chainId }: { chainId: number }) {
         <span className="label">Chain</span>
         <code data-testid="chain-id">{connection.chainId ?? chainId}</code>
         {wrongChain && (
-          <button type="button" onClick={() => switchChain.mutate({ chainId })}>
+          <button
+            type="button"
+            onClick={() => {
+              joinAsked.set(true);
+              switchChain.mutate({ chainId });
+            }}
+          >
             Switch to {chainId}
           </button>
         )}
@@ -62,7 +74,7 @@ export function WalletPanel({ chainId }: { chainId: number }) {
               type="button"
               data-testid="connect-dev-account"
               disabled={connect.isPending}
-              onClick={() => connect.mutate({ connector: devConnector, chainId })}
+              onClick={() => connectAndJoin(devConnector)}
             >
               Play with a dev account
             </button>
@@ -73,7 +85,7 @@ export function WalletPanel({ chainId }: { chainId: number }) {
               type="button"
               data-testid={`connect-${connector.id}`}
               disabled={connect.isPending}
-              onClick={() => connect.mutate({ connector, chainId })}
+              onClick={() => connectAndJoin(connector)}
             >
               {connector.icon && <img src={connector.icon} alt="" width={12} height={12} />} {connector.name}
             </button>
@@ -83,7 +95,7 @@ export function WalletPanel({ chainId }: { chainId: number }) {
               type="button"
               data-testid="connect-injected"
               disabled={connect.isPending}
-              onClick={() => connect.mutate({ connector: injectedConnector, chainId })}
+              onClick={() => connectAndJoin(injectedConnector)}
             >
               Browser wallet
             </button>

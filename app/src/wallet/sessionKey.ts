@@ -16,7 +16,11 @@ import type { AppConfig } from "../config.ts";
 import { HARDHAT_CHAIN_ID } from "./devAccount.ts";
 
 export class SessionError extends SeedcraftError {
-  constructor(code: "SESSION_REFUSED" | "SESSION_NOT_INDEXED" | "SESSION_FUNDING", message: string, details?: string) {
+  constructor(
+    code: "SESSION_REFUSED" | "SESSION_NOT_INDEXED" | "SESSION_FUNDING" | "SESSION_NEEDS_CLICK",
+    message: string,
+    details?: string,
+  ) {
     super(code, message, details);
     this.name = "SessionError";
   }
@@ -47,8 +51,9 @@ export type SessionStep = "checking" | "authorizing" | "funding" | "indexing" | 
 
 /**
  * This tab's session key for `wallet`, authorized and funded: reused while it has time left, else
- * authorized anew (one wallet confirmation). Resolves once the indexer shows it, since peers check hellos
- * against the indexer.
+ * authorized anew (one wallet confirmation), only if `ask` (the player clicked): otherwise it rejects with
+ * SESSION_NEEDS_CLICK before the wallet is asked anything. Resolves once the indexer shows it, since peers
+ * check hellos against the indexer.
  */
 export async function ensureSession(
   wagmi: Config,
@@ -56,6 +61,7 @@ export async function ensureSession(
   chain: PublicClient,
   wallet: Address,
   onStep: (step: SessionStep) => void = () => {},
+  ask = true,
 ): Promise<PlayerSession> {
   const { deployment, indexerUrl } = config;
   const registry = deployment.contracts.SessionRegistry;
@@ -73,6 +79,12 @@ export async function ensureSession(
   const block = await chain.getBlock();
   let expiresAt = current;
   if (owner.toLowerCase() !== wallet.toLowerCase() || current < block.timestamp + BigInt(MIN_LEFT_S)) {
+    if (!ask)
+      throw new SessionError(
+        "SESSION_NEEDS_CLICK",
+        "Joining asks your wallet to authorize a session key: click Join.",
+        "A wallet that reconnected by itself is never asked for a transaction without a click.",
+      );
     onStep("authorizing");
     // Chain time, not the tab's clock: a local chain's time may have been moved ahead.
     expiresAt = block.timestamp + BigInt(LIFETIME_S);
