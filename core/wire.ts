@@ -6,6 +6,7 @@
  * Addresses and hashes decode to lowercase 0x-hex.
  */
 import type { Address, Hex } from "viem";
+import { CHAT_HISTORY_LINES, type ChatLine } from "./chat.ts";
 import { MAX_CHUNK_ID } from "./chunk.ts";
 import { SeedcraftError } from "./errors.ts";
 import type { BlockOp, SignedOp, SignedOpBatch } from "./op.ts";
@@ -86,7 +87,13 @@ export type ChunkMetaMessage = {
   infoHash: Hex;
   watermark: { wallMs: number; logical: number };
 };
-export type ChatMessage = { type: "chat"; seq: number; text: string };
+/**
+ * A chat line to a linked peer. Signed lines (`atMs` and `signature` both, see core/chat.ts) may be replayed
+ * to newcomers; an unsigned one is shown live only.
+ */
+export type ChatMessage = { type: "chat"; seq: number; text: string; atMs?: number; signature?: Hex };
+/** The last signed chat lines a neighbour heard, oldest first, for a peer that just linked with it. */
+export type ChatHistoryMessage = { type: "chatHistory"; lines: ChatLine[] };
 export type BounceMessage = {
   type: "bounce";
   op: Pick<BlockOp, "chunk" | "index" | "hlc" | "author">;
@@ -117,6 +124,7 @@ export type WireMessage =
   | OpBatchMessage
   | ChunkMetaMessage
   | ChatMessage
+  | ChatHistoryMessage
   | BounceMessage
   | SignalMessage
   | PeersMessage
@@ -136,6 +144,7 @@ const TYPE_CODES = {
   signal: 9,
   peers: 10,
   media: 11,
+  chatHistory: 12,
 } as const satisfies Record<WireMessage["type"], number>;
 
 const CLASSES: Record<WireMessage["type"], MessageClass> = {
@@ -146,6 +155,7 @@ const CLASSES: Record<WireMessage["type"], MessageClass> = {
   opBatch: "edit",
   chunkMeta: "edit",
   chat: "chat",
+  chatHistory: "chat",
   bounce: "edit",
   signal: "control",
   peers: "control",
@@ -361,6 +371,42 @@ function readOpCore(reader: Reader): BlockOp {
   return { chunk, index, block, hlc: { wallMs, logical }, author };
 }
 
+function chatLineSize(line: ChatLine): number {
+  return (
+    ADDRESS_BYTES * 2 + 1 + utf8.encode(line.name).length + 4 + 6 + 2 + utf8.encode(line.text).length + SIGNATURE_BYTES
+  );
+}
+
+function writeChatLine(writer: Writer, line: ChatLine): void {
+  const name = encodeText(line.name, MAX_NAME_BYTES, "chat name");
+  const text = encodeText(line.text, MAX_CHAT_BYTES, "chat text");
+  checkRange("seq", line.seq, 0, 0xffff_ffff);
+  checkRange("chat time", line.atMs, 0, 2 ** 48 - 1);
+  writer.hex(line.wallet, ADDRESS_BYTES);
+  writer.hex(line.sessionKey, ADDRESS_BYTES);
+  writer.u8(name.length);
+  writer.raw(name);
+  writer.u32(line.seq);
+  writer.u48(line.atMs);
+  writer.u16(text.length);
+  writer.raw(text);
+  writer.hex(line.signature, SIGNATURE_BYTES);
+}
+
+function readChatLine(reader: Reader): ChatLine {
+  const wallet = reader.hex(ADDRESS_BYTES, "chat wallet");
+  const sessionKey = reader.hex(ADDRESS_BYTES, "chat session key");
+  const nameLength = reader.u8("chat name length");
+  if (nameLength > MAX_NAME_BYTES) throw new WireError("WIRE_TOO_LARGE", `chat name is ${nameLength} bytes`);
+  const name = reader.text(nameLength, "chat name");
+  const seq = reader.u32("chat seq");
+  const atMs = reader.u48("chat time");
+  const length = reader.u16("chat length");
+  if (length > MAX_CHAT_BYTES) throw new WireError("WIRE_TOO_LARGE", `chat text is ${length} bytes`);
+  const text = reader.text(length, "chat text");
+  return { wallet, sessionKey, name, seq, atMs, text, signature: reader.hex(SIGNATURE_BYTES, "chat signature") };
+}
+
 const MEDIA_KINDS: readonly MediaSignalKind[] = ["offer", "answer", "candidate", "bye"];
 
 const MOVE_POSITION = 1;
@@ -383,7 +429,11 @@ export function encodedSize(message: WireMessage): number {
     case "chunkMeta":
       return 2 + CHUNK_BYTES + 8 + 32 + 20 + 6 + 2;
     case "chat":
-      return 2 + 4 + 2 + utf8.encode(message.text).length;
+      return (
+        2 + 4 + 2 + utf8.encode(message.text).length + 1 + (message.signature === undefined ? 0 : 6 + SIGNATURE_BYTES)
+      );
+    case "chatHistory":
+      return 2 + 1 + message.lines.reduce((sum, line) => sum + chatLineSize(line), 0);
     case "bounce":
       return 2 + CHUNK_BYTES + 2 + 6 + 2 + ADDRESS_BYTES + 1 + 1 + utf8.encode(message.text).length;
     case "signal":
@@ -479,8 +529,21 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       writer.u32(message.seq);
       writer.u16(text.length);
       writer.raw(text);
+      if ((message.atMs === undefined) !== (message.signature === undefined))
+        throw new WireError("WIRE_FIELD", "a signed chat line carries both its time and its signature");
+      writer.u8(message.signature === undefined ? 0 : 1);
+      if (message.atMs !== undefined && message.signature !== undefined) {
+        checkRange("chat time", message.atMs, 0, 2 ** 48 - 1);
+        writer.u48(message.atMs);
+        writer.hex(message.signature, SIGNATURE_BYTES);
+      }
       break;
     }
+    case "chatHistory":
+      checkRange("chat history lines", message.lines.length, 0, CHAT_HISTORY_LINES);
+      writer.u8(message.lines.length);
+      for (const line of message.lines) writeChatLine(writer, line);
+      break;
     case "bounce": {
       const text = encodeText(message.text, MAX_BOUNCE_TEXT_BYTES, "bounce text");
       checkOpCore(message.op);
@@ -606,7 +669,19 @@ function decodeBody(reader: Reader, code: number): WireMessage {
       const seq = reader.u32("seq");
       const length = reader.u16("chat length");
       if (length > MAX_CHAT_BYTES) throw new WireError("WIRE_TOO_LARGE", `chat text is ${length} bytes`);
-      return { type: "chat", seq, text: reader.text(length, "chat text") };
+      const text = reader.text(length, "chat text");
+      const signed = reader.u8("chat signed flag");
+      if (signed > 1) throw new WireError("WIRE_FIELD", `chat signed flag ${signed}`);
+      if (signed === 0) return { type: "chat", seq, text };
+      const atMs = reader.u48("chat time");
+      return { type: "chat", seq, text, atMs, signature: reader.hex(SIGNATURE_BYTES, "chat signature") };
+    }
+    case TYPE_CODES.chatHistory: {
+      const count = reader.u8("chat history lines");
+      if (count > CHAT_HISTORY_LINES) throw new WireError("WIRE_TOO_LARGE", `${count} chat history lines`);
+      const lines: ChatLine[] = [];
+      for (let i = 0; i < count; i++) lines.push(readChatLine(reader));
+      return { type: "chatHistory", lines };
     }
     case TYPE_CODES.bounce: {
       const chunk = reader.u96("chunk");

@@ -6,6 +6,9 @@
  *   and the ledger says its session key serves its wallet, nothing else it sends is read.
  * - Movement goes on the lossy channel as deltas (only the fields that changed), at a rate that falls
  *   with distance (core/proximity.ts). Block ops, chat and interactions go on the reliable channel.
+ * - Chat lines are signed by their author's session key. Each peer keeps the last few it heard and replays
+ *   them to a peer that links with it, so a newcomer sees the conversation it walked into; it checks each
+ *   replayed line's signature, and the ledger for its session key, as it would a hello.
  * - Block ops pass the replica (signature, session, rules, clock bound, conflict fold) before they are
  *   applied or forwarded. An applied op goes on to the peers whose area of interest holds its chunk,
  *   nearest first, except the one it came from, while its hop count lasts; its signature is its id,
@@ -15,11 +18,14 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type Address, bytesToHex, type Hex } from "viem";
+import { CHAT_HISTORY_LINES, type ChatLine, chatSignedBySessionKey, signChatLine } from "../core/chat.ts";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import type { BlockOp, SignedOp } from "../core/op.ts";
 import { distance, inAreaOfInterest, type Position, priorityOrder, RateGate } from "../core/proximity.ts";
 import {
+  type ChatHistoryMessage,
+  type ChatMessage,
   type ChunkMetaMessage,
   DEFAULT_OP_TTL,
   decodeMessage,
@@ -93,6 +99,9 @@ export type MeshPeer = {
   movedAtMs: number;
 };
 
+/** Who said a chat line: a linked peer, or the author a replayed line names. */
+export type ChatAuthor = Pick<MeshPeer, "wallet" | "sessionKey" | "name">;
+
 type Conn = {
   link: Link;
   peer: MeshPeer | undefined;
@@ -118,7 +127,11 @@ export type MeshEvents = {
   /** An op was judged (ours or a peer's); `from` is undefined for our own edits. */
   op: (verdict: OpVerdict, from: MeshPeer | undefined) => void;
   move: (peer: MeshPeer, message: MoveMessage) => void;
-  chat: (peer: MeshPeer, text: string) => void;
+  /**
+   * A chat line: from a linked peer (`line.history` false), or replayed by one from before we linked
+   * (`from` is then its author as the line names it, signed; oldest first).
+   */
+  chat: (from: ChatAuthor, text: string, line: { atMs: number; history: boolean }) => void;
   signal: (message: SignalMessage, via: MeshPeer) => void;
   /** A linked peer's signal for a media (voice/video) connection with us. */
   media: (peer: MeshPeer, message: MediaMessage) => void;
@@ -155,6 +168,12 @@ const MEDIA_BURST = 4;
 const HISTORY_MAX_OPS = 4096;
 const HISTORY_SLICE = 200;
 const HISTORY_SLICE_MS = 500;
+/** Replayed chat lines from further back than this are old news: dropped. */
+const CHAT_HISTORY_MAX_AGE_MS = 60 * 60_000;
+/** A line stamped this far in the future (clocks drift a little, not this much) is refused. */
+const CHAT_MAX_AHEAD_MS = 60_000;
+/** Signatures of chat lines already shown (a newcomer hears the same history from each neighbour). */
+const CHAT_SEEN_MAX = 512;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
 const ALWAYS_WRONG = new Set([
@@ -202,6 +221,9 @@ export class Mesh {
   #movedAtMs = 0;
   #peersTimer: ReturnType<typeof setTimeout> | undefined;
   #chatSeq = 0;
+  /** The last signed chat lines heard or said, oldest first (what a newcomer is sent). */
+  #chatLines: ChatLine[] = [];
+  readonly #chatSeen = new Set<string>();
   /** Messages received and sent over every link (for the figures). */
   received = 0;
   sent = 0;
@@ -362,10 +384,35 @@ export class Mesh {
     return result;
   }
 
-  chat(text: string): void {
+  /**
+   * Says a chat line to every linked peer, signed so that they can replay it to newcomers. Throws WireError
+   * (and sends nothing) when the text is too long; resolves once it is sent.
+   */
+  chat(text: string): Promise<void> {
+    encodeMessage({ type: "chat", seq: 0, text });
+    return this.#sayChat(text);
+  }
+
+  async #sayChat(text: string): Promise<void> {
     this.#chatSeq = (this.#chatSeq + 1) >>> 0;
-    const bytes = encodeMessage({ type: "chat", seq: this.#chatSeq, text });
+    const line = await signChatLine(
+      {
+        wallet: this.identity.wallet.toLowerCase() as Address,
+        name: this.identity.name,
+        seq: this.#chatSeq,
+        atMs: this.#now(),
+        text,
+      },
+      this.identity.sessionKey,
+    );
+    this.#keepChat(line);
+    const bytes = encodeMessage({ type: "chat", seq: line.seq, text, atMs: line.atMs, signature: line.signature });
     for (const conn of this.#conns) if (conn.peer) this.#send(conn, bytes, true);
+  }
+
+  /** The chat lines a newcomer would be sent now, oldest first. */
+  get chatHistory(): readonly ChatLine[] {
+    return this.#chatLines;
   }
 
   /** Sends a WebRTC signal to `to` through `via` (a common neighbour). */
@@ -550,8 +597,9 @@ export class Mesh {
           this.replica.receiveBatch(message.batch, peer.wallet),
         );
       case "chat":
-        this.#emit("chat", peer, message.text);
-        return;
+        return this.#liveChat(conn, message);
+      case "chatHistory":
+        return await this.#chatHistoryIn(conn, message);
       case "peers":
         peer.neighbours = new Set(message.ids.map((id) => id.toLowerCase()));
         return;
@@ -617,6 +665,10 @@ export class Mesh {
     };
     this.#emit("peer", conn.peer);
     this.#peersChanged();
+    // A newcomer hears the conversation it walked into (a peer that links twice hears it twice: it skips
+    // what it has shown).
+    if (this.#chatLines.length > 0)
+      this.#send(conn, encodeMessage({ type: "chatHistory", lines: this.#chatLines }), true);
     // A newcomer learns where we are at once.
     if (this.#position) {
       conn.sentMove = { position: this.#position, velocity: [0, 0, 0], atMs: this.#now() };
@@ -664,6 +716,64 @@ export class Mesh {
     const ttl = Math.min(message.ttl, DEFAULT_OP_TTL);
     if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return;
     this.#forward({ ...message, ttl: ttl - 1 }, (ops[0] as BlockOp).chunk, conn);
+  }
+
+  /** Remembers a signed line for newcomers; false when it was already shown. */
+  #keepChat(line: ChatLine): boolean {
+    const key = line.signature.toLowerCase();
+    if (this.#chatSeen.has(key)) return false;
+    this.#chatSeen.add(key);
+    if (this.#chatSeen.size > CHAT_SEEN_MAX) this.#chatSeen.delete(this.#chatSeen.values().next().value as string);
+    this.#chatLines = [...this.#chatLines, line].sort((a, b) => a.atMs - b.atMs).slice(-CHAT_HISTORY_LINES);
+    return true;
+  }
+
+  /** A linked peer's own line: signed by its session key (or unsigned, shown but not replayed). */
+  #liveChat(conn: Conn, message: ChatMessage): void {
+    const peer = conn.peer as MeshPeer;
+    if (message.signature !== undefined && message.atMs !== undefined) {
+      const line: ChatLine = {
+        wallet: peer.wallet.toLowerCase() as Address,
+        sessionKey: peer.sessionKey.toLowerCase() as Address,
+        name: peer.name,
+        seq: message.seq,
+        atMs: message.atMs,
+        text: message.text,
+        signature: message.signature,
+      };
+      if (!chatSignedBySessionKey(line)) {
+        this.#strike(conn, "CHAT_BAD_SIGNATURE");
+        return;
+      }
+      if (!this.#keepChat(line)) return;
+    }
+    this.#emit("chat", peer, message.text, { atMs: message.atMs ?? this.#now(), history: false });
+  }
+
+  /**
+   * Lines a neighbour replays as we link: each must be signed by a session key the ledger says serves
+   * its wallet. A forged line is the sender's fault (a strike); a session the ledger does not know now
+   * (expired, or the indexer behind) only drops that line.
+   */
+  async #chatHistoryIn(conn: Conn, message: ChatHistoryMessage): Promise<void> {
+    const now = this.#now();
+    const fresh: ChatLine[] = [];
+    for (const line of message.lines) {
+      if (!chatSignedBySessionKey(line)) return this.#strike(conn, "CHAT_BAD_SIGNATURE");
+      if (line.atMs > now + CHAT_MAX_AHEAD_MS || line.atMs < now - CHAT_HISTORY_MAX_AGE_MS) continue;
+      if (line.sessionKey.toLowerCase() === this.identity.sessionKey.address.toLowerCase()) continue;
+      if (this.#chatSeen.has(line.signature.toLowerCase())) continue;
+      try {
+        const facts = await this.#ledger.player(line.wallet);
+        if (!facts.sessions.some((s) => s.sessionKey.toLowerCase() === line.sessionKey.toLowerCase())) continue;
+      } catch {
+        continue;
+      }
+      fresh.push(line);
+    }
+    if (!this.#conns.has(conn)) return;
+    for (const line of fresh.sort((a, b) => a.atMs - b.atMs))
+      if (this.#keepChat(line)) this.#emit("chat", line, line.text, { atMs: line.atMs, history: true });
   }
 
   /** Replays the ops we hold around `position` to a peer that just arrived, oldest first, in slices. */

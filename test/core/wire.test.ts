@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { CHAT_HISTORY_LINES, chatSignedBySessionKey, signChatLine } from "../../core/chat.ts";
 import { MAX_CHUNK_ID } from "../../core/chunk.ts";
 import {
   decodeMessage,
@@ -8,6 +10,7 @@ import {
   encodeMessage,
   MAX_CHAT_BYTES,
   MAX_MEDIA_SIGNAL_BYTES,
+  MAX_NAME_BYTES,
   messageClass,
   WireError,
   type WireMessage,
@@ -33,6 +36,16 @@ const opCore = fc.record({
 });
 const shortText = (maxBytes: number) =>
   fc.string({ unit: "grapheme", maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= maxBytes);
+
+const chatLine = fc.record({
+  wallet: hex(20),
+  sessionKey: hex(20),
+  name: shortText(MAX_NAME_BYTES),
+  seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+  atMs: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  text: shortText(MAX_CHAT_BYTES),
+  signature: hex(64),
+});
 
 const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({
@@ -95,6 +108,17 @@ const messageArb: fc.Arbitrary<WireMessage> = fc.oneof(
     type: fc.constant("chat" as const),
     seq: fc.integer({ min: 0, max: 0xffff_ffff }),
     text: fc.string({ maxLength: 200 }).filter((s) => Buffer.byteLength(s) <= MAX_CHAT_BYTES),
+  }),
+  fc.record({
+    type: fc.constant("chat" as const),
+    seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+    text: shortText(MAX_CHAT_BYTES),
+    atMs: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+    signature: hex(64),
+  }),
+  fc.record({
+    type: fc.constant("chatHistory" as const),
+    lines: fc.array(chatLine, { maxLength: CHAT_HISTORY_LINES }),
   }),
   fc.record({
     type: fc.constant("bounce" as const),
@@ -171,6 +195,7 @@ describe("wire protocol", () => {
   it("classes messages by channel", () => {
     assert.equal(messageClass({ type: "move", seq: 1 }), "movement");
     assert.equal(messageClass({ type: "chat", seq: 1, text: "hi" }), "chat");
+    assert.equal(messageClass({ type: "chatHistory", lines: [] }), "chat");
   });
 
   it("refuses every truncation and any trailing byte with a WireError", () => {
@@ -206,6 +231,58 @@ describe("wire protocol", () => {
     assert.throws(
       () => decodeMessage(new Uint8Array(64 * 1024 + 1)),
       (e: unknown) => e instanceof WireError && e.code === "WIRE_TOO_LARGE",
+    );
+  });
+
+  it("carries signed chat lines and a bounded chat history, and refuses what breaks their limits", async () => {
+    const key = privateKeyToAccount(generatePrivateKey());
+    const wallet = `0x${"ab".repeat(20)}` as const;
+    const line = await signChatLine({ wallet, name: "ana", seq: 3, atMs: 1_760_000_000_000, text: "héllo 🌱" }, key);
+    assert.ok(chatSignedBySessionKey(line));
+    // The signature covers the name, the text and the time: changing any one breaks it.
+    assert.ok(!chatSignedBySessionKey({ ...line, name: "bob" }));
+    assert.ok(!chatSignedBySessionKey({ ...line, text: "hello" }));
+    assert.ok(!chatSignedBySessionKey({ ...line, atMs: line.atMs + 1 }));
+    assert.ok(!chatSignedBySessionKey({ ...line, signature: `0x${"00".repeat(64)}` }));
+    const live = { type: "chat", seq: 3, text: line.text, atMs: line.atMs, signature: line.signature } as const;
+    assert.deepEqual(decodeMessage(encodeMessage(live)), live);
+    const full = { type: "chatHistory", lines: Array.from({ length: CHAT_HISTORY_LINES }, () => line) } as const;
+    const decoded = decodeMessage(encodeMessage(full));
+    assert.deepEqual(decoded, full);
+    assert.ok(decoded.type === "chatHistory" && chatSignedBySessionKey(decoded.lines[0] as typeof line));
+    const code = (e: unknown, expected: string) => e instanceof WireError && e.code === expected;
+    assert.throws(
+      () => encodeMessage({ type: "chatHistory", lines: [...full.lines, line] }),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    assert.throws(
+      () => encodeMessage({ type: "chatHistory", lines: [{ ...line, text: "x".repeat(MAX_CHAT_BYTES + 1) }] }),
+      (e) => code(e, "WIRE_TOO_LARGE"),
+    );
+    assert.throws(
+      () => encodeMessage({ type: "chatHistory", lines: [{ ...line, name: "n".repeat(MAX_NAME_BYTES + 1) }] }),
+      (e) => code(e, "WIRE_TOO_LARGE"),
+    );
+    assert.throws(
+      () => encodeMessage({ type: "chat", seq: 1, text: "half signed", atMs: 5 }),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    // A count over the limit is refused before any line is read; so is a signed flag that is neither 0 nor 1.
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(1, 12, CHAT_HISTORY_LINES + 1)),
+      (e) => code(e, "WIRE_TOO_LARGE"),
+    );
+    assert.throws(
+      () => decodeMessage(Uint8Array.of(1, 7, 0, 0, 0, 1, 0, 1, 104, 2)),
+      (e) => code(e, "WIRE_FIELD"),
+    );
+    // A line's text length over the limit is refused before its bytes are looked for.
+    const history = encodeMessage({ type: "chatHistory", lines: [line] });
+    const textLengthAt = 3 + 20 + 20 + 1 + 3 + 4 + 6;
+    history[textLengthAt] = 0xff;
+    assert.throws(
+      () => decodeMessage(history),
+      (e) => code(e, "WIRE_TOO_LARGE"),
     );
   });
 
