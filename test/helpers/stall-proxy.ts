@@ -52,21 +52,21 @@ export class StallProxy {
   #relay(client: WebSocket, target: string): void {
     const upstream = new WebSocket(target);
     this.#sockets.add(client).add(upstream);
-    const queued: (Buffer | string)[] = [];
+    const queued: { data: Buffer; binary: boolean }[] = [];
     // Request ids of eth_subscribe("newHeads") calls, then the subscription ids they were given.
     const headRequests = new Set<unknown>();
     const headSubscriptions = new Set<string>();
-    client.on("message", (data: Buffer) => {
+    client.on("message", (data: Buffer, binary: boolean) => {
       const frame = parse(data);
       if (frame?.method === "eth_subscribe" && Array.isArray(frame.params) && frame.params[0] === "newHeads")
         headRequests.add(frame.id);
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data);
-      else queued.push(data);
+      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary });
+      else queued.push({ data, binary });
     });
     upstream.on("open", () => {
-      for (const data of queued.splice(0)) upstream.send(data);
+      for (const { data, binary } of queued.splice(0)) upstream.send(data, { binary });
     });
-    upstream.on("message", (data: Buffer) => {
+    upstream.on("message", (data: Buffer, binary: boolean) => {
       const frame = parse(data);
       if (frame && headRequests.has(frame.id) && typeof frame.result === "string") {
         headRequests.delete(frame.id);
@@ -84,7 +84,7 @@ export class StallProxy {
         }
         this.forwarded++;
       }
-      if (client.readyState === WebSocket.OPEN) client.send(data);
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary });
     });
     const close = () => {
       this.#sockets.delete(client);
