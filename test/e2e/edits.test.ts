@@ -1,0 +1,339 @@
+/**
+ * Every edit ends, and a wallet asks only when the player asks: the real local world (chain, indexer, DHT,
+ * gateway, tracker, app) and Chromium players. An edit made during the join sync, in a chunk another player
+ * anchored while nobody could serve it yet, waits for the snapshot and ends anchored on both players; an
+ * injected EIP-6963 wallet that already has an account is asked for nothing until the player clicks Join;
+ * and a peer's op that no anchor covers is rolled back after the replica's bound (fake clock).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { mnemonicToAccount } from "viem/accounts";
+import type { Session } from "../../app/src/session.ts";
+import { World } from "../../cli/world.ts";
+import { BLOCK_IDS } from "../../core/blocks.ts";
+import { CHUNK_SIZE, chunkCoordsOf, chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { PEER_OP_TTL_MS, WorldReplica } from "../../p2p/replica.ts";
+import { type LocalClients, localClients, newPlayers } from "../helpers/chain-clients.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
+import { waitFor, worldPorts } from "../helpers/world.ts";
+
+const NETWORK = "e2e-edits";
+const PORTS = worldPorts(44000);
+
+type Cell = [number, number, number];
+type SeedcraftWindow = { seedcraft: { session: Session } };
+
+/** Runs `fn` in the page with the app's session (fn is serialized: it sees only its argument). */
+function inPage<A, R>(page: Page, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
+  return page.evaluate(
+    ([source, value]) => {
+      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
+      const run = new Function("session", "arg", `return (${source})(session, arg);`);
+      return run(session, value);
+    },
+    [fn.toString(), arg] as const,
+  ) as Promise<R>;
+}
+
+/** Where the player's newest own edit of `cell` stands: its state, version and note. */
+const ownEdit = (page: Page, cell: Cell) =>
+  inPage(
+    page,
+    (session, where) => {
+      const entry = session.edits.entries.findLast((e) => e.own && e.position.join(",") === where);
+      return entry ? { state: entry.state, version: entry.version?.toString(), note: entry.note ?? "" } : null;
+    },
+    cell.join(","),
+  );
+
+describe("e2e: every edit ends, and the wallet asks only on a click", { timeout: 300_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let browser: Browser | undefined;
+  let seed = 0;
+  const contexts: BrowserContext[] = [];
+  const pageErrors: string[] = [];
+
+  async function newPage(label: string, init?: (context: BrowserContext) => Promise<void>): Promise<Page> {
+    const context = await (browser as Browser).newContext({ viewport: { width: 480, height: 320 } });
+    await context.grantPermissions(["microphone", "camera"]);
+    await init?.(context);
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(`${label}: ${error.message}`));
+    if (process.env.DEBUG?.includes("seedcraft"))
+      page.on("console", (message) => process.stderr.write(`[${label}] ${message.text()}\n`));
+    return page;
+  }
+
+  /** Stands the player on the ground at column (x, z) and waits until the chunks around are drawn. */
+  async function standAt(page: Page, x: number, z: number): Promise<void> {
+    const feet: Cell = [x, groundHeight(seed, x, z) + 1, z];
+    await inPage(page, (session, [px, y, pz]) => session.world.controls.teleport(px + 0.5, y, pz + 0.5), feet);
+    await waitFor(
+      "the chunks around the player",
+      async () => (await inPage(page, (session, [px, y, pz]) => session.world.getBlock(px, y, pz), feet)) !== undefined,
+      20_000,
+    );
+  }
+
+  /** An empty cell on solid ground within reach of the player, in chunk `chunkId` (any chunk if omitted). */
+  const freeCell = (page: Page, chunkId?: bigint) =>
+    inPage(
+      page,
+      (session, wanted) => {
+        const world = session.world;
+        const [px, py, pz] = world.controls.position;
+        const [fx, fy, fz] = [Math.floor(px), Math.floor(py), Math.floor(pz)];
+        for (let r = 1; r <= 3; r++)
+          for (let dx = -r; dx <= r; dx++)
+            for (let dz = -r; dz <= r; dz++) {
+              if (Math.max(Math.abs(dx), Math.abs(dz)) !== r) continue;
+              const [x, z] = [fx + dx, fz + dz];
+              for (let y = fy + 2; y >= fy - 3; y--) {
+                const below = world.getBlock(x, y - 1, z);
+                if (world.getBlock(x, y, z) !== 0 || below === undefined || below === 0 || below === 5) continue;
+                const inChunk =
+                  wanted === null ||
+                  (Math.floor(x / wanted[3]) === wanted[0] &&
+                    Math.floor(y / wanted[3]) === wanted[1] &&
+                    Math.floor(z / wanted[3]) === wanted[2]);
+                const reach = Math.hypot(x + 0.5 - px, y + 0.5 - (py + 1.6), z + 0.5 - pz);
+                if (inChunk && reach < 7 && !world.controls.body.intersectsBlock(x, y, z)) return [x, y, z] as Cell;
+                break;
+              }
+            }
+        return null;
+      },
+      chunkId === undefined ? null : chunkOf(chunkId),
+    );
+
+  const place = (page: Page, cell: Cell) =>
+    inPage(page, (session, target) => session.game.get()?.edit("place", target, 1), cell);
+  const shown = (page: Page, cell: Cell) => inPage(page, (session, [x, y, z]) => session.world.getBlock(x, y, z), cell);
+
+  before(async () => {
+    const executablePath = chromiumPath();
+    assert.ok(executablePath, `Chromium is missing: run \`${INSTALL_COMMAND}\``);
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-edits-")),
+      network: NETWORK,
+      parts: ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "app"],
+      ports: PORTS,
+    });
+    await world.start();
+    clients = await localClients(NETWORK, world.urls.chain);
+    seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
+    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+    await world?.stop();
+  });
+
+  it("an edit made during the join sync, in a chunk another player anchored, ends anchored on both", async () => {
+    // A anchors a block, then leaves: nobody serves that chunk's v1 until A comes back.
+    const a = await newPage("A");
+    await a.goto(world.urls.app);
+    await joinWithDevAccount(a);
+    await standAt(a, 3, 3);
+    const aCell = await freeCell(a);
+    assert.ok(aCell, "a free cell next to A");
+    assert.equal(await place(a, aCell), undefined);
+    await waitFor("A's edit to be anchored", async () => (await ownEdit(a, aCell))?.state === "anchored", 60_000);
+    const { cx, cy, cz } = locateBlock(...aCell);
+    const chunkId = chunkIdOf(cx, cy, cz);
+    await a.goto("about:blank");
+
+    // B joins with no peer to sync from and builds in that chunk: its anchor on v0 loses to v1, and the
+    // rebase waits for v1's snapshot instead of failing.
+    const b = await newPage("B");
+    await b.goto(world.urls.app);
+    await joinWithDevAccount(b);
+    await standAt(b, aCell[0] + 1, aCell[2] + 1);
+    const bCell = await freeCell(b, chunkId);
+    assert.ok(bCell, "a free cell next to B in A's chunk");
+    assert.equal(await shown(b, aCell), 0, "B does not hold v1 yet: A's block is not drawn");
+    assert.equal(await place(b, bCell), undefined);
+    await waitFor(
+      "B to lose the race to v1",
+      async () => (await inPage(b, (session) => session.game.get()?.queue.stats.rebases ?? 0, null)) >= 1,
+      20_000,
+    );
+    await b.waitForTimeout(2_000);
+    const waiting = await ownEdit(b, bCell);
+    assert.equal(waiting?.state, "provisional", `B's edit waits for the snapshot (${JSON.stringify(waiting)})`);
+    assert.equal(await shown(b, bCell), BLOCK_IDS.stone, "and stays drawn meanwhile");
+
+    // A comes back (same tab: its dev account and session key rejoin without a click) and serves v1.
+    await a.goto(world.urls.app);
+    await a.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    await waitFor(
+      "B's edit to be anchored on v1",
+      async () => {
+        const edit = await ownEdit(b, bCell);
+        assert.notEqual(edit?.state, "failed", `B's edit failed: ${JSON.stringify(edit)}`);
+        return edit?.state === "anchored";
+      },
+      60_000,
+    );
+    const anchored = await ownEdit(b, bCell);
+    assert.ok(Number(anchored?.version) >= 2, `B's edit is in v2 or later (v${anchored?.version})`);
+    await waitFor(
+      "A to accept B's edit",
+      async () =>
+        (await inPage(
+          a,
+          (session, where) =>
+            session.edits.entries.findLast((e) => !e.own && e.position.join(",") === where)?.state ?? null,
+          bCell.join(","),
+        )) === "anchored",
+      30_000,
+    );
+    // What both draw is the anchored chunk: both blocks, no ghost.
+    for (const page of [a, b]) {
+      assert.equal(await shown(page, aCell), BLOCK_IDS.stone);
+      assert.equal(await shown(page, bCell), BLOCK_IDS.stone);
+    }
+    const indexed = (await (await fetch(`${world.urls.indexer}/v1/chunks/${chunkId}`)).json()) as { version: number };
+    assert.ok(indexed.version >= 2, `the indexer serves v${indexed.version}`);
+  });
+
+  it("an injected wallet with an account is asked nothing until the player clicks Join", async () => {
+    // Hardhat's node holds the dev mnemonic's accounts unlocked: the wallet forwards to it as is.
+    const account = mnemonicToAccount("test test test test test test test test test test test junk", {
+      addressIndex: 7,
+    }).address;
+    const asked: string[] = [];
+    const page = await newPage("wallet", async (context) => {
+      await context.exposeBinding("__walletAsked", (_source, method: string) => {
+        asked.push(method);
+      });
+      await context.addInitScript(injectedWallet, { account, rpc: world.urls.chain });
+    });
+    await page.goto(world.urls.app);
+    await page.locator('[data-testid="world-canvas"][data-world-ready="true"]').waitFor({ timeout: 60_000 });
+    // It reconnects by itself (EIP-6963, an account already shared) and then waits for a click.
+    await page.locator('[data-testid="wallet-status"][data-state="connected"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="join-status"][data-state="confirm"]').waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(2_000);
+    assert.deepEqual(asked, [], "nothing asked of the wallet before the click");
+
+    await page.getByTestId("join-button").click();
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    assert.deepEqual(
+      asked,
+      ["eth_sendTransaction"],
+      "one transaction after the click: the session key's authorization",
+    );
+
+    // A reload rejoins with the session key it authorized: no click, and nothing asked.
+    await page.reload();
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    assert.deepEqual(asked, ["eth_sendTransaction"], "the rejoin asks the wallet nothing");
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("a peer's op no anchor covers is rolled back after the bound, and not taken again", async () => {
+    const [author] = await newPlayers(clients, world.urls.indexer, 1);
+    assert.ok(author);
+    let now = Date.now();
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const replica = (clock: () => number) =>
+      new WorldReplica({ domain, seed, ledger: new IndexerLedger(world.urls.indexer), now: clock });
+    const theirs = replica(() => now);
+    const ours = replica(() => now);
+    const { cx, cy, cz, index } = locateBlock(40, groundHeight(seed, 40, 40) + 1, 40);
+    const chunk = chunkIdOf(cx, cy, cz);
+    const terrain = ours.chunk(chunk).blocks.slice();
+    const { op: kept } = await theirs.edit(author.wallet.address, author.session, chunk, index, BLOCK_IDS.stone);
+    const { op: dropped } = await theirs.edit(author.wallet.address, author.session, chunk, index + 1, BLOCK_IDS.stone);
+    for (const op of [kept, dropped]) assert.equal((await ours.receiveOp(op)).status, "applied");
+    // An anchor covers the first only (its watermark is the first op's stamp).
+    const snapshot = terrain.slice();
+    snapshot[index] = BLOCK_IDS.stone;
+    const retracted: number[] = [];
+    ours.onRetracted((op) => retracted.push(op.index));
+
+    now += PEER_OP_TTL_MS - 1_000;
+    assert.deepEqual(ours.stale(), [], "nothing is stale before the bound");
+    ours.anchor(chunk, 1, snapshot, kept.hlc);
+    now += 2_000;
+    const stale = ours.stale();
+    assert.deepEqual(
+      stale.map((op) => op.index),
+      [index + 1],
+      "past the bound, only the op no anchor covers is stale",
+    );
+    assert.equal(ours.retract(stale[0] as never), true);
+    assert.deepEqual(retracted, [index + 1]);
+    assert.equal(ours.chunk(chunk).blocks[index], BLOCK_IDS.stone, "the anchored op stays");
+    assert.equal(ours.chunk(chunk).blocks[index + 1], terrain[index + 1], "the rolled-back block shows the base");
+    assert.equal(ours.stale().length, 0);
+    assert.ok(!ours.history(() => true).some((op) => op.index === index + 1), "newcomers are not sent it");
+    const again = await ours.receiveOp(dropped);
+    assert.equal(again.status, "rejected");
+    assert.equal(again.status === "rejected" ? again.code : "", "RETRACTED");
+  });
+});
+
+/**
+ * An EIP-6963 wallet that already shares `account` with the page: it answers eth_accounts itself, tells the
+ * test (window.__walletAsked) of every request that would ask its user something, and forwards the rest, and
+ * the transactions, to the local chain (whose node holds the account unlocked). Runs in the page.
+ */
+/** A chunk's coordinates and size, for code that runs in the page. */
+function chunkOf(chunkId: bigint): [number, number, number, number] {
+  const { cx, cy, cz } = chunkCoordsOf(chunkId);
+  return [cx, cy, cz, CHUNK_SIZE];
+}
+
+function injectedWallet({ account, rpc }: { account: string; rpc: string }): void {
+  const ASKING =
+    /^(eth_sendTransaction|eth_sign|personal_sign|eth_signTypedData.*|eth_requestAccounts|wallet_(switch|add|request|watch|send).*)$/;
+  const tell = (window as unknown as { __walletAsked: (method: string) => Promise<void> }).__walletAsked;
+  let id = 0;
+  const forward = async (method: string, params: unknown) => {
+    const response = await fetch(rpc, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+    });
+    const body = (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
+    if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+    return body.result;
+  };
+  const provider = {
+    async request({ method, params }: { method: string; params?: unknown }): Promise<unknown> {
+      if (ASKING.test(method)) await tell(method);
+      if (method === "eth_accounts" || method === "eth_requestAccounts") return [account];
+      if (method === "wallet_switchEthereumChain") return null;
+      if (method === "wallet_requestPermissions" || method === "wallet_getPermissions")
+        return [{ parentCapability: "eth_accounts" }];
+      return await forward(method, params);
+    },
+    on() {},
+    removeListener() {},
+  };
+  const info = {
+    uuid: "5b7d8a2e-0c3f-4a41-9d53-7a0d6c1e2f10",
+    name: "Test Wallet",
+    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E",
+    rdns: "org.seedcraft.test-wallet",
+  };
+  const announce = () =>
+    window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+}
