@@ -61,7 +61,7 @@ const KILL_AT = 0.5;
 const WARM_AT = 0.15;
 /** After the run, how long edits still in flight have to reach a final state. */
 const SETTLE_MS = 90_000;
-const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolledBack", "failed"]);
+const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
 
 type PageWindow = { seedcraft: { session: Session } };
 
