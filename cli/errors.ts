@@ -38,6 +38,20 @@ export class PartExitedError extends PartFailedError {
   }
 }
 
+/** The local chain died: its state lived in memory only, so the world ends with it. */
+export class ChainEndedError extends PartFailedError {
+  constructor(how: string, logFile: string, logTail: string) {
+    super(
+      "CHAIN_ENDED",
+      "chain",
+      `chain: the local chain stopped (${how}); the world ends with it, every anchored block is gone — run npm start again.`,
+      logTail ? `last lines of ${logFile}:\n${logTail}` : undefined,
+      logFile,
+    );
+    this.name = "ChainEndedError";
+  }
+}
+
 export class PartTimeoutError extends PartFailedError {
   constructor(part: string, seconds: number, logFile: string, logTail: string) {
     super(

@@ -18,7 +18,7 @@ import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer, TRACKER_HELP, tracker } from "./peer.ts";
 import { SEED_HELP, seed } from "./seed.ts";
-import { PART_NAMES, type PartName, type PartProgress, ROOT, World } from "./world.ts";
+import { PART_NAMES, type PartName, type PartProgress, type PartRestart, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
 
@@ -92,6 +92,16 @@ function describe(progress: PartProgress): string {
   }
 }
 
+/** A supervised part's death and return, one visible line each (the chain is not restarted: see World). */
+function describeRestart(event: PartRestart): string {
+  switch (event.phase) {
+    case "exited":
+      return `  ✖ ${event.part}: exited (${event.how}), restarting in ${event.delayMs / 1000} s (restart ${event.restart})`;
+    case "back":
+      return `  ✔ ${event.part}: back up in ${event.seconds.toFixed(1)} s`;
+  }
+}
+
 async function up(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { only: { type: "string" } }, strict: true, allowPositionals: false });
   const world = new World({
@@ -103,6 +113,7 @@ async function up(args: string[]): Promise<number> {
   const started = performance.now();
   console.log(`seedcraft up: starting ${world.parts.join(", ")} on 127.0.0.1`);
   world.on("progress", (progress: PartProgress) => console.log(describe(progress)));
+  world.on("restart", (event: PartRestart) => console.log(describeRestart(event)));
 
   let stopRequested = false;
   const onSignal = (signal: NodeJS.Signals) => {

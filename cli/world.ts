@@ -6,14 +6,24 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
-import { createWriteStream, mkdirSync, readFileSync, realpathSync, type WriteStream, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  type WriteStream,
+  writeFileSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import bencode from "bencode";
 import createDebug from "debug";
-import { PartExitedError, PartFailedError, PartTimeoutError, PortTakenError } from "./errors.ts";
+import { Backoff, type BackoffOptions } from "../core/backoff.ts";
+import { ChainEndedError, PartExitedError, PartFailedError, PartTimeoutError, PortTakenError } from "./errors.ts";
 
 const debug = createDebug("seedcraft:world");
 
@@ -32,12 +42,19 @@ export type WorldOptions = {
   stateDir?: string;
   /** Per-part health timeout. Default 90 s (the indexer's first start compiles). */
   timeoutMs?: number;
+  /** Waits between restarts of a part that died. Default 0.5 s doubling to 15 s, from 0.5 s again after a minute up. */
+  restartBackoff?: BackoffOptions;
 };
 
 export type PartProgress =
   | { part: PartName; phase: "starting" }
   | { part: PartName; phase: "waiting"; seconds: number }
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
+
+/** A supervised part's life after the start: it died (and when it comes back), or it is back. */
+export type PartRestart =
+  | { part: PartName; phase: "exited"; how: string; delayMs: number; restart: number }
+  | { part: PartName; phase: "back"; seconds: number; restart: number };
 
 /** `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. */
 export type WorldUrls = {
@@ -50,13 +67,16 @@ export type WorldUrls = {
 };
 
 type Service = {
-  part: PartName;
-  kind: PartSpec["kind"];
+  spec: PartSpec;
   child: ChildProcess;
   log: WriteStream;
   logFile: string;
+  /** Where this run's output starts in the log: a restart appends to the log of the run that died. */
+  logOffset: number;
   exited: Promise<void>;
   exitInfo?: string;
+  /** When its health check first passed (performance.now()). */
+  healthyAt?: number;
 };
 
 type PartSpec = {
@@ -69,13 +89,13 @@ type PartSpec = {
   bin: string;
   args: string[];
   env?: Record<string, string>;
-  /** A service is ready when this resolves to a detail line. */
-  healthy?: () => Promise<string | undefined>;
+  /** A service is ready when this resolves to a detail line; `logOffset` is where this run's log starts. */
+  healthy?: (logOffset: number) => Promise<string | undefined>;
   /** Runs after a task exits 0; returns a detail line. */
   after?: () => string;
   /** Working directory, relative to the root. Default: the root. */
   cwd?: string;
-  /** Runs before the part starts. */
+  /** Runs before the part's first start (never before a restart). */
   before?: () => Promise<void>;
 };
 
@@ -127,11 +147,20 @@ export async function isPortFree(port: number, host = "127.0.0.1"): Promise<bool
   });
 }
 
-function readIfExists(file: string): string | undefined {
+/** A file's text from byte `offset` on, or undefined if it cannot be read. */
+function readFrom(file: string, offset = 0): string | undefined {
   try {
-    return readFileSync(file, "utf8");
+    return readFileSync(file).subarray(offset).toString("utf8");
   } catch {
     return undefined;
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -177,6 +206,11 @@ function tail(file: string, lines = 15): string {
  * One local world. Events: "progress" (PartProgress) while starting, "failed" (PartFailedError) when a
  * running part dies on its own (everything is then stopped).
  */
+/**
+ * One local world. Events: "progress" (PartProgress) while starting; "restart" (PartRestart) when a service
+ * other than the chain dies and is started again (with backoff, on the same ports); "failed"
+ * (PartFailedError) when the chain dies (everything is then stopped: the world's state died with it).
+ */
 export class World extends EventEmitter {
   readonly parts: readonly PartName[];
   readonly ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
@@ -184,8 +218,15 @@ export class World extends EventEmitter {
   readonly stateDir: string;
   readonly urls: WorldUrls;
   readonly timings: Partial<Record<PartName, number>> = {};
+  /** How many times each part was restarted after dying. */
+  readonly restarts: Partial<Record<PartName, number>> = {};
   readonly #timeoutMs: number;
-  readonly #services: Service[] = [];
+  readonly #restartBackoff: BackoffOptions | undefined;
+  /** The current run of each part started (a restart replaces it). */
+  readonly #services = new Map<PartName, Service>();
+  readonly #backoffs = new Map<PartName, Backoff>();
+  /** Aborted by stop(): ends the waits between restarts. */
+  readonly #stopSignal = new AbortController();
   #stopping: Promise<void> | undefined;
   #failure: PartFailedError | undefined;
 
@@ -203,6 +244,7 @@ export class World extends EventEmitter {
     this.network = options.network ?? "localhost";
     this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
     this.#timeoutMs = options.timeoutMs ?? 90_000;
+    this.#restartBackoff = options.restartBackoff;
     const chainUrl = this.parts.includes("chain")
       ? `http://127.0.0.1:${this.ports.chain}`
       : (process.env.SEEDCRAFT_RPC_URL ?? `http://127.0.0.1:${this.ports.chain}`);
@@ -221,6 +263,12 @@ export class World extends EventEmitter {
     return this.#failure;
   }
 
+  /** The pid of a part's current run, if it runs. */
+  pidOf(part: PartName): number | undefined {
+    const service = this.#services.get(part);
+    return service?.exitInfo === undefined ? service?.child.pid : undefined;
+  }
+
   /** Starts every part in order. On failure, stops what it started and throws a PartFailedError. */
   async start(): Promise<void> {
     mkdirSync(path.join(this.stateDir, "logs"), { recursive: true });
@@ -228,9 +276,8 @@ export class World extends EventEmitter {
     // Fail before starting anything if a port is taken: the message names the part and the port.
     for (const spec of specs) {
       if (spec.port !== undefined && !(await isPortFree(spec.port))) throw new PortTakenError(spec.part, spec.port);
-      for (const spec of specs)
-        if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort)))
-          throw new PortTakenError(spec.part, spec.udpPort, "udp");
+      if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort)))
+        throw new PortTakenError(spec.part, spec.udpPort, "udp");
     }
     try {
       for (const spec of specs) {
@@ -243,19 +290,21 @@ export class World extends EventEmitter {
     }
   }
 
-  /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s). Safe to call twice. */
+  /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s) and every restart. Safe to call twice. */
   stop(): Promise<void> {
+    this.#stopSignal.abort();
     this.#stopping ??= this.#stopAll();
     return this.#stopping;
   }
 
   async #stopAll(): Promise<void> {
     // Stop in reverse start order: the app and indexer before the chain they read.
-    for (const service of [...this.#services].reverse()) {
+    const services = [...this.parts].reverse().flatMap((part) => this.#services.get(part) ?? []);
+    for (const service of services) {
       if (service.exitInfo === undefined) signalGroup(service.child, "SIGTERM");
       const killed = await Promise.race([service.exited.then(() => true), grace(5000).then(() => false)]);
       if (!killed) {
-        debug("%s ignored SIGTERM, sending SIGKILL", service.part);
+        debug("%s ignored SIGTERM, sending SIGKILL", service.spec.part);
         signalGroup(service.child, "SIGKILL");
         await service.exited;
       }
@@ -383,8 +432,8 @@ export class World extends EventEmitter {
           ],
           env,
           // It says whom it seeds as once it has joined.
-          healthy: async () => {
-            const line = readIfExists(logFile)?.match(/seeder \S+ as (0x[0-9a-fA-F]{40})/);
+          healthy: async (logOffset) => {
+            const line = readFrom(logFile, logOffset)?.match(/seeder \S+ as (0x[0-9a-fA-F]{40})/);
             return line ? `seeding as ${line[1]}` : undefined;
           },
         };
@@ -415,8 +464,23 @@ export class World extends EventEmitter {
     const started = performance.now();
     this.emit("progress", { part: spec.part, phase: "starting" } satisfies PartProgress);
     await spec.before?.();
+    const service = this.#spawn(spec, false);
+    const detail = await this.#ready(service, started, (seconds) =>
+      this.emit("progress", { part: spec.part, phase: "waiting", seconds } satisfies PartProgress),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    this.timings[spec.part] = seconds;
+    this.emit("progress", { part: spec.part, phase: "ready", seconds, detail } satisfies PartProgress);
+    if (spec.kind === "service") this.#watch(service);
+  }
+
+  /** Starts one run of a part in its own process group; a restart appends to the part's log. */
+  #spawn(spec: PartSpec, restart: boolean): Service {
     const logFile = path.join(this.stateDir, "logs", `${spec.part}.log`);
-    const log = createWriteStream(logFile);
+    const header = restart ? `\n--- seedcraft up: restart ${this.restarts[spec.part]} of ${spec.part} ---\n` : "";
+    const logOffset = restart ? sizeOf(logFile) + Buffer.byteLength(header) : 0;
+    const log = createWriteStream(logFile, { flags: restart ? "a" : "w" });
+    log.write(header);
     const child = spawn(process.execPath, [spec.bin, ...spec.args], {
       cwd: path.join(ROOT, spec.cwd ?? "."),
       env: {
@@ -436,11 +500,11 @@ export class World extends EventEmitter {
       });
     }
     const service: Service = {
-      part: spec.part,
-      kind: spec.kind,
+      spec,
       child,
       log,
       logFile,
+      logOffset,
       exited: new Promise((resolve) => {
         child.once("exit", (code, signal) => {
           service.exitInfo = signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -452,9 +516,17 @@ export class World extends EventEmitter {
         });
       }),
     };
-    this.#services.push(service);
+    this.#services.set(spec.part, service);
     this.#writeRunFile();
+    return service;
+  }
 
+  /**
+   * Waits until a run is ready: a task exited 0 (its `after` line), a service passed its health check.
+   * Throws a PartFailedError if it exits first or is not healthy in time.
+   */
+  async #ready(service: Service, started: number, waiting: (seconds: number) => void): Promise<string> {
+    const { spec, logFile } = service;
     const deadline = started + this.#timeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
     let nextWaitingNote = started + 5000;
@@ -462,53 +534,102 @@ export class World extends EventEmitter {
       if (service.exitInfo !== undefined) {
         if (spec.kind === "task" && service.exitInfo === "exit code 0") {
           service.log.end();
-          this.#finishPart(spec.part, seconds(), spec.after?.() ?? "done");
-          return;
+          return spec.after?.() ?? "done";
         }
         throw new PartExitedError(spec.part, `exited while starting (${service.exitInfo})`, logFile, tail(logFile));
       }
       if (spec.kind === "service" && spec.healthy) {
-        const detail = await spec.healthy();
+        const detail = await spec.healthy(service.logOffset);
         if (detail !== undefined) {
-          this.#finishPart(spec.part, seconds(), detail);
-          this.#watch(service);
-          return;
+          service.healthyAt = performance.now();
+          return detail;
         }
       }
       if (performance.now() > deadline)
         throw new PartTimeoutError(spec.part, Math.round(this.#timeoutMs / 1000), logFile, tail(logFile));
       if (performance.now() > nextWaitingNote) {
         nextWaitingNote += 5000;
-        this.emit("progress", { part: spec.part, phase: "waiting", seconds: seconds() } satisfies PartProgress);
+        waiting(seconds());
       }
       await Promise.race([service.exited, sleep(spec.kind === "task" ? 50 : 100)]);
     }
   }
 
-  #finishPart(part: PartName, seconds: number, detail: string): void {
-    this.timings[part] = seconds;
-    this.emit("progress", { part, phase: "ready", seconds, detail } satisfies PartProgress);
-  }
-
-  /** A running service that exits on its own takes the whole world down, naming itself. */
+  /**
+   * A running service that exits on its own is started again (see #supervise); the chain is the exception:
+   * its state lived in its memory, so the world ends with it.
+   */
   #watch(service: Service): void {
     void service.exited.then(async () => {
       if (this.#stopping) return;
-      this.#failure = new PartExitedError(
-        service.part,
-        `stopped unexpectedly (${service.exitInfo})`,
-        service.logFile,
-        tail(service.logFile),
-      );
-      await this.stop();
-      this.emit("failed", this.#failure);
+      // Grandchildren of the dead run (esbuild, workers) would hold its ports.
+      signalGroup(service.child, "SIGKILL");
+      service.log.end();
+      const how = service.exitInfo ?? "exited";
+      if (service.spec.part === "chain") {
+        this.#failure = new ChainEndedError(how, service.logFile, tail(service.logFile));
+        await this.stop();
+        this.emit("failed", this.#failure);
+        return;
+      }
+      const ranMs = service.healthyAt === undefined ? 0 : performance.now() - service.healthyAt;
+      await this.#supervise(service.spec, how, ranMs);
     });
   }
 
-  /** <stateDir>/run.json: who runs what, for `seedcraft` tooling and tests. */
+  /**
+   * Restarts a part that died until a run passes its health check again, waiting longer after each death
+   * in a row (Backoff). Never runs the part's `before` hook: the indexer resumes on its own data.
+   */
+  async #supervise(spec: PartSpec, how: string, ranMs: number): Promise<void> {
+    const { part } = spec;
+    let backoff = this.#backoffs.get(part);
+    if (!backoff) {
+      backoff = new Backoff(this.#restartBackoff);
+      this.#backoffs.set(part, backoff);
+    }
+    const died = performance.now();
+    let why = how;
+    let ran = ranMs;
+    for (;;) {
+      const delayMs = backoff.next(ran);
+      const restart = (this.restarts[part] ?? 0) + 1;
+      this.restarts[part] = restart;
+      this.emit("restart", { part, phase: "exited", how: why, delayMs, restart } satisfies PartRestart);
+      try {
+        await delay(delayMs, undefined, { signal: this.#stopSignal.signal });
+      } catch {
+        return; // stopping
+      }
+      if (this.#stopping) return;
+      const service = this.#spawn(spec, true);
+      try {
+        await this.#ready(service, performance.now(), () => undefined);
+      } catch (error) {
+        if (this.#stopping) return;
+        signalGroup(service.child, "SIGKILL");
+        await service.exited;
+        service.log.end();
+        why =
+          error instanceof PartFailedError ? error.message.replace(`${part}: `, "").replace(/\.$/, "") : String(error);
+        ran = 0;
+        continue;
+      }
+      if (this.#stopping) return;
+      const seconds = (performance.now() - died) / 1000;
+      this.emit("restart", { part, phase: "back", seconds, restart } satisfies PartRestart);
+      this.#watch(service);
+      return;
+    }
+  }
+
+  /** <stateDir>/run.json: who runs what (current pids, restarts so far), for `seedcraft` tooling and tests. */
   #writeRunFile(): void {
     const parts = Object.fromEntries(
-      this.#services.map((service) => [service.part, { pid: service.child.pid, kind: service.kind }]),
+      [...this.#services.values()].map((service) => [
+        service.spec.part,
+        { pid: service.child.pid, kind: service.spec.kind, restarts: this.restarts[service.spec.part] ?? 0 },
+      ]),
     );
     writeFileSync(
       path.join(this.stateDir, "run.json"),
@@ -518,7 +639,8 @@ export class World extends EventEmitter {
 
   /** Synchronous last resort for process exit paths: SIGKILL every process group still running. */
   killAllNow(): void {
-    for (const service of this.#services) if (service.exitInfo === undefined) signalGroup(service.child, "SIGKILL");
+    for (const service of this.#services.values())
+      if (service.exitInfo === undefined) signalGroup(service.child, "SIGKILL");
   }
 }
 

@@ -44,15 +44,33 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
     assert.equal(await dhtAnswers(world.ports.dht), false, "the DHT node is gone");
   });
 
-  it("stops with an error naming the chain when the chain dies under it", async (t) => {
+  it("restarts a part that dies on the same port, and ends the world when the chain dies", async (t) => {
     const cli = await startCliWorld(world, extra);
     t.after(() => stopCliWorld(world, cli));
     const pids = servicePids(world);
     const chainPid = runFile(world).parts.chain?.pid;
     assert.ok(chainPid);
+
+    // The DHT bootstrap node (or the chain alone under SEEDCRAFT_TEST_PARTS without it) dies: it comes back.
+    if (runFile(world).parts.dht) {
+      const dhtPid = runFile(world).parts.dht?.pid as number;
+      process.kill(-dhtPid, "SIGKILL");
+      await waitFor("the DHT node's restart", () => /✔ dht: back up in [\d.]+ s/.test(cli.stdout()), 60_000);
+      assert.match(cli.stdout(), /✖ dht: exited \(killed by SIGKILL\), restarting in 0\.5 s \(restart 1\)/);
+      const restarted = runFile(world).parts.dht as { pid: number; restarts?: number } | undefined;
+      assert.equal(restarted?.restarts, 1);
+      assert.notEqual(restarted?.pid, dhtPid);
+      assert.ok(await dhtAnswers(world.ports.dht), "the restarted DHT node answers on the same port");
+      pids.push(restarted?.pid as number);
+    }
+
     process.kill(chainPid, "SIGKILL");
     assert.equal(await cli.exited, 1);
-    assert.match(cli.stderr(), /seedcraft: chain: stopped unexpectedly \(killed by SIGKILL\)/);
+    assert.match(
+      cli.stderr(),
+      /seedcraft: chain: the local chain stopped \(killed by SIGKILL\); the world ends with it, every anchored block is gone — run npm start again/,
+    );
+    assert.doesNotMatch(cli.stdout(), /✖ chain/, "the chain is not restarted");
     assert.ok(await portsFree(ports), "nothing is left listening");
     await waitFor("every child to exit", () => pids.every((pid) => !isAlive(pid)), 10_000);
   });
