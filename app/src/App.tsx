@@ -5,6 +5,7 @@ import { SeedcraftError } from "../../core/errors.ts";
 import { AssetsPanel } from "./hud/AssetsPanel.tsx";
 import { ChatPanel } from "./hud/ChatPanel.tsx";
 import { ClaimPanel } from "./hud/ClaimPanel.tsx";
+import { Details } from "./hud/Details.tsx";
 import { EditListPanel } from "./hud/EditListPanel.tsx";
 import { EnergyPanel } from "./hud/EnergyPanel.tsx";
 import { Crosshair, Hotbar } from "./hud/Hotbar.tsx";
@@ -14,6 +15,7 @@ import { LimitsPanel } from "./hud/LimitsPanel.tsx";
 import { LoadingBar } from "./hud/LoadingBar.tsx";
 import { PeersPanel } from "./hud/PeersPanel.tsx";
 import { SeedingPanel } from "./hud/SeedingPanel.tsx";
+import { SeedingSummary } from "./hud/SeedingSummary.tsx";
 import { SyncPanel } from "./hud/SyncPanel.tsx";
 import { ViewPanel } from "./hud/ViewPanel.tsx";
 import { VoicePanel } from "./hud/VoicePanel.tsx";
@@ -46,26 +48,30 @@ function Hud({ session }: { session: Session }) {
   const voice = useStore(session.voice);
   return (
     <div className="hud">
-      <section className="panel panel-status">
+      {/* What a player needs first, in a few plain lines; the seeding and claims figures wait behind Details. */}
+      <section className="panel panel-status" data-testid="status-panel">
         <WalletPanel chainId={session.config.deployment.chainId} />
         <IndexerStatus indexerUrl={session.config.indexerUrl} />
         <JoinPanel session={session} />
         {game && <SyncPanel sync={session.sync} />}
-        {game && <SeedingPanel game={game} />}
-        {seeding && (
-          <ClaimPanel
-            config={session.config}
-            wagmi={session.wagmi}
-            store={seeding.store}
-            cache={seeding.cache}
-            wallet={seeding.wallet}
-          />
-        )}
+        {game && <SeedingSummary game={game} />}
         <EnergyPanel session={session} />
         <AssetsPanel packs={session.assets} />
-        <ViewPanel world={session.world} />
-        <LimitsPanel limits={session.limits} />
         {voice && <VoicePanel voice={voice} />}
+        <Details>
+          {game && <SeedingPanel game={game} />}
+          {seeding && (
+            <ClaimPanel
+              config={session.config}
+              wagmi={session.wagmi}
+              store={seeding.store}
+              cache={seeding.cache}
+              wallet={seeding.wallet}
+            />
+          )}
+          <ViewPanel world={session.world} />
+          <LimitsPanel limits={session.limits} />
+        </Details>
       </section>
       {game && <PeersPanel game={game} />}
       {game && <ChatPanel game={game} />}

@@ -1,9 +1,6 @@
 import type { AssetPacks } from "../assets/packs.ts";
 import { useStore } from "../store.ts";
-
-function size(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
-}
+import { bytes as size } from "./format.ts";
 
 /** Which textures and sounds the world uses: the built-in ones, or the deployment's pack and how it came. */
 export function AssetsPanel({ packs }: { packs: AssetPacks }) {

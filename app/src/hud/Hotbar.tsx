@@ -54,16 +54,30 @@ export function Hotbar({ slots, selected, onSelect, locked }: HotbarProps) {
             }}
           >
             <span className="hotbar-colour" style={{ background: hex(block?.color ?? 0) }} />
-            {isLocked && (
-              <span className="hotbar-lock" aria-hidden="true">
-                🔒
-              </span>
-            )}
+            {isLocked && <LockIcon />}
             <span className="hotbar-key">{i + 1}</span>
           </button>
         );
       })}
     </div>
+  );
+}
+
+/** A padlock drawn as SVG: an emoji lock is an empty box where the system has no colour-emoji font. */
+function LockIcon() {
+  return (
+    <svg
+      className="hotbar-lock"
+      data-testid="hotbar-lock"
+      viewBox="0 0 16 16"
+      width="18"
+      height="18"
+      aria-hidden="true"
+    >
+      <path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="#f4f6f8" strokeWidth="1.8" />
+      <rect x="3" y="7" width="10" height="7.5" rx="1.5" fill="#f4f6f8" />
+      <rect x="7.25" y="9.5" width="1.5" height="3" rx="0.75" fill="#2a3440" />
+    </svg>
   );
 }
 

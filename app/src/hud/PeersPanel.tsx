@@ -1,5 +1,6 @@
 import type { Game } from "../game/Game.ts";
 import { useStore } from "../store.ts";
+import { displayName } from "./format.ts";
 
 /** Linked peers, nearest first: how far each one's avatar is and the connection's round trip. */
 export function PeersPanel({ game }: { game: Game }) {
@@ -12,16 +13,16 @@ export function PeersPanel({ game }: { game: Game }) {
       </h2>
       {nearest && (
         <p className="muted">
-          nearest {nearest.name}
-          {nearest.distance !== undefined && ` · ${nearest.distance.toFixed(0)} blocks`}
+          nearest {displayName(nearest.name, nearest.wallet)}
+          {nearest.distance !== undefined && ` · ${blocks(nearest.distance)}`}
         </p>
       )}
       <ol>
         {peers.slice(0, 8).map((peer) => (
           <li key={peer.id} data-testid="peer-row" data-name={peer.name} title={peer.wallet}>
-            <span className="ellipsis">{peer.name}</span>
-            <span className="muted">
-              {peer.distance === undefined ? "—" : `${peer.distance.toFixed(0)} b`}
+            <span className="ellipsis">{displayName(peer.name, peer.wallet)}</span>
+            <span className="muted nowrap">
+              {peer.distance === undefined ? "—" : blocks(peer.distance)}
               {" · "}
               {peer.roundTripMs === undefined ? "— ms" : `${peer.roundTripMs.toFixed(1)} ms`}
             </span>
@@ -30,4 +31,10 @@ export function PeersPanel({ game }: { game: Game }) {
       </ol>
     </section>
   );
+}
+
+/** A distance in blocks, spelled out (a bare "b" reads as bytes next to "KB"). */
+function blocks(distance: number): string {
+  const n = Math.round(distance);
+  return `${n} ${n === 1 ? "block" : "blocks"}`;
 }

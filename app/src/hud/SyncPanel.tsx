@@ -7,29 +7,35 @@ export function SyncPanel({ sync }: { sync: Store<SyncProgress | undefined> }) {
   if (!progress)
     return (
       <p className="muted" data-testid="sync-status" data-state="waiting">
-        Chunks: waiting for a peer
+        World: waiting for a peer to bring it up to date
       </p>
     );
   const share = progress.total === 0 ? 1 : progress.done / progress.total;
+  const done = progress.done >= progress.total;
   return (
     <div
       data-testid="sync-status"
-      data-state={progress.done >= progress.total ? "done" : "syncing"}
+      data-state={done ? "done" : "syncing"}
       data-done={progress.done}
       data-total={progress.total}
       data-from-cache={progress.fromCache}
       data-fetched={progress.fetched}
     >
-      <div className="row">
-        <span className="label">Chunks</span>
+      <div
+        className="row"
+        title={`${progress.done} of ${progress.total} chunks: ${progress.fromCache} from this browser's cache, ${progress.fetched} fetched from peers`}
+      >
+        <span className="label">World</span>
         <span>
-          {progress.done}/{progress.total} · {progress.fromCache} cached · {progress.fetched} fetched
-          {progress.failed > 0 && ` · ${progress.failed} failed`}
+          {done ? "up to date" : `loading ${progress.done} of ${progress.total} chunks`}
+          {progress.failed > 0 && <span className="error"> · {progress.failed} could not be fetched</span>}
         </span>
       </div>
-      <div className="progress" role="progressbar" aria-valuenow={Math.round(share * 100)}>
-        <div className="progress-fill" style={{ width: `${share * 100}%` }} />
-      </div>
+      {!done && (
+        <div className="progress" role="progressbar" aria-valuenow={Math.round(share * 100)}>
+          <div className="progress-fill" style={{ width: `${share * 100}%` }} />
+        </div>
+      )}
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import type { Hex } from "viem";
 import { useStore } from "../store.ts";
 import type { VoiceChat } from "../voice/VoiceChat.ts";
+import { displayName } from "./format.ts";
 
 /** A level meter's full width: an RMS this loud or louder (speech near the microphone runs ~0.05–0.3). */
 const FULL_LEVEL = 0.3;
@@ -42,7 +43,7 @@ export function VoicePanel({ voice }: { voice: VoiceChat }) {
       <ol>
         {nearby.map((peer) => (
           <li key={peer.id} data-testid="voice-peer" data-name={peer.name} data-call={peer.call} title={peer.wallet}>
-            <span className="ellipsis">{peer.name}</span>
+            <span className="ellipsis">{displayName(peer.name, peer.wallet)}</span>
             <meter
               className="voice-level"
               data-testid="voice-level"
