@@ -573,7 +573,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     assert.match(claim.stdout(), /claimed \d+\.\d+ energy/);
     assert.ok((await balanceOf(seederWallet)) > 0n, "the seeder's energy balance rose");
 
-    // A claims its own receipts from the claim panel: the epoch just ended.
+    // A claims its own receipts from the claim panel (behind the HUD's Details): the epoch just ended.
+    await a.page.getByTestId("hud-details-toggle").click();
     const button = a.page.getByTestId("claim-button");
     await waitFor("A's epoch to be claimable", () => button.isEnabled(), 30_000);
     await button.click();
