@@ -25,6 +25,7 @@ import { createPublicClient, type Hex, http } from "viem";
 import type { Session } from "../app/src/session.ts";
 import { type PART_NAMES, ROOT } from "../cli/world.ts";
 import { BLOCK_IDS } from "../core/blocks.ts";
+import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../test/helpers/chromium.ts";
 import { StallProxy } from "../test/helpers/stall-proxy.ts";
@@ -59,6 +60,8 @@ const DURATION_MS = MINUTES * 60_000;
 const STALL_AT = 0.25;
 const KILL_AT = 0.5;
 const WARM_AT = 0.15;
+/** A part that came back is weighed from this long after it was ready again. */
+const RESTART_WARM_MS = 30_000;
 /** After the run, how long edits still in flight have to reach a final state. */
 const SETTLE_MS = 90_000;
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
@@ -82,6 +85,14 @@ async function indexedBlock(): Promise<number | undefined> {
     return status.indexedBlock ?? undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function indexerReady(): Promise<boolean> {
+  try {
+    return (await fetch(`${indexerUrl}/v1/ready`, { signal: AbortSignal.timeout(1500) })).status === 200;
+  } catch {
+    return false;
   }
 }
 
@@ -135,6 +146,12 @@ try {
   page.on("pageerror", (error) => pageErrors.push(error.message));
   await page.goto(`http://127.0.0.1:${world.ports.app}`);
   await joinWithDevAccount(page);
+  // It plays beside the seeder (which stands at 0,0) and the headless players, not at its random spawn.
+  const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
+  await page.evaluate(
+    ([x, y, z]) => (window as unknown as PageWindow).seedcraft.session.world.controls.teleport(x, y, z),
+    [0.5, groundHeight(seed, 0, 4) + 1, 4.5] as const,
+  );
   log("the Chromium player joined");
 
   const run0 = Date.now();
@@ -233,7 +250,7 @@ try {
         void (async () => {
           while (Date.now() - (killAt as number) < 180_000) {
             const part = (runFile(world) as RunFile).parts[KILLED];
-            if (part && part.pid !== before.pid && (KILLED !== "indexer" || (await indexedBlock()) !== undefined)) {
+            if (part && part.pid !== before.pid && (KILLED !== "indexer" || (await indexerReady()))) {
               killRecoveredAt = Date.now();
               log(
                 `${KILLED} back (pid ${part.pid}) in ${((killRecoveredAt - (killAt as number)) / 1000).toFixed(1)} s`,
@@ -300,13 +317,15 @@ try {
       .filter(([, info]) => info.kind === "service")
       .map(([part, info]) => [part, info.restarts ?? 0]),
   );
-  // Growth per part: from its first sample past warm-up (and past its restart, if it restarted) to its last.
+  // Growth per part: from its first sample past warm-up (and, for the killed part, past its warm-up after it
+  // came back) to its last.
   const growth: Record<string, number> = {};
   const warmAt = run0 + WARM_AT * DURATION_MS;
   const last = samples.at(-1);
   for (const part of Object.keys(last?.rss ?? {})) {
     const lastPid = last?.pids[part];
-    const first = samples.find((s) => s.at >= warmAt && s.pids[part] === lastPid && s.rss[part] !== undefined);
+    const from = part === KILLED && killRecoveredAt !== undefined ? killRecoveredAt + RESTART_WARM_MS : warmAt;
+    const first = samples.find((s) => s.at >= from && s.pids[part] === lastPid && s.rss[part] !== undefined);
     const start = first?.rss[part];
     const end = last?.rss[part];
     if (start !== undefined && end !== undefined && first !== last) growth[part] = round(((end - start) / start) * 100);
@@ -337,7 +356,7 @@ try {
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     lag_samples: lags.length,
     page_errors: pageErrors.length,
-    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s after both recovered (chain head over HTTP vs /v1/status); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (or after its restart) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
+    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder; RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
   };
   console.log(JSON.stringify(result));
