@@ -2,24 +2,29 @@
  * `seedcraft claim`: turns a seeder's stored receipts into energy. For each finished epoch it has receipts
  * for (oldest first): plan the claim (core/claim.ts), commit to it, wait for the challenge block, prove the
  * challenged leaf of the challenged chunk from the cache, and claim; then mark the epoch claimed in the
- * receipt store and show the energy earned and the balance.
+ * receipt store and show the energy earned and the balance. An epoch with nothing the chain would pay is
+ * said, with the reasons, and passed over. When a seeder runs in the directory, it asks that seeder to claim
+ * (cli/seeder-control.ts) instead of opening the files it writes: the world's own seeder claims while it runs.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { worldKeyOf } from "../core/deployment.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
-import { type ClaimChain, ClaimFailedError, claimEpoch, epochState, readClaimWindow } from "../p2p/claim.ts";
+import { type ClaimChain, ClaimFailedError, claimFinishedEpochs } from "../p2p/claim.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { UsageError } from "./errors.ts";
 import { advanceToNextEpoch, type LocalChainClients, localChainClients, worldEnv } from "./local-chain.ts";
-import { formatEnergy, readSeederWallet, seederRunningIn } from "./seed.ts";
+import { formatEnergy, readSeederWallet, SeederBusyError, seederIn } from "./seed.ts";
+import { askSeeder } from "./seeder-control.ts";
 
 export const CLAIM_HELP = `  claim    Claim energy for the seeder's receipts: commit, wait for the challenge, prove, claim.
            --cache <dir>          the seeder's directory (SEEDCRAFT_STATE_DIR/seeder)
            --epoch <n>            only this epoch (every finished epoch with receipts, oldest first)
-           --advance-time         local chain only: move the chain's clock past the current epoch first`;
+           --advance-time         local chain only: move the chain's clock past the current epoch first
+           (with a seeder running in the directory, that seeder makes the claims)`;
 
 export { ClaimFailedError };
 
@@ -53,64 +58,68 @@ export async function claim(args: string[]): Promise<number> {
   const rewards = deployment.contracts.SeedingRewards;
   const say = (line: string) => console.log(line);
 
+  // Everything that could refuse is checked before anything moves the chain's clock.
+  if (values["advance-time"] && deployment.chainId !== 31337)
+    throw new UsageError("--advance-time works on the local chain only");
+  // The seeder writes its receipt log and cache as it runs: a running one is asked to claim, through its socket.
+  const running = await seederIn(dir);
+  if (running !== undefined && running.control === undefined) throw new SeederBusyError(dir, running.pid);
+
   if (values["advance-time"]) {
-    if (deployment.chainId !== 31337) throw new UsageError("--advance-time works on the local chain only");
     const epochLength = await read<bigint>(clients, rewards, "epochLength");
     const epoch = await advanceToNextEpoch(clients);
     say(`moved the local chain's clock to epoch ${epoch} (epochs are ${epochLength} s)`);
   }
 
-  // The seeder writes its receipt log and cache as it runs: claim from a stopped seeder's directory.
-  const running = await seederRunningIn(dir);
-  if (running !== undefined)
-    throw new UsageError(`a seeder (pid ${running}) runs in ${dir}: stop it first, then claim`);
-  const chain: ClaimChain = {
-    deployment,
-    publicClient: clients.publicClient,
-    seeder: wallet.address,
-    write: (request) => clients.walletClient.writeContract(request),
-  };
-  const store = await ReceiptStore.open(path.join(dir, "receipts"));
-  const cache = await NodeChunkCache.open(path.join(dir, "cache"));
-  try {
-    // The window alone, as before: an epoch the chain no longer takes fails in its commit, with the reason.
-    const { current, window } = await readClaimWindow(chain);
-    const epochs = store.epochs().filter((epoch) => !store.claimed(epoch) && (only === undefined || epoch === only));
-    const finished = epochs.filter((epoch) => epochState(epoch, { current, window }) === "claimable");
-    for (const epoch of epochs)
-      if (!finished.includes(epoch))
-        say(
-          epochState(epoch, { current, window }) === "open"
-            ? `epoch ${epoch}: not over yet (the chain is in epoch ${current})`
-            : `epoch ${epoch}: its claim window has closed`,
-        );
-    if (finished.length === 0) {
-      say("nothing to claim");
-      return only === undefined ? 0 : 1;
+  let earned: bigint;
+  let failed = false;
+  if (running?.control !== undefined) {
+    say(`a seeder (pid ${running.pid}) runs in ${dir}: asking it to claim`);
+    const done = await askSeeder(running.control, { t: "claim", ...(only === undefined ? {} : { epoch: only }) }, say);
+    earned = BigInt(done.earned);
+    if (done.error) {
+      say(`the claim failed: ${done.error.message}`);
+      failed = true;
     }
-    let earned = 0n;
-    for (const epoch of finished) {
-      const { reward } = await claimEpoch({
+    if (only !== undefined && !done.claimed.includes(only)) failed = true;
+    if (done.claimed.length === 0 && done.nothing.length === 0 && done.waiting.length === 0 && !done.error)
+      say("nothing to claim");
+  } else {
+    const chain: ClaimChain = {
+      deployment,
+      publicClient: clients.publicClient,
+      seeder: wallet.address,
+      write: (request) => clients.walletClient.writeContract(request),
+    };
+    const world = worldKeyOf(deployment);
+    const store = await ReceiptStore.open(path.join(dir, "receipts"), { world, log: say });
+    const cache = await NodeChunkCache.open(path.join(dir, "cache"), { world, log: say });
+    try {
+      const round = await claimFinishedEpochs({
         chain,
         receipts: store,
         chunks: cache,
-        epoch,
-        onProgress: (progress) => progress.text !== undefined && say(progress.text),
+        say,
+        ...(only === undefined ? {} : { only }),
       });
-      say(`epoch ${epoch}: claimed ${formatEnergy(reward, 4)} energy`);
-      earned += reward;
+      for (const result of round.claimed)
+        say(`epoch ${result.epoch}: claimed ${formatEnergy(result.reward, 4)} energy`);
+      earned = round.claimed.reduce((sum, result) => sum + result.reward, 0n);
+      if (round.claimed.length === 0 && round.nothing.length === 0 && round.waiting.length === 0)
+        say("nothing to claim");
+      if (only !== undefined && !round.claimed.some((result) => result.epoch === only)) failed = true;
+    } finally {
+      await cache.close();
+      await store.close();
     }
-    const energy = deployment.contracts.EnergyToken;
-    const balance = (await clients.publicClient.readContract({
-      address: energy.address,
-      abi: energy.abi,
-      functionName: "balanceOf",
-      args: [wallet.address as Address],
-    })) as bigint;
-    say(`earned ${formatEnergy(earned, 4)} energy; ${wallet.address} holds ${formatEnergy(balance, 4)}`);
-    return 0;
-  } finally {
-    await cache.close();
-    await store.close();
   }
+  const energy = deployment.contracts.EnergyToken;
+  const balance = (await clients.publicClient.readContract({
+    address: energy.address,
+    abi: energy.abi,
+    functionName: "balanceOf",
+    args: [wallet.address as Address],
+  })) as bigint;
+  say(`earned ${formatEnergy(earned, 4)} energy; ${wallet.address} holds ${formatEnergy(balance, 4)}`);
+  return failed ? 1 : 0;
 }

@@ -4,20 +4,29 @@
  * torrent wires to the peers it links with, within its limits, and shows a status line.
  *
  * Its wallet lives in `<cache>/seeder.json` (made on the first run; the local chain funds it), so its
- * receipts and claims survive restarts. Run under a parent with an IPC channel, it reports `SeederReport`s
- * and takes `SeederCommand`s (bench:torrent drives it so).
+ * receipts and claims survive restarts. The wallet is the seeder's identity, not world data: it stays when the
+ * world changes (it may hold energy or ETH on that chain), while the cache and the receipts belong to one world
+ * (core/deployment.ts `worldKeyOf`) and are emptied when the directory meets another one.
+ *
+ * Without `--cache` it takes `<state>/seeder`, or, when a live seeder holds that (the one `npm start` runs),
+ * the first free `<state>/seeder-<n>`. It claims each finished epoch itself (cli/seeder-claims.ts) and answers
+ * `seedcraft claim` on its control socket (cli/seeder-control.ts). Run under a parent with an IPC channel, it
+ * reports `SeederReport`s and takes `SeederCommand`s (bench:torrent drives it so).
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { assetPackTorrent } from "../core/assets.ts";
+import { worldKeyOf } from "../core/deployment.ts";
+import { SeedcraftError } from "../core/errors.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readAssetPacks, readDeployment } from "../deploy/deployment-file.ts";
 import { pinnedAssets } from "../p2p/asset-manifest.ts";
 import type { TorrentStats } from "../p2p/chunk-torrents.ts";
+import { rewardFor, unpayableNote } from "../p2p/claim.ts";
 import { IndexerHeads } from "../p2p/heads.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
@@ -30,6 +39,8 @@ import { UsageError } from "./errors.ts";
 import { localChainClients, seedingEpochClock, worldEnv } from "./local-chain.ts";
 import { bootstrapList, joinWithSession, nameFlag, numberFlag, placeFlag } from "./peer.ts";
 import { relaunchWith, startedWith } from "./relaunch.ts";
+import { SeederClaims } from "./seeder-claims.ts";
+import { controlSocketPath, serveSeederControl } from "./seeder-control.ts";
 
 export type SeederReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
@@ -54,7 +65,9 @@ export type SeederCommand =
 export const SEED_HELP = `  seed     Run a headless seeder: cache and serve the anchored chunks around a place.
            --at <x,z>             where it stands (0,0); it keeps the chunks around it
            --radius <chunks>      chunk columns around it to keep (4: a 9×9 area)
-           --cache <dir>          its cache and wallet (SEEDCRAFT_STATE_DIR/seeder)
+           --cache <dir>          its cache, receipts and wallet (SEEDCRAFT_STATE_DIR/seeder, or
+                                  seeder-2, -3… when a running seeder holds that one)
+           --no-auto-claim        do not claim finished epochs by itself (\`seedcraft claim\` then)
            --up <rate>            upload limit, e.g. 512k or 2M bytes/s (SEEDCRAFT_UPLOAD_LIMIT; none)
            --down <rate>          download limit (SEEDCRAFT_DOWNLOAD_LIMIT; none)
            --max-wires <n>        torrent wires open at once (1024)
@@ -93,25 +106,56 @@ function formatRate(bytesPerSecond: number): string {
   return `${bytesPerSecond} B/s`;
 }
 
-/** The process running as the seeder of `dir`, if one does (its lock file names a live pid). */
-export async function seederRunningIn(dir: string): Promise<number | undefined> {
+/** Another process runs as the seeder of a directory: a refusal in one line, not a usage error. */
+export class SeederBusyError extends SeedcraftError {
+  constructor(dir: string, pid: number) {
+    super(
+      "SEEDER_BUSY",
+      `a seeder (pid ${pid}) already runs in ${dir}: give this one another --cache, or leave --cache out to get a free one`,
+    );
+    this.name = "SeederBusyError";
+  }
+}
+
+/** What a running seeder's lock file says: its pid, and where it answers `seedcraft claim`. */
+export type RunningSeeder = { pid: number; control?: string; autoClaim?: boolean };
+
+/** The seeder running in `dir`, if one does (its lock file names a live pid). */
+export async function seederIn(dir: string): Promise<RunningSeeder | undefined> {
   try {
-    const pid = Number((await readFile(path.join(dir, "seeder.lock"), "utf8")).trim());
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    process.kill(pid, 0);
-    return pid;
+    const text = (await readFile(path.join(dir, "seeder.lock"), "utf8")).trim();
+    // Older seeders wrote the pid alone.
+    const saved = (text.startsWith("{") ? JSON.parse(text) : { pid: Number(text) }) as RunningSeeder;
+    if (!Number.isInteger(saved.pid) || saved.pid <= 0) return undefined;
+    process.kill(saved.pid, 0);
+    return saved;
   } catch {
     return undefined;
   }
 }
 
+/** The process running as the seeder of `dir`, if one does. */
+export async function seederRunningIn(dir: string): Promise<number | undefined> {
+  return (await seederIn(dir))?.pid;
+}
+
+/** `<state>/seeder` unless a live seeder holds it; then the first free `<state>/seeder-<n>`. */
+export async function freeSeederDir(stateDir: string): Promise<string> {
+  const first = path.resolve(stateDir, "seeder");
+  for (let n = 1; n < 100; n++) {
+    const dir = n === 1 ? first : `${first}-${n}`;
+    const running = await seederIn(dir);
+    if (running === undefined || running.pid === process.pid) return dir;
+  }
+  throw new UsageError(`99 seeders already run in ${stateDir}: give --cache`);
+}
+
 /** One seeder per directory (its cache and receipt log have one writer); a stale lock is taken over. */
-async function lockSeederDir(dir: string): Promise<() => Promise<void>> {
-  const running = await seederRunningIn(dir);
-  if (running !== undefined && running !== process.pid)
-    throw new UsageError(`a seeder (pid ${running}) already runs in ${dir}`);
+async function lockSeederDir(dir: string, lock: RunningSeeder): Promise<() => Promise<void>> {
+  const running = await seederIn(dir);
+  if (running !== undefined && running.pid !== process.pid) throw new SeederBusyError(dir, running.pid);
   const file = path.join(dir, "seeder.lock");
-  await writeFile(file, `${process.pid}\n`);
+  await writeFile(file, `${JSON.stringify(lock)}\n`);
   return () => rm(file, { force: true });
 }
 
@@ -175,9 +219,11 @@ export async function seed(args: string[]): Promise<number> {
       trackers: { type: "string" },
       bootstrap: { type: "string" },
       duration: { type: "string" },
+      "auto-claim": { type: "boolean", default: true },
     },
     strict: true,
     allowPositionals: false,
+    allowNegative: true,
   });
   const name = nameFlag(values.name, "seeder");
   const [x, z] = placeFlag(values.at);
@@ -195,9 +241,13 @@ export async function seed(args: string[]): Promise<number> {
     if (!/^wss?:\/\//.test(url)) throw new UsageError(`--trackers wants ws:// URLs, got ${JSON.stringify(url)}`);
   const bootstrap = bootstrapList(values.bootstrap);
   const stateDir = process.env.SEEDCRAFT_STATE_DIR || ".seedcraft";
-  const dir = path.resolve(values.cache ?? path.join(stateDir, "seeder"));
+  const autoClaim = values["auto-claim"] !== false;
   // The flags are good: now run as the seeder process proper (bad flags are refused without a second start).
   if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
+  const isChild = typeof process.send === "function";
+  const dir = values.cache === undefined ? await freeSeederDir(stateDir) : path.resolve(values.cache);
+  if (values.cache === undefined && path.basename(dir) !== "seeder" && !isChild)
+    console.log(`a seeder already runs in ${path.resolve(stateDir, "seeder")}: this one keeps its cache in ${dir}`);
 
   const { network, rpc, indexer } = worldEnv();
   const deployment = await readDeployment(network);
@@ -205,23 +255,68 @@ export async function seed(args: string[]): Promise<number> {
   const terrain = terrainSeedOf(domain.chainId, domain.verifyingContract);
 
   await mkdir(dir, { recursive: true });
-  const releaseLock = await lockSeederDir(dir);
+  const control = controlSocketPath(dir);
+  const releaseLock = await lockSeederDir(dir, { pid: process.pid, control, autoClaim });
   const wallet = privateKeyToAccount(await seederWallet(dir));
   const sessionKey = nativeSigningAccount(generatePrivateKey());
   const clients = localChainClients(deployment, rpc, wallet);
   await joinWithSession(clients, sessionKey, indexer);
 
-  const cache = await NodeChunkCache.open(path.join(dir, "cache"), { maxEntries: cacheEntries });
-  const receipts = await ReceiptStore.open(path.join(dir, "receipts"));
+  // The cache and the receipts are this world's alone: another world's are removed before anything reads them.
+  const world = worldKeyOf(deployment);
+  const say = (line: string) => (isChild ? undefined : console.log(line));
+  const cache = await NodeChunkCache.open(path.join(dir, "cache"), { maxEntries: cacheEntries, world, log: say });
+  const receipts = await ReceiptStore.open(path.join(dir, "receipts"), { world, log: say });
   const epochs = await seedingEpochClock(clients);
   const rewards = deployment.contracts.SeedingRewards;
-  const rewardRate = (await clients.publicClient.readContract({
-    address: rewards.address,
-    abi: rewards.abi,
-    functionName: "rewardRate",
-  })) as bigint;
+  const readRewards = (functionName: "rewardRate" | "epochLength") =>
+    clients.publicClient.readContract({ address: rewards.address, abi: rewards.abi, functionName }) as Promise<bigint>;
+  const [rewardRate, epochLength] = await Promise.all([readRewards("rewardRate"), readRewards("epochLength")]);
+  const claims = new SeederClaims({
+    chain: {
+      deployment,
+      publicClient: clients.publicClient,
+      seeder: wallet.address as Address,
+      write: (request) => clients.walletClient.writeContract(request),
+    },
+    receipts,
+    chunks: cache,
+    epochLengthS: Number(epochLength),
+    log: say,
+    formatEnergy: (wei) => formatEnergy(wei, 4),
+  });
+  claims.start({ auto: autoClaim, epochLengthS: Number(epochLength) });
+  // `seedcraft claim` asks this process to claim rather than open the files it writes.
+  const controlServer = await serveSeederControl(control, async (request, reply) => {
+    const line = (text: string) => reply({ t: "line", text });
+    const before = claims.earned;
+    try {
+      const round = await claims.claimNow(line, request.epoch);
+      reply({
+        t: "done",
+        earned: String(claims.earned - before),
+        claimed: round.claimed.map((result) => result.epoch),
+        nothing: round.nothing.map((item) => item.epoch),
+        waiting: round.waiting,
+      });
+    } catch (error) {
+      const failure = error as Error & { code?: string };
+      reply({
+        t: "done",
+        earned: String(claims.earned - before),
+        claimed: [],
+        nothing: [],
+        waiting: [],
+        error: { code: failure.code ?? "CLAIM_FAILED", message: failure.message },
+      });
+    }
+  }).catch((error: Error) => {
+    say(
+      `the control socket ${control} could not open (${error.message}): \`seedcraft claim\` cannot reach this seeder`,
+    );
+    return undefined;
+  });
   const position: Position = [x + 0.5, groundHeight(terrain, x, z) + 1, z + 0.5];
-  const isChild = typeof process.send === "function";
   const send = (report: SeederReport) => {
     if (process.connected) process.send?.(report);
   };
@@ -270,6 +365,14 @@ export async function seed(args: string[]): Promise<number> {
       `seeder ${name} as ${wallet.address}, standing at ${x},${z}, cache ${dir} (${cache.stats.entries} chunk versions, ${packs.length} asset packs)`,
     );
 
+  // Only what the chain will pay counts as pending; the rest says why (a leecher too new, a session gone…).
+  const pendingText = () => {
+    const pending = claims.pending;
+    if (!pending) return "energy pending …";
+    const note = unpayableNote(pending, rewardRate, (wei) => formatEnergy(wei));
+    const claimed = claims.earned > 0n ? ` · claimed ${formatEnergy(claims.earned)}` : "";
+    return `energy pending ${formatEnergy(rewardFor(pending.payableBytes, rewardRate))}${note ? ` (${note})` : ""}${claimed}`;
+  };
   const status = () => {
     const stats = torrents.stats();
     return [
@@ -278,7 +381,7 @@ export async function seed(args: string[]): Promise<number> {
       `down ${formatRate(stats.downloadBytesPerSecond)}`,
       `chunks ${cache.stats.entries} cached, ${stats.seeded} seeded, ${stats.served} served`,
       `receipts ${receipts.stats.receipts}`,
-      `energy pending ${formatEnergy((receipts.stats.bytes * rewardRate) / 10n ** 18n)}`,
+      pendingText(),
     ].join(" · ");
   };
   const tty = process.stdout.isTTY === true;
@@ -317,6 +420,9 @@ export async function seed(args: string[]): Promise<number> {
   });
   clearInterval(ticker);
   if (tty) process.stdout.write("\n");
+  await controlServer?.close();
+  await claims.stop();
+  epochs.stop();
   await node.stop();
   await cache.close();
   await receipts.close();

@@ -8,6 +8,11 @@ export type Deployment = {
   chainId: number;
   /** The block before the first contract was deployed: indexers start here. */
   startBlock: number;
+  /**
+   * The hash of the block that created ChunkLedger. A fresh local chain redeploys to the same addresses;
+   * this hash tells the two worlds apart (caches are keyed by it). Older files have none.
+   */
+  deployBlockHash?: Hex;
   contracts: Record<ContractName, DeployedContract> & Partial<Record<OptionalContractName, DeployedContract>>;
   /** The asset packs the world uses, and the manifest hash AssetManifest pins on chain. Older files have none. */
   assets?: DeploymentAssets;
@@ -34,6 +39,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+const isHex = (value: unknown, bytes: number): value is Hex =>
+  typeof value === "string" && new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`).test(value);
+
 /** Checks the shape of a parsed deployment file; throws `InvalidDeploymentError` naming the bad field. */
 export function parseDeployment(value: unknown): Deployment {
   if (!isRecord(value)) throw new InvalidDeploymentError("expected a JSON object");
@@ -53,12 +61,22 @@ export function parseDeployment(value: unknown): Deployment {
     if (!Array.isArray(contract.abi))
       throw new InvalidDeploymentError(`\`contracts.${name}.abi\` must be an ABI array`);
   }
+  if (value.deployBlockHash !== undefined && !isHex(value.deployBlockHash, 32))
+    throw new InvalidDeploymentError("`deployBlockHash` must be 32 bytes of hex");
   if (value.assets !== undefined) parseAssets(value.assets, contracts);
   return value as Deployment;
 }
 
-const isHex = (value: unknown, bytes: number): value is Hex =>
-  typeof value === "string" && new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`).test(value);
+/**
+ * Which world a deployment is, as a name for caches and stores: chain id, ledger address and the hash of the
+ * ledger's deploy block (`31337-<ledger>-<16 hex of the block hash>`). A fresh chain that redeploys to the
+ * same address is another world; a file without the hash falls back to chain id and ledger.
+ */
+export function worldKeyOf(deployment: Pick<Deployment, "chainId" | "contracts" | "deployBlockHash">): string {
+  const ledger = deployment.contracts.ChunkLedger.address.slice(2).toLowerCase();
+  const block = deployment.deployBlockHash?.slice(2, 18).toLowerCase();
+  return block ? `${deployment.chainId}-${ledger}-${block}` : `${deployment.chainId}-${ledger}`;
+}
 
 function parseAssets(assets: unknown, contracts: Record<string, unknown>): void {
   if (!isRecord(assets) || !Array.isArray(assets.packs))

@@ -8,6 +8,7 @@ import path from "node:path";
 import hre from "hardhat";
 import { assetManifestHash, assetPackPin } from "../core/assets.ts";
 import { CONTRACT_NAMES, type Deployment } from "../core/deployment.ts";
+import { creationBlockOf } from "./deploy-block.ts";
 import { writeAssetPack, writeDeployment } from "./deployment-file.ts";
 import SeedcraftModule, { ASSET_PACKS, SEEDCRAFT_DEFAULTS } from "./ignition/modules/Seedcraft.ts";
 
@@ -42,6 +43,19 @@ function deployParameters(json: string | undefined): Record<string, string> {
 
 const LOCAL_CHAIN_ID = 31337;
 
+/**
+ * The developer's own local world (`npm start`: network localhost on chain 31337) pays seeders within minutes:
+ * its epochs last a minute unless SEEDCRAFT_DEPLOY_PARAMETERS says otherwise. Test worlds (their own network
+ * names) keep the hour-long default, so a test's clock moves only when it says so.
+ */
+const LOCAL_WORLD_DEFAULTS: Record<string, string> = { epochLength: "60" };
+
+/** The parameters the deploy uses: the environment's, over the local world's defaults where they apply. */
+function parametersFor(chainId: number, network: string, json: string | undefined): Record<string, string> {
+  const local = chainId === LOCAL_CHAIN_ID && network === "localhost" ? LOCAL_WORLD_DEFAULTS : {};
+  return { ...local, ...deployParameters(json) };
+}
+
 const connection = await hre.network.create();
 const publicClient = await connection.viem.getPublicClient();
 const chainId = await publicClient.getChainId();
@@ -59,7 +73,7 @@ const startBlock = await publicClient.getBlockNumber();
 const deployed = await connection.ignition.deploy(SeedcraftModule, {
   displayUi: false,
   deploymentId,
-  parameters: { Seedcraft: deployParameters(process.env.SEEDCRAFT_DEPLOY_PARAMETERS) },
+  parameters: { Seedcraft: parametersFor(chainId, networkName, process.env.SEEDCRAFT_DEPLOY_PARAMETERS) },
 });
 const addresses = {
   ChunkLedger: deployed.chunkLedger.address,
@@ -77,6 +91,9 @@ const contracts = Object.fromEntries(
   ),
 ) as Deployment["contracts"];
 
+// The ledger's creation block names this world: a fresh chain redeploys to the same addresses, in another block.
+const deployBlock = await creationBlockOf(publicClient, addresses.ChunkLedger, startBlock);
+
 // The packs go next to the deployment file, which lists them with the manifest hash the module pinned.
 const packs = ASSET_PACKS.map(assetPackPin);
 for (const bytes of ASSET_PACKS) await writeAssetPack(networkName, bytes);
@@ -84,6 +101,7 @@ const file = await writeDeployment({
   network: networkName,
   chainId,
   startBlock: Number(startBlock),
+  deployBlockHash: deployBlock.hash,
   contracts,
   assets: { manifestHash: assetManifestHash(packs), packs },
 });

@@ -182,6 +182,110 @@ export async function anchoringOf(chain: ClaimChain, chunkId: bigint, version: n
   return { tree, index: tree.indexOf(hash) };
 }
 
+const headsByHash = (cache: ClaimChunks) => new Map(cache.entries().map((head) => [head.hash.toLowerCase(), head]));
+
+/** A leecher's batch the chain would not pay for, and why (a phrase after "it"). */
+export type UnpayableBatch = { leecher: Address; receipts: number; bytes: bigint; why: string };
+
+/**
+ * Splits the seeder's batches of `epoch` into those SeedingRewards would pay for and those it would refuse,
+ * with the reason: a leecher that had not anchored before the epoch began (the anti-sybil rule), a session
+ * key no longer live, a leecher over its cap. With `cache`, also a snapshot the cache no longer holds (a
+ * claim must prove possession). Reads the chain; for an open epoch it says what would be paid once it ends.
+ */
+export async function judgeBatches(
+  chain: Pick<ClaimChain, "deployment" | "publicClient" | "seeder">,
+  all: readonly SignedReceiptBatch[],
+  epoch: number,
+  options: {
+    cache?: ClaimChunks;
+    heads?: Map<string, ChunkHead>;
+    onBatch?: (index: number, count: number) => void;
+  } = {},
+): Promise<{ payable: SignedReceiptBatch[]; unpayable: UnpayableBatch[] }> {
+  const { deployment } = chain;
+  const rewards = deployment.contracts.SeedingRewards;
+  const seeder = getAddress(chain.seeder);
+  const domain = { chainId: deployment.chainId, verifyingContract: rewards.address };
+  const mine = all.filter((batch) => getAddress(batch.seeder) === seeder);
+  if (mine.length === 0) return { payable: [], unpayable: [] };
+  const [start, cap, genesis, epochLength] = await Promise.all([
+    read<bigint>(chain, rewards, "epochStart", [epoch]),
+    read<bigint>(chain, rewards, "leecherCap"),
+    read<bigint>(chain, rewards, "genesis"),
+    read<bigint>(chain, rewards, "epochLength"),
+  ]);
+  const heads = options.cache ? (options.heads ?? headsByHash(options.cache)) : undefined;
+  const payable: SignedReceiptBatch[] = [];
+  const unpayable: UnpayableBatch[] = [];
+  for (const [i, batch] of mine.entries()) {
+    options.onBatch?.(i, mine.length);
+    const leecher = getAddress(batch.leecher);
+    const bytes = batch.receipts.reduce((sum, r) => sum + r.bytes, 0n);
+    const why = await (async () => {
+      const first = await read<bigint>(chain, deployment.contracts.ChunkLedger, "firstAnchorAt", [leecher]);
+      if (first === 0n) return "had not anchored anything before the epoch";
+      if (first >= start) {
+        const since = Number((first - genesis) / epochLength);
+        return since === epoch
+          ? `first anchored in this epoch (it counts from epoch ${epoch + 1})`
+          : `first anchored in epoch ${since}, after this one`;
+      }
+      const signer = recoverReceiptBatchSigner(batch, domain);
+      if (signer !== leecher) {
+        const wallet = await read<Address>(chain, deployment.contracts.SessionRegistry, "walletOf", [signer]);
+        if (getAddress(wallet) !== leecher) return "signed with a session key that is no longer live";
+      }
+      const attested = await read<bigint>(chain, rewards, "attestedBy", [leecher, epoch]);
+      if (attested + bytes > cap) return `would pass its cap of ${cap} bytes for the epoch`;
+      if (options.cache && heads)
+        for (const r of batch.receipts) {
+          const head = heads.get(r.contentHash.toLowerCase());
+          if (!head || !(await options.cache.get(head.chunkId, head.version)))
+            return "names a snapshot the cache no longer holds";
+        }
+      return undefined;
+    })();
+    if (why) unpayable.push({ leecher, receipts: batch.receipts.length, bytes, why });
+    else payable.push(batch);
+  }
+  return { payable, unpayable };
+}
+
+/** What the epochs not claimed yet are worth: what the chain would pay (bytes), and what it would not, and why. */
+export type PendingEnergy = { payableBytes: bigint; unpayable: (UnpayableBatch & { epoch: number })[] };
+
+/**
+ * The seeder's pending energy, counted as the chain will pay it: every epoch the store holds receipts for that
+ * is open or still claimable, judged by `judgeBatches` (without the cache check, which only a claim needs).
+ */
+export async function pendingEnergy(
+  chain: Pick<ClaimChain, "deployment" | "publicClient" | "seeder">,
+  receipts: Pick<ClaimReceipts, "batches" | "epochs" | "claimed">,
+): Promise<PendingEnergy> {
+  const window = await readClaimWindow(chain);
+  let payableBytes = 0n;
+  const unpayable: PendingEnergy["unpayable"] = [];
+  for (const epoch of receipts.epochs()) {
+    const state = epochState(epoch, window, receipts.claimed(epoch));
+    if (state !== "open" && state !== "claimable") continue;
+    const judged = await judgeBatches(chain, receipts.batches(epoch), epoch);
+    for (const batch of judged.payable) for (const r of batch.receipts) payableBytes += r.bytes;
+    for (const left of judged.unpayable) unpayable.push({ ...left, epoch });
+  }
+  return { payableBytes, unpayable };
+}
+
+/** "0.40 energy not payable: leecher 0xab12…cdef first anchored in this epoch" (and how many more), or "". */
+export function unpayableNote(pending: PendingEnergy, rewardRate: bigint, format: (wei: bigint) => string): string {
+  const [first, ...more] = pending.unpayable;
+  if (!first) return "";
+  const bytes = pending.unpayable.reduce((sum, left) => sum + left.bytes, 0n);
+  const who = `${first.leecher.slice(0, 6)}…${first.leecher.slice(-4)}`;
+  const others = more.length > 0 ? ` (and ${more.length} more)` : "";
+  return `${format(rewardFor(bytes, rewardRate))} energy not payable: leecher ${who} ${first.why}${others}`;
+}
+
 /** The share of the bar each step ends at; a step's own progress fills the space before it. */
 function fractionOf(step: ClaimStep, part = 0): number {
   const index = CLAIM_STEPS.indexOf(step);
@@ -204,7 +308,7 @@ export async function claimEpoch(options: ClaimEpochOptions): Promise<ClaimResul
   const rewards = deployment.contracts.SeedingRewards;
   const seeder = getAddress(chain.seeder);
   const domain = { chainId: deployment.chainId, verifyingContract: rewards.address };
-  const heads = new Map(cache.entries().map((head) => [head.hash.toLowerCase(), head]));
+  const heads = headsByHash(cache);
 
   // Claimed on the chain but not marked in the store (a run stopped right after its claim): mark it now.
   const [, lastEpoch, , , lastClaimed] = await read<[boolean, number, Hex, bigint, boolean]>(
@@ -216,37 +320,19 @@ export async function claimEpoch(options: ClaimEpochOptions): Promise<ClaimResul
   if (lastClaimed && lastEpoch === epoch) return await markClaimedFromChain(options, seeder);
 
   // A commit cannot be taken back: leave out, before committing, every batch the chain would refuse.
-  const start = await read<bigint>(chain, rewards, "epochStart", [epoch]);
-  const cap = await read<bigint>(chain, rewards, "leecherCap");
-  const stored = store.batches(epoch).filter((batch) => getAddress(batch.seeder) === seeder);
-  const batches = [];
-  for (const [i, batch] of stored.entries()) {
-    progress("filtering", i / stored.length);
-    const leecher = getAddress(batch.leecher);
-    const why = await (async () => {
-      const first = await read<bigint>(chain, deployment.contracts.ChunkLedger, "firstAnchorAt", [leecher]);
-      if (first === 0n || first >= start) return "had not anchored anything before the epoch";
-      const signer = recoverReceiptBatchSigner(batch, domain);
-      if (signer !== leecher) {
-        const wallet = await read<Address>(chain, deployment.contracts.SessionRegistry, "walletOf", [signer]);
-        if (getAddress(wallet) !== leecher) return "signed with a session key that is no longer live";
-      }
-      const attested = await read<bigint>(chain, rewards, "attestedBy", [leecher, epoch]);
-      const bytes = batch.receipts.reduce((sum, r) => sum + r.bytes, 0n);
-      if (attested + bytes > cap) return `would pass its cap of ${cap} bytes for the epoch`;
-      for (const r of batch.receipts) {
-        const head = heads.get(r.contentHash.toLowerCase());
-        if (!head || !(await cache.get(head.chunkId, head.version)))
-          return "names a snapshot the cache no longer holds";
-      }
-      return undefined;
-    })();
-    if (why)
-      say("filtering", `epoch ${epoch}: leaving out ${batch.receipts.length} receipt(s) from ${leecher}: it ${why}`);
-    else batches.push(batch);
-  }
+  const { payable: batches, unpayable } = await judgeBatches(chain, store.batches(epoch), epoch, {
+    cache,
+    heads,
+    onBatch: (i, n) => progress("filtering", i / n),
+  });
+  for (const left of unpayable)
+    say("filtering", `epoch ${epoch}: leaving out ${left.receipts} receipt(s) from ${left.leecher}: it ${left.why}`);
   if (batches.length === 0)
-    throw new ClaimFailedError("CLAIM_NOTHING", `No receipts the chain would pay for in epoch ${epoch}.`);
+    throw new ClaimFailedError(
+      "CLAIM_NOTHING",
+      `No receipts the chain would pay for in epoch ${epoch}.`,
+      unpayable.map((left) => `${left.leecher} ${left.why}`).join("; ") || "no receipts",
+    );
 
   // The anchoring proof of every content the receipts name, from the snapshot the cache holds for it.
   const anchored = new Map<string, AnchoredAt>();
@@ -422,4 +508,79 @@ export async function epochsToClaim(
 /** Energy wei for `bytes` of proven seeding (SeedingRewards.rewardFor: bytes × rate / 1e18, rounded down). */
 export function rewardFor(bytes: bigint, rewardRate: bigint): bigint {
   return (bytes * rewardRate) / 10n ** 18n;
+}
+
+/** What one round of claims did: the epochs claimed, those with nothing the chain would pay, those left. */
+export type ClaimRound = {
+  claimed: ClaimResult[];
+  nothing: { epoch: number; details: string | undefined }[];
+  waiting: number[];
+};
+
+/**
+ * Claims every finished epoch the store holds receipts for, oldest first (a commit passes every older epoch),
+ * saying what it does through `say`. An epoch with nothing the chain would pay is said and passed over, not an
+ * error. With `settleS`, the epoch that just ended waits that long after its end, for receipts leechers still
+ * send for it (a seeder takes them during the next epoch). Throws ClaimFailedError on any other failure.
+ */
+export async function claimFinishedEpochs(options: {
+  chain: ClaimChain;
+  receipts: ClaimReceipts;
+  chunks: ClaimChunks;
+  only?: number;
+  settleS?: number;
+  say: (line: string) => void;
+  /** Epochs judged to hold nothing payable, with their receipt count then: not judged again until it grows. */
+  nothingSeen?: Map<number, number>;
+  onProgress?: (progress: ClaimProgress) => void;
+}): Promise<ClaimRound> {
+  const { chain, receipts, say } = options;
+  const window = await readClaimWindow(chain);
+  const round: ClaimRound = { claimed: [], nothing: [], waiting: [] };
+  const rewards = chain.deployment.contracts.SeedingRewards;
+  for (const epoch of receipts.epochs()) {
+    if (receipts.claimed(epoch) || (options.only !== undefined && epoch !== options.only)) continue;
+    const count = summarize(receipts.batches(epoch), chain.seeder).receipts;
+    if (count === 0) continue;
+    const state = epochState(epoch, window);
+    if (state === "open") {
+      say(`epoch ${epoch}: not over yet (the chain is in epoch ${window.current})`);
+      round.waiting.push(epoch);
+      continue;
+    }
+    if (state !== "claimable") {
+      say(`epoch ${epoch}: ${state === "closed" ? "its claim window has closed" : "a later epoch is claimed already"}`);
+      continue;
+    }
+    if (options.nothingSeen?.get(epoch) === count) continue;
+    if (options.settleS && epoch === window.current - 1) {
+      const [ended, block] = await Promise.all([
+        read<bigint>(chain, rewards, "epochStart", [window.current]),
+        chain.publicClient.getBlock(),
+      ]);
+      if (block.timestamp < ended + BigInt(options.settleS)) {
+        round.waiting.push(epoch);
+        continue;
+      }
+    }
+    try {
+      const result = await claimEpoch({
+        chain,
+        receipts,
+        chunks: options.chunks,
+        epoch,
+        onProgress: (progress) => {
+          if (progress.text !== undefined) say(progress.text);
+          options.onProgress?.(progress);
+        },
+      });
+      round.claimed.push(result);
+    } catch (error) {
+      if (!(error instanceof ClaimFailedError && error.code === "CLAIM_NOTHING")) throw error;
+      say(`epoch ${epoch}: nothing the chain would pay for`);
+      options.nothingSeen?.set(epoch, count);
+      round.nothing.push({ epoch, details: error.details });
+    }
+  }
+  return round;
 }

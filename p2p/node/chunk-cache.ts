@@ -9,7 +9,8 @@
  *   so the caller fetches it again.
  * - Least-recently-used entries are evicted past `maxEntries` or `maxBytes`; pinned ones (the player's own
  *   constructions) never are. Snapshot bytes are never kept in memory.
- * One directory belongs to one process: `open` deletes the temp files it finds.
+ * One directory belongs to one process: `open` deletes the temp files it finds. And to one world: opened with
+ *   `world`, it holds no other world's snapshot (p2p/node/world-dir.ts), so nothing is adopted across worlds.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
@@ -27,6 +28,7 @@ import {
   checkSnapshot,
   snapshotHash,
 } from "../chunk-store.ts";
+import { claimDirForWorld, type WorldOptions } from "./world-dir.ts";
 
 const debug = createDebug("seedcraft:cache");
 
@@ -174,9 +176,15 @@ export class NodeChunkCache implements ChunkStore {
   }
 
   /** Opens (or creates) the cache in `dir`, reconciling its index with the files there. */
-  static async open(dir: string, limits: Partial<CacheLimits> = {}): Promise<NodeChunkCache> {
+  /**
+   * Opens (creating `dir` if needed). With `world` (core/deployment.ts `worldKeyOf`), a directory that holds
+   * another world's snapshots is emptied first (p2p/node/world-dir.ts), and `log` hears of it.
+   */
+  static async open(dir: string, options: Partial<CacheLimits> & WorldOptions = {}): Promise<NodeChunkCache> {
+    const { world, log, ...limits } = options;
     const merged = { ...DEFAULT_CACHE_LIMITS, ...limits };
     checkLimits(merged);
+    if (world !== undefined) await claimDirForWorld(dir, world, log);
     const cache = new NodeChunkCache(dir, merged);
     await mkdir(cache.#chunksDir, { recursive: true });
     await cache.#load(dir);

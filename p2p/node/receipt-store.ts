@@ -23,6 +23,7 @@ import {
   isRecord,
   receiptBatchKey,
 } from "../receipt-batch.ts";
+import { claimDirForWorld, type WorldOptions } from "./world-dir.ts";
 
 const debug = createDebug("seedcraft:receipts");
 
@@ -158,9 +159,14 @@ export class ReceiptStore {
     this.#size = size;
   }
 
-  /** Opens (creating `dir` if needed) and replays `<dir>/receipts.log`. */
-  static async open(dir: string): Promise<ReceiptStore> {
+  /**
+   * Opens (creating `dir` if needed) and replays `<dir>/receipts.log`. With `world` (core/deployment.ts
+   * `worldKeyOf`), a log of another world's receipts is removed first (p2p/node/world-dir.ts), and `log`
+   * hears of it: its batches name another SeedingRewards, and no claim here could pay them.
+   */
+  static async open(dir: string, options: WorldOptions = {}): Promise<ReceiptStore> {
     await mkdir(dir, { recursive: true });
+    if (options.world !== undefined) await claimDirForWorld(dir, options.world, options.log);
     const path = join(dir, LOG_FILE);
     const lines: { value: unknown; start: number }[] = [];
     let lastUnparsable: number | undefined;
