@@ -30,6 +30,7 @@ import {
   Vector3,
   WebGLRenderer,
 } from "three";
+import { CSS2DRenderer } from "three/examples/jsm/renderers/CSS2DRenderer.js";
 import { BLOCK_IDS } from "../../../core/blocks.ts";
 import { CHUNK_SIZE, CHUNK_VOLUME, locateBlock } from "../../../core/chunk.ts";
 import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
@@ -38,7 +39,7 @@ import { Avatars } from "./avatars.ts";
 import { FirstPersonControls } from "./controls.ts";
 import { type MeshBuffers, meshBytes } from "./mesher.ts";
 import type { Vec3, VoxelHit } from "./picking.ts";
-import { type BlockLiquidity, type BlockSolidity, liquidityOf, solidityOf } from "./player.ts";
+import { type BlockLiquidity, type BlockSolidity, liquidityOf, openYaw, SPAWN_PITCH, solidityOf } from "./player.ts";
 import { type ChunkCoords, type ChunkPoint, chunkKey, type FromMesher, type ToMesher } from "./protocol.ts";
 import { TargetOutline } from "./targetOutline.ts";
 
@@ -275,6 +276,9 @@ export class World {
   #frame = 0;
   #destroyed = false;
   #resizeObserver: ResizeObserver | undefined;
+  /** Players' name labels: DOM elements the browser draws sharp at any distance, laid over the canvas. */
+  #labels: CSS2DRenderer | undefined;
+  #labelsShown = false;
   #markReady: () => void = () => {};
 
   constructor(options: WorldOptions) {
@@ -303,7 +307,7 @@ export class World {
     sun.position.set(0.45, 1, 0.3);
     this.scene.add(sun);
 
-    // The player stands at the centre, looking a little down so the crosshair meets the ground within reach.
+    // The player stands at the centre, facing the most open view, eyes near the horizon (not at the ground).
     const [x, y, z] = this.#center;
     const getBlock = (bx: number, by: number, bz: number) => this.getBlock(bx, by, bz);
     this.#solid = solidityOf(getBlock);
@@ -314,7 +318,7 @@ export class World {
       isSlotSelectable: options.isSlotSelectable,
     });
     this.controls.teleport(x, y, z);
-    this.controls.setLook(Math.PI * 0.75, -0.55);
+    this.controls.setLook(openYaw(options.seed, x, y, z), SPAWN_PITCH);
     this.controls.onBreak = () => this.#requestEdit("break");
     this.controls.onPlace = () => this.#requestEdit("place");
     this.scene.add(this.target.object, this.avatars.object);
@@ -333,6 +337,11 @@ export class World {
   /** Puts the canvas into `container` and keeps it sized to it. */
   mount(container: HTMLElement): void {
     container.appendChild(this.canvas);
+    if (!this.#labels) {
+      this.#labels = new CSS2DRenderer();
+      this.#labels.domElement.className = "world-labels";
+    }
+    container.appendChild(this.#labels.domElement);
     this.#resizeObserver?.disconnect();
     this.#resizeObserver = new ResizeObserver(() => this.#resize(container));
     this.#resizeObserver.observe(container);
@@ -460,6 +469,7 @@ export class World {
     this.controls.dispose();
     this.target.dispose();
     this.avatars.dispose();
+    this.#labels?.domElement.remove();
     for (const chunk of this.#chunks.values()) this.#removeMeshes(chunk);
     this.#uploads.clear();
     this.#outlineGeometry.dispose();
@@ -695,6 +705,8 @@ export class World {
     this.#dirty = false;
     this.#frameStartedAt = performance.now();
     this.#renderer.render(this.scene, this.camera);
+    if (this.avatars.count > 0 || this.#labelsShown) this.#labels?.render(this.scene, this.camera);
+    this.#labelsShown = this.avatars.count > 0;
     // Drawn means on screen: the browser composites (and, in software, reads the frame back) after this
     // callback, so the times are taken in a task posted now, which runs once that is done.
     const drawnAt = performance.now();
@@ -807,6 +819,7 @@ export class World {
     const width = Math.max(1, container.clientWidth);
     const height = Math.max(1, container.clientHeight);
     this.#renderer.setSize(width, height, false);
+    this.#labels?.setSize(width, height);
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
     this.invalidate();

@@ -9,7 +9,7 @@
  */
 import { BLOCKS } from "../../../core/blocks.ts";
 import { EYE_HEIGHT } from "../../../core/rules.ts";
-import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
 
 /** Whether block (x, y, z) collides: undefined means not loaded (the body treats it as solid, picking as absent). */
 export type BlockSolidity = (x: number, y: number, z: number) => boolean | undefined;
@@ -105,6 +105,34 @@ export function spawnAbove(
     freeAbove = solid === false ? freeAbove + 1 : 0;
   }
   return undefined;
+}
+
+/** A new player looks this far below the horizon: the far hills fill the view, the ground ahead shows at its foot. */
+export const SPAWN_PITCH = -0.12;
+
+/**
+ * The yaw that faces the most open view from (x, y, z) (feet): of 16 directions, the one whose terrain out
+ * to 48 blocks rises least above the eye (a hill a few blocks away would fill the screen). Water counts as
+ * its surface. Ties go to the first direction, so a spot always gets the same view.
+ */
+export function openYaw(seed: number, x: number, y: number, z: number): number {
+  const eye = y + EYE_HEIGHT;
+  let best = 0;
+  let bestRise = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 16; i++) {
+    const yaw = (i / 16) * Math.PI * 2;
+    const [dx, dz] = [-Math.sin(yaw), -Math.cos(yaw)];
+    let rise = Number.NEGATIVE_INFINITY;
+    for (let d = 3; d <= 48; d += 3) {
+      const ground = Math.max(groundHeight(seed, Math.floor(x + dx * d), Math.floor(z + dz * d)), SEA_LEVEL) + 1;
+      rise = Math.max(rise, (ground - eye) / d);
+    }
+    if (rise < bestRise - 1e-9) {
+      bestRise = rise;
+      best = yaw;
+    }
+  }
+  return best;
 }
 
 export class PlayerBody {
