@@ -16,6 +16,10 @@ import {
   checkSnapshot,
   snapshotHash,
 } from "../chunk-store.ts";
+import { dropOtherWorlds, worldDbName } from "./idb-worlds.ts";
+
+/** The prefix of the chunk caches' databases: one per world (`seedcraft-chunks-<world>`). */
+export const CHUNK_CACHE_DB = "seedcraft-chunks";
 
 type IndexRecord = {
   key: string;
@@ -71,6 +75,15 @@ export class IdbChunkCache implements ChunkStore {
       cache.#clock = Math.max(cache.#clock, record.lastUsed);
     }
     return cache;
+  }
+
+  /**
+   * The chunk cache of `world` (core/deployment.ts `worldKeyOf`): its own database; other worlds' chunk caches
+   * are deleted, so a snapshot of an old world with the same id and version never comes back.
+   */
+  static async openForWorld(world: string, limits: Partial<IdbCacheLimits> = {}): Promise<IdbChunkCache> {
+    await dropOtherWorlds(CHUNK_CACHE_DB, world);
+    return await IdbChunkCache.open(worldDbName(CHUNK_CACHE_DB, world), limits);
   }
 
   get stats(): ChunkStoreStats {

@@ -22,6 +22,7 @@ import {
   receiptBatchKey,
 } from "../receipt-batch.ts";
 import type { ReceiptSink } from "../receipts.ts";
+import { dropOtherWorlds, worldDbName } from "./idb-worlds.ts";
 
 const debug = createDebug("seedcraft:receipts");
 
@@ -96,6 +97,9 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The prefix of the receipt stores' databases: one per world and wallet (`seedcraft-receipts-<world>-<wallet>`). */
+export const RECEIPT_STORE_DB = "seedcraft-receipts";
+
 export class IdbReceiptStore implements ReceiptSink {
   readonly #db: IDBPDatabase<ReceiptSchema>;
   /** The newest batch per (leecher lowercase, epoch). */
@@ -109,6 +113,16 @@ export class IdbReceiptStore implements ReceiptSink {
 
   private constructor(db: IDBPDatabase<ReceiptSchema>) {
     this.#db = db;
+  }
+
+  /**
+   * The receipt store of `wallet` in `world` (core/deployment.ts `worldKeyOf`): other worlds' receipt stores
+   * are deleted (their batches name another SeedingRewards, or a chain that is gone); other wallets' in this
+   * world stay.
+   */
+  static async openForWorld(world: string, wallet: string): Promise<IdbReceiptStore> {
+    await dropOtherWorlds(RECEIPT_STORE_DB, world);
+    return await IdbReceiptStore.open(worldDbName(RECEIPT_STORE_DB, world, wallet.toLowerCase()));
   }
 
   /**

@@ -6,6 +6,7 @@
 import { type Address, createPublicClient, getAddress, http } from "viem";
 import type { Config } from "wagmi";
 import { writeContract } from "wagmi/actions";
+import { worldKeyOf } from "../../../core/deployment.ts";
 import { SeedcraftError } from "../../../core/errors.ts";
 import type { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
 import { IdbReceiptStore } from "../../../p2p/browser/idb-receipts.ts";
@@ -22,15 +23,12 @@ import type { AppConfig } from "../config.ts";
 import { createStore, type Store } from "../store.ts";
 import { worldChain } from "../wallet/config.ts";
 
-/** The IndexedDB database of `wallet`'s receipts in this deployment (a batch is keyed by leecher and epoch only). */
-export function receiptStoreName(config: AppConfig, wallet: Address): string {
-  const rewards = config.deployment.contracts.SeedingRewards.address.toLowerCase();
-  return `seedcraft-receipts-${config.deployment.chainId}-${rewards}-${wallet.toLowerCase()}`;
-}
-
-/** Opens the receipt store the peer's ReceiptDesk fills (`data.receipts.sink`) and the claims read. */
+/**
+ * Opens the receipt store the peer's ReceiptDesk fills (`data.receipts.sink`) and the claims read: `wallet`'s, in
+ * this world (chain id, ledger and its deploy block: a fresh chain's world never sees an old one's receipts).
+ */
 export function openReceiptStore(config: AppConfig, wallet: Address): Promise<IdbReceiptStore> {
-  return IdbReceiptStore.open(receiptStoreName(config, wallet));
+  return IdbReceiptStore.openForWorld(worldKeyOf(config.deployment), wallet);
 }
 
 export type ClaimRun =

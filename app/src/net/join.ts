@@ -4,6 +4,7 @@
  * signed for what seeders send us).
  */
 import type { PublicClient } from "viem";
+import { worldKeyOf } from "../../../core/deployment.ts";
 import type { Position } from "../../../core/proximity.ts";
 import { CAPABILITIES } from "../../../core/wire.ts";
 import { IdbChunkCache } from "../../../p2p/browser/idb-cache.ts";
@@ -44,7 +45,7 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
   const { deployment } = config;
   const [dht, cache, epochs, receipts] = await Promise.all([
     GatewayDht.connect(config.gateways),
-    IdbChunkCache.open(`seedcraft-chunks-${deployment.chainId}-${deployment.contracts.ChunkLedger.address}`),
+    IdbChunkCache.openForWorld(worldKeyOf(deployment)),
     seedingEpochClock({ deployment, publicClient: chain }),
     openReceiptStore(config, session.wallet),
   ]);
