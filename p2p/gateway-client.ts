@@ -6,12 +6,15 @@
  *
  * A browser may use several gateways at once, each hosting a DHT node under the same key: items are
  * signed once and put through all of them, reads take the first verified answer, lookups merge
- * theirs, and knocks come from any. One gateway going away leaves the others working.
+ * theirs, and knocks come from any. One gateway going away leaves the others working, and a gateway
+ * that closes (restarted by `seedcraft up`, say) is connected again with backoff, our card put again.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex, concatBytes, hexToBytes } from "@noble/hashes/utils.js";
 import bencode from "bencode";
+import createDebug from "debug";
+import { Backoff } from "../core/backoff.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import { decodeCard, encodeCard, type PeerCard } from "./card.ts";
 
@@ -23,6 +26,8 @@ export class GatewayError extends SeedcraftError {
     this.name = "GatewayError";
   }
 }
+
+const debug = createDebug("seedcraft:gateway-client");
 
 const CHALLENGE_PREFIX = "seedcraft:gateway:v1:";
 const TIMEOUT_MS = 10_000;
@@ -42,6 +47,10 @@ class GatewayLink {
     number,
     { resolve: (body: Record<string, unknown>) => void; reject: (e: Error) => void }
   >();
+  /** When the gateway let us in (performance.now()). */
+  readonly openedAt = performance.now();
+  /** Called once when the link closes, whoever closed it. */
+  onClosed: ((reason: string | undefined) => void) | undefined;
   #nextId = 1;
   #closed = false;
 
@@ -143,6 +152,7 @@ class GatewayLink {
     for (const pending of this.#pending.values())
       pending.reject(new GatewayError("GATEWAY_CLOSED", "The gateway closed the connection.", reason ?? this.url));
     this.#pending.clear();
+    this.onClosed?.(reason);
   }
 
   #answer(body: Record<string, unknown>): void {
@@ -159,25 +169,48 @@ class GatewayLink {
 
 export class GatewayDht {
   readonly publicKey: Uint8Array;
-  /** The address of the DHT node the first gateway hosts for us: what others ping, knock and mail. */
-  readonly address: GatewayAddress;
-  readonly #links: GatewayLink[];
+  readonly #urls: readonly string[];
+  /** Per gateway (its slot): the open link, or undefined while (re)connecting. */
+  readonly #links: (GatewayLink | undefined)[];
+  readonly #backoffs: Backoff[];
   readonly #secretKey: Uint8Array;
   readonly #knockHandlers: Set<(from: GatewayAddress) => void>;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** The card put last: put again through a gateway we reconnect to (its hosted node is a new one). */
+  #card: Uint8Array | undefined;
+  #address: GatewayAddress;
+  #destroyed = false;
   /** One counter for every gateway: an item is signed once and the same bytes go through all. */
   #seq = Date.now();
 
-  private constructor(links: GatewayLink[], secretKey: Uint8Array, knockHandlers: Set<(from: GatewayAddress) => void>) {
+  private constructor(
+    urls: readonly string[],
+    links: (GatewayLink | undefined)[],
+    secretKey: Uint8Array,
+    knockHandlers: Set<(from: GatewayAddress) => void>,
+  ) {
+    this.#urls = urls;
     this.#links = links;
+    this.#backoffs = urls.map(() => new Backoff());
     this.#knockHandlers = knockHandlers;
     this.#secretKey = secretKey;
     this.publicKey = ed25519.getPublicKey(secretKey);
-    this.address = (links[0] as GatewayLink).address;
+    this.#address = (links.find((link) => link !== undefined) as GatewayLink).address;
+    for (const [slot, link] of links.entries()) this.#keep(slot, link);
+  }
+
+  /**
+   * The address of the DHT node the first gateway hosts for us (under our own id): what others ping, knock
+   * and mail. It changes when we reconnect to that gateway after a restart.
+   */
+  get address(): GatewayAddress {
+    return this.#address;
   }
 
   /**
    * Connects to one gateway (`ws://…`) or several, and proves the key to each; a random key by default.
-   * It needs one of them to let it in; the others are used as long as they answer.
+   * It needs one of them to let it in; the others are used as long as they answer, and any that closes
+   * or did not answer is tried again with backoff (0.5 s doubling to 15 s) until destroy().
    */
   static async connect(
     urls: string | readonly string[],
@@ -186,19 +219,65 @@ export class GatewayDht {
     const list = typeof urls === "string" ? [urls] : [...urls];
     if (list.length === 0 || list.length > 16) throw new GatewayError("BAD_REQUEST", "Give 1 to 16 gateways.");
     const knockHandlers = new Set<(from: GatewayAddress) => void>();
-    const onKnock = (from: GatewayAddress) => {
-      for (const handler of knockHandlers) handler(from);
-    };
     // The first gateway hosts the node under our own id (knocks land there); the others, slots 1, 2…
-    const settled = await Promise.allSettled(list.map((url, slot) => GatewayLink.open(url, secretKey, slot, onKnock)));
-    const links = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
-    if (links.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
-    return new GatewayDht(links, secretKey, knockHandlers);
+    const settled = await Promise.allSettled(
+      list.map((url, slot) => GatewayLink.open(url, secretKey, slot, GatewayDht.#knocks(knockHandlers))),
+    );
+    const links = settled.map((result) => (result.status === "fulfilled" ? result.value : undefined));
+    if (links.every((link) => link === undefined)) throw (settled[0] as PromiseRejectedResult).reason;
+    return new GatewayDht(list, links, secretKey, knockHandlers);
+  }
+
+  static #knocks(handlers: Set<(from: GatewayAddress) => void>): (from: GatewayAddress) => void {
+    return (from) => {
+      for (const handler of handlers) handler(from);
+    };
+  }
+
+  /** Uses a gateway's new link, or tries again later when there is none (or it closed already). */
+  #keep(slot: number, link: GatewayLink | undefined): void {
+    this.#links[slot] = link?.open ? link : undefined;
+    if (link?.open) link.onClosed = (reason) => this.#lost(slot, link, reason);
+    else this.#reconnectLater(slot, 0);
+  }
+
+  /** A gateway closed on us: connect to it again after a wait (shorter if it had stayed up a while). */
+  #lost(slot: number, link: GatewayLink, reason: string | undefined): void {
+    if (this.#destroyed || this.#links[slot] !== link) return;
+    this.#links[slot] = undefined;
+    this.#reconnectLater(slot, performance.now() - link.openedAt);
+    debug("gateway %s closed (%s)", link.url, reason ?? "no reason");
+  }
+
+  #reconnectLater(slot: number, ranMs: number): void {
+    const url = this.#urls[slot] as string;
+    const waitMs = (this.#backoffs[slot] as Backoff).next(ranMs);
+    debug("reconnecting to gateway %s in %d ms", url, waitMs);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#destroyed) return;
+      GatewayLink.open(url, this.#secretKey, slot, GatewayDht.#knocks(this.#knockHandlers)).then(
+        (link) => {
+          if (this.#destroyed) return link.close();
+          this.#keep(slot, link);
+          if (!link.open) return;
+          if (slot === 0) this.#address = link.address;
+          debug("reconnected to gateway %s: our node is at %o", url, link.address);
+          // The restarted gateway hosts a new, empty node for us: put our card where others look again.
+          if (this.#card) void this.#put(this.#card).catch((error: Error) => debug("card put: %s", error.message));
+        },
+        (error: Error) => {
+          debug("gateway %s: %s", url, error.message);
+          if (!this.#destroyed) this.#reconnectLater(slot, 0);
+        },
+      );
+    }, waitMs);
+    this.#timers.add(timer);
   }
 
   /** The gateways in use (those still open). */
   get gateways(): string[] {
-    return this.#links.filter((link) => link.open).map((link) => link.url);
+    return this.#open(false).map((link) => link.url);
   }
 
   /** sha1 of the public key: the hosted node's id, and the BEP44 target of our card. */
@@ -208,6 +287,7 @@ export class GatewayDht {
 
   async publishCard(card: PeerCard): Promise<void> {
     const v = encodeCard(card);
+    this.#card = v;
     await this.#put(v);
   }
 
@@ -247,7 +327,7 @@ export class GatewayDht {
       answer.status === "fulfilled" ? (answer.value.addresses as GatewayAddress[]) : [],
     );
     if (answers.every((answer) => answer.status === "rejected")) throw (answers[0] as PromiseRejectedResult).reason;
-    const seen = new Set(this.#links.map((link) => `${link.address.host}:${link.address.port}`));
+    const seen = new Set(this.#open(false).map((link) => `${link.address.host}:${link.address.port}`));
     return found.filter((a) => {
       const where = `${a.host}:${a.port}`;
       if (seen.has(where)) return false;
@@ -271,7 +351,10 @@ export class GatewayDht {
   }
 
   async destroy(): Promise<void> {
-    for (const link of this.#links) link.close();
+    this.#destroyed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const link of this.#links) link?.close();
   }
 
   async #put(v: Uint8Array, salt?: Uint8Array, to?: GatewayAddress): Promise<void> {
@@ -314,9 +397,11 @@ export class GatewayDht {
     return await firstOf(this.#open().map((link) => link.request(body)));
   }
 
-  #open(): GatewayLink[] {
-    const open = this.#links.filter((link) => link.open);
-    if (open.length === 0) throw new GatewayError("GATEWAY_CLOSED", "Every gateway closed the connection.");
+  /** The open links; with `required`, an error when none is (every gateway is away, reconnecting). */
+  #open(required = true): GatewayLink[] {
+    const open = this.#links.filter((link): link is GatewayLink => link?.open === true);
+    if (required && open.length === 0)
+      throw new GatewayError("GATEWAY_CLOSED", "Every gateway closed the connection (reconnecting).");
     return open;
   }
 }
