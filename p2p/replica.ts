@@ -9,7 +9,7 @@ import { blockType } from "../core/blocks.ts";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { type ApplyOutcome, ChunkState } from "../core/conflict.ts";
 import { SeedcraftError } from "../core/errors.ts";
-import { type Hlc, HlcError, HybridClock, hlcKey } from "../core/hlc.ts";
+import { compareHlc, type Hlc, HlcError, HybridClock } from "../core/hlc.ts";
 import { ChunkMerkle } from "../core/merkle.ts";
 import {
   type BlockOp,
@@ -344,8 +344,7 @@ export class WorldReplica {
   #settleProvisional(id: bigint, watermark: Hlc): void {
     const held = this.#provisional.get(id);
     if (!held) return;
-    const covered = hlcKey(watermark);
-    for (const [key, { op }] of held) if (hlcKey(op.hlc) <= covered) held.delete(key);
+    for (const [key, { op }] of held) if (compareHlc(op.hlc, watermark) <= 0) held.delete(key);
     if (held.size === 0) this.#provisional.delete(id);
   }
 
