@@ -1,7 +1,8 @@
 /**
  * Node-only: a store's directory belongs to one world (core/deployment.ts `worldKeyOf`). `<dir>/world.json`
- * names it; opening the directory for another world, or a directory with data and no name (written before
- * stores knew their world), empties it first, so another world's snapshots or receipts are never read.
+ * names it; opening the directory for another world empties it first, so another world's snapshots or
+ * receipts are never read. A directory with data and no name (written before stores knew their world, or by
+ * a store opened without one, as tests do) is taken as this world's and named.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ export async function worldOfDir(dir: string): Promise<string | undefined> {
 
 /**
  * Makes `dir` the store of `world`: creates it, or empties it when it holds another world's data (saying so
- * through `log`, and under DEBUG=seedcraft:world-dir), then names the world in it. Resolves with the world
+ * through `log`, by default under DEBUG=seedcraft:world-dir), then names the world in it. Resolves with the world
  * whose data was removed, if any.
  */
 export async function claimDirForWorld(
@@ -39,9 +40,9 @@ export async function claimDirForWorld(
   let removed: string | undefined;
   if (held !== world) {
     const names = (await readdir(dir)).filter((name) => name !== WORLD_FILE);
-    if (names.length > 0) {
-      removed = held ?? "an unnamed world";
-      log(`${dir} held data of ${removed}, not of this world ${world}: removed it`);
+    if (held !== undefined && names.length > 0) {
+      removed = held;
+      log(`${dir} held data of world ${held}, not of this world ${world}: removed it`);
       for (const name of names) await rm(join(dir, name), { recursive: true, force: true });
     }
     const temp = join(dir, `${WORLD_FILE}.${process.pid}.tmp`);
