@@ -8,6 +8,7 @@ import { parseChunkId } from "../core/chunk.ts";
 import type { Hlc } from "../core/hlc.ts";
 import { REGION_CHUNKS, type Region } from "../core/proximity.ts";
 import type { ChunkHead } from "./chunk-store.ts";
+import { IndexBehindError, indexBehindOf } from "./index-behind.ts";
 import { LedgerError } from "./ledger.ts";
 
 /** A head with the clock watermark of its snapshot (ops at or below it are final). */
@@ -79,12 +80,18 @@ export class IndexerHeads implements HeadSource {
     return headOf((await this.#get(`/v1/chunks/${chunkId}`)) as ChunkJson);
   }
 
+  /** Rejects with IndexBehindError while the indexer lags the chain (it serves no stale heads then). */
   async #get(path: string): Promise<unknown> {
     try {
       const response = await fetch(`${this.#url}${path}`, { signal: AbortSignal.timeout(5000) });
+      const body: unknown = await response.json().catch(() => undefined);
+      const behind = indexBehindOf(response.status, body);
+      if (behind) throw new IndexBehindError(behind, `GET ${path}`);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      return await response.json();
+      if (body === undefined) throw new Error("the answer is not JSON");
+      return body;
     } catch (error) {
+      if (error instanceof LedgerError) throw error;
       throw new LedgerError("The indexer did not answer for chunk heads.", `${path}: ${(error as Error).message}`);
     }
   }

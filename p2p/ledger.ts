@@ -7,6 +7,7 @@
 import { type Address, getAddress } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
 import type { Session } from "../core/rules.ts";
+import { IndexBehindError, indexBehindOf } from "./index-behind.ts";
 
 export type PlayerFacts = {
   wallet: Address;
@@ -26,8 +27,9 @@ export interface LedgerView {
 }
 
 export class LedgerError extends SeedcraftError {
-  constructor(message: string, details?: string) {
-    super("LEDGER_UNAVAILABLE", message, details);
+  /** `code`: LEDGER_UNAVAILABLE, or a narrower reason (INDEX_BEHIND, see index-behind.ts). */
+  constructor(message: string, details?: string, code = "LEDGER_UNAVAILABLE") {
+    super(code, message, details);
     this.name = "LedgerError";
   }
 }
@@ -90,9 +92,13 @@ export class IndexerLedger implements LedgerView {
     let body: PlayerJson;
     try {
       const response = await fetch(`${this.#url}/v1/players/${wallet}`, { signal: AbortSignal.timeout(5000) });
+      body = (await response.json().catch(() => undefined)) as PlayerJson;
+      const behind = indexBehindOf(response.status, body);
+      if (behind) throw new IndexBehindError(behind, `GET /v1/players/${wallet}`);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      body = (await response.json()) as PlayerJson;
+      if (body === undefined) throw new Error("the answer is not JSON");
     } catch (error) {
+      if (error instanceof LedgerError) throw error;
       throw new LedgerError("The indexer did not answer for a player.", `${wallet}: ${(error as Error).message}`);
     }
     const author = getAddress(wallet);

@@ -1,13 +1,16 @@
 /** The indexer's HTTP API, as the app uses it: chunk heads and readiness. Answers never throw. */
 import type { Hex } from "viem";
+import { describeIndexBehind, IndexBehindError, indexBehindOf } from "../../../p2p/index-behind.ts";
 import { isHex32 } from "./errors.ts";
 
 export type IndexedHead = { version: bigint; hash: Hex | null };
 
 export type IndexerAnswer<T> =
   | { status: "ok"; value: T }
-  /** 503: the indexer is behind the chain head (or found the chain reset); its data may be stale. */
+  /** 503: the indexer is catching up (or found the chain reset); it serves no data meanwhile. */
   | { status: "syncing"; details: string }
+  /** 503 INDEX_BEHIND: the index lags the chain head and is recovering; ask again shortly. */
+  | { status: "behind"; error: IndexBehindError; details: string }
   | { status: "unreachable"; details: string };
 
 const TIMEOUT_MS = 2_000;
@@ -20,6 +23,11 @@ async function getJson(url: string): Promise<IndexerAnswer<unknown>> {
     return { status: "unreachable", details: error instanceof Error ? error.message : String(error) };
   }
   const body: unknown = await response.json().catch(() => undefined);
+  const behind = indexBehindOf(response.status, body);
+  if (behind) {
+    const error = new IndexBehindError(behind, url);
+    return { status: "behind", error, details: describeIndexBehind(behind) };
+  }
   if (response.status === 503) return { status: "syncing", details: describe(body) };
   if (!response.ok) return { status: "unreachable", details: `HTTP ${response.status} ${describe(body)}`.trim() };
   return { status: "ok", value: body };
@@ -45,9 +53,9 @@ export async function fetchIndexedHead(indexerUrl: string, chunkId: bigint): Pro
   return { status: "ok", value: { version: BigInt(version), hash } };
 }
 
-export type IndexerStatus = "ready" | "syncing" | "unreachable";
+export type IndexerStatus = "ready" | "syncing" | "behind" | "unreachable";
 
-/** GET /v1/ready → 200 ready, 503 syncing. */
+/** GET /v1/ready → 200 ready, 503 syncing, 503 INDEX_BEHIND behind (details: "indexer behind by N blocks, recovering"). */
 export async function fetchIndexerStatus(indexerUrl: string): Promise<{ status: IndexerStatus; details: string }> {
   const answer = await getJson(`${indexerUrl}/v1/ready`);
   if (answer.status === "ok") return { status: "ready", details: "" };

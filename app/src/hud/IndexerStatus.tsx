@@ -3,7 +3,10 @@ import { fetchIndexerStatus, type IndexerStatus as Status } from "../edits/index
 
 const POLL_MS = 2_000;
 
-/** GET /v1/ready: 200 ready, 503 syncing (or the chain was reset under it), no answer unreachable. */
+/**
+ * GET /v1/ready: 200 ready, 503 syncing (or the chain was reset under it), 503 INDEX_BEHIND behind (said in
+ * words: "indexer behind by N blocks, recovering"), no answer unreachable.
+ */
 export function IndexerStatus({ indexerUrl }: { indexerUrl: string }) {
   const [state, setState] = useState<{ status: Status | "checking"; details: string }>({
     status: "checking",
@@ -28,8 +31,13 @@ export function IndexerStatus({ indexerUrl }: { indexerUrl: string }) {
   return (
     <div className="row" title={`${indexerUrl}${state.details ? ` — ${state.details}` : ""}`}>
       <span className="label">Indexer</span>
-      <span data-testid="indexer-status" data-state={state.status} className={`pill pill-${state.status}`}>
-        {state.status}
+      <span
+        data-testid="indexer-status"
+        data-state={state.status}
+        // Behind is a wait, not a failure: it looks like syncing.
+        className={`pill pill-${state.status === "behind" ? "syncing" : state.status}`}
+      >
+        {state.status === "behind" ? state.details : state.status}
       </span>
     </div>
   );

@@ -8,9 +8,11 @@
  *   GET  /v1/seeders/:address  claims and totals
  *   GET  /v1/events            server-sent events: `head` for every chunk version indexed from now on
  *   GET  /v1/ready             200 once caught up with the chain head, else 503 with progress
- *   GET  /v1/status            chain id, indexed block, head block, lag, and whether the chain was reset
+ *   GET  /v1/status            chain id, indexed block, head block, lag, whether the chain was reset, the
+ *                              indexer's state (syncing, live, recovering, stalled) and its recoveries
  *   /graphql, /sql/*           Ponder's GraphQL and SQL-over-HTTP
- * Every /v1 data route answers 503 CHAIN_RESET once the chain under the index was reset.
+ * Every /v1 data route answers 503 CHAIN_RESET once the chain under the index was reset, and 503
+ * INDEX_BEHIND while the index lags the chain head (lag.ts): stale data is worse than none.
  */
 
 import { db, publicClients } from "ponder:api";
@@ -22,7 +24,9 @@ import { and, asc, client, desc, eq, graphql, gt, gte, inArray, lte, or } from "
 import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from "viem";
 import { InvalidChunkError, parseChunkId } from "../../../core/chunk.ts";
 import { REGION_CHUNKS } from "../../../core/proximity.ts";
+import { indexBehindBody } from "../../../p2p/index-behind.ts";
 import { indexedDeployment } from "../../deployment.ts";
+import { indexerHeads } from "../../head/process.ts";
 import {
   type CheckItem,
   CheckRequestError,
@@ -33,6 +37,7 @@ import {
   recoverSigners,
 } from "./check.ts";
 import { type HeadEvent, HeadFeed } from "./feed.ts";
+import { IndexLag } from "./lag.ts";
 import { ResetWatch } from "./reset.ts";
 
 const app = new Hono();
@@ -56,11 +61,46 @@ const resets = new ResetWatch(chain, async () => {
   return row ? { blockNumber: row.blockNumber, blockHash: row.blockHash } : undefined;
 });
 
-// Stale data is worse than none: once the chain was reset under the index, data routes refuse to answer.
+const heads = await indexerHeads();
+
+/** Our own server (Ponder's /status and /ready say what it indexed), on the port Ponder was given. */
+const ponderOptions = (globalThis as { PONDER_COMMON?: { options?: { port?: number; hostname?: string } } })
+  .PONDER_COMMON?.options;
+const self = `http://${
+  !ponderOptions?.hostname || ponderOptions.hostname === "0.0.0.0" || ponderOptions.hostname === "::"
+    ? "127.0.0.1"
+    : ponderOptions.hostname
+}:${ponderOptions?.port ?? 42069}`;
+
+const lag = new IndexLag({
+  sample: async () => {
+    const [ready, status] = await Promise.all([
+      fetch(`${self}/ready`, { signal: AbortSignal.timeout(2_000) }),
+      fetch(`${self}/status`, { signal: AbortSignal.timeout(2_000) }).then(
+        (response) => response.json() as Promise<Record<string, { block?: { number?: number } }>>,
+      ),
+    ]);
+    return { indexed: status.seedcraft?.block?.number, live: ready.status === 200 };
+  },
+  head: () => heads?.watch.head,
+  onStuck: ({ indexed, head, stuckForMs }) => {
+    console.error(
+      `indexer: the index has stayed at block ${indexed} for ${Math.round(stuckForMs / 1000)} s while the chain moved to ${head}; exiting so that it is restarted`,
+    );
+    process.exit(75); // EX_TEMPFAIL: a restart is the cure
+  },
+});
+// Without the heads (a process that did not load our config) there is no independent head to compare with.
+if (heads) lag.start();
+
+// Stale data is worse than none: once the chain was reset under the index, or while the index lags the
+// chain, data routes refuse to answer. The events stream stays open: it only ever sends what is indexed.
 app.use("/v1/*", async (c, next) => {
-  if (c.req.path === "/v1/status" || c.req.path === "/v1/ready") return next();
+  if (c.req.path === "/v1/status" || c.req.path === "/v1/ready" || c.req.path === "/v1/events") return next();
   const reset = resets.current();
   if (reset) return apiError(c, 503, "CHAIN_RESET", reset, { hint: "run `npm run seedcraft -- reset`" });
+  const verdict = lag.current();
+  if (verdict.behind) return c.json(indexBehindBody(verdict), 503);
   return next();
 });
 
@@ -353,6 +393,17 @@ type Progress = {
   lag: number | null;
   historicalDone: boolean;
   reset: string | null;
+  /** syncing: historical sync; live; recovering: the relay is bringing blocks the subscription did not;
+   * stalled: the index lags the head (INDEX_BEHIND) and nothing is recovering it yet. */
+  state: "syncing" | "live" | "recovering" | "stalled";
+  /** For how long the index has lagged the head by more than 2 blocks (ms). */
+  behindForMs: number;
+  /** Stalls of the chain's newHeads subscription since the indexer started, each recovered or recovering. */
+  recoveries: number;
+  /** Blocks delivered to Ponder from HTTP instead of the subscription. */
+  synthesizedBlocks: number;
+  /** How long the last stall lasted until the subscription delivered again (ms). */
+  lastRecoveryMs: number | null;
 };
 
 /** Reads Ponder's own /ready and /status (same server), the chain head and the reset watch. */
@@ -367,13 +418,28 @@ async function progress(c: Context): Promise<Progress> {
     resets.checkNow(),
   ]);
   const indexedBlock = status.seedcraft?.block?.number ?? null;
+  const historicalDone = ready.status === 200;
+  const verdict = lag.current();
+  const relay = heads?.relay?.stats();
+  const state = !historicalDone
+    ? "syncing"
+    : relay?.state === "recovering"
+      ? "recovering"
+      : verdict.behind
+        ? "stalled"
+        : "live";
   return {
     chainId,
     indexedBlock,
     headBlock,
     lag: indexedBlock === null ? null : Math.max(0, headBlock - indexedBlock),
-    historicalDone: ready.status === 200,
+    historicalDone,
     reset: reset ?? null,
+    state,
+    behindForMs: verdict.behindForMs,
+    recoveries: relay?.recoveries ?? 0,
+    synthesizedBlocks: relay?.synthesized ?? 0,
+    lastRecoveryMs: relay?.lastRecoveryMs ?? null,
   };
 }
 
@@ -391,6 +457,8 @@ app.get("/v1/ready", async (c) => {
   }
   const { historicalDone, ...status } = current;
   if (status.reset) return c.json({ ready: false, reason: status.reset, ...status }, 503);
+  const verdict = lag.current();
+  if (verdict.behind) return c.json({ ready: false, ...status, ...indexBehindBody(verdict) }, 503);
   const ready = historicalDone && status.lag !== null && status.lag <= 1;
   return c.json({ ready, ...status }, ready ? 200 : 503);
 });

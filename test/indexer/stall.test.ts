@@ -1,0 +1,379 @@
+/**
+ * The indexer never silently stops. A WebSocket proxy between the indexer and the real hardhat node stops
+ * forwarding newHeads notifications on command while keeping the socket open and forwarding everything
+ * else: the subscriptions open at that moment go silent, as hardhat's node drops a subscription nobody
+ * polls after five minutes (hardhat#2053), which Ponder 0.17 never notices.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { keccak256, toHex } from "viem";
+import WebSocket, { WebSocketServer } from "ws";
+import { ROOT, rpcChainId } from "../../cli/world.ts";
+import { chunkIdOf } from "../../core/chunk.ts";
+import { HeadsRelay } from "../../indexer/head/relay.ts";
+import { HeadWatch } from "../../indexer/head/watch.ts";
+import { INDEX_BEHIND } from "../../p2p/index-behind.ts";
+import { localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
+import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
+
+const hardhat = realpathSync(path.join(ROOT, "node_modules", ".bin", "hardhat"));
+const BASE = 40000;
+
+/**
+ * Forwards every message both ways between its clients and the chain's WebSocket. `stall()` silences the
+ * newHeads subscriptions open at that moment (later ones work, as on hardhat); `stall("all")` silences
+ * every newHeads notification, now and later.
+ */
+class NewHeadsProxy {
+  readonly #server: WebSocketServer;
+  readonly #subscriptions = new Set<string>();
+  readonly #muted = new Set<string>();
+  #muteAll = false;
+  dropped = 0;
+
+  constructor(port: number, upstream: string) {
+    this.#server = new WebSocketServer({ host: "127.0.0.1", port });
+    this.#server.on("connection", (client) => {
+      const chain = new WebSocket(upstream);
+      const queue: string[] = [];
+      const subscribing = new Set<unknown>();
+      chain.on("open", () => {
+        for (const text of queue.splice(0)) chain.send(text);
+      });
+      client.on("message", (data) => {
+        const text = data.toString();
+        const message = JSON.parse(text) as { id?: unknown; method?: string; params?: unknown[] };
+        if (message.method === "eth_subscribe" && message.params?.[0] === "newHeads") subscribing.add(message.id);
+        if (chain.readyState === WebSocket.OPEN) chain.send(text);
+        else queue.push(text);
+      });
+      chain.on("message", (data) => {
+        const text = data.toString();
+        const message = JSON.parse(text) as {
+          id?: unknown;
+          result?: unknown;
+          method?: string;
+          params?: { subscription: string; result: { parentHash?: string } };
+        };
+        if (subscribing.delete(message.id) && typeof message.result === "string")
+          this.#subscriptions.add(message.result);
+        if (message.method === "eth_subscription" && message.params?.result.parentHash !== undefined) {
+          const id = message.params.subscription;
+          if (this.#muteAll || this.#muted.has(id)) {
+            this.dropped++;
+            return;
+          }
+        }
+        if (client.readyState === WebSocket.OPEN) client.send(text);
+      });
+      client.on("close", () => chain.close());
+      chain.on("close", () => client.close());
+      client.on("error", () => chain.close());
+      chain.on("error", () => client.close());
+    });
+  }
+
+  stall(which: "open" | "all" = "open"): void {
+    if (which === "all") this.#muteAll = true;
+    for (const id of this.#subscriptions) this.#muted.add(id);
+  }
+
+  resume(): void {
+    this.#muteAll = false;
+    this.#muted.clear();
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.#server.clients) client.terminate();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+}
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+/** The fields of the indexer's answers this test reads. */
+type Body = {
+  version?: number;
+  status?: string;
+  indexedBlock?: number;
+  lag?: number;
+  state?: string;
+  recoveries?: number;
+  error?: { code: string; message: string; details: { indexed: number; head: number; lag: number } };
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () => {
+  const world = testWorldEnv("stall", BASE);
+  const network = "test-stall";
+  const chainHttp = `http://127.0.0.1:${world.ports.chain}`;
+  const chainWs = `ws://127.0.0.1:${world.ports.chain}`;
+  const indexer = `http://127.0.0.1:${world.ports.indexer}`;
+  const proxyPort = BASE + 600;
+  let node: ChildProcess | undefined;
+  let proxy: NewHeadsProxy | undefined;
+  let cli: RunningCli | undefined;
+
+  before(async () => {
+    node = spawn(
+      process.execPath,
+      [hardhat, "node", "--network", "world", "--hostname", "127.0.0.1", "--port", String(world.ports.chain)],
+      { cwd: ROOT, stdio: "ignore", detached: true },
+    );
+    await waitFor("the hardhat node", async () => (await rpcChainId(chainHttp)) !== undefined, 60_000);
+  });
+
+  after(async () => {
+    if (cli) await stopCliWorld(world, cli);
+    await proxy?.close();
+    if (node?.pid !== undefined) {
+      const exited = new Promise((resolve) => node?.once("exit", resolve));
+      process.kill(-node.pid, "SIGKILL");
+      await exited;
+    }
+  });
+
+  it("the relay keeps one subscription delivering every block past a quiet upstream", async () => {
+    const testProxy = new NewHeadsProxy(proxyPort + 1, chainWs);
+    const watch = new HeadWatch({ url: chainHttp, intervalMs: 200 }).start();
+    const lines: string[] = [];
+    const relay = new HeadsRelay({
+      upstreamUrl: `ws://127.0.0.1:${proxyPort + 1}`,
+      watch,
+      stallMs: 600,
+      log: (l) => lines.push(l),
+    });
+    const client = new WebSocket(await relay.listen());
+    try {
+      // As Ponder subscribes: its own socket, request id 1, and only notifications under the id it was given.
+      const arrivals: { number: number; at: number; subscription: string }[] = [];
+      let subscription: string | undefined;
+      client.on("message", (data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id === 1) subscription = message.result;
+        else if (message.method === "eth_subscription")
+          arrivals.push({
+            number: Number(message.params.result.number),
+            at: performance.now(),
+            subscription: message.params.subscription,
+          });
+        else assert.fail(`the client saw a message it did not ask for: ${data.toString()}`);
+      });
+      await new Promise((resolve) => client.once("open", resolve));
+      client.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
+      await waitFor("the subscription", () => subscription !== undefined, 5_000);
+      await sleep(300); // the watch has seen the head the subscription started at
+
+      /**
+       * Mines a block; resolves with how long it took until the client had it or a later one (the relay
+       * delivers the head it reads over HTTP; Ponder fetches the heights in between itself). The chain
+       * also mines a block a second on its own.
+       */
+      const mine = async (): Promise<number> => {
+        await rpc(chainHttp, "evm_mine");
+        const number = Number(await rpc(chainHttp, "eth_blockNumber"));
+        const minedAt = performance.now();
+        await waitFor(`block ${number} at the client`, () => arrivals.some((a) => a.number >= number), 5_000);
+        return (arrivals.find((a) => a.number >= number)?.at ?? 0) - minedAt;
+      };
+      const live = await mine();
+      assert.ok(live < 200, `a live subscription delivers within milliseconds (took ${Math.round(live)} ms)`);
+
+      // The subscription goes quiet: the relay notices the HTTP head moving and subscribes again upstream.
+      testProxy.stall("open");
+      const during = await mine();
+      assert.ok(during < 2_000, `a block mined during the stall arrives within 2 s (took ${Math.round(during)} ms)`);
+      await waitFor("the relay to say it recovered", () => relay.stats().state === "live", 5_000);
+      assert.equal(relay.stats().recoveries, 1);
+      assert.ok(testProxy.dropped > 0, "the proxy did drop a notification");
+      const after = await mine();
+      assert.ok(after < 200, `the new upstream subscription delivers live again (took ${Math.round(after)} ms)`);
+
+      // Every newHeads silenced, even new subscriptions: blocks still come, read over HTTP.
+      testProxy.stall("all");
+      for (let i = 0; i < 3; i++) {
+        const ms = await mine();
+        assert.ok(ms < 2_500, `a block arrives from HTTP within 2.5 s (took ${Math.round(ms)} ms)`);
+      }
+      assert.equal(relay.stats().state, "recovering");
+      assert.ok(relay.stats().synthesized >= 3);
+
+      // Ponder takes a header at or below its latest for a reorg: never one twice, never one out of order.
+      const numbers = arrivals.map((a) => a.number);
+      assert.ok(
+        numbers.every((n, i) => i === 0 || n > (numbers[i - 1] as number)),
+        `each block once, in order: ${numbers}`,
+      );
+      assert.ok(
+        arrivals.every((a) => a.subscription === subscription),
+        "always under the id the client knows",
+      );
+      assert.match(lines[0] ?? "", /newHeads went quiet at block \d+ while the chain is at \d+/);
+    } finally {
+      client.close();
+      await relay.close();
+      watch.stop();
+      await testProxy.close();
+    }
+  });
+
+  it("the indexer serves no stale answer while stalled, recovers within 10 s, and serves the anchor made meanwhile", async () => {
+    const deploy = spawn(process.execPath, [hardhat, "run", "deploy/deploy.ts", "--network", "localhost"], {
+      cwd: ROOT,
+      stdio: "ignore",
+      env: { ...world.env, SEEDCRAFT_RPC_URL: chainHttp },
+    });
+    assert.equal(await new Promise((resolve) => deploy.once("exit", resolve)), 0, "the deploy succeeds");
+    proxy = new NewHeadsProxy(proxyPort, chainWs);
+    // The relay waits 4 s before stepping in, longer than the API's 2 s grace: the INDEX_BEHIND gate is seen.
+    cli = await startCliWorld(
+      {
+        ...world,
+        env: { ...world.env, SEEDCRAFT_RPC_WS_URL: `ws://127.0.0.1:${proxyPort}`, SEEDCRAFT_HEADS_STALL_MS: "4000" },
+      },
+      ["--only", "indexer"],
+    );
+    const { deployment, publicClient, walletClient } = await localClients(network, chainHttp);
+    const chunkId = chunkIdOf(3, 0, 4);
+    const hashOf = (version: number) => keccak256(toHex(`stall v${version}`));
+    const anchor = async (version: number): Promise<bigint> => {
+      const hash = await walletClient.writeContract({
+        address: deployment.contracts.ChunkLedger.address,
+        abi: deployment.contracts.ChunkLedger.abi,
+        functionName: "anchorBatch",
+        args: [
+          [
+            {
+              chunkId,
+              expectedVersion: version - 1,
+              newHash: hashOf(version),
+              infoHash: `0x${"00".repeat(20)}`,
+              watermark: BigInt(version),
+            },
+          ],
+        ],
+      });
+      return (await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 })).blockNumber;
+    };
+    const getJson = async (url: string, init?: RequestInit) => {
+      const response = await fetch(url, init);
+      return { status: response.status, body: (await response.json()) as Body };
+    };
+
+    const first = await anchor(1);
+    await waitForIndexedBlock(indexer, first, 10_000);
+    assert.equal((await getJson(`${indexer}/v1/chunks/${chunkId}`)).body.version, 1);
+
+    // Stall, keep the chain moving (a block every 250 ms), and anchor v2 in the middle of it.
+    proxy.stall("open");
+    const stalledAt = performance.now();
+    let mining = true;
+    const miner = (async () => {
+      while (mining) {
+        await rpc(chainHttp, "evm_mine");
+        await sleep(250);
+      }
+    })();
+    type Answer = { route: string; startedAt: number; status: number; body: Body };
+    const answers: Answer[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const startedAt = performance.now();
+        const [chunk, check, ready] = await Promise.all([
+          getJson(`${indexer}/v1/chunks/${chunkId}`),
+          getJson(`${indexer}/v1/check`, {
+            method: "POST",
+            body: JSON.stringify({ chunkId: chunkId.toString(), version: 2, hash: hashOf(2) }),
+          }),
+          getJson(`${indexer}/v1/ready`),
+        ]);
+        answers.push({ route: "chunk", startedAt, ...chunk });
+        answers.push({ route: "check", startedAt, ...check });
+        answers.push({ route: "ready", startedAt, ...ready });
+        await sleep(100);
+      }
+    })();
+    await sleep(300);
+    const second = await anchor(2);
+    const anchoredAt = performance.now();
+
+    // Recovered: the anchor's block is indexed and the index is within 2 blocks of the head.
+    let recoveredAt = 0;
+    await waitFor(
+      "the index to recover",
+      async () => {
+        const { body } = await getJson(`${indexer}/v1/status`);
+        const done = (body.indexedBlock ?? 0) >= Number(second) && (body.lag ?? Infinity) <= 2;
+        if (done) recoveredAt = performance.now();
+        return done;
+      },
+      15_000,
+    );
+    await sleep(1_000); // a few answers after recovery
+    polling = false;
+    await poller;
+    mining = false;
+    await miner;
+
+    const recoverySeconds = (recoveredAt - stalledAt) / 1000;
+    assert.ok(recoverySeconds < 10, `recovered within 10 s of the stall (took ${recoverySeconds.toFixed(1)} s)`);
+    // 2 s of grace in the rule, plus a look every 250 ms and the request's own time.
+    const graceEnd = anchoredAt + 2_600;
+    let behind = 0;
+    for (const answer of answers) {
+      if (answer.status === 503) {
+        if (answer.route === "ready" && answer.body.error === undefined) continue; // catching up by a block
+        assert.equal(answer.body.error?.code, INDEX_BEHIND, `${answer.route}: ${JSON.stringify(answer.body)}`);
+        const { indexed, head, lag } = answer.body.error?.details ?? { indexed: 0, head: 0, lag: 0 };
+        assert.ok(lag > 2 && head - indexed === lag, `${answer.route}: ${JSON.stringify(answer.body.error.details)}`);
+        behind++;
+        continue;
+      }
+      assert.equal(answer.status, 200, `${answer.route}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.startedAt < graceEnd) continue;
+      const at = `${answer.route} ${Math.round(answer.startedAt - anchoredAt)} ms after the anchor`;
+      if (answer.route === "chunk") assert.equal(answer.body.version, 2, `${at}: stale ${JSON.stringify(answer.body)}`);
+      if (answer.route === "check")
+        assert.equal(answer.body.status, "anchored", `${at}: stale ${JSON.stringify(answer.body)}`);
+      if (answer.route === "ready")
+        assert.ok(
+          (answer.body.indexedBlock ?? 0) >= Number(second),
+          `${at}: ready but stale ${JSON.stringify(answer.body)}`,
+        );
+    }
+    assert.ok(behind > 0, "the stall lasted past the grace: some answers said INDEX_BEHIND");
+
+    // After recovery: the anchor made during the stall is served, and the status tells the story.
+    assert.equal((await getJson(`${indexer}/v1/chunks/${chunkId}`)).body.version, 2);
+    const check = await getJson(`${indexer}/v1/check`, {
+      method: "POST",
+      body: JSON.stringify({ chunkId: chunkId.toString(), version: 2, hash: hashOf(2) }),
+    });
+    assert.equal(check.body.status, "anchored");
+    const status = (await getJson(`${indexer}/v1/status`)).body;
+    assert.equal(status.state, "live", JSON.stringify(status));
+    assert.ok((status.recoveries ?? 0) >= 1, JSON.stringify(status));
+    // Live again through the new upstream subscription: an anchor is indexed within a second.
+    const third = await anchor(3);
+    const t = performance.now();
+    await waitForIndexedBlock(indexer, third, 5_000);
+    assert.ok(performance.now() - t < 1_000, `indexed ${Math.round(performance.now() - t)} ms after mining`);
+    console.log(
+      `stall: recovered in ${recoverySeconds.toFixed(1)} s; ${behind} INDEX_BEHIND answers; ${answers.length} answers in all`,
+    );
+  });
+});
