@@ -28,7 +28,10 @@ function size(bytes: bigint): string {
   return `${n} B`;
 }
 
-/** The seeder's side: receipts collected, the energy they are worth, the epochs to claim, and the claim. */
+/**
+ * The seeder's side: receipts collected, the energy the chain will pay for them (and what it will not, and
+ * why), the epochs to claim, and the claim.
+ */
 export function ClaimPanel(props: ClaimPanelProps) {
   const { config, wagmi, store, cache, wallet } = props;
   const [claims, setClaims] = useState<SeederClaims | undefined>(undefined);
@@ -71,6 +74,13 @@ function ClaimView({ claims, wallet }: { claims: SeederClaims; wallet: Address }
         <span className="label">Pending</span>
         <span>{figures.pending === undefined ? "…" : `${energy(figures.pending)} energy`}</span>
       </div>
+      {figures.notPayable && (
+        <div className="row muted" data-testid="energy-not-payable">
+          <span className="ellipsis" title={figures.notPayable}>
+            {figures.notPayable}
+          </span>
+        </div>
+      )}
       <Epochs figures={figures} />
       <button
         type="button"

@@ -3,7 +3,7 @@
  * now, and the claim itself (p2p/claim.ts) from the IndexedDB cache, sent with the connected wallet through
  * wagmi. SeedingRewards pays the wallet of msg.sender, which must be the seeder wallet the receipts name.
  */
-import { type Address, createPublicClient, getAddress, http } from "viem";
+import { type Address, createPublicClient, formatUnits, getAddress, http } from "viem";
 import type { Config } from "wagmi";
 import { writeContract } from "wagmi/actions";
 import { worldKeyOf } from "../../../core/deployment.ts";
@@ -17,7 +17,9 @@ import {
   claimEpoch,
   type EpochSummary,
   epochsToClaim,
+  pendingEnergy,
   rewardFor,
+  unpayableNote,
 } from "../../../p2p/claim.ts";
 import type { AppConfig } from "../config.ts";
 import { createStore, type Store } from "../store.ts";
@@ -41,8 +43,10 @@ export type SeederFigures = {
   /** Receipts and bytes collected in the epochs not claimed yet. */
   receipts: number;
   bytes: bigint;
-  /** The energy those bytes are worth (SeedingRewards.rewardRate), once read. */
+  /** The energy the chain will pay for them (payable receipts only), once read. */
   pending: bigint | undefined;
+  /** What the chain will not pay, and why ("0.40 energy not payable: leecher 0xab12…cdef first anchored in this epoch"). */
+  notPayable?: string;
   /** Every epoch with receipts, and where it stands; the chain's epoch. */
   epochs: EpochSummary[];
   current: number | undefined;
@@ -80,7 +84,11 @@ export class SeederClaims {
   readonly #unsubscribe: () => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #rewardRate: bigint | undefined;
-  #chainState: Pick<SeederFigures, "epochs" | "current" | "chainError"> = { epochs: [], current: undefined };
+  #chainState: Pick<SeederFigures, "epochs" | "current" | "chainError" | "pending" | "notPayable"> = {
+    epochs: [],
+    current: undefined,
+    pending: undefined,
+  };
   #destroyed = false;
 
   constructor(options: SeederClaimsOptions) {
@@ -119,7 +127,16 @@ export class SeederClaims {
         functionName: "rewardRate",
       })) as bigint;
       const { window, epochs } = await epochsToClaim(this.#chain, this.#options.store);
-      this.#chainState = { epochs, current: window.current };
+      // Pending is what the chain will pay: a leecher too new, a session gone, a cap passed are left out, and said.
+      const pending = await pendingEnergy(this.#chain, this.#options.store);
+      const rate = this.#rewardRate;
+      const notPayable = unpayableNote(pending, rate, (wei) => Number(formatUnits(wei, 18)).toFixed(4));
+      this.#chainState = {
+        epochs,
+        current: window.current,
+        pending: rewardFor(pending.payableBytes, rate),
+        ...(notPayable ? { notPayable } : {}),
+      };
     } catch (error) {
       this.#chainState = { ...this.#chainState, chainError: describe(error).error };
     }
@@ -191,8 +208,7 @@ export class SeederClaims {
 
   #figures(): SeederFigures {
     const { receipts, bytes } = this.#options.store.stats;
-    const pending = this.#rewardRate === undefined ? undefined : rewardFor(bytes, this.#rewardRate);
-    return { receipts, bytes, pending, ...this.#chainState };
+    return { receipts, bytes, ...this.#chainState };
   }
 
   #publish(): void {
