@@ -50,7 +50,8 @@ function Hud({ session }: { session: Session }) {
     <div className="hud">
       {/* What a player needs first, in a few plain lines; the seeding and claims figures wait behind Details. */}
       <section className="panel panel-status" data-testid="status-panel">
-        <WalletPanel chainId={session.config.deployment.chainId} />
+        {/* Until joined the wallet is the way in; after that, its account and chain are details. */}
+        {!game && <WalletPanel chainId={session.config.deployment.chainId} />}
         <IndexerStatus indexerUrl={session.config.indexerUrl} />
         <JoinPanel session={session} />
         {game && <SyncPanel sync={session.sync} />}
@@ -59,6 +60,7 @@ function Hud({ session }: { session: Session }) {
         <AssetsPanel packs={session.assets} />
         {voice && <VoicePanel voice={voice} />}
         <Details>
+          {game && <WalletPanel chainId={session.config.deployment.chainId} />}
           {game && <SeedingPanel game={game} />}
           {seeding && (
             <ClaimPanel

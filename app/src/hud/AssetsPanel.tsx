@@ -5,20 +5,26 @@ import { bytes as size } from "./format.ts";
 /** Which textures and sounds the world uses: the built-in ones, or the deployment's pack and how it came. */
 export function AssetsPanel({ packs }: { packs: AssetPacks }) {
   const state = useStore(packs.state);
+  // A few words in the panel; the whole story (which pack, how big, where from) on hover.
   let text: string;
+  let short: string;
   switch (state.step) {
     case "built-in":
       text = `built-in${state.note ? ` (${state.note})` : ""}`;
+      short = "built in";
       break;
     case "checking":
     case "fetching":
       text = `${state.step} ${state.name} (${size(state.bytes)})…`;
+      short = `loading ${size(state.bytes)}…`;
       break;
     case "ready":
       text = `${state.name}, ${size(state.bytes)} from ${state.from === "cache" ? "the cache" : "peers"}${state.rejectedCache ? " (a bad cached copy was dropped)" : ""}`;
+      short = "the world's own";
       break;
     case "failed":
       text = `built-in: ${state.reason}`;
+      short = "built in (the world's could not load)";
       break;
   }
   return (
@@ -27,9 +33,10 @@ export function AssetsPanel({ packs }: { packs: AssetPacks }) {
       data-testid="asset-status"
       data-state={state.step}
       data-from={state.step === "ready" ? state.from : undefined}
+      title={text}
     >
-      <span className="label">Assets</span>
-      <span className={state.step === "failed" ? "error" : "muted"}>{text}</span>
+      <span className="label">Textures</span>
+      <span className={`ellipsis ${state.step === "failed" ? "error" : "muted"}`}>{short}</span>
     </div>
   );
 }

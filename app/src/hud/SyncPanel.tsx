@@ -7,7 +7,7 @@ export function SyncPanel({ sync }: { sync: Store<SyncProgress | undefined> }) {
   if (!progress)
     return (
       <p className="muted" data-testid="sync-status" data-state="waiting">
-        World: waiting for a peer to bring it up to date
+        World: waiting for a peer
       </p>
     );
   const share = progress.total === 0 ? 1 : progress.done / progress.total;

@@ -7,9 +7,10 @@
  * stands still until it does). Water is not solid: the body passes through it, slowed, sinking slowly, and
  * swims up while jump is held (only when an `isWater` callback is given; without it water is just air).
  */
-import { BLOCKS } from "../../../core/blocks.ts";
+import { BLOCK_IDS, BLOCKS } from "../../../core/blocks.ts";
+import { chunkIdOf, locateBlock } from "../../../core/chunk.ts";
 import { EYE_HEIGHT } from "../../../core/rules.ts";
-import { groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import { generateChunk, groundHeight, SEA_LEVEL, WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
 
 /** Whether block (x, y, z) collides: undefined means not loaded (the body treats it as solid, picking as absent). */
 export type BlockSolidity = (x: number, y: number, z: number) => boolean | undefined;
@@ -110,25 +111,45 @@ export function spawnAbove(
 /** A new player looks this far below the horizon: the far hills fill the view, the ground ahead shows at its foot. */
 export const SPAWN_PITCH = -0.12;
 
+/** How far ahead a spawn's view is checked for a tree or a hill at eye height (blocks). */
+const VIEW_CLEAR_BLOCKS = 24;
+
 /**
- * The yaw that faces the most open view from (x, y, z) (feet): of 16 directions, the one whose terrain out
- * to 48 blocks rises least above the eye (a hill a few blocks away would fill the screen). Water counts as
- * its surface. Ties go to the first direction, so a spot always gets the same view.
+ * The yaw that faces the most open view from (x, y, z) (feet), of 16 directions: the one with the longest
+ * clear line at eye height (no trunk or leaves in the face), then the one whose terrain out to 48 blocks rises
+ * least above the eye. The terrain is generated here (pure, from the seed), so it needs no loaded chunk.
+ * Ties go to the first direction, so a spot always gets the same view.
  */
 export function openYaw(seed: number, x: number, y: number, z: number): number {
   const eye = y + EYE_HEIGHT;
+  const chunks = new Map<bigint, Uint16Array>();
+  const blockAt = (bx: number, by: number, bz: number) => {
+    const { cx, cy, cz, index } = locateBlock(bx, by, bz);
+    const id = chunkIdOf(cx, cy, cz);
+    let blocks = chunks.get(id);
+    if (!blocks) chunks.set(id, (blocks = generateChunk(seed, cx, cy, cz)));
+    return blocks[index] as number;
+  };
   let best = 0;
-  let bestRise = Number.POSITIVE_INFINITY;
+  let bestScore = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < 16; i++) {
     const yaw = (i / 16) * Math.PI * 2;
     const [dx, dz] = [-Math.sin(yaw), -Math.cos(yaw)];
+    let clear = VIEW_CLEAR_BLOCKS;
+    for (let d = 1; d <= VIEW_CLEAR_BLOCKS; d++)
+      if (blockAt(Math.floor(x + dx * d), Math.floor(eye), Math.floor(z + dz * d)) !== BLOCK_IDS.air) {
+        clear = d;
+        break;
+      }
     let rise = Number.NEGATIVE_INFINITY;
     for (let d = 3; d <= 48; d += 3) {
       const ground = Math.max(groundHeight(seed, Math.floor(x + dx * d), Math.floor(z + dz * d)), SEA_LEVEL) + 1;
       rise = Math.max(rise, (ground - eye) / d);
     }
-    if (rise < bestRise - 1e-9) {
-      bestRise = rise;
+    // A clear line counts first (a block each), the rise breaks ties between lines equally clear.
+    const score = clear - Math.max(-1, Math.min(rise, 1));
+    if (score > bestScore + 1e-9) {
+      bestScore = score;
       best = yaw;
     }
   }
