@@ -58,10 +58,10 @@ export const MAX_HISTORY_PER_CHUNK = 1024;
 
 /**
  * A peer's op that no anchored snapshot covered this long after it reached us is rolled back here (its author
- * gave up, left, or its anchor passed us by and the indexer says so: see `stale`). Our own edits end sooner:
- * the anchor queue settles each within about a minute.
+ * gave up, left, or its anchor passed us by and the indexer says so: see `stale`). Our own edits end within about
+ * as long in the anchor queue (its rebases wait 40 s at most for a winner's snapshot).
  */
-export const PEER_OP_TTL_MS = 90_000;
+export const PEER_OP_TTL_MS = 60_000;
 /** Retracted ops remembered (newest kept), so a neighbour's history replay does not bring one back. */
 const MAX_RETRACTED = 10_000;
 

@@ -37,7 +37,7 @@ export type AnchorQueueOptions = {
   confirmTimeoutMs?: number;
   /** How many lost races in a row a batch rebases before giving up. Default 4. */
   maxRebases?: number;
-  /** How long a batch's rebases wait for winners' snapshots (the join sync may still be looking for a peer). Default 45 s. */
+  /** How long a batch's rebases wait for winners' snapshots (the join sync may still be looking for a peer). Default 40 s. */
   rebaseWaitMs?: number;
   /** At most this many chunks in one transaction (the contract takes up to 256). Default 64. */
   maxBatch?: number;
@@ -110,7 +110,7 @@ export class AnchorQueue {
     const { edits, replica, chain } = this.#options;
     const maxRebases = this.#options.maxRebases ?? 4;
     // One wait for every rebase of this flush: an edit ends within about a minute, whatever the races.
-    const rebaseDeadline = performance.now() + (this.#options.rebaseWaitMs ?? 45_000);
+    const rebaseDeadline = performance.now() + (this.#options.rebaseWaitMs ?? 40_000);
     for (let attempt = 0; !this.#destroyed; attempt++) {
       const chunkIds = [...this.#pending.keys()].slice(0, this.#options.maxBatch ?? 64);
       if (chunkIds.length === 0) return;

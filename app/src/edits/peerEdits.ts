@@ -16,7 +16,7 @@ export type PeerEditExpiryOptions = {
   heads: HeadSource;
   /** Loads a newer anchored snapshot the indexer knows of (the chunk metadata may never have reached us). */
   sync: ChunkSync | undefined;
-  /** How long a peer's op may stay provisional. Default PEER_OP_TTL_MS (90 s). */
+  /** How long a peer's op may stay provisional. Default PEER_OP_TTL_MS (60 s). */
   ttlMs?: number;
   /** How often to look. Default 5 s. */
   everyMs?: number;
