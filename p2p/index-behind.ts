@@ -3,7 +3,7 @@
  * clients that read it: HTTP 503 with {error: {code: "INDEX_BEHIND", message, details: {indexed, head, lag}}}.
  * Clients turn it into IndexBehindError, a LedgerError: whoever retries an unavailable indexer retries this.
  */
-import { LedgerError } from "./ledger.ts";
+import { LedgerError } from "./ledger-error.ts";
 
 export const INDEX_BEHIND = "INDEX_BEHIND";
 

@@ -5,9 +5,9 @@
  * session authorized a moment ago becomes visible at the next miss or after `ttlMs`.
  */
 import { type Address, getAddress } from "viem";
-import { SeedcraftError } from "../core/errors.ts";
 import type { Session } from "../core/rules.ts";
 import { IndexBehindError, indexBehindOf } from "./index-behind.ts";
+import { LedgerError } from "./ledger-error.ts";
 
 export type PlayerFacts = {
   wallet: Address;
@@ -26,13 +26,7 @@ export interface LedgerView {
   forget(wallet: Address): void;
 }
 
-export class LedgerError extends SeedcraftError {
-  /** `code`: LEDGER_UNAVAILABLE, or a narrower reason (INDEX_BEHIND, see index-behind.ts). */
-  constructor(message: string, details?: string, code = "LEDGER_UNAVAILABLE") {
-    super(code, message, details);
-    this.name = "LedgerError";
-  }
-}
+export { LedgerError };
 
 const MAX_CACHED = 10_000;
 
