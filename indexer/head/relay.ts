@@ -86,7 +86,9 @@ export class HeadsRelay {
           recovered: ({ afterMs, synthesized }) => {
             this.#lastRecoveryMs = afterMs;
             this.#synthesized += synthesized;
-            log(`indexer: the chain's newHeads are back after ${afterMs} ms (${synthesized} blocks read over HTTP)`);
+            log(
+              `indexer: the chain's newHeads are back after ${afterMs} ms (${synthesized} block${synthesized === 1 ? "" : "s"} read over HTTP meanwhile)`,
+            );
           },
         },
       });

@@ -15,6 +15,7 @@ import { ROOT, rpcChainId } from "../../cli/world.ts";
 import { chunkIdOf } from "../../core/chunk.ts";
 import { HeadsRelay } from "../../indexer/head/relay.ts";
 import { HeadWatch } from "../../indexer/head/watch.ts";
+import { IndexLag, type LagVerdict } from "../../indexer/src/api/lag.ts";
 import { INDEX_BEHIND } from "../../p2p/index-behind.ts";
 import { localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
@@ -76,6 +77,11 @@ class NewHeadsProxy {
     });
   }
 
+  /** newHeads subscriptions made through the proxy so far. */
+  get subscriptions(): number {
+    return this.#subscriptions.size;
+  }
+
   stall(which: "open" | "all" = "open"): void {
     if (which === "all") this.#muteAll = true;
     for (const id of this.#subscriptions) this.#muted.add(id);
@@ -115,6 +121,53 @@ type Body = {
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("indexer: the lag rule", () => {
+  it("is behind after 2 s over 2 blocks, serves again at once, and calls a live index stuck after 30 s", () => {
+    let now = 0;
+    const stuck: (LagVerdict & { stuckForMs: number })[] = [];
+    const lag = new IndexLag({
+      sample: async () => ({ indexed: 0, live: true }),
+      head: () => 0,
+      onStuck: (v) => stuck.push(v),
+      now: () => now,
+    });
+    const at = (ms: number, indexed: number, head: number, live = true) => {
+      now = ms;
+      lag.observe({ indexed, live }, head);
+      return lag.current();
+    };
+    assert.equal(at(0, 10, 12).behind, false, "2 blocks behind is a block being indexed");
+    assert.equal(at(100, 10, 13).behind, false, "3 behind, just now");
+    assert.equal(at(2_000, 10, 15).behind, false, "still within the grace");
+    const behind = at(2_200, 10, 16);
+    assert.deepEqual(behind, { behind: true, indexed: 10, head: 16, lag: 6, behindForMs: 2_100 });
+    assert.equal(at(2_400, 15, 16).behind, false, "within 2 again: serves at once");
+    at(2_500, 15, 20);
+    assert.equal(at(5_000, 15, 21).behind, true);
+    assert.equal(stuck.length, 0);
+    assert.equal(at(32_300, 15, 60).behind, true);
+    assert.equal(stuck.length, 0, "not yet 30 s since the index last moved (at 2.4 s)");
+    at(32_500, 15, 61);
+    assert.equal(stuck.length, 1, "30 s without the index moving while the head moved");
+    assert.equal(stuck[0]?.stuckForMs, 30_100);
+    at(40_000, 15, 70);
+    assert.equal(stuck.length, 1, "said once");
+    // During the historical sync the index moves in big steps: never stuck then.
+    const syncing = new IndexLag({
+      sample: async () => ({ indexed: 0, live: false }),
+      head: () => 0,
+      onStuck: (v) => stuck.push(v),
+      now: () => now,
+    });
+    now = 0;
+    syncing.observe({ indexed: 0, live: false }, 1_000);
+    now = 60_000;
+    syncing.observe({ indexed: 0, live: false }, 1_100);
+    assert.equal(syncing.current().behind, true);
+    assert.equal(stuck.length, 1);
+  });
+});
 
 describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () => {
   const world = testWorldEnv("stall", BASE);
@@ -230,6 +283,51 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     }
   });
 
+  it("the relay renews a live subscription before the chain's deadline, without a gap", async () => {
+    const testProxy = new NewHeadsProxy(proxyPort + 2, chainWs);
+    const watch = new HeadWatch({ url: chainHttp, intervalMs: 200 }).start();
+    const relay = new HeadsRelay({
+      upstreamUrl: `ws://127.0.0.1:${proxyPort + 2}`,
+      watch,
+      resubscribeMs: 1_000,
+      log: () => undefined,
+    });
+    const client = new WebSocket(await relay.listen());
+    try {
+      const numbers: number[] = [];
+      let subscribed = false;
+      client.on("message", (data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id === 1) subscribed = true;
+        if (message.method === "eth_subscription") numbers.push(Number(message.params.result.number));
+      });
+      await new Promise((resolve) => client.once("open", resolve));
+      client.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
+      await waitFor("the subscription", () => subscribed, 5_000);
+      const start = Number(await rpc(chainHttp, "eth_blockNumber"));
+      // The chain mines a block a second; a few more on top.
+      for (let i = 0; i < 12; i++) {
+        await rpc(chainHttp, "evm_mine");
+        await sleep(250);
+      }
+      const end = Number(await rpc(chainHttp, "eth_blockNumber"));
+      await waitFor(`block ${end}`, () => numbers.includes(end), 2_000);
+      assert.ok(testProxy.subscriptions >= 3, `renewed: ${testProxy.subscriptions} subscriptions upstream`);
+      const expected = Array.from({ length: end - start }, (_, i) => start + 1 + i);
+      assert.deepEqual(
+        numbers.filter((n) => n > start),
+        expected,
+        "every block once, from the chain's newHeads",
+      );
+      assert.equal(relay.stats().recoveries, 0, "a renewal is no stall");
+    } finally {
+      client.close();
+      await relay.close();
+      watch.stop();
+      await testProxy.close();
+    }
+  });
+
   it("the indexer serves no stale answer while stalled, recovers within 10 s, and serves the anchor made meanwhile", async () => {
     const deploy = spawn(process.execPath, [hardhat, "run", "deploy/deploy.ts", "--network", "localhost"], {
       cwd: ROOT,
@@ -238,11 +336,11 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     });
     assert.equal(await new Promise((resolve) => deploy.once("exit", resolve)), 0, "the deploy succeeds");
     proxy = new NewHeadsProxy(proxyPort, chainWs);
-    // The relay waits 4 s before stepping in, longer than the API's 2 s grace: the INDEX_BEHIND gate is seen.
+    // The relay waits 3 s before stepping in, longer than the API's 2 s grace: the INDEX_BEHIND gate is seen.
     cli = await startCliWorld(
       {
         ...world,
-        env: { ...world.env, SEEDCRAFT_RPC_WS_URL: `ws://127.0.0.1:${proxyPort}`, SEEDCRAFT_HEADS_STALL_MS: "4000" },
+        env: { ...world.env, SEEDCRAFT_RPC_WS_URL: `ws://127.0.0.1:${proxyPort}`, SEEDCRAFT_HEADS_STALL_MS: "3000" },
       },
       ["--only", "indexer"],
     );
