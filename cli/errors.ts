@@ -52,6 +52,14 @@ export class ChainEndedError extends PartFailedError {
   }
 }
 
+/** The world was stopped (Ctrl-C, or another part failed) while this part was starting. */
+export class WorldStoppedError extends PartFailedError {
+  constructor(part: string) {
+    super("WORLD_STOPPED", part, `${part}: not started, the world is stopping.`);
+    this.name = "WorldStoppedError";
+  }
+}
+
 export class PartTimeoutError extends PartFailedError {
   constructor(part: string, seconds: number, logFile: string, logTail: string) {
     super(

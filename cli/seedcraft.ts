@@ -86,7 +86,7 @@ function describe(progress: PartProgress): string {
     case "starting":
       return `  … ${name} starting`;
     case "waiting":
-      return `  … ${name} still starting (${progress.seconds.toFixed(0)} s)`;
+      return `  … ${name} still starting (${progress.seconds.toFixed(0)} s)${progress.lastLine ? `: ${progress.lastLine}` : ""}`;
     case "ready":
       return `  ✔ ${name} ${progress.part === "deploy" ? "done" : "ready"} in ${progress.seconds.toFixed(1)} s   ${progress.detail}`;
   }

@@ -23,7 +23,14 @@ import { fileURLToPath } from "node:url";
 import bencode from "bencode";
 import createDebug from "debug";
 import { Backoff, type BackoffOptions } from "../core/backoff.ts";
-import { ChainEndedError, PartExitedError, PartFailedError, PartTimeoutError, PortTakenError } from "./errors.ts";
+import {
+  ChainEndedError,
+  PartExitedError,
+  PartFailedError,
+  PartTimeoutError,
+  PortTakenError,
+  WorldStoppedError,
+} from "./errors.ts";
 
 const debug = createDebug("seedcraft:world");
 
@@ -31,6 +38,21 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "seeder", "app"] as const;
 export type PartName = (typeof PART_NAMES)[number];
+
+/**
+ * What each part waits for before it starts (those of them the world runs). The DHT node, the tracker and
+ * the app need no deployment: they start once the chain is up, while the deploy compiles, instead of after it.
+ */
+const STARTS_AFTER: Record<PartName, readonly PartName[]> = {
+  chain: [],
+  deploy: ["chain"],
+  indexer: ["chain", "deploy"],
+  dht: ["chain"],
+  gateway: ["dht"],
+  tracker: ["chain"],
+  seeder: ["chain", "deploy", "indexer", "dht", "tracker"],
+  app: ["chain"],
+};
 
 export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
@@ -48,7 +70,7 @@ export type WorldOptions = {
 
 export type PartProgress =
   | { part: PartName; phase: "starting" }
-  | { part: PartName; phase: "waiting"; seconds: number }
+  | { part: PartName; phase: "waiting"; seconds: number; lastLine?: string }
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
 
 /** A supervised part's life after the start: it died (and when it comes back), or it is back. */
@@ -194,6 +216,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A sleep that does not keep the process alive: for races against an exit. */
 const grace = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
+/** A log's last line with text, without colours, cut to fit a status line: what a slow part is doing. */
+function lastLine(file: string): string | undefined {
+  const line = tail(file, 1)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes
+    .replace(/\u001b\[[0-9;]*m/g, "")
+    .trim();
+  return line === "" ? undefined : line.length > 70 ? `${line.slice(0, 69)}…` : line;
+}
+
 function tail(file: string, lines = 15): string {
   try {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -279,14 +310,21 @@ export class World extends EventEmitter {
       if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort)))
         throw new PortTakenError(spec.part, spec.udpPort, "udp");
     }
+    // Each part starts as soon as the parts it waits for are up (STARTS_AFTER), several at once.
+    const ready = new Map<PartName, Promise<void>>();
+    for (const spec of specs) {
+      const waitsFor = STARTS_AFTER[spec.part].flatMap((part) => ready.get(part) ?? []);
+      ready.set(
+        spec.part,
+        Promise.all(waitsFor).then(() => this.#startPart(spec)),
+      );
+    }
     try {
-      for (const spec of specs) {
-        if (this.#failure) throw this.#failure;
-        await this.#startPart(spec);
-      }
+      await Promise.all(ready.values());
     } catch (error) {
       await this.stop();
-      throw error;
+      // The chain dying while others start is why they failed: say that.
+      throw this.#failure ?? error;
     }
   }
 
@@ -462,11 +500,18 @@ export class World extends EventEmitter {
 
   async #startPart(spec: PartSpec): Promise<void> {
     const started = performance.now();
+    if (this.#stopping) throw this.#failure ?? new WorldStoppedError(spec.part);
     this.emit("progress", { part: spec.part, phase: "starting" } satisfies PartProgress);
     await spec.before?.();
+    if (this.#stopping) throw this.#failure ?? new WorldStoppedError(spec.part);
     const service = this.#spawn(spec, false);
     const detail = await this.#ready(service, started, (seconds) =>
-      this.emit("progress", { part: spec.part, phase: "waiting", seconds } satisfies PartProgress),
+      this.emit("progress", {
+        part: spec.part,
+        phase: "waiting",
+        seconds,
+        lastLine: lastLine(service.logFile),
+      } satisfies PartProgress),
     );
     const seconds = (performance.now() - started) / 1000;
     this.timings[spec.part] = seconds;
@@ -531,6 +576,7 @@ export class World extends EventEmitter {
     const seconds = () => (performance.now() - started) / 1000;
     let nextWaitingNote = started + 5000;
     for (;;) {
+      if (this.#stopping) throw this.#failure ?? new WorldStoppedError(spec.part);
       if (service.exitInfo !== undefined) {
         if (spec.kind === "task" && service.exitInfo === "exit code 0") {
           service.log.end();

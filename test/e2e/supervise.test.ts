@@ -115,9 +115,19 @@ describe("e2e: seedcraft up restarts each part that dies while a player builds",
   /** Places a block next to the player through the game, as a click would, and waits until it is anchored. */
   async function buildOne(after: string): Promise<number> {
     const started = performance.now();
+    // Other work on the app's sources reloads the page (Vite): join again if it did.
+    if (!(await page.locator('[data-testid="join-status"][data-state="joined"]').isVisible()))
+      await joinWithDevAccount(page);
     const cell = await freeCellNear(page);
     assert.ok(cell, `a free cell next to the player (after the ${after} restart)`);
-    const refused = await inPage(page, (session, target) => session.game.get()?.edit("place", target, 1), cell);
+    const refused = await inPage(
+      page,
+      (session, target) => {
+        const game = session.game.get();
+        return game ? game.edit("place", target, 1) : "not joined";
+      },
+      cell,
+    );
     assert.equal(refused, undefined, `the player may place at ${cell.join(",")}`);
     await waitFor(
       `the edit at ${cell.join(",")} to be anchored (after the ${after} restart)`,
