@@ -2,7 +2,7 @@
  * A seeder's receipt store in real Chromium: IndexedDB behind p2p/browser/idb-receipts.ts, served by the app's
  * dev server. Batches outlive a reload, a grown batch replaces the shorter one, a re-send stores nothing, an
  * epoch marked claimed stays so, and a batch that would change or drop a stored receipt is refused with
- * nothing lost.
+ * nothing lost. A world's store holds that world's receipts only: opening it deletes another world's database.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { World } from "../../cli/world.ts";
+import { ROOT, World } from "../../cli/world.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
 
 const PORTS = { app: 34273 };
@@ -123,5 +123,45 @@ describe("e2e: the receipt store in IndexedDB", { timeout: 120_000 }, () => {
     const kept = await call("read");
     assert.deepEqual(kept, claimed, "every refused batch left the store as it was, across a reload");
     assert.deepEqual(refused.batches, claimed.batches);
+  });
+
+  it("keeps one world's receipts only: another world's store is deleted, and nothing of it is read", async () => {
+    await open();
+    const result = await page.evaluate(
+      async (root) => {
+        const { IdbReceiptStore } = await import(`/@fs${root}/p2p/browser/idb-receipts.ts`);
+        const wallet = "0x00000000000000000000000000000000000000aa";
+        const [oldWorld, freshWorld] = [
+          "31337-5fbdb2315678afecb367f032d93f642f64180aa3-1111111111111111",
+          "31337-5fbdb2315678afecb367f032d93f642f64180aa3-2222222222222222",
+        ];
+        const batch = {
+          seeder: wallet,
+          leecher: "0x00000000000000000000000000000000000000bb",
+          epoch: 1,
+          receipts: [{ contentHash: `0x${"11".repeat(32)}`, bytes: 1000n, nonce: 0n }],
+          signature: `0x${"22".repeat(65)}`,
+        };
+        let store = await IdbReceiptStore.openForWorld(oldWorld, wallet);
+        await store.put(batch);
+        await store.close();
+        store = await IdbReceiptStore.openForWorld(oldWorld, wallet);
+        const kept = store.stats.receipts;
+        await store.close();
+        store = await IdbReceiptStore.openForWorld(freshWorld, wallet);
+        const fresh = { receipts: store.stats.receipts, epochs: store.epochs() };
+        await store.close();
+        const names = async () =>
+          (await indexedDB.databases())
+            .map((db) => db.name ?? "")
+            .filter((name) => name.startsWith("seedcraft-receipts-"));
+        for (let i = 0; i < 50 && (await names()).length > 1; i++) await new Promise((r) => setTimeout(r, 50));
+        return { kept, fresh, names: await names(), expected: `seedcraft-receipts-${freshWorld}-${wallet}` };
+      },
+      ROOT.replace(/\/$/, ""),
+    );
+    assert.equal(result.kept, 1, "reopened in its own world, the store keeps its receipts");
+    assert.deepEqual(result.fresh, { receipts: 0, epochs: [] }, "the fresh world reads no receipt of the old one");
+    assert.deepEqual(result.names, [result.expected], "the old world's database is gone");
   });
 });
