@@ -128,7 +128,6 @@ describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () =
     );
 
     // A stands in front of B; B draws A as a character with its name, and its legs swing as A walks.
-    await inPage(b, (session) => session.world.controls.setLook(0, -0.15), null);
     const [bx, by, bz] = (await inPage(b, (session) => [...session.world.controls.position], null)) as [
       number,
       number,
@@ -148,6 +147,13 @@ describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () =
         world.controls.setLook(Math.PI / 2, 0);
       },
       [bx, by, bz] as const,
+    );
+    // B looks at A's chest (A may stand higher or lower than B).
+    const at = await inPage(a, (session) => [...session.world.controls.position], null);
+    await inPage(
+      b,
+      (session, [x, y, z]) => session.world.controls.lookAt(x, y + 1.1, z),
+      at as [number, number, number],
     );
     await waitFor(
       "B to draw A",

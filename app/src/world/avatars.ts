@@ -161,9 +161,9 @@ export class Avatars {
     }
     if (avatar) return avatar;
     const colours = coloursOf(peer.wallet);
-    const [shirt, trousers, skin] = [colours.shirt, colours.trousers, colours.skin].map(
+    const [shirt, sleeves, trousers, skin] = [colours.shirt, colours.sleeves, colours.trousers, colours.skin].map(
       (color) => new MeshLambertMaterial({ color }),
-    ) as [MeshLambertMaterial, MeshLambertMaterial, MeshLambertMaterial];
+    ) as [MeshLambertMaterial, MeshLambertMaterial, MeshLambertMaterial, MeshLambertMaterial];
     const group = new Group();
     group.name = `avatar:${peer.name}`;
     const part = (name: string, geometry: BoxGeometry, material: MeshLambertMaterial, y: number) => {
@@ -181,8 +181,9 @@ export class Avatars {
     };
     const legLeft = pivot(-0.125, 0.76, part("leg-left", this.#leg, trousers, -0.38));
     const legRight = pivot(0.125, 0.76, part("leg-right", this.#leg, trousers, -0.38));
-    const armLeft = pivot(-0.36, 1.42, part("arm-left", this.#limb, shirt, -0.3));
-    const armRight = pivot(0.36, 1.42, part("arm-right", this.#limb, shirt, -0.3));
+    // Sleeves a shade darker than the shirt, so the arms read apart from the body.
+    const armLeft = pivot(-0.37, 1.42, part("arm-left", this.#limb, sleeves, -0.3));
+    const armRight = pivot(0.37, 1.42, part("arm-right", this.#limb, sleeves, -0.3));
     const body = part("body", this.#body, shirt, 0.76 + 0.34);
     const head = part("head", this.#head, skin, 1.44 + 0.23);
     // Eyes on the face: it looks the way it walks (−z before the group turns).
@@ -203,7 +204,7 @@ export class Avatars {
     avatar = {
       group,
       limbs: { armLeft, armRight, legLeft, legRight },
-      materials: [shirt, trousers, skin],
+      materials: [shirt, sleeves, trousers, skin],
       label,
       name: peer.name,
       shown: false,
@@ -235,12 +236,13 @@ function hsl(hue: number, saturation: number, lightness: number): number {
 const SKIN_TONES = [0xf1c7a5, 0xe0a981, 0xc68a5e, 0x8d5a3b, 0x5c3a24];
 
 /** A stable look per wallet: the shirt's hue from its first bytes, the trousers' from the next, a skin tone. */
-export function coloursOf(wallet: string): { shirt: number; trousers: number; skin: number } {
+export function coloursOf(wallet: string): { shirt: number; sleeves: number; trousers: number; skin: number } {
   const byte = (at: number) => Number.parseInt(wallet.slice(2 + at * 2, 4 + at * 2) || "0", 16) || 0;
   const shirtHue = ((byte(0) << 8) | byte(1)) / 0x10000;
   const trousersHue = (shirtHue + 0.35 + (byte(2) / 255) * 0.3) % 1;
   return {
     shirt: hsl(shirtHue, 0.65, 0.5),
+    sleeves: hsl(shirtHue, 0.6, 0.38),
     trousers: hsl(trousersHue, 0.35, 0.28),
     skin: SKIN_TONES[byte(3) % SKIN_TONES.length] as number,
   };
