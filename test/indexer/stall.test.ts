@@ -11,12 +11,15 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { keccak256, toHex } from "viem";
 import WebSocket, { WebSocketServer } from "ws";
+import { fetchIndexerStatus } from "../../app/src/edits/indexer.ts";
 import { ROOT, rpcChainId } from "../../cli/world.ts";
 import { chunkIdOf } from "../../core/chunk.ts";
 import { HeadsRelay } from "../../indexer/head/relay.ts";
 import { HeadWatch } from "../../indexer/head/watch.ts";
 import { IndexLag, type LagVerdict } from "../../indexer/src/api/lag.ts";
-import { INDEX_BEHIND } from "../../p2p/index-behind.ts";
+import { IndexerHeads } from "../../p2p/heads.ts";
+import { INDEX_BEHIND, IndexBehindError } from "../../p2p/index-behind.ts";
+import { LedgerError } from "../../p2p/ledger.ts";
 import { localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
 
@@ -387,6 +390,9 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     })();
     type Answer = { route: string; startedAt: number; status: number; body: Body };
     const answers: Answer[] = [];
+    const hudLines: string[] = [];
+    const clientErrors: unknown[] = [];
+    const heads = new IndexerHeads(indexer);
     let polling = true;
     const poller = (async () => {
       while (polling) {
@@ -402,6 +408,10 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
         answers.push({ route: "chunk", startedAt, ...chunk });
         answers.push({ route: "check", startedAt, ...check });
         answers.push({ route: "ready", startedAt, ...ready });
+        // What the app's HUD and the peers' clients make of it.
+        const hud = await fetchIndexerStatus(indexer);
+        if (hud.status === "behind") hudLines.push(hud.details);
+        await heads.head(chunkId).catch((error: unknown) => clientErrors.push(error));
         await sleep(100);
       }
     })();
@@ -454,6 +464,15 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
         );
     }
     assert.ok(behind > 0, "the stall lasted past the grace: some answers said INDEX_BEHIND");
+    assert.ok(hudLines.length > 0, "the HUD said so");
+    assert.match(hudLines[0] ?? "", /^indexer behind by \d+ blocks, recovering$/);
+    assert.ok(clientErrors.length > 0, "the peers' head source said so");
+    for (const error of clientErrors) {
+      assert.ok(error instanceof IndexBehindError, String(error));
+      assert.equal(error.code, INDEX_BEHIND);
+      assert.ok(error instanceof LedgerError, "retried as an unavailable ledger is");
+      assert.ok((error.lag ?? 0) > 2);
+    }
 
     // After recovery: the anchor made during the stall is served, and the status tells the story.
     assert.equal((await getJson(`${indexer}/v1/chunks/${chunkId}`)).body.version, 2);
