@@ -187,17 +187,26 @@ describe("e2e: every edit ends, and the wallet asks only on a click", { timeout:
     );
     const anchored = await ownEdit(b, bCell);
     assert.ok(Number(anchored?.version) >= 2, `B's edit is in v2 or later (v${anchored?.version})`);
+    // A holds B's version; B's edit is listed there as anchored, or not at all when that version reached A
+    // before the op did (the op then bounces as one the anchor covers): never left provisional.
+    let seen: { state: string | null; version: number } | undefined;
     await waitFor(
-      "A to accept B's edit",
-      async () =>
-        (await inPage(
+      "A to hold B's anchored edit",
+      async () => {
+        seen = await inPage(
           a,
-          (session, where) =>
-            session.edits.entries.findLast((e) => !e.own && e.position.join(",") === where)?.state ?? null,
-          bCell.join(","),
-        )) === "anchored",
+          (session, [where, id]) => ({
+            state: session.edits.entries.findLast((e) => !e.own && e.position.join(",") === where)?.state ?? null,
+            version: session.game.get()?.peer.replica.version(BigInt(id)) ?? 0,
+          }),
+          [bCell.join(","), chunkId.toString()] as const,
+        );
+        return seen.version >= Number(anchored?.version) && (seen.state === null || seen.state === "anchored");
+      },
       30_000,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: A has ${JSON.stringify(seen)}`);
+    });
     // What both draw is the anchored chunk: both blocks, no ghost.
     for (const page of [a, b]) {
       assert.equal(await shown(page, aCell), BLOCK_IDS.stone);
