@@ -80,13 +80,19 @@ function parseParts(only: string | undefined): PartName[] | undefined {
   return PART_NAMES.filter((part) => parts.includes(part));
 }
 
+/** A ten-cell progress bar. */
+function bar(percent: number): string {
+  const filled = Math.round(percent / 10);
+  return `[${"█".repeat(filled)}${"░".repeat(10 - filled)}]`;
+}
+
 function describe(progress: PartProgress): string {
   const name = progress.part.padEnd(8);
   switch (progress.phase) {
     case "starting":
       return `  … ${name} starting`;
     case "waiting":
-      return `  … ${name} still starting (${progress.seconds.toFixed(0)} s)${progress.lastLine ? `: ${progress.lastLine}` : ""}`;
+      return `  … ${name} ${bar(progress.percent)} ~${progress.percent} % (${progress.seconds.toFixed(0)} s)${progress.doing ? `  ${progress.doing}` : ""}`;
     case "ready":
       return `  ✔ ${name} ${progress.part === "deploy" ? "done" : "ready"} in ${progress.seconds.toFixed(1)} s   ${progress.detail}`;
   }

@@ -54,6 +54,21 @@ const STARTS_AFTER: Record<PartName, readonly PartName[]> = {
   app: ["chain"],
 };
 
+/**
+ * How long each part usually takes to start, in seconds on 2 cores, for the progress of a slow start until
+ * the world has timed its own (<stateDir>/startup.json). The deploy's first run compiles with viaIR.
+ */
+const EXPECTED_S: Record<PartName, number> = {
+  chain: 3,
+  deploy: 20,
+  indexer: 8,
+  dht: 2,
+  gateway: 2,
+  tracker: 2,
+  seeder: 4,
+  app: 2,
+};
+
 export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
   parts?: readonly PartName[];
@@ -70,7 +85,15 @@ export type WorldOptions = {
 
 export type PartProgress =
   | { part: PartName; phase: "starting" }
-  | { part: PartName; phase: "waiting"; seconds: number; lastLine?: string }
+  | {
+      part: PartName;
+      phase: "waiting";
+      seconds: number;
+      /** An estimate from how long it took last time (never 100 until it is ready). */
+      percent: number;
+      /** What it is doing: its log's last line, or what it is known to do then. */
+      doing?: string;
+    }
   | { part: PartName; phase: "ready"; seconds: number; detail: string };
 
 /** A supervised part's life after the start: it died (and when it comes back), or it is back. */
@@ -117,6 +140,10 @@ type PartSpec = {
   after?: () => string;
   /** Working directory, relative to the root. Default: the root. */
   cwd?: string;
+  /** What it does while its log is still empty (shown while it starts). */
+  quietly?: string;
+  /** Its own health timeout, when the world's is too short for it. */
+  timeoutMs?: number;
   /** Runs before the part's first start (never before a restart). */
   before?: () => Promise<void>;
 };
@@ -260,6 +287,8 @@ export class World extends EventEmitter {
   readonly #stopSignal = new AbortController();
   #stopping: Promise<void> | undefined;
   #failure: PartFailedError | undefined;
+  /** How long each part took to start last time here (<stateDir>/startup.json). */
+  #expected: Partial<Record<PartName, number>> = {};
 
   constructor(options: WorldOptions = {}) {
     super();
@@ -303,6 +332,12 @@ export class World extends EventEmitter {
   /** Starts every part in order. On failure, stops what it started and throws a PartFailedError. */
   async start(): Promise<void> {
     mkdirSync(path.join(this.stateDir, "logs"), { recursive: true });
+    const timingsFile = path.join(this.stateDir, "startup.json");
+    try {
+      this.#expected = JSON.parse(readFileSync(timingsFile, "utf8")) as Partial<Record<PartName, number>>;
+    } catch {
+      // first start here: the defaults
+    }
     const specs = this.parts.map((part) => this.#spec(part));
     // Fail before starting anything if a port is taken: the message names the part and the port.
     for (const spec of specs) {
@@ -321,6 +356,7 @@ export class World extends EventEmitter {
     }
     try {
       await Promise.all(ready.values());
+      writeFileSync(timingsFile, `${JSON.stringify({ ...this.#expected, ...this.timings })}\n`);
     } catch (error) {
       await this.stop();
       // The chain dying while others start is why they failed: say that.
@@ -377,6 +413,10 @@ export class World extends EventEmitter {
           kind: "task",
           bin: binPath("hardhat"),
           args: ["run", "deploy/deploy.ts", "--network", "localhost"],
+          // Hardhat compiles first and prints nothing until it is done: the first compile (viaIR, solc's
+          // WebAssembly build) takes ~20 s on 2 idle cores, minutes on a busy machine.
+          quietly: "compiling the contracts (solc, viaIR: only when they changed)",
+          timeoutMs: 300_000,
           env,
           after: () => {
             const file = path.join(ROOT, "deployments", `${this.network}.json`);
@@ -510,7 +550,8 @@ export class World extends EventEmitter {
         part: spec.part,
         phase: "waiting",
         seconds,
-        lastLine: lastLine(service.logFile),
+        percent: Math.min(95, Math.round((100 * seconds) / (this.#expected[spec.part] ?? EXPECTED_S[spec.part]))),
+        doing: lastLine(service.logFile) ?? spec.quietly,
       } satisfies PartProgress),
     );
     const seconds = (performance.now() - started) / 1000;
@@ -572,7 +613,8 @@ export class World extends EventEmitter {
    */
   async #ready(service: Service, started: number, waiting: (seconds: number) => void): Promise<string> {
     const { spec, logFile } = service;
-    const deadline = started + this.#timeoutMs;
+    const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
+    const deadline = started + timeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
     let nextWaitingNote = started + 5000;
     for (;;) {
@@ -592,7 +634,7 @@ export class World extends EventEmitter {
         }
       }
       if (performance.now() > deadline)
-        throw new PartTimeoutError(spec.part, Math.round(this.#timeoutMs / 1000), logFile, tail(logFile));
+        throw new PartTimeoutError(spec.part, Math.round(timeoutMs / 1000), logFile, tail(logFile));
       if (performance.now() > nextWaitingNote) {
         nextWaitingNote += 5000;
         waiting(seconds());
