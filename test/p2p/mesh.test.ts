@@ -283,6 +283,107 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     }
   });
 
+  it("a newcomer hears the last chat lines once, signed and attributed; a forged replayed line is a strike", async () => {
+    const team = await players(4);
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const ledger = new IndexerLedger(world.urls.indexer);
+    const [a, b, c] = team.slice(0, 3).map(
+      (player, i) =>
+        new Mesh({
+          identity: {
+            wallet: player.wallet.address,
+            sessionKey: player.session,
+            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+            name: `talker-${i}`,
+          },
+          replica: new WorldReplica({ domain, seed, ledger }),
+          ledger,
+        }),
+    ) as [Mesh, Mesh, Mesh];
+    const linked = (x: Mesh, y: Mesh) => x.peer(y.id) !== undefined && y.peer(x.id) !== undefined;
+    const attach = async (x: Mesh, y: Mesh) => {
+      const pair = await loopbackPair();
+      await Promise.all([x.attach(new SimplePeerLink(pair.a), y.id), y.attach(new SimplePeerLink(pair.b), x.id)]);
+      await waitFor(`${x.identity.name} and ${y.identity.name} to link`, async () => linked(x, y), 10_000);
+    };
+    const heard: { name: string; wallet: string; text: string; history: boolean }[] = [];
+    c.on("chat", (from, text, line) =>
+      heard.push({ name: from.name, wallet: from.wallet, text, history: line.history }),
+    );
+    const strikes: string[] = [];
+    c.on("strike", (_peer, code) => strikes.push(code));
+    try {
+      await attach(a, b);
+      const heardByB: string[] = [];
+      b.on("chat", (_from, text) => heardByB.push(text));
+      await a.chat("first, from a");
+      await b.chat("second, from b");
+      await a.chat("third, from a");
+      await waitFor("b to hear a's lines", async () => heardByB.length === 2, 10_000);
+      assert.throws(
+        () => a.chat("x".repeat(600)),
+        (e: Error) => e.name === "WireError",
+      );
+      // c links with both: each replays the same three lines; c shows each once, oldest first.
+      await attach(c, a);
+      await attach(c, b);
+      await waitFor("c to hear the history", async () => heard.length >= 3, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(
+        heard.map((line) => [line.name, line.text, line.history]),
+        [
+          ["talker-0", "first, from a", true],
+          ["talker-1", "second, from b", true],
+          ["talker-0", "third, from a", true],
+        ],
+      );
+      assert.equal(heard[1]?.wallet.toLowerCase(), (team[1] as Player).wallet.address.toLowerCase());
+      assert.equal(c.chatHistory.length, 3);
+      // A live line after that is not history.
+      await b.chat("welcome, c");
+      await waitFor("c to hear b live", async () => heard.length === 4, 10_000);
+      assert.deepEqual(heard[3], {
+        name: "talker-1",
+        wallet: (team[1] as Player).wallet.address.toLowerCase(),
+        text: "welcome, c",
+        history: false,
+      });
+      assert.equal(strikes.length, 0, strikes.join(","));
+
+      // d replays a's line with another name on it: the signature no longer holds, so c strikes d and shows nothing.
+      const d = team[3] as Player;
+      const pair = await loopbackPair();
+      const link = new SimplePeerLink(pair.b);
+      const dId = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+      await c.attach(new SimplePeerLink(pair.a), dId);
+      link.onMessage = () => {};
+      link.send(
+        encodeMessage(
+          await makeHello({ wallet: d.wallet.address, sessionKey: d.session, peerId: dId, name: "d" }, link.binding),
+        ),
+        true,
+      );
+      await waitFor("c to take d in", async () => c.peer(dId as `0x${string}`) !== undefined, 10_000);
+      const [original] = a.chatHistory;
+      assert.ok(original);
+      link.send(
+        encodeMessage({
+          type: "chatHistory",
+          lines: [{ ...original, name: "talker-1", signature: original.signature }],
+        }),
+        true,
+      );
+      await waitFor("c to strike d", async () => strikes.includes("CHAT_BAD_SIGNATURE"), 10_000);
+      assert.equal(heard.length, 4, "the forged line is not shown");
+      link.close();
+    } finally {
+      for (const mesh of [a, b, c]) mesh.close();
+    }
+  });
+
   it("a full peer drops its farthest link to take a nearer peer", async () => {
     const team = (await players(5)) as [Player, Player, Player, Player, Player];
     // Region (4, 4), out of view of the other tests' peers.
