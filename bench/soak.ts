@@ -60,6 +60,10 @@ const DURATION_MS = MINUTES * 60_000;
 const STALL_AT = 0.25;
 const KILL_AT = 0.5;
 const WARM_AT = 0.15;
+/** The Chromium player comes back with an empty chunk cache: its join sync leeches from the seeder. */
+const RELOAD_AT = 0.7;
+/** After the run, how long the seeder's auto-claim has to land (an epoch, a quarter more, the two transactions). */
+const CLAIM_WAIT_MS = 150_000;
 /** A part that came back is weighed from this long after it was ready again. */
 const RESTART_WARM_MS = 30_000;
 /** After the run, how long edits still in flight have to reach a final state. */
@@ -73,6 +77,8 @@ const proxy = await StallProxy.start(`ws://127.0.0.1:${world.ports.chain}`);
 // The indexer reads the chain's WebSocket through the proxy; everything else talks to the chain directly.
 world.env.SEEDCRAFT_RPC_WS_URL = proxy.url;
 world.env.SEEDCRAFT_NETWORK = "bench-soak";
+// Minute-long seeding epochs, as the developer's own local world has, so the seeder can be paid within the run.
+world.env.SEEDCRAFT_DEPLOY_PARAMETERS = JSON.stringify({ epochLength: "60" });
 
 const rpcUrl = `http://127.0.0.1:${world.ports.chain}`;
 const indexerUrl = `http://127.0.0.1:${world.ports.indexer}`;
@@ -144,14 +150,18 @@ try {
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
-  await page.goto(`http://127.0.0.1:${world.ports.app}`);
+  const appUrl = `http://127.0.0.1:${world.ports.app}`;
+  await page.goto(appUrl);
   await joinWithDevAccount(page);
   // It plays beside the seeder (which stands at 0,0) and the headless players, not at its random spawn.
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
-  await page.evaluate(
-    ([x, y, z]) => (window as unknown as PageWindow).seedcraft.session.world.controls.teleport(x, y, z),
-    [0.5, groundHeight(seed, 0, 4) + 1, 4.5] as const,
-  );
+  const standBySeeder = () =>
+    page.evaluate(([x, y, z]) => (window as unknown as PageWindow).seedcraft.session.world.controls.teleport(x, y, z), [
+      0.5,
+      groundHeight(seed, 0, 4) + 1,
+      4.5,
+    ] as const);
+  await standBySeeder();
   log("the Chromium player joined");
 
   const run0 = Date.now();
@@ -163,6 +173,7 @@ try {
   let killRecoveredAt: number | undefined;
   let editsMade = 0;
   let editsRefused = 0;
+  let reloadedAt: number | undefined;
 
   const sampleRss = () => {
     const run = runFile(world) as RunFile;
@@ -263,6 +274,25 @@ try {
         })();
       }
     }
+    if (reloadedAt === undefined && elapsed >= RELOAD_AT * DURATION_MS) {
+      reloadedAt = Date.now();
+      // Off the app but on its origin (its config file), so no open connection holds the database.
+      await page.goto(`${appUrl}/seedcraft.json`);
+      await page.evaluate(async () => {
+        for (const { name } of await indexedDB.databases())
+          if (name?.startsWith("seedcraft-chunks-"))
+            await new Promise((resolve) => {
+              const request = indexedDB.deleteDatabase(name);
+              request.onsuccess = request.onerror = request.onblocked = resolve;
+            });
+      });
+      await page.goto(appUrl);
+      await joinWithDevAccount(page);
+      await standBySeeder();
+      log(
+        `the Chromium player came back with an empty chunk cache in ${((Date.now() - reloadedAt) / 1000).toFixed(1)} s`,
+      );
+    }
     if (now >= nextLag) {
       nextLag = now + 1000;
       const recovered = stallRecoveredAt !== undefined && (killAt === undefined || killRecoveredAt !== undefined);
@@ -302,14 +332,22 @@ try {
     /seeder \S+ as (0x[0-9a-fA-F]{40})/,
   );
   const energy = deployment.contracts.EnergyToken;
-  const seederEnergy = seederLine
-    ? ((await chain.readContract({
-        address: energy.address,
-        abi: energy.abi,
-        functionName: "balanceOf",
-        args: [seederLine[1] as Hex],
-      })) as bigint)
-    : 0n;
+  const balance = async () =>
+    seederLine
+      ? ((await chain.readContract({
+          address: energy.address,
+          abi: energy.abi,
+          functionName: "balanceOf",
+          args: [seederLine[1] as Hex],
+        })) as bigint)
+      : 0n;
+  const claimDeadline = Date.now() + CLAIM_WAIT_MS;
+  let seederEnergy = await balance();
+  if (seederEnergy === 0n) log(`waiting up to ${CLAIM_WAIT_MS / 1000} s for the seeder's claim to land`);
+  while (seederEnergy === 0n && Date.now() < claimDeadline) {
+    await sleep(2000);
+    seederEnergy = await balance();
+  }
 
   const run = runFile(world) as RunFile;
   const restarts = Object.fromEntries(
@@ -356,7 +394,7 @@ try {
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     lag_samples: lags.length,
     page_errors: pageErrors.length,
-    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder; RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
+    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
   };
   console.log(JSON.stringify(result));
