@@ -82,7 +82,7 @@ function parseParts(only: string | undefined): PartName[] | undefined {
 
 /** A ten-cell progress bar. */
 function bar(percent: number): string {
-  const filled = Math.round(percent / 10);
+  const filled = Math.floor(percent / 10);
   return `[${"█".repeat(filled)}${"░".repeat(10 - filled)}]`;
 }
 
