@@ -36,7 +36,9 @@ async function getJson(url: string): Promise<IndexerAnswer<unknown>> {
 function describe(body: unknown): string {
   if (typeof body !== "object" || body === null) return "";
   const record = body as Record<string, unknown>;
-  const text = record.error ?? record.status ?? record.message;
+  // The API's errors are {error: {code, message}} (CHAIN_RESET, say); older answers had a string.
+  const error = record.error as { message?: unknown } | string | undefined;
+  const text = (typeof error === "object" && error !== null ? error.message : error) ?? record.reason ?? record.message;
   return typeof text === "string" ? text : "";
 }
 
