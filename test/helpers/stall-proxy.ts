@@ -11,7 +11,10 @@ type RpcFrame = { id?: unknown; method?: unknown; params?: unknown; result?: unk
 export class StallProxy {
   readonly #server: WebSocketServer;
   readonly #sockets = new Set<WebSocket>();
-  #stalled = false;
+  /** Every newHeads subscription id the chain gave through this proxy. */
+  readonly #subscriptions = new Set<string>();
+  /** What is swallowed: every newHeads notification, or those of the subscriptions open at the stall. */
+  #muted: "all" | Set<string> | undefined;
   /** newHeads notifications held back while stalled (for the tests' assertions). */
   dropped = 0;
   /** newHeads notifications forwarded. */
@@ -37,16 +40,24 @@ export class StallProxy {
   }
 
   get stalled(): boolean {
-    return this.#stalled;
+    return this.#muted !== undefined;
   }
 
-  /** From now on, newHeads notifications are swallowed; the sockets stay open. */
-  stall(): void {
-    this.#stalled = true;
+  /** How many newHeads subscriptions were made through the proxy. */
+  get subscriptions(): number {
+    return this.#subscriptions.size;
+  }
+
+  /**
+   * From now on, newHeads notifications are swallowed; the sockets stay open. `"open"`: only those of the
+   * subscriptions open now, as hardhat's node silently drops a subscription (later ones work).
+   */
+  stall(which: "all" | "open" = "all"): void {
+    this.#muted = which === "all" ? "all" : new Set(this.#subscriptions);
   }
 
   resume(): void {
-    this.#stalled = false;
+    this.#muted = undefined;
   }
 
   #relay(client: WebSocket, target: string): void {
@@ -71,6 +82,7 @@ export class StallProxy {
       if (frame && headRequests.has(frame.id) && typeof frame.result === "string") {
         headRequests.delete(frame.id);
         headSubscriptions.add(frame.result);
+        this.#subscriptions.add(frame.result);
       }
       const subscription = (frame?.params as { subscription?: unknown } | undefined)?.subscription;
       if (
@@ -78,7 +90,7 @@ export class StallProxy {
         typeof subscription === "string" &&
         headSubscriptions.has(subscription)
       ) {
-        if (this.#stalled) {
+        if (this.#muted === "all" || this.#muted?.has(subscription)) {
           this.dropped++;
           return;
         }
