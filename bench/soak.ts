@@ -16,13 +16,14 @@
  * Usage: npm run bench:soak [-- --minutes 4 --players 4 --kill indexer]   Last line: one JSON object.
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { createPublicClient, type Hex, http } from "viem";
 import type { Session } from "../app/src/session.ts";
+import type { PeerReport } from "../cli/peer.ts";
 import { type PART_NAMES, ROOT } from "../cli/world.ts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
@@ -68,6 +69,17 @@ const CLAIM_WAIT_MS = 150_000;
 const RESTART_WARM_MS = 30_000;
 /** After the run, how long edits still in flight have to reach a final state. */
 const SETTLE_MS = 90_000;
+type Entry = { own: boolean; state: string; reason: string | undefined };
+const entries = async (page: Page) =>
+  (await page.evaluate(
+    () =>
+      (window as unknown as PageWindow).seedcraft.session.edits.entries.map((e) => ({
+        own: e.own,
+        state: e.state as string,
+        reason: (e as { reason?: string }).reason,
+      })),
+    null,
+  )) as Entry[];
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
 
 type PageWindow = { seedcraft: { session: Session } };
@@ -122,6 +134,7 @@ type RunFile = ReturnType<typeof runFile> & {
 };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let stopping = false;
 let cli: Awaited<ReturnType<typeof startCliWorld>> | undefined;
 try {
   log(`starting the world (state ${world.stateDir})`);
@@ -131,12 +144,27 @@ try {
 
   // Headless players, each its own process, walking and editing around the spawn.
   const headless: ChildProcess[] = [];
+  const headlessLinks: number[] = [];
+  const headlessEdits: number[] = [];
   for (let i = 0; i < HEADLESS; i++) {
+    // Its output goes to <state>/logs/peer-<i>.log, beside the parts' logs.
+    const out = openSync(path.join(world.stateDir, "logs", `peer-${i}.log`), "a");
     const child = fork(
       path.join(ROOT, "cli", "seedcraft.ts"),
       ["peer", "--name", `soak-${i}`, "--at", `${i * 3 - 4},2`, "--walk", "3", "--edits-per-s", "0.5"],
-      { env: world.env, stdio: ["ignore", "ignore", "ignore", "ipc"], detached: true },
+      { env: world.env, stdio: ["ignore", out, out, "ipc"], detached: true },
     );
+    headlessLinks.push(0);
+    headlessEdits.push(0);
+    child.on("message", (reports: PeerReport[]) => {
+      for (const report of reports) {
+        if (report.type === "linked") headlessLinks[i] = report.peers;
+        if (report.type === "edited") headlessEdits[i] = (headlessEdits[i] ?? 0) + 1;
+      }
+    });
+    child.on("exit", (code, signal) => {
+      if (!stopping) log(`headless player ${i} exited (${signal ?? `exit code ${code}`}): see logs/peer-${i}.log`);
+    });
     headless.push(child);
   }
   cleanups.push(() => {
@@ -174,6 +202,8 @@ try {
   let editsMade = 0;
   let editsRefused = 0;
   let reloadedAt: number | undefined;
+  /** The edit list of the Chromium player's sessions before the current one (a reload starts a new list). */
+  const earlier: Entry[] = [];
 
   const sampleRss = () => {
     const run = runFile(world) as RunFile;
@@ -276,6 +306,8 @@ try {
     }
     if (reloadedAt === undefined && elapsed >= RELOAD_AT * DURATION_MS) {
       reloadedAt = Date.now();
+      // What it listed before leaving: edits still in flight as it leaves end with it (counted as they stand).
+      earlier.push(...(await entries(page)));
       // Off the app but on its origin (its config file), so no open connection holds the database.
       await page.goto(`${appUrl}/seedcraft.json`);
       await page.evaluate(async () => {
@@ -309,22 +341,18 @@ try {
   }
 
   log(`run over; waiting up to ${SETTLE_MS / 1000} s for edits in flight to end`);
-  type Entry = { own: boolean; state: string };
-  const entries = async () =>
-    (await page.evaluate(
-      () =>
-        (window as unknown as PageWindow).seedcraft.session.edits.entries.map((e) => ({
-          own: e.own,
-          state: e.state as string,
-        })),
-      null,
-    )) as Entry[];
+
   const settleDeadline = Date.now() + SETTLE_MS;
-  let list = await entries();
-  while (list.some((e) => !FINAL_STATES.has(e.state)) && Date.now() < settleDeadline) {
+  let current = await entries(page);
+  while (current.some((e) => !FINAL_STATES.has(e.state)) && Date.now() < settleDeadline) {
     await sleep(1000);
-    list = await entries();
+    current = await entries(page);
   }
+  const list = [...earlier, ...current];
+  const chromiumLinks = await page.evaluate(
+    () => (window as unknown as PageWindow).seedcraft.session.game.get()?.peer.mesh.peers.length ?? 0,
+    null,
+  );
   sampleRss();
 
   // The seeder's claims: its address is in its log; its balance is what its claims paid.
@@ -369,7 +397,15 @@ try {
     if (start !== undefined && end !== undefined && first !== last) growth[part] = round(((end - start) / start) * 100);
   }
   const counts: Record<string, number> = {};
-  for (const entry of list) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+  const reasons: Record<string, number> = {};
+  for (const entry of list) {
+    counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+    if (entry.state !== "anchored" && entry.reason) {
+      // One line per kind of reason: numbers (versions, seconds) left out.
+      const kind = `${entry.state}: ${entry.reason.replace(/\d+/g, "N").slice(0, 100)}`;
+      reasons[kind] = (reasons[kind] ?? 0) + 1;
+    }
+  }
   const finalCount = list.filter((e) => FINAL_STATES.has(e.state)).length;
   const lags = lagSamples.map((s) => s.lag);
   const result = {
@@ -387,9 +423,12 @@ try {
       own: list.filter((e) => e.own).length,
       peers: list.filter((e) => !e.own).length,
       states: counts,
+      reasons,
+      across_reload: earlier.length,
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
     },
+    links: { chromium_end: chromiumLinks, headless_last: headlessLinks, headless_edits: headlessEdits },
     stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     lag_samples: lags.length,
@@ -399,6 +438,7 @@ try {
   };
   console.log(JSON.stringify(result));
 } finally {
+  stopping = true;
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   if (cli) await stopCliWorld(world, cli);
   await proxy.close();
