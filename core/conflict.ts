@@ -8,7 +8,7 @@
  * same ops in any order, with any duplicates, holds the same blocks (a state-based CRDT).
  */
 import { CHUNK_VOLUME } from "./chunk.ts";
-import { type Hlc, hlcKey } from "./hlc.ts";
+import { compareHlc, type Hlc } from "./hlc.ts";
 import { LEAF_BYTES } from "./merkle.ts";
 import type { BlockOp } from "./op.ts";
 
@@ -22,7 +22,7 @@ export type ApplyOutcome =
 
 /** One clock stamp of one block's register: the op written there, or a tie of several. */
 type Level = {
-  key: number;
+  hlc: Hlc;
   author: string;
   block: number;
   /** Set when two or more different ops share this stamp: then none of them counts. */
@@ -35,10 +35,6 @@ function sameOp(a: { author: string; block: number }, author: string, block: num
   return a.author === author && a.block === block;
 }
 
-function keyToHlc(key: number): Hlc {
-  return { wallMs: Math.floor(key / 0x10000), logical: key % 0x10000 };
-}
-
 /**
  * The live state of one chunk: its anchored base plus every provisional op above the anchor's
  * watermark. `blocks` is the folded view (what is rendered and hashed).
@@ -47,7 +43,8 @@ export class ChunkState {
   readonly chunk: bigint;
   readonly blocks: Uint16Array;
   #base: Uint16Array;
-  #watermarkKey: number;
+  /** Compared as (wallMs, logical) pairs: one number wallMs·2^16 + logical is not exact at today's clock. */
+  #watermark: Hlc | undefined;
   readonly #registers = new Map<number, Level[]>();
   /** Leaves whose blocks changed since `takeDirtyLeaves` (for incremental rehashing). */
   readonly #dirtyLeaves = new Set<number>();
@@ -61,11 +58,11 @@ export class ChunkState {
     this.chunk = chunk;
     this.#base = base.slice();
     this.blocks = base.slice();
-    this.#watermarkKey = watermark ? hlcKey(watermark) : -1;
+    this.#watermark = watermark ? { wallMs: watermark.wallMs, logical: watermark.logical } : undefined;
   }
 
   get watermark(): Hlc | undefined {
-    return this.#watermarkKey < 0 ? undefined : keyToHlc(this.#watermarkKey);
+    return this.#watermark;
   }
 
   /** How many blocks carry provisional ops. */
@@ -75,8 +72,8 @@ export class ChunkState {
 
   /** Folds one op in (already checked against the rules and its signature). */
   apply(op: BlockOp): ApplyOutcome {
-    const key = hlcKey(op.hlc);
-    if (key <= this.#watermarkKey) return { status: "bounced", reason: "SUPERSEDED_BY_ANCHOR", ops: [op] };
+    const hlc = op.hlc;
+    if (this.#covered(hlc)) return { status: "bounced", reason: "SUPERSEDED_BY_ANCHOR", ops: [op] };
     const author = op.author.toLowerCase();
     const { index, block } = op;
     let levels = this.#registers.get(index);
@@ -86,9 +83,9 @@ export class ChunkState {
     }
     // Levels are sorted by key, latest first; a new op is almost always the latest.
     let position = 0;
-    while (position < levels.length && (levels[position] as Level).key > key) position++;
+    while (position < levels.length && compareHlc((levels[position] as Level).hlc, hlc) > 0) position++;
     const existing = levels[position];
-    if (existing !== undefined && existing.key === key) {
+    if (existing !== undefined && compareHlc(existing.hlc, hlc) === 0) {
       if (existing.tied === undefined) {
         if (sameOp(existing, author, block)) return { status: "duplicate" };
         const held: BlockOp = { ...op, author: existing.author as BlockOp["author"], block: existing.block };
@@ -103,7 +100,7 @@ export class ChunkState {
       existing.tied.push({ author, block });
       return { status: "bounced", reason: "TIE", ops: [op] };
     }
-    levels.splice(position, 0, { key, author, block, tied: undefined });
+    levels.splice(position, 0, { hlc: { wallMs: hlc.wallMs, logical: hlc.logical }, author, block, tied: undefined });
     // Even below the top it may win: when every level above it is a tie.
     return { status: "applied", changed: this.#refold(index, levels) };
   }
@@ -115,25 +112,24 @@ export class ChunkState {
    */
   anchor(snapshot: Uint16Array, watermark: Hlc): BlockOp[] {
     if (snapshot.length !== CHUNK_VOLUME) throw new RangeError(`expected ${CHUNK_VOLUME} blocks`);
-    const watermarkKey = hlcKey(watermark);
     const lost: BlockOp[] = [];
     this.#base = snapshot.slice();
-    this.#watermarkKey = Math.max(this.#watermarkKey, watermarkKey);
+    if (!this.#covered(watermark)) this.#watermark = { wallMs: watermark.wallMs, logical: watermark.logical };
     for (let index = 0; index < CHUNK_VOLUME; index++) {
       const levels = this.#registers.get(index);
       if (levels === undefined) {
         this.#set(index, this.#base[index] as number);
         continue;
       }
-      const keep = levels.filter((level) => level.key > this.#watermarkKey);
+      const keep = levels.filter((level) => !this.#covered(level.hlc));
       for (const level of levels) {
-        if (level.key > this.#watermarkKey || level.tied !== undefined) continue;
+        if (!this.#covered(level.hlc) || level.tied !== undefined) continue;
         if (level.block !== snapshot[index])
           lost.push({
             chunk: this.chunk,
             index,
             block: level.block,
-            hlc: keyToHlc(level.key),
+            hlc: level.hlc,
             author: level.author as BlockOp["author"],
           });
       }
@@ -150,11 +146,13 @@ export class ChunkState {
    * already). Returns whether the op was held, and whether the block changed.
    */
   retract(op: BlockOp): { held: boolean; changed: boolean } {
-    const key = hlcKey(op.hlc);
     const levels = this.#registers.get(op.index);
-    if (key <= this.#watermarkKey || levels === undefined) return { held: false, changed: false };
+    if (this.#covered(op.hlc) || levels === undefined) return { held: false, changed: false };
     const at = levels.findIndex(
-      (level) => level.key === key && level.tied === undefined && sameOp(level, op.author.toLowerCase(), op.block),
+      (level) =>
+        compareHlc(level.hlc, op.hlc) === 0 &&
+        level.tied === undefined &&
+        sameOp(level, op.author.toLowerCase(), op.block),
     );
     if (at < 0) return { held: false, changed: false };
     levels.splice(at, 1);
@@ -167,9 +165,8 @@ export class ChunkState {
    * than `horizonMs` (no valid op can tie it any more: they are refused past the clock's skew bound).
    */
   prune(horizonMs: number): void {
-    const horizonKey = horizonMs * 0x10000;
     for (const levels of this.#registers.values()) {
-      const settled = levels.findIndex((level) => level.tied === undefined && level.key < horizonKey);
+      const settled = levels.findIndex((level) => level.tied === undefined && level.hlc.wallMs < horizonMs);
       if (settled >= 0 && settled < levels.length - 1) levels.length = settled + 1;
     }
   }
@@ -179,6 +176,11 @@ export class ChunkState {
     const leaves = [...this.#dirtyLeaves];
     this.#dirtyLeaves.clear();
     return leaves;
+  }
+
+  /** Whether the anchored state's watermark covers stamp `hlc` (an op there is final already). */
+  #covered(hlc: Hlc): boolean {
+    return this.#watermark !== undefined && compareHlc(hlc, this.#watermark) <= 0;
   }
 
   /** Sets the block to its register's winner: the latest untied level, else the base. */

@@ -34,14 +34,6 @@ export function compareHlc(a: Hlc, b: Hlc): number {
   return a.wallMs - b.wallMs || a.logical - b.logical;
 }
 
-/**
- * One number that orders like compareHlc. Exact while wallMs < 2^37 (the year 6325), since then
- * wallMs·2^16 + logical < 2^53; stamps beyond that are refused by `check` long before (skew).
- */
-export function hlcKey(hlc: Hlc): number {
-  return hlc.wallMs * 0x10000 + hlc.logical;
-}
-
 export type HlcOptions = {
   /** Physical clock in ms (injected: tests use a fake one). Default Date.now. */
   now?: () => number;

@@ -4,7 +4,6 @@ import fc from "fast-check";
 import type { Address } from "viem";
 import { CHUNK_VOLUME } from "../../core/chunk.ts";
 import { ChunkState } from "../../core/conflict.ts";
-import { hlcKey } from "../../core/hlc.ts";
 import { chunkHash } from "../../core/merkle.ts";
 import type { BlockOp } from "../../core/op.ts";
 
@@ -28,12 +27,15 @@ const op = (index: number, block: number, wallMs: number, logical: number, autho
   author,
 });
 
+const NOW_MS = 1_800_000_000_000;
+
 // Small ranges on purpose: they make ties, duplicates and reorderings frequent.
 const opArb = fc
   .record({
     index: fc.integer({ min: 0, max: 3 }),
     block: fc.integer({ min: 0, max: 4 }),
-    wallMs: fc.integer({ min: 1000, max: 1003 }),
+    // At today's clock: wallMs·2^16 + logical is past 2^53 there, so one number cannot order the stamps.
+    wallMs: fc.integer({ min: NOW_MS, max: NOW_MS + 3 }),
     logical: fc.integer({ min: 0, max: 1 }),
     author: fc.constantFrom(...AUTHORS),
   })
@@ -42,16 +44,22 @@ const opArb = fc
 /** An independent model of the rule: per block, the latest stamp held by exactly one distinct op wins. */
 function model(ops: readonly BlockOp[]): Uint16Array {
   const blocks = base();
-  const byIndex = new Map<number, Map<number, Set<string>>>();
+  const byIndex = new Map<number, Map<string, Set<string>>>();
   for (const o of ops) {
-    const stamps = byIndex.get(o.index) ?? new Map<number, Set<string>>();
+    const stamps = byIndex.get(o.index) ?? new Map<string, Set<string>>();
     byIndex.set(o.index, stamps);
-    const set = stamps.get(hlcKey(o.hlc)) ?? new Set<string>();
-    stamps.set(hlcKey(o.hlc), set);
+    const stamp = `${o.hlc.wallMs}:${o.hlc.logical}`;
+    const set = stamps.get(stamp) ?? new Set<string>();
+    stamps.set(stamp, set);
     set.add(`${o.author}:${o.block}`);
   }
   for (const [index, stamps] of byIndex) {
-    const winner = [...stamps.entries()].sort((a, b) => b[0] - a[0]).find(([, set]) => set.size === 1);
+    const later = (a: string, b: string) => {
+      const [aw, al] = a.split(":").map(Number) as [number, number];
+      const [bw, bl] = b.split(":").map(Number) as [number, number];
+      return bw - aw || bl - al;
+    };
+    const winner = [...stamps.entries()].sort((a, b) => later(a[0], b[0])).find(([, set]) => set.size === 1);
     if (winner) blocks[index] = Number([...winner[1]][0]?.split(":")[1]);
   }
   return blocks;
@@ -136,6 +144,19 @@ describe("conflict fold", () => {
     }
     assert.equal(state.blocks[0], 100);
     assert.equal(state.apply(op(0, 1, 5000, 3, AUTHORS[0])).status, "applied");
+  });
+
+  it("orders stamps one counter apart at today's clock: no false tie, no false cover by the watermark", () => {
+    const state = new ChunkState(7n, base(), { wallMs: NOW_MS, logical: 0 });
+    // The same millisecond as the watermark, one counter later: above it, so it applies.
+    assert.equal(state.apply(op(0, 1, NOW_MS, 1, AUTHORS[0])).status, "applied");
+    // Another author one counter later still: a later stamp, not a tie.
+    assert.equal(state.apply(op(0, 2, NOW_MS, 2, AUTHORS[1])).status, "applied");
+    assert.equal(state.blocks[0], 2);
+    assert.deepEqual(state.watermark, { wallMs: NOW_MS, logical: 0 });
+    state.anchor(state.blocks, { wallMs: NOW_MS, logical: 1 });
+    assert.deepEqual(state.watermark, { wallMs: NOW_MS, logical: 1 });
+    assert.equal(state.blocks[0], 2, "the op above the new watermark stays");
   });
 
   it("rebases on a new anchor: keeps ops above its watermark, reports the ones it lost", () => {
