@@ -115,10 +115,13 @@ export async function anchorSnapshots(
 
 /** Where a command finds the local world: the deployment's network, the chain and the indexer. */
 export function worldEnv(): { network: string; rpc: string; indexer: string } {
+  // The same ports `seedcraft up` was given, so a world moved with SEEDCRAFT_*_PORT is found without URLs.
+  const chainPort = process.env.SEEDCRAFT_CHAIN_PORT || "8545";
+  const indexerPort = process.env.SEEDCRAFT_INDEXER_PORT || "42069";
   return {
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
-    rpc: process.env.SEEDCRAFT_RPC_URL || "http://127.0.0.1:8545",
-    indexer: process.env.SEEDCRAFT_INDEXER_URL || "http://127.0.0.1:42069",
+    rpc: process.env.SEEDCRAFT_RPC_URL || `http://127.0.0.1:${chainPort}`,
+    indexer: process.env.SEEDCRAFT_INDEXER_URL || `http://127.0.0.1:${indexerPort}`,
   };
 }
 

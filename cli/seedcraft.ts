@@ -13,6 +13,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { BaseError, HttpRequestError } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
@@ -41,9 +42,10 @@ Environment:
   SEEDCRAFT_GATEWAY_PORT the browser gateway's TCP port (6880)
   SEEDCRAFT_TRACKER_PORT the WebSocket tracker's TCP port (6969)
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
-  SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out
+  SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out, and the one peer, seed and
+                         claim use (http://127.0.0.1:$SEEDCRAFT_CHAIN_PORT)
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
-  SEEDCRAFT_INDEXER_URL  the indexer a peer asks (http://127.0.0.1:42069)
+  SEEDCRAFT_INDEXER_URL  the indexer a peer asks (http://127.0.0.1:$SEEDCRAFT_INDEXER_PORT)
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   SEEDCRAFT_DEPLOY_PARAMETERS  the economy of a new deployment, JSON: {"premiumPrice":"<wei>", "epochLength":"<s>", …}
   DEBUG=seedcraft:*      detailed logs, children's output included`;
@@ -211,6 +213,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The HTTP failure under a viem error (a chain or service that does not answer), if that is what it is. */
+function unreachable(error: unknown): HttpRequestError | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const cause = error.walk((e) => e instanceof HttpRequestError);
+  return cause instanceof HttpRequestError ? cause : undefined;
+}
+
 function isParseArgsError(error: unknown): error is TypeError {
   return error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS");
 }
@@ -228,6 +237,12 @@ try {
     process.exitCode = 1;
   } else if (error instanceof SeedcraftError) {
     console.error(`seedcraft: ${error.message}`);
+    process.exitCode = 1;
+  } else if (unreachable(error)) {
+    const { url, details } = unreachable(error) as HttpRequestError;
+    console.error(
+      `seedcraft: cannot reach ${url} (${details}). Is the world up (npm start)? A world on other ports is found through the same SEEDCRAFT_*_PORT variables, or SEEDCRAFT_RPC_URL and SEEDCRAFT_INDEXER_URL.`,
+    );
     process.exitCode = 1;
   } else {
     throw error;
