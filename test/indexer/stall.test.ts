@@ -19,7 +19,7 @@ import { HeadWatch } from "../../indexer/head/watch.ts";
 import { IndexLag, type LagVerdict } from "../../indexer/src/api/lag.ts";
 import { IndexerHeads } from "../../p2p/heads.ts";
 import { INDEX_BEHIND, IndexBehindError } from "../../p2p/index-behind.ts";
-import { LedgerError } from "../../p2p/ledger.ts";
+import { IndexerLedger, LedgerError } from "../../p2p/ledger.ts";
 import { localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
 import { StallProxy } from "../helpers/stall-proxy.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
@@ -344,6 +344,9 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
         const hud = await fetchIndexerStatus(indexer);
         if (hud.status === "behind") hudLines.push(hud.details);
         await heads.head(chunkId).catch((error: unknown) => clientErrors.push(error));
+        await new IndexerLedger(indexer, { ttlMs: 0 })
+          .player(walletClient.account.address)
+          .catch((error: unknown) => clientErrors.push(error));
         await sleep(100);
       }
     })();
@@ -401,7 +404,7 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     assert.ok(behind > 0, "the stall lasted past the grace: some answers said INDEX_BEHIND");
     assert.ok(hudLines.length > 0, "the HUD said so");
     assert.match(hudLines[0] ?? "", /^indexer behind by \d+ blocks, recovering$/);
-    assert.ok(clientErrors.length > 0, "the peers' head source said so");
+    assert.ok(clientErrors.length > 1, "the peers' head source and ledger said so");
     for (const error of clientErrors) {
       assert.ok(error instanceof IndexBehindError, String(error));
       assert.equal(error.code, INDEX_BEHIND);
