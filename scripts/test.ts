@@ -1,7 +1,8 @@
 /**
- * `npm test`: the whole suite, in order — Chromium and Postgres checks, typecheck, lint, contract tests, then every
- * node:test suite (core, cli, indexer, e2e in real Chromium). Every step runs even if an earlier one
- * failed; the last line sums the counts.
+ * `npm test`: the whole suite — Chromium and Postgres checks, the contracts' compile, then two lanes side by
+ * side: typecheck, lint, contract tests and the node:test suites that start no browser (core, app, cli,
+ * indexer, p2p); and the end-to-end tests in real Chromium. Every step runs even if an earlier one failed;
+ * the last line sums the counts.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
@@ -61,9 +62,13 @@ const ensureChromium = () =>
 const ensurePostgres = () =>
   ensureDebianPackage("Postgres", () => postgresBinDir() !== undefined, POSTGRES_INSTALL_COMMAND);
 
-function run(step: Step): Promise<{ ok: boolean; output: string; seconds: number }> {
+/**
+ * Runs one step. Its output is streamed line by line (behind `tag` when two lanes run at once) and kept
+ * whole, untagged, for its counts.
+ */
+function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; seconds: number }> {
   const started = performance.now();
-  console.log(`\n━━ ${step.name}`);
+  console.log(`\n━━ ${tag}${step.name}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, step.args, {
       cwd: ROOT,
@@ -74,42 +79,71 @@ function run(step: Step): Promise<{ ok: boolean; output: string; seconds: number
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      process.stdout.write(chunk);
+    const pending = { stdout: "", stderr: "" };
+    const forward = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      if (!tag) {
+        process[stream].write(text);
+        return;
+      }
+      const lines = (pending[stream] + text).split("\n");
+      pending[stream] = lines.pop() ?? "";
+      for (const line of lines) process[stream].write(`${tag}${line}\n`);
+    };
+    child.stdout.on("data", forward("stdout"));
+    child.stderr.on("data", forward("stderr"));
+    child.on("close", (code) => {
+      for (const stream of ["stdout", "stderr"] as const)
+        if (pending[stream]) process[stream].write(`${tag}${pending[stream]}\n`);
+      resolve({ ok: code === 0, output, seconds: (performance.now() - started) / 1000 });
     });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      process.stderr.write(chunk);
-    });
-    child.on("close", (code) => resolve({ ok: code === 0, output, seconds: (performance.now() - started) / 1000 }));
   });
 }
 
 const nodeTestArgs = ["--test", "--test-concurrency=1", "--test-reporter=spec"];
-const steps: Step[] = [
-  // Contract typings (artifacts/*.d.ts) must exist before the typecheck.
-  { name: "compile contracts (hardhat build)", args: [bin("hardhat"), "build"] },
-  { name: "typecheck (tsc --noEmit)", args: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
-  { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
-  { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
+// Contract typings (artifacts/*.d.ts) must exist before the typecheck, and the contracts before any test.
+const compile: Step = { name: "compile contracts (hardhat build)", args: [bin("hardhat"), "build"] };
+/**
+ * Then two lanes run side by side, each its steps in order: the checks and the tests that start no browser,
+ * and the browser tests (each starts a world of its own, on ports no other test uses). Much of a world test
+ * is waiting (for a chain, an indexer, an epoch, a peer), which the other lane fills.
+ */
+const lanes: { tag: string; steps: Step[] }[] = [
   {
-    name: "contract fuzz and invariants (hardhat test solidity)",
-    args: [bin("hardhat"), "test", "solidity"],
-    counts: hardhatTestCounts,
+    tag: "[checks] ",
+    steps: [
+      { name: "typecheck (tsc --noEmit)", args: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
+      { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
+      { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
+      {
+        name: "contract fuzz and invariants (hardhat test solidity)",
+        args: [bin("hardhat"), "test", "solidity"],
+        counts: hardhatTestCounts,
+      },
+      {
+        name: "core, app, cli, indexer, p2p (node --test)",
+        args: [
+          ...nodeTestArgs,
+          "test/core/**/*.test.ts",
+          "test/app/**/*.test.ts",
+          "test/cli/**/*.test.ts",
+          "test/indexer/**/*.test.ts",
+          "test/p2p/**/*.test.ts",
+        ],
+        counts: nodeTestCounts,
+      },
+    ],
   },
   {
-    name: "core, app, cli, indexer, p2p, e2e (node --test)",
-    args: [
-      ...nodeTestArgs,
-      "test/core/**/*.test.ts",
-      "test/app/**/*.test.ts",
-      "test/cli/**/*.test.ts",
-      "test/indexer/**/*.test.ts",
-      "test/p2p/**/*.test.ts",
-      "test/e2e/**/*.test.ts",
+    tag: "[browser] ",
+    steps: [
+      {
+        name: "e2e in Chromium (node --test)",
+        args: [...nodeTestArgs, "test/e2e/**/*.test.ts"],
+        counts: nodeTestCounts,
+      },
     ],
-    counts: nodeTestCounts,
   },
 ];
 
@@ -122,8 +156,7 @@ if (!ensurePostgres()) {
   ok = false;
   summary.push("✖ postgres: missing");
 }
-for (const step of steps) {
-  const result = await run(step);
+function record(step: Step, result: { ok: boolean; output: string; seconds: number }): void {
   if (step.counts) {
     const counts = step.counts(result.output);
     total.passed += counts.passed;
@@ -135,6 +168,13 @@ for (const step of steps) {
   ok &&= result.ok;
   summary.push(`${result.ok ? "✔" : "✖"} ${step.name} (${result.seconds.toFixed(1)} s)`);
 }
+
+record(compile, await run(compile));
+await Promise.all(
+  lanes.map(async (lane) => {
+    for (const step of lane.steps) record(step, await run(step, lane.tag));
+  }),
+);
 console.log(`\n━━ summary (${((performance.now() - started) / 1000).toFixed(0)} s)\n${summary.join("\n")}`);
 console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exitCode = ok ? 0 : 1;
