@@ -225,7 +225,8 @@ export async function seed(args: string[]): Promise<number> {
     allowPositionals: false,
     allowNegative: true,
   });
-  const name = nameFlag(values.name, "seeder");
+  // Checked now (a bad --name is refused before anything starts); the default needs the wallet, below.
+  const givenName = values.name === undefined ? undefined : nameFlag(values.name, "");
   const [x, z] = placeFlag(values.at);
   const radius = numberFlag("radius", values.radius, 4, 0, 32);
   const upload = parseRate("up", values.up ?? process.env.SEEDCRAFT_UPLOAD_LIMIT);
@@ -258,6 +259,8 @@ export async function seed(args: string[]): Promise<number> {
   const control = controlSocketPath(dir);
   const releaseLock = await lockSeederDir(dir, { pid: process.pid, control, autoClaim });
   const wallet = privateKeyToAccount(await seederWallet(dir));
+  // Several seeders in one world: a default name from the wallet tells them apart in logs and HUDs.
+  const name = givenName ?? `seeder-${wallet.address.slice(2, 6).toLowerCase()}`;
   const sessionKey = nativeSigningAccount(generatePrivateKey());
   const clients = localChainClients(deployment, rpc, wallet);
   await joinWithSession(clients, sessionKey, indexer);

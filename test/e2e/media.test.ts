@@ -224,7 +224,7 @@ describe("e2e: the asset pack and voice in Chromium, on the whole local world", 
     const seederAt = () =>
       inPage(
         a,
-        (session) => session.game.get()?.peer.mesh.peers.find((p) => p.name === "seeder")?.position ?? null,
+        (session) => session.game.get()?.peer.mesh.peers.find((p) => p.name.startsWith("seeder"))?.position ?? null,
         null,
       );
     await waitFor(
