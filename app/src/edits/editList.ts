@@ -1,18 +1,12 @@
-/** The player's recent block edits and where each one is on its way to the ledger. */
+/** The player's recent block edits and where each one is on its way to the ledger: the HUD's list, which the anchor queue settles. */
 import type { Hex } from "viem";
-import { compareHlc, type Hlc } from "../../../core/hlc.ts";
+import type { Hlc } from "../../../core/hlc.ts";
+import { type AnchorEdits, type EditState, isOpen, lostEdit } from "../../../p2p/anchor-edits.ts";
 import { createStore, type Store } from "../store.ts";
 import type { Vec3 } from "../world/picking.ts";
 import type { ChunkCoords } from "../world/protocol.ts";
 
-/**
- * provisional: applied here, not anchored yet · anchoring: in an anchor transaction that was mined, waiting for
- * the indexer to serve it · anchored: the indexer serves an anchored version that holds it (accepted) ·
- * bounced: the conflict rule refused it (a tie, or an anchor already superseded it) · overwritten: a later edit
- * of the same block, anchored, replaced it · rolled-back: an anchored snapshot without it replaced the chunk,
- * or no anchor took it in time · failed: see `reason`. Every edit reaches one of the last five.
- */
-export type EditState = "provisional" | "anchoring" | "anchored" | "bounced" | "overwritten" | "rolled-back" | "failed";
+export { type EditState, isOpen };
 
 /** How the HUD names each state. */
 export const EDIT_STATE_LABELS: Record<EditState, string> = {
@@ -24,11 +18,6 @@ export const EDIT_STATE_LABELS: Record<EditState, string> = {
   "rolled-back": "rolled back",
   failed: "failed",
 };
-
-/** Whether the edit is still on its way (provisional or anchoring). */
-export function isOpen(state: EditState): boolean {
-  return state === "provisional" || state === "anchoring";
-}
 
 export type EditEntry = {
   id: number;
@@ -62,7 +51,7 @@ export type EditEntry = {
 /** Keeps the newest entries only: the list is for the player's eyes, the ledger keeps the history. */
 const MAX_ENTRIES = 100;
 
-export class EditList {
+export class EditList implements AnchorEdits {
   readonly #store: Store<readonly EditEntry[]> = createStore<readonly EditEntry[]>([]);
   #nextId = 1;
 
@@ -104,27 +93,7 @@ export class EditList {
    * replaced it, else rolled back.
    */
   lost(lost: EditEntry, version: number, watermark: Hlc): Pick<EditEntry, "state" | "reason" | "version" | "note"> {
-    const entries = this.#store.get();
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const later = entries[i] as EditEntry;
-      if (later === lost || later.chunkId !== lost.chunkId || later.index !== lost.index) continue;
-      if (!later.hlc || !lost.hlc || compareHlc(later.hlc, lost.hlc) <= 0 || compareHlc(later.hlc, watermark) > 0)
-        continue;
-      if (later.state === "bounced" || later.state === "failed" || later.state === "rolled-back") continue;
-      const who = later.own ? "you" : (later.author ?? "another player");
-      return {
-        state: "overwritten",
-        version: BigInt(version),
-        reason: `overwritten by ${who} in v${version}`,
-        note: undefined,
-      };
-    }
-    return {
-      state: "rolled-back",
-      version: BigInt(version),
-      reason: `rolled back: v${version} does not hold it`,
-      note: undefined,
-    };
+    return lostEdit(this.#store.get(), lost, version, watermark);
   }
 
   subscribe(listener: () => void): () => void {

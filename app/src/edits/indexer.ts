@@ -1,7 +1,7 @@
 /** The indexer's HTTP API, as the app uses it: chunk heads and readiness. Answers never throw. */
 import type { Hex } from "viem";
+import { isHex32 } from "../../../p2p/anchor-errors.ts";
 import { describeIndexBehind, IndexBehindError, indexBehindOf } from "../../../p2p/index-behind.ts";
-import { isHex32 } from "./errors.ts";
 
 export type IndexedHead = { version: bigint; hash: Hex | null };
 

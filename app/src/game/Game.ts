@@ -13,20 +13,22 @@ import type { BlockOp } from "../../../core/op.ts";
 import type { Position } from "../../../core/proximity.ts";
 import { EYE_HEIGHT, opPosition, REACH_BLOCKS } from "../../../core/rules.ts";
 import { WORLD_MAX_Y, WORLD_MIN_Y } from "../../../core/terrain.ts";
+import type { AnchorQueue } from "../../../p2p/anchor-queue.ts";
 import type { HeadSource } from "../../../p2p/heads.ts";
 import type { MeshPeer } from "../../../p2p/mesh.ts";
 import type { WorldPeer } from "../../../p2p/peer.ts";
 import type { SoundBank } from "../assets/sounds.ts";
-import type { AnchorQueue } from "../edits/anchorQueue.ts";
 import { type EditEntry, type EditList, type EditState, isOpen } from "../edits/editList.ts";
 import { PeerEditExpiry } from "../edits/peerEdits.ts";
+import { displayName } from "../hud/format.ts";
 import { createStore, type Store } from "../store.ts";
 import type { Vec3 } from "../world/picking.ts";
 import type { OutlineState, World } from "../world/World.ts";
 
 const debug = createDebug("seedcraft:game");
 
-export type ChatLine = { id: number; from: string; own: boolean; text: string; atMs: number };
+/** A chat line as the HUD shows it: `history` lines were said before we linked, replayed by a neighbour. */
+export type ChatLine = { id: number; from: string; own: boolean; text: string; atMs: number; history: boolean };
 export type PeerRow = {
   id: string;
   name: string;
@@ -102,7 +104,10 @@ export class Game {
           this.#sound(op);
         } else if (verdict.status === "bounced") this.#bounced(verdict.ops, verdict.reason);
       }),
-      mesh.on("chat", (from, text) => this.#addChat(from.name, false, text)),
+      // Two players may share a name: the wallet's tag tells them apart; a replayed line keeps when it was said.
+      mesh.on("chat", (from, text, line) =>
+        this.#addChat(displayName(from.name, from.wallet), false, text, line.atMs, line.history),
+      ),
       mesh.on("peer", () => this.#refreshPeers()),
       mesh.on("left", () => this.#refreshPeers()),
       options.edits.subscribe(() => this.#syncOutlines()),
@@ -196,7 +201,7 @@ export class Game {
     const trimmed = text.trim();
     if (!trimmed) return;
     this.peer.mesh.chat(trimmed);
-    this.#addChat(this.peer.mesh.identity.name, true, trimmed);
+    this.#addChat(displayName(this.peer.mesh.identity.name, this.#options.wallet), true, trimmed, Date.now(), false);
   }
 
   /** A newly loaded chunk shows the replica's state of it when the replica holds more than terrain. */
@@ -353,8 +358,9 @@ export class Game {
     }
   }
 
-  #addChat(from: string, own: boolean, text: string): void {
-    const lines = [...this.chat.get(), { id: ++this.#chatId, from, own, text, atMs: Date.now() }];
+  #addChat(from: string, own: boolean, text: string, atMs: number, history: boolean): void {
+    const line: ChatLine = { id: ++this.#chatId, from, own, text, atMs, history };
+    const lines = [...this.chat.get(), line];
     this.chat.set(lines.length > MAX_CHAT ? lines.slice(-MAX_CHAT) : lines);
   }
 

@@ -1,6 +1,6 @@
-/** Why an anchor failed, with a short reason the edit list shows. */
+/** Why an anchor failed, with a short reason the edit list shows. Isomorphic: the app and `seedcraft peer` anchor alike. */
 import { BaseError, ContractFunctionRevertedError, type Hex, UserRejectedRequestError } from "viem";
-import { SeedcraftError } from "../../../core/errors.ts";
+import { SeedcraftError } from "../core/errors.ts";
 
 export type AnchorErrorCode =
   | "STALE_CHUNK_VERSION"

@@ -1,6 +1,7 @@
 /**
  * The ChunkLedger as the anchor queue writes to it: `anchorBatch` sent by the player's session key (no wallet
- * prompt per anchor; the contract credits the key's wallet). Address and ABI come from the deployment.
+ * prompt per anchor; the contract credits the key's wallet). Address and ABI come from the deployment. Isomorphic:
+ * the app and `seedcraft peer` anchor through it.
  */
 import {
   type Chain,
@@ -8,11 +9,11 @@ import {
   createWalletClient,
   type Hex,
   http,
-  type PrivateKeyAccount,
+  type LocalAccount,
   parseEventLogs,
 } from "viem";
-import type { Deployment } from "../../../core/deployment.ts";
-import { AnchorError, toAnchorError } from "./errors.ts";
+import type { Deployment } from "../core/deployment.ts";
+import { AnchorError, toAnchorError } from "./anchor-errors.ts";
 
 /** One chunk's new version: compare-and-swap on `expectedVersion`. */
 export type AnchorUpdate = {
@@ -31,11 +32,11 @@ export type AnchorChain = {
   anchorBatch(updates: readonly AnchorUpdate[]): Promise<AnchorBatchReceipt>;
 };
 
-export function sessionAnchorChain(deployment: Deployment, chain: Chain, key: PrivateKeyAccount): AnchorChain {
+export function sessionAnchorChain(deployment: Deployment, chain: Chain, key: LocalAccount): AnchorChain {
   const { address, abi } = deployment.contracts.ChunkLedger;
   const transport = http(chain.rpcUrls.default.http[0]);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 });
-  // The key carries a nonce manager (wallet/sessionKey.ts): a batch may go out while another is being mined.
+  // The app's key carries a nonce manager (wallet/sessionKey.ts): a batch may go out while another is being mined.
   const account = key;
   const wallet = createWalletClient({ account, chain, transport });
 

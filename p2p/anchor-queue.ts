@@ -5,20 +5,23 @@
  * A lost race (StaleChunkVersion) rebases: the winner's snapshot is fetched and checked against the ledger
  * (asked again with backoff while no peer has it yet, as during the join sync), our newer edits stay on top
  * of it, and the batch goes again. An edit is accepted once the indexer serves an anchored version that
- * holds it; one that cannot be anchored fails and is taken back from the replica, so no ghost stays drawn.
+ * holds it; one that cannot be anchored fails and is taken back from the replica, so no ghost stays drawn. The
+ * confirmation clock stops while the indexer is unreachable or behind the chain (a mined anchor is not failed
+ * for the indexer's restart), up to a hard cap. Isomorphic: the app and `seedcraft peer` anchor through it.
  */
 import createDebug from "debug";
 import type { Address, Hex } from "viem";
-import { decodeChunk, encodeChunk } from "../../../core/chunk.ts";
-import { compareHlc, type Hlc } from "../../../core/hlc.ts";
-import type { BlockOp } from "../../../core/op.ts";
-import { chunkTorrent } from "../../../core/torrent.ts";
-import type { ChunkSync } from "../../../p2p/chunk-sync.ts";
-import type { AnchoredHead, HeadSource } from "../../../p2p/heads.ts";
-import type { WorldReplica } from "../../../p2p/replica.ts";
-import { type EditList, isOpen } from "./editList.ts";
-import { toAnchorError } from "./errors.ts";
-import type { AnchorChain, AnchorUpdate } from "./ledger.ts";
+import { decodeChunk, encodeChunk } from "../core/chunk.ts";
+import { compareHlc, type Hlc } from "../core/hlc.ts";
+import type { BlockOp } from "../core/op.ts";
+import { chunkTorrent } from "../core/torrent.ts";
+import type { AnchorChain, AnchorUpdate } from "./anchor-chain.ts";
+import { type AnchorEdits, isOpen, lostEdit } from "./anchor-edits.ts";
+import { toAnchorError } from "./anchor-errors.ts";
+import type { ChunkSync } from "./chunk-sync.ts";
+import type { AnchoredHead, HeadSource } from "./heads.ts";
+import { describeIndexBehind, IndexBehindError } from "./index-behind.ts";
+import type { WorldReplica } from "./replica.ts";
 
 const debug = createDebug("seedcraft:anchor");
 
@@ -28,13 +31,21 @@ export type AnchorQueueOptions = {
   heads: HeadSource;
   /** Seeds and announces our snapshots, and fetches a winner's when we lose a race. */
   sync: ChunkSync | undefined;
-  edits: EditList;
+  /** Where the queue writes what became of each edit (the app's EditList, a headless player's HeadlessEdits). */
+  edits: AnchorEdits;
   /** Our wallet: the author of the edits we queue. */
   author: Address;
   /** Edits within this window share one transaction. Default 400 ms. */
   batchDelayMs?: number;
-  /** How long the indexer has to serve an anchored version before its edits count as failed. Default 30 s. */
+  /**
+   * How long the indexer has to serve an anchored version before its edits count as failed, counting only the
+   * time it answers (unreachable or behind, it cannot). Default 30 s.
+   */
   confirmTimeoutMs?: number;
+  /** However long the indexer is down, a confirmation gives up after this long. Default 5 minutes. */
+  confirmCapMs?: number;
+  /** Milliseconds, for the confirmation clock. Default performance.now. */
+  now?: () => number;
   /** How many lost races in a row a batch rebases before giving up. Default 4. */
   maxRebases?: number;
   /** How long a batch's rebases wait for winners' snapshots (the join sync may still be looking for a peer). Default 40 s. */
@@ -158,7 +169,7 @@ export class AnchorQueue {
             txHash: receipt.txHash,
             note: `in block ${receipt.blockNumber} · awaiting the indexer`,
           });
-          void this.#confirm(head, included);
+          void this.#confirm(head, included, receipt.blockNumber);
         }
         return;
       } catch (error) {
@@ -251,7 +262,8 @@ export class AnchorQueue {
       }
       const entry = this.#options.edits.entries.find((e) => e.id === waiting.editId);
       if (droppedStamps.has(`${waiting.hlc.wallMs}:${waiting.hlc.logical}`)) {
-        if (entry) this.#options.edits.update(waiting.editId, this.#options.edits.lost(entry, version, watermark));
+        if (entry)
+          this.#options.edits.update(waiting.editId, lostEdit(this.#options.edits.entries, entry, version, watermark));
       } else
         this.#options.edits.update(waiting.editId, {
           state: "anchored",
@@ -297,17 +309,45 @@ export class AnchorQueue {
     }
   }
 
-  /** Polls the indexer until it serves `head.version` (or later) with our hash, within the timeout. */
-  async #confirm(head: AnchoredHead, editIds: number[]): Promise<void> {
+  /**
+   * Polls the indexer until it serves `head.version` (or later) with our hash. The timeout counts only the time
+   * the indexer answers: while it is unreachable or behind the chain the clock stops (the note says why), up to
+   * the hard cap, so every edit still ends.
+   */
+  async #confirm(head: AnchoredHead, editIds: number[], blockNumber: bigint): Promise<void> {
     const { edits, heads } = this.#options;
+    const now = this.#options.now ?? (() => performance.now());
     const timeoutMs = this.#options.confirmTimeoutMs ?? 30_000;
-    const deadline = performance.now() + timeoutMs;
+    const capMs = this.#options.confirmCapMs ?? 300_000;
+    const startedAt = now();
+    let lookedAt = startedAt;
+    let answering = 0;
+    let down: string | undefined;
     let last = "no answer";
     while (!this.#destroyed) {
-      const served = await heads.head(head.chunkId).catch((error: Error) => {
-        last = error.message;
-        return undefined;
-      });
+      let served: AnchoredHead | undefined;
+      let unavailable: string | undefined;
+      try {
+        served = await heads.head(head.chunkId);
+      } catch (error) {
+        unavailable = error instanceof IndexBehindError ? describeIndexBehind(error) : "the indexer does not answer";
+        last = (error as Error).message;
+      }
+      if (this.#destroyed) return;
+      const at = now();
+      // Only the time the indexer answered counts against it: down or behind, it could not serve our anchor.
+      if (!unavailable) answering += at - lookedAt;
+      lookedAt = at;
+      if (unavailable !== down) {
+        down = unavailable;
+        const standing = this.#standing(editIds);
+        edits.update(standing, {
+          note: down
+            ? `in block ${blockNumber} · waiting for the indexer (${down})`
+            : `in block ${blockNumber} · awaiting the indexer`,
+        });
+        if (down) debug("confirmation of chunk %s v%d paused: %s", head.chunkId, head.version, last);
+      }
       if (served) {
         if (served.version > head.version || (served.version === head.version && sameHash(served.hash, head.hash))) {
           edits.update(editIds, { state: "anchored", note: undefined });
@@ -319,13 +359,17 @@ export class AnchorQueue {
         }
         last = `indexer at v${served.version}`;
       }
-      if (performance.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (answering >= timeoutMs || at - startedAt >= capMs) break;
+      await new Promise((resolve) => setTimeout(resolve, down ? 250 : 100));
     }
     if (this.#destroyed) return;
+    const waited = Math.round((now() - startedAt) / 1000);
     edits.update(editIds, {
       state: "failed",
-      reason: `not confirmed by the indexer in ${Math.round(timeoutMs / 1000)} s (${last})`,
+      reason:
+        answering >= timeoutMs
+          ? `not confirmed by the indexer in ${Math.round(timeoutMs / 1000)} s (${last})`
+          : `not confirmed in ${waited} s: the indexer was down or behind (${last})`,
       note: undefined,
     });
   }
