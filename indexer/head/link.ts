@@ -167,6 +167,8 @@ export class Link {
   }
 
   #failInFlight(reason: string): void {
+    // Their requests are answered with an error here: the client asks again, so none may go out later.
+    this.#queue = [];
     for (const id of this.#inFlight.values())
       this.#toClient({ jsonrpc: "2.0", id, error: { code: -32603, message: reason } });
     this.#inFlight.clear();

@@ -257,6 +257,54 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     }
   });
 
+  it("the relay keeps its client's socket and subscription when the chain's socket closes", async () => {
+    let testProxy = await StallProxy.start(chainWs, proxyPort + 3);
+    const watch = new HeadWatch({ url: chainHttp, intervalMs: 200 }).start();
+    const relay = new HeadsRelay({
+      upstreamUrl: `ws://127.0.0.1:${proxyPort + 3}`,
+      watch,
+      stallMs: 600,
+      log: () => undefined,
+    });
+    const client = new WebSocket(await relay.listen());
+    try {
+      const numbers: number[] = [];
+      let subscription: string | undefined;
+      let closed = false;
+      client.on("close", () => {
+        closed = true;
+      });
+      client.on("message", (data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id === 1) subscription = message.result;
+        else if (message.params?.subscription === subscription) numbers.push(Number(message.params.result.number));
+        else assert.fail(`unexpected: ${data.toString()}`);
+      });
+      await new Promise((resolve) => client.once("open", resolve));
+      client.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
+      await waitFor("the subscription", () => subscription !== undefined, 5_000);
+      await testProxy.close(); // the chain's socket is gone, and nothing listens there for a while
+      await rpc(chainHttp, "evm_mine");
+      const during = Number(await rpc(chainHttp, "eth_blockNumber"));
+      await waitFor(`block ${during} read over HTTP`, () => numbers.some((n) => n >= during), 3_000);
+      testProxy = await StallProxy.start(chainWs, proxyPort + 3);
+      await waitFor("newHeads again", () => relay.stats().state === "live", 10_000);
+      await rpc(chainHttp, "evm_mine");
+      const after = Number(await rpc(chainHttp, "eth_blockNumber"));
+      await waitFor(`block ${after}`, () => numbers.includes(after), 2_000);
+      assert.equal(closed, false, "the client never saw its socket close");
+      assert.ok(
+        numbers.every((n, i) => i === 0 || n > (numbers[i - 1] as number)),
+        `each block once, in order: ${numbers}`,
+      );
+    } finally {
+      client.close();
+      await relay.close();
+      watch.stop();
+      await testProxy.close();
+    }
+  });
+
   it("the indexer serves no stale answer while stalled, recovers within 10 s, and serves the anchor made meanwhile", async () => {
     const deploy = spawn(process.execPath, [hardhat, "run", "deploy/deploy.ts", "--network", "localhost"], {
       cwd: ROOT,
