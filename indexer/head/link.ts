@@ -135,6 +135,7 @@ export class Link {
       this.#upstream = undefined;
       this.#failInFlight("the chain's WebSocket closed");
       setTimeout(() => {
+        if (this.#upstream || this.#closed) return; // a stall check moved to a new socket meanwhile
         this.#connect();
         this.#resubscribeAll();
       }, this.#reconnectMs);
