@@ -64,12 +64,13 @@ class GatewayLink {
     return !this.#closed;
   }
 
-  /** Connects and proves the key with a signed challenge. */
+  /** Connects and proves the key with a signed challenge; `port`: the UDP port our node had there before. */
   static async open(
     url: string,
     secretKey: Uint8Array,
     slot: number,
     onKnock: (from: GatewayAddress) => void,
+    port?: number,
   ): Promise<GatewayLink> {
     const socket = new WebSocket(url);
     const publicKey = ed25519.getPublicKey(secretKey);
@@ -105,8 +106,15 @@ class GatewayLink {
         }
         if (body.event === "challenge" && typeof body.nonce === "string") {
           const sig = ed25519.sign(new TextEncoder().encode(CHALLENGE_PREFIX + body.nonce), secretKey);
-          const hello = { id: 0, op: "hello", key: bytesToHex(publicKey), sig: bytesToHex(sig) };
-          socket.send(JSON.stringify(slot > 0 ? { ...hello, slot } : hello));
+          const hello = {
+            id: 0,
+            op: "hello",
+            key: bytesToHex(publicKey),
+            sig: bytesToHex(sig),
+            ...(slot > 0 ? { slot } : {}),
+            ...(port === undefined ? {} : { port }),
+          };
+          socket.send(JSON.stringify(hello));
         } else if (body.id === 0) {
           clearTimeout(timer);
           if (body.ok === true) resolve(body.address as GatewayAddress);
@@ -176,6 +184,11 @@ export class GatewayDht {
   readonly #secretKey: Uint8Array;
   readonly #knockHandlers: Set<(from: GatewayAddress) => void>;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /**
+   * Per gateway: the UDP port of the node it hosted for us last. Reconnecting, we ask for it again: the
+   * DHT's routing tables keep that address for our id, so knocks and mail still land.
+   */
+  readonly #ports: (number | undefined)[];
   /** The card put last: put again through a gateway we reconnect to (its hosted node is a new one). */
   #card: Uint8Array | undefined;
   #address: GatewayAddress;
@@ -196,6 +209,7 @@ export class GatewayDht {
     this.#secretKey = secretKey;
     this.publicKey = ed25519.getPublicKey(secretKey);
     this.#address = (links.find((link) => link !== undefined) as GatewayLink).address;
+    this.#ports = links.map((link) => link?.address.port);
     for (const [slot, link] of links.entries()) this.#keep(slot, link);
   }
 
@@ -256,11 +270,13 @@ export class GatewayDht {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#destroyed) return;
-      GatewayLink.open(url, this.#secretKey, slot, GatewayDht.#knocks(this.#knockHandlers)).then(
+      const knocks = GatewayDht.#knocks(this.#knockHandlers);
+      GatewayLink.open(url, this.#secretKey, slot, knocks, this.#ports[slot]).then(
         (link) => {
           if (this.#destroyed) return link.close();
           this.#keep(slot, link);
           if (!link.open) return;
+          this.#ports[slot] = link.address.port;
           if (slot === 0) this.#address = link.address;
           debug("reconnected to gateway %s: our node is at %o", url, link.address);
           // The restarted gateway hosts a new, empty node for us: put our card where others look again.

@@ -10,10 +10,13 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBy
 import { once } from "node:events";
 import bencode from "bencode";
 import DHT, { type GetResult } from "bittorrent-dht";
+import createDebug from "debug";
 import { SeedcraftError } from "../../core/errors.ts";
 import { decodeCard, encodeCard, type PeerCard } from "../card.ts";
 import type { DhtAddress } from "../signal.ts";
 import { nodeIdOfKey } from "../topics.ts";
+
+const debug = createDebug("seedcraft:dht");
 
 export type { DhtAddress } from "../signal.ts";
 export { nodeIdOfKey, regionTopic } from "../topics.ts";
@@ -58,6 +61,11 @@ export type WorldDhtOptions = {
   bootstrap: string[] | false;
   host?: string;
   port?: number;
+  /**
+   * Instead of `port`: a port to take if it is free, else any free one. A gateway re-hosting a browser's
+   * node after a restart asks for the old node's port, where the other nodes' routing tables still point.
+   */
+  preferredPort?: number;
   /** The ed25519 secret key (32 bytes); random by default. */
   secretKey?: Uint8Array;
   /**
@@ -82,6 +90,16 @@ export type SignedItem = { k: Uint8Array; v: Uint8Array; seq: number; salt?: Uin
 export function itemSigData(item: { v: Uint8Array; seq: number; salt?: Uint8Array }): Uint8Array {
   const fields = item.salt ? { salt: item.salt, seq: item.seq, v: item.v } : { seq: item.seq, v: item.v };
   return bencode.encode(fields).subarray(1, -1);
+}
+
+function listen(dht: DHT, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    dht.once("error", reject);
+    dht.listen(port, host, () => {
+      dht.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 export class WorldDht {
@@ -110,23 +128,27 @@ export class WorldDht {
     if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT || (slot > 0 && !options.hostedKey))
       throw new DhtError(`A slot is an integer 0..${MAX_SLOT}, for a hosted key only.`);
     const host = options.host ?? "127.0.0.1";
-    const dht = new DHT({
-      bootstrap: options.bootstrap,
-      host,
-      verify: ed25519Verify,
-      // The node id is the card's BEP44 target (another slot's differs: see `slot`).
-      ...({
-        nodeId: Buffer.from(sha1(slot > 0 ? Buffer.concat([publicKey, Buffer.from([slot])]) : publicKey)),
-      } as object),
-    });
-    const node = new WorldDht(dht, secretKey, publicKey);
-    await new Promise<void>((resolve, reject) => {
-      dht.once("error", reject);
-      dht.listen(options.port ?? 0, host, () => {
-        dht.off("error", reject);
-        resolve();
+    const make = () =>
+      new DHT({
+        bootstrap: options.bootstrap,
+        host,
+        verify: ed25519Verify,
+        // The node id is the card's BEP44 target (another slot's differs: see `slot`).
+        ...({
+          nodeId: Buffer.from(sha1(slot > 0 ? Buffer.concat([publicKey, Buffer.from([slot])]) : publicKey)),
+        } as object),
       });
-    });
+    let dht = make();
+    try {
+      await listen(dht, options.port ?? options.preferredPort ?? 0, host);
+    } catch (error) {
+      await new Promise<void>((resolve) => dht.destroy(() => resolve()));
+      if (options.port !== undefined || options.preferredPort === undefined) throw error;
+      debug("port %d is taken: listening on a free one", options.preferredPort);
+      dht = make();
+      await listen(dht, 0, host);
+    }
+    const node = new WorldDht(dht, secretKey, publicKey);
     // With bootstrap nodes, wait until the routing table is filled from them.
     if (options.bootstrap !== false && options.bootstrap.length > 0 && !(dht as unknown as { ready: boolean }).ready)
       await once(dht, "ready");
@@ -327,6 +349,12 @@ export class WorldDht {
    * once that someone wants to connect, instead of waiting until its own lookups find the newcomer.
    */
   async knock(nodeId: Uint8Array): Promise<void> {
+    // bittorrent-dht announces to the nodes (and write tokens) its last lookup of this id found, for five
+    // minutes. A browser's node re-hosted by a restarted gateway answers at the old address with new
+    // secrets, so an old token is refused and the knock lost: look the id up afresh every time.
+    (this.#dht as unknown as { _tables: { remove(key: string): void } })._tables.remove(
+      Buffer.from(nodeId).toString("hex"),
+    );
     await this.announce(nodeId);
   }
 

@@ -9,8 +9,9 @@
  * Protocol: JSON text frames, binary fields as lowercase hex without 0x.
  * - gateway → browser on connect: `{event: "challenge", nonce}`.
  * - browser → gateway: `{id, op, ...}`; answered `{id, ok: true, ...}` or `{id, ok: false, code, error}`.
- *   `hello {key, sig, slot?}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce; slot 1..15
- *   when this is not the browser's first gateway, see WorldDht's `slot`); then
+ *   `hello {key, sig, slot?, port?}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce; slot 1..15
+ *   when this is not the browser's first gateway, see WorldDht's `slot`; port: the UDP port its node had
+ *   before this gateway restarted, taken again if free); then
  *   `put {v, seq, salt?, sig, to?}`, `get {target}`, `announce {topic}`, `lookup {topic}`,
  *   `ping {host, port}`, `knock {node}`.
  * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
@@ -266,8 +267,19 @@ export class DhtGateway {
     const slot = request.slot ?? 0;
     if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) > MAX_SLOT)
       throw new GatewayRequestError("BAD_REQUEST", `slot must be an integer 0..${MAX_SLOT}`);
+    const port = request.port;
+    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535))
+      throw new GatewayRequestError("BAD_REQUEST", "port must be an integer 1024-65535");
     client.key = key;
-    const node = await WorldDht.start({ bootstrap: this.#options.bootstrap, hostedKey: key, slot: slot as number });
+    // Back after a restart, the browser's node takes its old port if it can: the other nodes' routing
+    // tables keep a node's first address for its id (k-rpc never updates it), so knocks and mail find it
+    // there. A port taken meanwhile only costs that (a free one is used); it is the gateway's own host.
+    const node = await WorldDht.start({
+      bootstrap: this.#options.bootstrap,
+      hostedKey: key,
+      slot: slot as number,
+      ...(port === undefined ? {} : { preferredPort: port as number }),
+    });
     if (!this.#clients.has(client)) {
       await node.destroy();
       throw new GatewayRequestError("GONE", "the client left");
