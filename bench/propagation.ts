@@ -112,6 +112,8 @@ try {
           "1",
           "--edits-per-s",
           "0",
+          // Propagation is measured on ops alone: no anchor transactions or snapshot seeding beside them.
+          "--no-anchor",
           "--bootstrap",
           `127.0.0.1:${bootstrap?.address.port}`,
         ],

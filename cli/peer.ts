@@ -1,12 +1,17 @@
 /**
  * `seedcraft peer`: a headless player. On the local chain it makes a burner wallet (funded with
  * hardhat_setBalance), authorizes a fresh session key in SessionRegistry, waits until the indexer has
- * it, joins the world's DHT and mesh, walks a circle and edits blocks within reach.
+ * it, joins the world's DHT and mesh, walks a circle and edits blocks within reach. A player like any other,
+ * it anchors its edits (p2p/anchor-player.ts: batches from its session key, funded for gas) and seeds the
+ * snapshots it anchored through its data plane, unless --no-anchor (benchmarks of ops alone).
  *
  * Run under a parent with an IPC channel (child_process.fork), it reports what it does as messages
  * (arrays of `PeerReport`, sent every 50 ms) with wall-clock times in milliseconds (performance.timeOrigin + performance.now(),
  * comparable across processes on one machine), and takes `PeerCommand`s: bench:propagation drives it so.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { getAddress, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -15,12 +20,18 @@ import { chunkIdOf, locateBlock } from "../core/chunk.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
+import { sessionAnchorChain } from "../p2p/anchor-chain.ts";
+import type { EditState } from "../p2p/anchor-edits.ts";
+import { AnchoringPlayer } from "../p2p/anchor-player.ts";
+import { IndexerHeads } from "../p2p/heads.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
+import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
 import { DhtGateway } from "../p2p/node/gateway.ts";
 import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
 import { NodePeer } from "../p2p/node/peer.ts";
 import { releaseWebRtc } from "../p2p/node/rtc.ts";
+import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { startTracker } from "../p2p/node/tracker.ts";
 import { UsageError } from "./errors.ts";
 import {
@@ -28,6 +39,7 @@ import {
   fundLocalAccount,
   type LocalChainClients,
   localChainClients,
+  seedingEpochClock,
   worldEnv,
 } from "./local-chain.ts";
 
@@ -37,12 +49,20 @@ export type PeerReport =
   | { type: "linked"; peers: number; joinMs: number; atMs: number }
   | { type: "edited"; op: Hex; chunk: string; atMs: number }
   | { type: "applied"; op: Hex; author: Hex; atMs: number }
-  | { type: "stats"; messagesIn: number; messagesOut: number; rssBytes: number; cpuMs: number; atMs: number };
+  | { type: "stats"; messagesIn: number; messagesOut: number; rssBytes: number; cpuMs: number; atMs: number }
+  /** One of our edits ended (anchored, bounced, overwritten, rolled-back, failed); `op` as in its "edited" report. */
+  | { type: "final"; op: Hex; state: EditState; reason?: string; atMs: number };
 
 export type PeerCommand =
   | { type: "edit"; dx: number; dy: number; dz: number; block: number }
   | { type: "stats" }
+  /** Stop editing (edits on their way still end and are reported): what a bench sends before it settles. */
+  | { type: "pause" }
+  /** Stop editing, let edits on their way end (up to STOP_SETTLE_MS), and exit. */
   | { type: "stop" };
+
+/** On stop, edits on their way have this long to end (an anchor, its confirmation) before the peer exits. */
+const STOP_SETTLE_MS = 15_000;
 
 export const DHT_HELP = `  dht      Run a DHT bootstrap node for local peers (until Ctrl-C).
            --port <port>          UDP port (6881)`;
@@ -127,7 +147,8 @@ export const PEER_HELP = `  peer     Join the local world as a headless player t
            --walk <blocks>        radius of the circle it walks, 0 to stand still (4)
            --edits-per-s <n>      blocks it edits a second, 0 for none (1)
            --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; the local world's, 127.0.0.1:6881)
-           --duration <s>         stop after this many seconds (run until Ctrl-C)`;
+           --duration <s>         stop after this many seconds (run until Ctrl-C)
+           --no-anchor            do not anchor its edits (they roll back on other players after a minute)`;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -180,9 +201,11 @@ export async function peer(args: string[]): Promise<number> {
       "edits-per-s": { type: "string" },
       bootstrap: { type: "string" },
       duration: { type: "string" },
+      anchor: { type: "boolean", default: true },
     },
     strict: true,
     allowPositionals: false,
+    allowNegative: true,
   });
   const name = nameFlag(values.name, "peer");
   const at = placeFlag(values.at);
@@ -190,6 +213,8 @@ export async function peer(args: string[]): Promise<number> {
   const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
   const bootstrap = bootstrapList(values.bootstrap);
+  const anchoring = values.anchor !== false;
+  const trackers = (process.env.SEEDCRAFT_TRACKERS ?? "").split(",").filter(Boolean);
 
   const { network, rpc, indexer } = worldEnv();
   const deployment = await readDeployment(network);
@@ -201,7 +226,10 @@ export async function peer(args: string[]): Promise<number> {
   const wallet = privateKeyToAccount(generatePrivateKey());
   // Its ops are signed by libsecp256k1 (the same signatures as viem's, without JavaScript's warm-up).
   const sessionKey = nativeSigningAccount(generatePrivateKey());
-  await joinWithSession(localChainClients(deployment, rpc, wallet), sessionKey, indexer);
+  const clients = localChainClients(deployment, rpc, wallet);
+  await joinWithSession(clients, sessionKey, indexer);
+  // The session key sends the anchors: it pays their gas.
+  if (anchoring) await fundLocalAccount(clients, sessionKey);
 
   const [x0, z0] = at;
   const positionAt = (angle: number): Position => {
@@ -209,6 +237,22 @@ export async function peer(args: string[]): Promise<number> {
     const z = z0 + radius * Math.sin(angle);
     return [x, groundHeight(seed, Math.floor(x), Math.floor(z)) + 1, z];
   };
+  const heads = new IndexerHeads(indexer);
+  // Its snapshots live as long as it does: a fresh folder, removed on exit.
+  const cacheDir = anchoring ? await mkdtemp(path.join(tmpdir(), "seedcraft-peer-")) : undefined;
+  const data = cacheDir
+    ? {
+        client: createTorrentClient(),
+        store: await NodeChunkCache.open(cacheDir),
+        heads,
+        trackers,
+        syncRadius: 2,
+        receipts: {
+          domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.SeedingRewards.address },
+          epoch: (await seedingEpochClock(clients)).epoch,
+        },
+      }
+    : undefined;
   const joinStartedAt = now();
   const node = await NodePeer.start({
     bootstrap,
@@ -218,6 +262,7 @@ export async function peer(args: string[]): Promise<number> {
     sessionKey,
     name,
     position: positionAt(0),
+    data,
   });
   // Reports go to the parent in batches (one IPC message per 50 ms, not one per op; each carries its own times).
   let batch: PeerReport[] = [];
@@ -242,14 +287,27 @@ export async function peer(args: string[]): Promise<number> {
         atMs: now(),
       });
   });
-  if (!process.send) console.log(`peer ${name} joined as ${wallet.address} (DHT key ${node.id.slice(0, 18)}…)`);
+  const player = anchoring
+    ? new AnchoringPlayer({
+        peer: node,
+        chain: sessionAnchorChain(deployment, clients.publicClient.chain, sessionKey),
+        heads,
+        author: wallet.address,
+        onEnded: ({ op, state, reason }) =>
+          report({ type: "final", op, state, ...(reason ? { reason } : {}), atMs: now() }),
+      })
+    : undefined;
+  if (!process.send)
+    console.log(
+      `peer ${name} joined as ${wallet.address} (DHT key ${node.id.slice(0, 18)}…)${anchoring ? "" : ", not anchoring"}`,
+    );
 
   const edit = async (dx: number, dy: number, dz: number, block: number) => {
     const [x, y, z] = node.mesh.position ?? positionAt(0);
     const { cx, cy, cz, index } = locateBlock(Math.floor(x + dx), Math.floor(y + dy), Math.floor(z + dz));
     const chunk = chunkIdOf(cx, cy, cz);
     const atMs = now();
-    const { op } = await node.mesh.edit(chunk, index, block);
+    const { op } = player ? await player.edit(chunk, index, block) : await node.mesh.edit(chunk, index, block);
     report({ type: "edited", op: op.signature, chunk: chunk.toString(), atMs });
   };
 
@@ -260,7 +318,7 @@ export async function peer(args: string[]): Promise<number> {
     node.move(positionAt(angle));
   }, 100);
   const blocks = [BLOCK_IDS.stone, BLOCK_IDS.dirt, BLOCK_IDS.wood, BLOCK_IDS.glass, BLOCK_IDS.air];
-  const editor =
+  let editor =
     editsPerS > 0
       ? setInterval(
           () =>
@@ -281,7 +339,10 @@ export async function peer(args: string[]): Promise<number> {
     if (durationS > 0) setTimeout(done, durationS * 1000).unref();
     process.on("message", (command: PeerCommand) => {
       if (command?.type === "stop") done();
-      else if (command?.type === "edit")
+      else if (command?.type === "pause") {
+        clearInterval(editor);
+        editor = undefined;
+      } else if (command?.type === "edit")
         void edit(command.dx, command.dy, command.dz, command.block).catch(() => undefined);
       else if (command?.type === "stats")
         report({
@@ -296,10 +357,25 @@ export async function peer(args: string[]): Promise<number> {
   });
   clearInterval(walker);
   clearInterval(editor);
+  if (player) {
+    await player.settle(STOP_SETTLE_MS);
+    player.destroy();
+    if (!process.send) console.log(`peer ${name}: ${describeEnded(player.edits.ended, player.edits.open)}`);
+  }
   await node.stop();
+  await data?.store.close();
+  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   releaseWebRtc();
   process.disconnect?.();
   return 0;
+}
+
+/** "12 edits: 10 anchored, 1 overwritten, 1 bounced" (and how many were still on their way). */
+export function describeEnded(ended: ReadonlyMap<EditState, number>, open: number): string {
+  const parts = [...ended].filter(([, count]) => count > 0).map(([state, count]) => `${count} ${state}`);
+  if (open > 0) parts.push(`${open} still on their way`);
+  const total = [...ended.values()].reduce((sum, count) => sum + count, 0) + open;
+  return `${total} edit${total === 1 ? "" : "s"}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}`;
 }
 
 export async function waitForSession(indexer: string, wallet: Hex, sessionKey: Hex): Promise<void> {

@@ -49,6 +49,8 @@ export type AnchorEdit = {
 /** What the queue writes of an edit. */
 export type AnchorEditPatch = {
   state?: EditState;
+  /** The op's clock stamp, once signed. */
+  hlc?: Hlc;
   /** The chunk version the edit was anchored in. */
   version?: bigint;
   txHash?: Hex;
