@@ -4,12 +4,14 @@
  * own WebSocket, and a Node peer that had knocked the browser before the restart and knocks it again after.
  */
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { makeCard } from "../../p2p/card.ts";
 import { type GatewayAddress, GatewayDht } from "../../p2p/gateway-client.ts";
 import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
-import { DhtGateway } from "../../p2p/node/gateway.ts";
+import { DhtGateway, GATEWAY_CHALLENGE_PREFIX } from "../../p2p/node/gateway.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
@@ -78,6 +80,43 @@ describe("p2p: knocks reach a browser through a restarted gateway", { timeout: 4
       const tookMs = performance.now() - restartedAt;
       assert.ok(tookMs < 5_000, `knock and mail took ${Math.round(tookMs)} ms after the reconnect`);
     } finally {
+      await client.destroy();
+      await gateway.close();
+    }
+  });
+
+  it("falls back to a free port when the old one is taken, and refuses a bad port in the hello", async () => {
+    let gateway = await DhtGateway.start({ bootstrap: [at], port: GATEWAY_PORT, maxClients: 4 });
+    const client = await GatewayDht.connect(gateway.url);
+    const squatter = createSocket("udp4");
+    try {
+      const before = client.address;
+      await gateway.close();
+      await waitFor("the client to notice", () => client.gateways.length === 0, 5_000);
+      await new Promise<void>((resolve) => squatter.bind(before.port, "127.0.0.1", resolve));
+      gateway = await DhtGateway.start({ bootstrap: [at], port: GATEWAY_PORT, maxClients: 4 });
+      await waitFor("the client to reconnect", () => client.gateways.length === 1, 10_000);
+      assert.notEqual(client.address.port, before.port, "its node listens elsewhere: the old port is taken");
+
+      // A hello asking for a port that is not a plain user port is refused, and hosts nothing.
+      const socket = new WebSocket(gateway.url);
+      const frames: Record<string, unknown>[] = [];
+      socket.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
+      await waitFor("the challenge", () => frames.some((f) => f.event === "challenge"), 5_000);
+      const nonce = frames.find((f) => f.event === "challenge")?.nonce as string;
+      const secret = ed25519.utils.randomSecretKey();
+      const sig = ed25519.sign(new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + nonce), secret);
+      const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+      const key = hex(ed25519.getPublicKey(secret));
+      socket.send(JSON.stringify({ id: 1, op: "hello", key, sig: hex(sig), port: 53 }));
+      await waitFor("the refusal", () => frames.some((f) => f.id === 1), 5_000);
+      assert.equal(frames.find((f) => f.id === 1)?.code, "BAD_REQUEST");
+      socket.send(JSON.stringify({ id: 2, op: "lookup", topic: "00".repeat(20) }));
+      await waitFor("the answer", () => frames.some((f) => f.id === 2), 5_000);
+      assert.equal(frames.find((f) => f.id === 2)?.code, "HELLO_FIRST", "the refused hello hosted no node");
+      socket.close();
+    } finally {
+      squatter.close();
       await client.destroy();
       await gateway.close();
     }
