@@ -8,8 +8,9 @@
  *   mined after the stall.
  * - indexer_lag_max_blocks: the largest lag (chain head over HTTP − /v1/status's indexed block) sampled every
  *   second once both the stall and the kill are recovered.
- * - edits_final_pct, edits_failed: every edit the Chromium player lists (its own and the headless players')
- *   in a final state (anchored, bounced, overwritten, rolled back, failed) at the end; how many failed.
+ * - edits_final_pct, edits_failed: every edit in a final state (anchored, bounced, overwritten, rolled back,
+ *   failed) at the end, and how many failed: the Chromium player's own and the headless players' edits as it
+ *   listed them, and each headless player's own edits of the run as it reports them.
  * - seeder_energy_claimed: the world's seeder's energy balance at the end (its claims landed).
  * - rss_growth_pct: per part (process group), from the first sample after warm-up (or after its restart) to
  *   the last; restarts: per part, from run.json.
@@ -146,6 +147,8 @@ try {
   const headless: ChildProcess[] = [];
   const headlessLinks: number[] = [];
   const headlessEdits: number[] = [];
+  /** Each headless player's edits: op → its state (provisional until the player reports it final). */
+  const headlessOps: Map<string, { state: string; reason: string | undefined; madeAt: number }>[] = [];
   for (let i = 0; i < HEADLESS; i++) {
     // Its output goes to <state>/logs/peer-<i>.log, beside the parts' logs.
     const out = openSync(path.join(world.stateDir, "logs", `peer-${i}.log`), "a");
@@ -156,10 +159,19 @@ try {
     );
     headlessLinks.push(0);
     headlessEdits.push(0);
+    const ops = new Map<string, { state: string; reason: string | undefined; madeAt: number }>();
+    headlessOps.push(ops);
     child.on("message", (reports: PeerReport[]) => {
       for (const report of reports) {
         if (report.type === "linked") headlessLinks[i] = report.peers;
-        if (report.type === "edited") headlessEdits[i] = (headlessEdits[i] ?? 0) + 1;
+        if (report.type === "edited") {
+          headlessEdits[i] = (headlessEdits[i] ?? 0) + 1;
+          if (!ops.has(report.op)) ops.set(report.op, { state: "provisional", reason: undefined, madeAt: report.atMs });
+        }
+        if (report.type === "final") {
+          const made = ops.get(report.op);
+          ops.set(report.op, { state: report.state, reason: report.reason, madeAt: made?.madeAt ?? report.atMs });
+        }
       }
     });
     child.on("exit", (code, signal) => {
@@ -341,14 +353,25 @@ try {
   }
 
   log(`run over; waiting up to ${SETTLE_MS / 1000} s for edits in flight to end`);
-
+  const runEndedAt = Date.now();
+  // The headless players go on editing: only what they made during the run is counted.
+  const headlessList = () =>
+    headlessOps.flatMap((ops) =>
+      [...ops.values()]
+        .filter((op) => op.madeAt <= runEndedAt)
+        .map((op): Entry => ({ own: true, state: op.state, reason: op.reason })),
+    );
   const settleDeadline = Date.now() + SETTLE_MS;
   let current = await entries(page);
-  while (current.some((e) => !FINAL_STATES.has(e.state)) && Date.now() < settleDeadline) {
+  while ([...current, ...headlessList()].some((e) => !FINAL_STATES.has(e.state)) && Date.now() < settleDeadline) {
     await sleep(1000);
     current = await entries(page);
   }
-  const list = [...earlier, ...current];
+  const chromiumList = [...earlier, ...current];
+  const headlessFinal = headlessList();
+  // Every edit: the Chromium player's own, the headless players' as the Chromium player saw them, and the
+  // headless players' own as they report them.
+  const list = [...chromiumList, ...headlessFinal];
   const chromiumLinks = await page.evaluate(
     () => (window as unknown as PageWindow).seedcraft.session.game.get()?.peer.mesh.peers.length ?? 0,
     null,
@@ -419,9 +442,10 @@ try {
     restarts,
     killed: { part: KILLED, back_s: killAt && killRecoveredAt ? round((killRecoveredAt - killAt) / 1000) : null },
     edits: {
-      listed: list.length,
-      own: list.filter((e) => e.own).length,
-      peers: list.filter((e) => !e.own).length,
+      counted: list.length,
+      chromium_own: chromiumList.filter((e) => e.own).length,
+      chromium_saw_of_peers: chromiumList.filter((e) => !e.own).length,
+      headless_own: headlessFinal.length,
       states: counts,
       reasons,
       across_reload: earlier.length,
