@@ -1,0 +1,185 @@
+/**
+ * A headless player anchors its edits: the real chain, indexer and DHT, two NodePeers with their data planes.
+ * A's edit ends anchored and B holds the anchored version; and an anchor whose confirmation meets an indexer
+ * that first does not answer and then answers 503 INDEX_BEHIND (a real HTTP server in front of the real
+ * indexer) still ends anchored once it answers, its note saying meanwhile that it waits for the indexer.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fundLocalAccount } from "../../cli/local-chain.ts";
+import { World } from "../../cli/world.ts";
+import { BLOCK_IDS } from "../../core/blocks.ts";
+import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
+import type { Position } from "../../core/proximity.ts";
+import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { sessionAnchorChain } from "../../p2p/anchor-chain.ts";
+import { AnchoringPlayer, type EndedEdit } from "../../p2p/anchor-player.ts";
+import { IndexerHeads } from "../../p2p/heads.ts";
+import { indexBehindBody } from "../../p2p/index-behind.ts";
+import { IndexerLedger } from "../../p2p/ledger.ts";
+import { NodeChunkCache } from "../../p2p/node/chunk-cache.ts";
+import { type NodePeer, NodePeer as NodePeers } from "../../p2p/node/peer.ts";
+import { releaseWebRtc } from "../../p2p/node/rtc.ts";
+import { createTorrentClient } from "../../p2p/node/torrent-client.ts";
+import { type LocalClients, localClients, newPlayers, type TestPlayer } from "../helpers/chain-clients.ts";
+import { waitFor, worldPorts } from "../helpers/world.ts";
+
+const NETWORK = "anchor-player";
+const PORTS = worldPorts(47000);
+const PROXY_PORT = 47100;
+
+describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () => {
+  let world: World;
+  let clients: LocalClients;
+  let seed = 0;
+  let players: TestPlayer[] = [];
+  const peers: NodePeer[] = [];
+  const anchoring: AnchoringPlayer[] = [];
+  let proxy: Server | undefined;
+
+  async function startPeer(player: TestPlayer, position: Position): Promise<NodePeer> {
+    const { deployment } = clients;
+    const peer = await NodePeers.start({
+      bootstrap: [world.urls.dht],
+      domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address },
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: player.wallet.address,
+      sessionKey: player.session,
+      name: `p-${player.wallet.address.slice(2, 6).toLowerCase()}`,
+      position,
+      discoverEveryMs: 300,
+      data: {
+        client: createTorrentClient(),
+        store: await NodeChunkCache.open(mkdtempSync(path.join(os.tmpdir(), "seedcraft-anchor-"))),
+        heads: new IndexerHeads(world.urls.indexer),
+        syncRadius: 1,
+      },
+    });
+    peers.push(peer);
+    return peer;
+  }
+
+  function anchoringPlayer(peer: NodePeer, player: TestPlayer, indexer: string, ended: EndedEdit[]) {
+    const made = new AnchoringPlayer({
+      peer,
+      chain: sessionAnchorChain(clients.deployment, clients.publicClient.chain, player.session),
+      heads: new IndexerHeads(indexer),
+      author: player.wallet.address,
+      onEnded: (edit) => ended.push(edit),
+      queue: { confirmTimeoutMs: 2_000 },
+    });
+    anchoring.push(made);
+    return made;
+  }
+
+  /** A cell one block above the ground next to column (x, z), within reach of a player standing there. */
+  const cellNear = (x: number, z: number) => {
+    const { cx, cy, cz, index } = locateBlock(x + 1, groundHeight(seed, x + 1, z) + 2, z);
+    return { chunkId: chunkIdOf(cx, cy, cz), index };
+  };
+  const standAt = (x: number, z: number): Position => [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
+
+  before(async () => {
+    world = new World({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), "seedcraft-anchor-player-")),
+      network: NETWORK,
+      parts: ["chain", "deploy", "indexer", "dht"],
+      ports: PORTS,
+    });
+    await world.start();
+    clients = await localClients(NETWORK, world.urls.chain);
+    seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
+    players = await newPlayers(clients, world.urls.indexer, 2);
+    // Session keys send the anchors: they pay the gas.
+    for (const player of players) await fundLocalAccount(clients, player.session);
+  });
+
+  after(async () => {
+    for (const player of anchoring) player.destroy();
+    for (const peer of peers) await peer.stop().catch(() => undefined);
+    releaseWebRtc();
+    await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
+    await world?.stop();
+  });
+
+  it("ends its edit anchored, and the other peer holds the anchored version", async () => {
+    const [pa, pb] = players as [TestPlayer, TestPlayer];
+    const a = await startPeer(pa, standAt(0, 0));
+    const b = await startPeer(pb, standAt(2, 0));
+    await waitFor("A and B linked", async () => a.mesh.peers.length > 0 && b.mesh.peers.length > 0, 30_000);
+    const ended: EndedEdit[] = [];
+    const player = anchoringPlayer(a, pa, world.urls.indexer, ended);
+    const { chunkId, index } = cellNear(0, 0);
+    const startedAt = performance.now();
+    const { op } = await player.edit(chunkId, index, BLOCK_IDS.stone);
+    await waitFor("A's edit to end", async () => ended.length > 0, 30_000);
+    assert.deepEqual(
+      ended.map(({ op, state, reason }) => ({ op, state, reason })),
+      [{ op: op.signature, state: "anchored", reason: undefined }],
+    );
+    const version = a.replica.version(chunkId);
+    assert.ok(version >= 1, `A's replica holds the anchored version (v${version})`);
+    await waitFor(`B to hold v${version} of the chunk`, async () => b.replica.version(chunkId) >= version, 20_000);
+    assert.equal(b.replica.chunk(chunkId).blocks[index], BLOCK_IDS.stone, "B's anchored version holds A's block");
+    assert.equal(player.edits.open, 0);
+    assert.equal(player.edits.ended.get("anchored"), 1);
+    console.log(`anchored and held by B in ${Math.round(performance.now() - startedAt)} ms`);
+  });
+
+  it("waits for an indexer that does not answer, then is behind, and ends anchored once it answers", async () => {
+    const a = peers[0] as NodePeer;
+    const [pa] = players as [TestPlayer];
+    const ended: EndedEdit[] = [];
+    const notes = new Set<string>();
+    // Unreachable first (nothing listens), then behind (503 INDEX_BEHIND), then the real indexer's answers.
+    let behind = true;
+    const player = anchoringPlayer(a, pa, `http://127.0.0.1:${PROXY_PORT}`, ended);
+    const watch = setInterval(() => {
+      for (const entry of player.edits.entries) {
+        const note = (entry as { note?: string }).note;
+        if (note) notes.add(note);
+      }
+    }, 20);
+    try {
+      const { chunkId, index } = cellNear(0, 1);
+      const was = a.replica.version(chunkId);
+      const startedAt = performance.now();
+      await player.edit(chunkId, index, BLOCK_IDS.dirt);
+      await waitFor("the anchor to be mined", async () => a.replica.version(chunkId) > was, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.equal(ended.length, 0, "no answer is no failure");
+      proxy = createServer((request, response) => {
+        if (behind) {
+          response.writeHead(503, { "content-type": "application/json" });
+          response.end(JSON.stringify(indexBehindBody({ indexed: 1, head: 40, lag: 39 })));
+          return;
+        }
+        void fetch(`${world.urls.indexer}${request.url}`).then(async (answer) => {
+          response.writeHead(answer.status, { "content-type": "application/json" });
+          response.end(await answer.text());
+        });
+      });
+      await new Promise<void>((resolve) => proxy?.listen(PROXY_PORT, "127.0.0.1", resolve));
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.equal(ended.length, 0, "an indexer behind the chain is no failure either");
+      behind = false;
+      await waitFor("the edit to end", async () => ended.length > 0, 10_000);
+      const waitedMs = performance.now() - startedAt;
+      const [end] = ended as [EndedEdit];
+      assert.equal(end.state, "anchored", `ended ${end.state}: ${end.reason}`);
+      assert.ok(waitedMs > 6_000, `it waited past the 2 s timeout (${Math.round(waitedMs)} ms)`);
+      const waiting = [...notes].filter((note) => note.includes("waiting for the indexer"));
+      assert.ok(
+        waiting.some((note) => note.includes("does not answer")) &&
+          waiting.some((note) => note.includes("behind by 39 blocks")),
+        `its note said it waits for the indexer: ${[...notes].join(" | ")}`,
+      );
+    } finally {
+      clearInterval(watch);
+    }
+  });
+});
