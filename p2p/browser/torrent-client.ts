@@ -5,6 +5,7 @@
  */
 import WebTorrent from "webtorrent";
 import type { TorrentClient } from "../chunk-torrents.ts";
+import { quickTrackerReconnects } from "../tracker-reconnect.ts";
 
 export function createBrowserTorrentClient(options: { rtcConfig?: RTCConfiguration } = {}): TorrentClient {
   const client = new WebTorrent({
@@ -15,6 +16,8 @@ export function createBrowserTorrentClient(options: { rtcConfig?: RTCConfigurati
     utPex: false,
     tracker: { rtcConfig: options.rtcConfig ?? { iceServers: [] } },
   });
+  // A restarted tracker (seedcraft up restarts one that dies) is reconnected to within seconds, not minutes.
+  quickTrackerReconnects(client);
   // A tracker that goes away must not take the page down: fetches fall back to linked peers.
   client.on("error", (error: Error) => console.warn("seedcraft: torrent client:", error.message));
   return client;

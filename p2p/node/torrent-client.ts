@@ -7,6 +7,7 @@ import type { Server } from "node:net";
 import createDebug from "debug";
 import WebTorrent from "webtorrent";
 import type { TorrentClient } from "../chunk-torrents.ts";
+import { quickTrackerReconnects } from "../tracker-reconnect.ts";
 import { LOOPBACK_RTC_CONFIG, nodeWrtc } from "./rtc.ts";
 
 const debug = createDebug("seedcraft:torrents");
@@ -22,6 +23,8 @@ export function createTorrentClient(options: { rtcConfig?: RTCConfiguration } = 
     utPex: false,
     tracker: { rtcConfig: options.rtcConfig ?? LOOPBACK_RTC_CONFIG, wrtc: nodeWrtc },
   });
+  // A restarted tracker (seedcraft up restarts one that dies) is reconnected to within seconds, not minutes.
+  quickTrackerReconnects(client);
   // WebTorrent always opens a BitTorrent-over-TCP port, on every interface (it has no host option). Our
   // peers meet over WebRTC only: move that port to loopback once it is up.
   client.once("listening", () => {
