@@ -127,7 +127,10 @@ export function openYaw(seed: number, x: number, y: number, z: number): number {
     const { cx, cy, cz, index } = locateBlock(bx, by, bz);
     const id = chunkIdOf(cx, cy, cz);
     let blocks = chunks.get(id);
-    if (!blocks) chunks.set(id, (blocks = generateChunk(seed, cx, cy, cz)));
+    if (!blocks) {
+      blocks = generateChunk(seed, cx, cy, cz);
+      chunks.set(id, blocks);
+    }
     return blocks[index] as number;
   };
   let best = 0;
