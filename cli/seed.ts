@@ -28,6 +28,7 @@ import { pinnedAssets } from "../p2p/asset-manifest.ts";
 import type { TorrentStats } from "../p2p/chunk-torrents.ts";
 import { rewardFor, unpayableNote } from "../p2p/claim.ts";
 import { IndexerHeads } from "../p2p/heads.ts";
+import { indexerNotServing } from "../p2p/index-behind.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { nativeSigningAccount } from "../p2p/node/native-secp256k1.ts";
@@ -376,9 +377,18 @@ export async function seed(args: string[]): Promise<number> {
     const claimed = claims.earned > 0n ? ` · claimed ${formatEnergy(claims.earned)}` : "";
     return `energy pending ${formatEnergy(rewardFor(pending.payableBytes, rewardRate))}${note ? ` (${note})` : ""}${claimed}`;
   };
+  // The status line says so while the indexer does not serve (down, restarting, or behind the chain).
+  let indexerNote: string | undefined;
+  const indexerWatch = setInterval(() => {
+    void indexerNotServing(indexer).then((note) => {
+      indexerNote = note;
+    });
+  }, 5000);
+  indexerWatch.unref();
   const status = () => {
     const stats = torrents.stats();
     return [
+      ...(indexerNote ? [indexerNote] : []),
       `peers ${node.mesh.peers.length}`,
       `up ${formatRate(stats.uploadBytesPerSecond)}`,
       `down ${formatRate(stats.downloadBytesPerSecond)}`,
@@ -422,6 +432,7 @@ export async function seed(args: string[]): Promise<number> {
     });
   });
   clearInterval(ticker);
+  clearInterval(indexerWatch);
   if (tty) process.stdout.write("\n");
   await controlServer?.close();
   await claims.stop();

@@ -57,3 +57,24 @@ export class IndexBehindError extends LedgerError {
     this.lag = details.lag;
   }
 }
+
+/**
+ * What a status line says about the indexer at `indexerUrl` (GET /v1/ready): undefined while it serves, else
+ * why it does not ("indexer behind by 4 blocks, recovering", "indexer syncing", "indexer unreachable").
+ * Never throws.
+ */
+export async function indexerNotServing(indexerUrl: string, timeoutMs = 2000): Promise<string | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(new URL("/v1/ready", indexerUrl), { signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    return "indexer unreachable";
+  }
+  if (response.ok) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const behind = indexBehindOf(response.status, await response.json().catch(() => undefined));
+  if (behind) return describeIndexBehind(behind);
+  return response.status === 503 ? "indexer syncing" : `indexer answers HTTP ${response.status}`;
+}
