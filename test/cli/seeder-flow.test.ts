@@ -44,7 +44,8 @@ describe("cli: the README's seeder flow beside a running world", { timeout: 240_
   let clients: LocalClients;
 
   before(async () => {
-    world = testWorldEnv("seeder-flow", 43100);
+    // 42100: its ports (42169…43069) meet no other test's, in either lane of npm test.
+    world = testWorldEnv("seeder-flow", 42100);
     const { ports } = world;
     // What a developer's shell has by default (the usual ports), spelled out for this world's own ports.
     env = {
