@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { chromium, type Page } from "playwright-core";
 import { createPublicClient, type Hex, http } from "viem";
 import type { Session } from "../app/src/session.ts";
-import type { PeerReport } from "../cli/peer.ts";
+import type { PeerCommand, PeerReport } from "../cli/peer.ts";
 import { type PART_NAMES, ROOT } from "../cli/world.ts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
@@ -354,7 +354,9 @@ try {
 
   log(`run over; waiting up to ${SETTLE_MS / 1000} s for edits in flight to end`);
   const runEndedAt = Date.now();
-  // The headless players go on editing: only what they made during the run is counted.
+  // The headless players stop editing; what they have under way ends and is reported.
+  for (const child of headless) if (child.connected) child.send({ type: "pause" } satisfies PeerCommand);
+  // Only what they made during the run is counted.
   const headlessList = () =>
     headlessOps.flatMap((ops) =>
       [...ops.values()]
