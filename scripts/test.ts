@@ -106,7 +106,7 @@ const nodeTestArgs = ["--test", "--test-concurrency=1", "--test-reporter=spec"];
 const compile: Step = { name: "compile contracts (hardhat build)", args: [bin("hardhat"), "build"] };
 /**
  * Then two lanes run side by side, each its steps in order: the checks and the tests that start no browser,
- * and the browser tests (each starts a world of its own, on ports no other test uses). Much of a world test
+ * and the contracts' fuzz with the browser tests (each starts a world of its own, on ports no other test uses). Much of a world test
  * is waiting (for a chain, an indexer, an epoch, a peer), which the other lane fills.
  */
 const lanes: { tag: string; steps: Step[] }[] = [
@@ -116,11 +116,6 @@ const lanes: { tag: string; steps: Step[] }[] = [
       { name: "typecheck (tsc --noEmit)", args: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
       { name: "lint and format (biome check)", args: [bin("biome"), "check", "."] },
       { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
-      {
-        name: "contract fuzz and invariants (hardhat test solidity)",
-        args: [bin("hardhat"), "test", "solidity"],
-        counts: hardhatTestCounts,
-      },
       {
         name: "core, app, cli, indexer, p2p (node --test)",
         args: [
@@ -137,7 +132,13 @@ const lanes: { tag: string; steps: Step[] }[] = [
   },
   {
     tag: "[browser] ",
+    // The fuzz runs here, before the Chromium tests: it evens the lanes out (each about 13 minutes under load).
     steps: [
+      {
+        name: "contract fuzz and invariants (hardhat test solidity)",
+        args: [bin("hardhat"), "test", "solidity"],
+        counts: hardhatTestCounts,
+      },
       {
         name: "e2e in Chromium (node --test)",
         args: [...nodeTestArgs, "test/e2e/**/*.test.ts"],
