@@ -261,10 +261,6 @@ function tail(file: string, lines = 15): string {
 }
 
 /**
- * One local world. Events: "progress" (PartProgress) while starting, "failed" (PartFailedError) when a
- * running part dies on its own (everything is then stopped).
- */
-/**
  * One local world. Events: "progress" (PartProgress) while starting; "restart" (PartRestart) when a service
  * other than the chain dies and is started again (with backoff, on the same ports); "failed"
  * (PartFailedError) when the chain dies (everything is then stopped: the world's state died with it).

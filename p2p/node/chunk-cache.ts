@@ -175,9 +175,8 @@ export class NodeChunkCache implements ChunkStore {
     this.#limits = limits;
   }
 
-  /** Opens (or creates) the cache in `dir`, reconciling its index with the files there. */
   /**
-   * Opens (creating `dir` if needed). With `world` (core/deployment.ts `worldKeyOf`), a directory that holds
+   * Opens (creating `dir` if needed), reconciling its index with the files there. With `world` (core/deployment.ts `worldKeyOf`), a directory that holds
    * another world's snapshots is emptied first (p2p/node/world-dir.ts), and `log` hears of it.
    */
   static async open(dir: string, options: Partial<CacheLimits> & WorldOptions = {}): Promise<NodeChunkCache> {
