@@ -155,6 +155,9 @@ describe("indexer: restarts and chain resets", { timeout: 400_000 }, () => {
     );
     assert.equal(answer?.body.error?.code, "CHAIN_RESET");
     assert.match(answer?.body.error?.message ?? "", /reset/);
+    const events = await fetch(`${indexer}/v1/events`);
+    assert.equal(events.status, 503, "no heads of another chain over the events stream");
+    assert.equal(((await events.json()) as { error: { code: string } }).error.code, "CHAIN_RESET");
     const ready = await fetch(`${indexer}/v1/ready`);
     assert.equal(ready.status, 503);
     assert.match(((await ready.json()) as { reason: string }).reason, /reset/);

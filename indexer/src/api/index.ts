@@ -80,6 +80,8 @@ const lag = new IndexLag({
         (response) => response.json() as Promise<Record<string, { block?: { number?: number } }>>,
       ),
     ]);
+    // Only the status matters; an unread body stays buffered until GC, four times a second.
+    await ready.body?.cancel();
     return { indexed: status.seedcraft?.block?.number, live: ready.status === 200 };
   },
   head: () => heads?.watch.head,
@@ -94,11 +96,13 @@ const lag = new IndexLag({
 if (heads) lag.start();
 
 // Stale data is worse than none: once the chain was reset under the index, or while the index lags the
-// chain, data routes refuse to answer. The events stream stays open: it only ever sends what is indexed.
+// chain, data routes refuse to answer. The events stream stays open while the index lags (it only ever sends
+// what is indexed), but not over a reset chain: its heads would belong to another world.
 app.use("/v1/*", async (c, next) => {
-  if (c.req.path === "/v1/status" || c.req.path === "/v1/ready" || c.req.path === "/v1/events") return next();
+  if (c.req.path === "/v1/status" || c.req.path === "/v1/ready") return next();
   const reset = resets.current();
   if (reset) return apiError(c, 503, "CHAIN_RESET", reset, { hint: "run `npm run seedcraft -- reset`" });
+  if (c.req.path === "/v1/events") return next();
   const verdict = lag.current();
   if (verdict.behind) return c.json(indexBehindBody(verdict), 503);
   return next();
