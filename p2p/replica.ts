@@ -65,6 +65,14 @@ export const PEER_OP_TTL_MS = 60_000;
 /** Retracted ops remembered (newest kept), so a neighbour's history replay does not bring one back. */
 const MAX_RETRACTED = 10_000;
 
+/** An op this replica rolled back (no anchor took it in time) came again: it is refused for good. */
+export class RetractedOpError extends SeedcraftError {
+  constructor() {
+    super("RETRACTED", "The op was rolled back here: no anchor took it in time.");
+    this.name = "RetractedOpError";
+  }
+}
+
 /** How an op reached us: live (judged on the way), or history a neighbour replays to a newcomer. */
 export type ReceiveOptions = { historical?: boolean };
 
@@ -300,8 +308,7 @@ export class WorldReplica {
         const recent = context.nowMs - op.hlc.wallMs < MAX_EXTRAPOLATE_MS;
         const avatar = this.avatar(op.author);
         if (historical ? own && recent : own || avatar) checkReach(op, avatar);
-        if (this.#retracted.has(opKey(op)))
-          throw new SeedcraftError("RETRACTED", "The op was rolled back here: no anchor took it in time.");
+        if (this.#retracted.has(opKey(op))) throw new RetractedOpError();
         this.clock.check(op.hlc);
         if (!historical && !this.#rate.take(op.author, context.nowMs))
           throw new RuleViolation("RATE_LIMITED", "The author is editing faster than the rules allow.");
