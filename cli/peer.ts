@@ -100,7 +100,10 @@ export async function gateway(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || !Number.isInteger(maxClients))
     throw new UsageError("--port and --max-clients must be integers");
   const bootstrap = bootstrapList(values.bootstrap);
-  const server = await DhtGateway.start({ bootstrap, port, maxClients });
+  // The DHT it bootstraps from is the world's, on this host: no browser's node takes its port while
+  // `seedcraft up` restarts it.
+  const reservedPorts = bootstrap.map((entry) => Number(entry.slice(entry.lastIndexOf(":") + 1)));
+  const server = await DhtGateway.start({ bootstrap, port, maxClients, reservedPorts });
   console.log(`DHT gateway for browsers on ${server.url}, bootstrapping from ${bootstrap.join(",")} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());

@@ -11,7 +11,8 @@
  * - browser → gateway: `{id, op, ...}`; answered `{id, ok: true, ...}` or `{id, ok: false, code, error}`.
  *   `hello {key, sig, slot?, port?}` first (sig: ed25519 over "seedcraft:gateway:v1:" ‖ nonce; slot 1..15
  *   when this is not the browser's first gateway, see WorldDht's `slot`; port: the UDP port its node had
- *   before this gateway restarted, taken again if free); then
+ *   before this gateway restarted, taken again if free, and ignored (any free port is used) outside the OS's
+ *   ephemeral range, where listen(0) put the old node, or on a port the gateway reserves); then
  *   `put {v, seq, salt?, sig, to?}`, `get {target}`, `announce {topic}`, `lookup {topic}`,
  *   `ping {host, port}`, `knock {node}`.
  * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
@@ -19,6 +20,7 @@
  * frames close the socket. Clients beyond `maxClients` are refused.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import createDebug from "debug";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -38,7 +40,24 @@ export type GatewayOptions = {
   maxClients?: number;
   requestsPerSecond?: number;
   maxInFlight?: number;
+  /**
+   * UDP ports a hosted node never takes, even asked for by name: the world's own (its DHT's), which a
+   * browser could otherwise grab while `seedcraft up` restarts that part.
+   */
+  reservedPorts?: readonly number[];
 };
+
+/** Where the OS puts a socket bound to port 0 (Linux's own default when /proc does not say). */
+export function ephemeralPortRange(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && (low as number) <= (high as number))
+      return { low: low as number, high: high as number };
+  } catch {
+    // Not Linux, or no /proc: the default below.
+  }
+  return { low: 32768, high: 60999 };
+}
 
 /** A request the gateway refuses; `code` is stable. */
 export class GatewayRequestError extends Error {
@@ -87,8 +106,11 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 
 export class DhtGateway {
   readonly #server: WebSocketServer;
-  readonly #options: Required<Omit<GatewayOptions, "host" | "port">>;
+  readonly #options: Required<Omit<GatewayOptions, "host" | "port" | "reservedPorts">>;
   readonly #clients = new Set<Client>();
+  /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
+  readonly #ephemeral = ephemeralPortRange();
+  readonly #reserved: ReadonlySet<number>;
 
   private constructor(server: WebSocketServer, options: GatewayOptions) {
     this.#server = server;
@@ -98,6 +120,7 @@ export class DhtGateway {
       requestsPerSecond: options.requestsPerSecond ?? 20,
       maxInFlight: options.maxInFlight ?? 16,
     };
+    this.#reserved = new Set(options.reservedPorts ?? []);
     server.on("connection", (socket) => this.#accept(socket));
   }
 
@@ -268,17 +291,20 @@ export class DhtGateway {
     if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) > MAX_SLOT)
       throw new GatewayRequestError("BAD_REQUEST", `slot must be an integer 0..${MAX_SLOT}`);
     const port = request.port;
-    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535))
-      throw new GatewayRequestError("BAD_REQUEST", "port must be an integer 1024-65535");
+    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535))
+      throw new GatewayRequestError("BAD_REQUEST", "port must be an integer 1-65535");
     client.key = key;
     // Back after a restart, the browser's node takes its old port if it can: the other nodes' routing
     // tables keep a node's first address for its id (k-rpc never updates it), so knocks and mail find it
-    // there. A port taken meanwhile only costs that (a free one is used); it is the gateway's own host.
+    // there. A port taken meanwhile only costs that (a free one is used). The port is on the gateway's own
+    // host, so only a port listen(0) could have given is honoured: never another service's, nor the world's.
+    const preferred = port !== undefined && this.#mayTake(port as number) ? (port as number) : undefined;
+    if (port !== undefined && preferred === undefined) debug("hello asked for udp port %d: using a free one", port);
     const node = await WorldDht.start({
       bootstrap: this.#options.bootstrap,
       hostedKey: key,
       slot: slot as number,
-      ...(port === undefined ? {} : { preferredPort: port as number }),
+      ...(preferred === undefined ? {} : { preferredPort: preferred }),
     });
     if (!this.#clients.has(client)) {
       await node.destroy();
@@ -288,5 +314,9 @@ export class DhtGateway {
     client.stopKnocks = node.onKnock((from) => this.#reply(client, { event: "knock", from }));
     debug("client %s hosted on udp %o", hex(key).slice(0, 12), node.address);
     return { address: node.address };
+  }
+
+  #mayTake(port: number): boolean {
+    return port >= this.#ephemeral.low && port <= this.#ephemeral.high && !this.#reserved.has(port);
   }
 }

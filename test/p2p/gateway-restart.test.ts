@@ -1,7 +1,8 @@
 /**
  * Knocks and mail reach a browser through a gateway restarted on the same port (as `seedcraft up` restarts a
  * dead part): real DHT nodes, a real gateway stopped and started again, the isomorphic client under Node's
- * own WebSocket, and a Node peer that had knocked the browser before the restart and knocks it again after.
+ * own WebSocket, and a Node peer that had knocked the browser before the restart and knocks it again after;
+ * and which UDP port a hello may ask for back.
  */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
@@ -11,7 +12,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { makeCard } from "../../p2p/card.ts";
 import { type GatewayAddress, GatewayDht } from "../../p2p/gateway-client.ts";
 import { regionTopic, WorldDht } from "../../p2p/node/dht.ts";
-import { DhtGateway, GATEWAY_CHALLENGE_PREFIX } from "../../p2p/node/gateway.ts";
+import { DhtGateway, ephemeralPortRange, GATEWAY_CHALLENGE_PREFIX } from "../../p2p/node/gateway.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
@@ -85,7 +86,7 @@ describe("p2p: knocks reach a browser through a restarted gateway", { timeout: 4
     }
   });
 
-  it("falls back to a free port when the old one is taken, and refuses a bad port in the hello", async () => {
+  it("falls back to a free port when the old one is taken, and refuses a malformed port in the hello", async () => {
     let gateway = await DhtGateway.start({ bootstrap: [at], port: GATEWAY_PORT, maxClients: 4 });
     const client = await GatewayDht.connect(gateway.url);
     const squatter = createSocket("udp4");
@@ -98,27 +99,81 @@ describe("p2p: knocks reach a browser through a restarted gateway", { timeout: 4
       await waitFor("the client to reconnect", () => client.gateways.length === 1, 10_000);
       assert.notEqual(client.address.port, before.port, "its node listens elsewhere: the old port is taken");
 
-      // A hello asking for a port that is not a plain user port is refused, and hosts nothing.
-      const socket = new WebSocket(gateway.url);
-      const frames: Record<string, unknown>[] = [];
-      socket.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
-      await waitFor("the challenge", () => frames.some((f) => f.event === "challenge"), 5_000);
-      const nonce = frames.find((f) => f.event === "challenge")?.nonce as string;
-      const secret = ed25519.utils.randomSecretKey();
-      const sig = ed25519.sign(new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + nonce), secret);
-      const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-      const key = hex(ed25519.getPublicKey(secret));
-      socket.send(JSON.stringify({ id: 1, op: "hello", key, sig: hex(sig), port: 53 }));
-      await waitFor("the refusal", () => frames.some((f) => f.id === 1), 5_000);
-      assert.equal(frames.find((f) => f.id === 1)?.code, "BAD_REQUEST");
-      socket.send(JSON.stringify({ id: 2, op: "lookup", topic: "00".repeat(20) }));
-      await waitFor("the answer", () => frames.some((f) => f.id === 2), 5_000);
-      assert.equal(frames.find((f) => f.id === 2)?.code, "HELLO_FIRST", "the refused hello hosted no node");
-      socket.close();
+      // A hello asking for a port that is no port at all is refused, and hosts nothing.
+      const hello = await rawHello(gateway.url, 70_000);
+      assert.equal(hello.answer.code, "BAD_REQUEST");
+      assert.equal(await hello.lookupCode(), "HELLO_FIRST", "the refused hello hosted no node");
+      hello.close();
     } finally {
       squatter.close();
       await client.destroy();
       await gateway.close();
     }
   });
+
+  it("takes a port asked for back only in the ephemeral range and never a reserved one", async () => {
+    const range = ephemeralPortRange();
+    // Free now, as the world's DHT port is for the half second `seedcraft up` takes to restart that part.
+    const reserved = await freeUdpPort(0);
+    const gateway = await DhtGateway.start({ bootstrap: [at], maxClients: 4, reservedPorts: [reserved] });
+    const hellos: Awaited<ReturnType<typeof rawHello>>[] = [];
+    try {
+      // A free port of the range is taken as asked: what a browser back after a restart gets.
+      const allowed = await freeUdpPort(0);
+      hellos.push(await rawHello(gateway.url, allowed));
+      assert.equal((hellos[0]?.answer.address as GatewayAddress | undefined)?.port, allowed);
+
+      // Below the range (another local service's kind of port) and the reserved one: ignored, not refused.
+      const low = await freeUdpPort(range.low - 1, range.low - 200);
+      for (const asked of [low, reserved]) {
+        const hello = await rawHello(gateway.url, asked);
+        hellos.push(hello);
+        assert.equal(hello.answer.ok, true, `a hello asking for ${asked} is let in`);
+        const port = (hello.answer.address as GatewayAddress).port;
+        assert.notEqual(port, asked, `its node did not take ${asked}`);
+        assert.ok(port >= range.low && port <= range.high, `${port} is a port listen(0) gives`);
+      }
+      assert.equal(await freeUdpPort(reserved), reserved, "the reserved port is still free for the world's DHT");
+    } finally {
+      for (const hello of hellos) hello.close();
+      await gateway.close();
+    }
+  });
 });
+
+/** A port free on 127.0.0.1 for UDP: `first` (0: any the OS gives), else the next one down to `last`. */
+async function freeUdpPort(first: number, last = first): Promise<number> {
+  for (let port = first; port >= last; port--) {
+    const socket = createSocket("udp4");
+    const bound = await new Promise<number | undefined>((resolve) => {
+      socket.once("error", () => resolve(undefined));
+      socket.bind(port, "127.0.0.1", () => resolve(socket.address().port));
+    });
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (bound !== undefined) return bound;
+  }
+  throw new Error(`no free UDP port in ${last}..${first}`);
+}
+
+/** A browser's hello by hand, under a fresh key, asking for `port`: the answer, and a lookup after it. */
+async function rawHello(url: string, port: number) {
+  const socket = new WebSocket(url);
+  const frames: Record<string, unknown>[] = [];
+  socket.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
+  await waitFor("the challenge", () => frames.some((f) => f.event === "challenge"), 5_000);
+  const nonce = frames.find((f) => f.event === "challenge")?.nonce as string;
+  const secret = ed25519.utils.randomSecretKey();
+  const sig = ed25519.sign(new TextEncoder().encode(GATEWAY_CHALLENGE_PREFIX + nonce), secret);
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  socket.send(JSON.stringify({ id: 1, op: "hello", key: hex(ed25519.getPublicKey(secret)), sig: hex(sig), port }));
+  await waitFor("the hello's answer", () => frames.some((f) => f.id === 1), 10_000);
+  return {
+    answer: frames.find((f) => f.id === 1) as Record<string, unknown>,
+    async lookupCode(): Promise<unknown> {
+      socket.send(JSON.stringify({ id: 2, op: "lookup", topic: "00".repeat(20) }));
+      await waitFor("the lookup's answer", () => frames.some((f) => f.id === 2), 5_000);
+      return frames.find((f) => f.id === 2)?.code;
+    },
+    close: () => socket.close(),
+  };
+}
