@@ -20,6 +20,10 @@ export type ChatLine = {
 
 /** Lines a newcomer is sent by each neighbour when it links. */
 export const CHAT_HISTORY_LINES = 20;
+/** Lines from further back than this are old news: not kept, not shown. */
+export const CHAT_HISTORY_MAX_AGE_MS = 60 * 60_000;
+/** A line stamped this far in the future (clocks drift a little, not this much) is refused. */
+export const CHAT_MAX_AHEAD_MS = 60_000;
 
 const encoder = new TextEncoder();
 
@@ -42,6 +46,30 @@ export async function signChatLine(
 ): Promise<ChatLine> {
   const signature = await signDigest(chatDigest(line), sessionKey);
   return { ...line, sessionKey: sessionKey.address.toLowerCase() as Address, signature };
+}
+
+/** Where a line's stamp falls against our clock: only "fresh" lines are kept and shown. */
+export function chatLineAge(atMs: number, nowMs: number): "fresh" | "ahead" | "stale" {
+  if (atMs > nowMs + CHAT_MAX_AHEAD_MS) return "ahead";
+  if (atMs < nowMs - CHAT_HISTORY_MAX_AGE_MS) return "stale";
+  return "fresh";
+}
+
+/** Oldest first; lines of the same millisecond by author, then by the author's own order, so every peer agrees. */
+export function compareChatLines(a: ChatLine, b: ChatLine): number {
+  if (a.atMs !== b.atMs) return a.atMs - b.atMs;
+  const wa = a.wallet.toLowerCase();
+  const wb = b.wallet.toLowerCase();
+  if (wa !== wb) return wa < wb ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+/**
+ * A line's identity for "already checked": everything its signature covers plus the key it names, hashed.
+ * Keyed by the signature alone, a forged copy (a real signature over other words) would shadow the real line.
+ */
+export function chatLineId(line: ChatLine): string {
+  return bytesToHex(keccak_256(hexToBytes(concatHex([chatDigest(line), line.sessionKey, line.signature]))));
 }
 
 /** Whether the line's signature is its session key's (whether that key serves the wallet is the ledger's to say). */

@@ -18,7 +18,15 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type Address, bytesToHex, type Hex } from "viem";
-import { CHAT_HISTORY_LINES, type ChatLine, chatSignedBySessionKey, signChatLine } from "../core/chat.ts";
+import {
+  CHAT_HISTORY_LINES,
+  type ChatLine,
+  chatLineAge,
+  chatLineId,
+  chatSignedBySessionKey,
+  compareChatLines,
+  signChatLine,
+} from "../core/chat.ts";
 import { chunkCoordsOf } from "../core/chunk.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import type { BlockOp, SignedOp } from "../core/op.ts";
@@ -117,6 +125,8 @@ type Conn = {
   sentMove: { position: Position; velocity: Position; atMs: number } | undefined;
   /** A link's messages are handled one at a time, in order (a hello's ledger look holds the rest). */
   queue: Promise<void>;
+  /** Its chat history came: a link replays it once, as it opens (each line costs us a recovery and a ledger look). */
+  chatHistoryHeard: boolean;
 };
 
 export type MeshEvents = {
@@ -168,11 +178,7 @@ const MEDIA_BURST = 4;
 const HISTORY_MAX_OPS = 4096;
 const HISTORY_SLICE = 200;
 const HISTORY_SLICE_MS = 500;
-/** Replayed chat lines from further back than this are old news: dropped. */
-const CHAT_HISTORY_MAX_AGE_MS = 60 * 60_000;
-/** A line stamped this far in the future (clocks drift a little, not this much) is refused. */
-const CHAT_MAX_AHEAD_MS = 60_000;
-/** Signatures of chat lines already shown (a newcomer hears the same history from each neighbour). */
+/** Chat lines already checked, kept or not (a newcomer hears the same history from each neighbour). */
 const CHAT_SEEN_MAX = 512;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
@@ -317,6 +323,7 @@ export class Mesh {
       moveSeq: 0,
       sentMove: undefined,
       queue: Promise.resolve(),
+      chatHistoryHeard: false,
     };
     this.#conns.add(conn);
     link.onMessage = (bytes) => {
@@ -405,6 +412,7 @@ export class Mesh {
       },
       this.identity.sessionKey,
     );
+    this.#firstSight(line);
     this.#keepChat(line);
     const bytes = encodeMessage({ type: "chat", seq: line.seq, text, atMs: line.atMs, signature: line.signature });
     for (const conn of this.#conns) if (conn.peer) this.#send(conn, bytes, true);
@@ -599,6 +607,9 @@ export class Mesh {
       case "chat":
         return this.#liveChat(conn, message);
       case "chatHistory":
+        // Dropped unread: a replay costs us far more than it costs the sender.
+        if (conn.chatHistoryHeard) return this.#strike(conn, "CHAT_HISTORY_TWICE");
+        conn.chatHistoryHeard = true;
         return await this.#chatHistoryIn(conn, message);
       case "peers":
         peer.neighbours = new Set(message.ids.map((id) => id.toLowerCase()));
@@ -663,12 +674,12 @@ export class Mesh {
       velocity: [0, 0, 0],
       movedAtMs: 0,
     };
-    this.#emit("peer", conn.peer);
-    this.#peersChanged();
-    // A newcomer hears the conversation it walked into (a peer that links twice hears it twice: it skips
-    // what it has shown).
+    // A newcomer hears the conversation it walked into, once, before anything else (a peer that links
+    // twice hears it twice: it skips what it has checked).
     if (this.#chatLines.length > 0)
       this.#send(conn, encodeMessage({ type: "chatHistory", lines: this.#chatLines }), true);
+    this.#emit("peer", conn.peer);
+    this.#peersChanged();
     // A newcomer learns where we are at once.
     if (this.#position) {
       conn.sentMove = { position: this.#position, velocity: [0, 0, 0], atMs: this.#now() };
@@ -718,19 +729,32 @@ export class Mesh {
     this.#forward({ ...message, ttl: ttl - 1 }, (ops[0] as BlockOp).chunk, conn);
   }
 
-  /** Remembers a signed line for newcomers; false when it was already shown. */
-  #keepChat(line: ChatLine): boolean {
-    const key = line.signature.toLowerCase();
-    if (this.#chatSeen.has(key)) return false;
-    this.#chatSeen.add(key);
+  /** Marks a line checked; false when it was already (whether it passed then or not). */
+  #firstSight(line: ChatLine): boolean {
+    const id = chatLineId(line);
+    if (this.#chatSeen.has(id)) return false;
+    this.#chatSeen.add(id);
     if (this.#chatSeen.size > CHAT_SEEN_MAX) this.#chatSeen.delete(this.#chatSeen.values().next().value as string);
-    this.#chatLines = [...this.#chatLines, line].sort((a, b) => a.atMs - b.atMs).slice(-CHAT_HISTORY_LINES);
     return true;
   }
 
-  /** A linked peer's own line: signed by its session key (or unsigned, shown but not replayed). */
+  /** Remembers a checked line for newcomers. */
+  #keepChat(line: ChatLine): void {
+    this.#chatLines = [...this.#chatLines, line].sort(compareChatLines).slice(-CHAT_HISTORY_LINES);
+  }
+
+  /**
+   * A linked peer's own line: signed by its session key (or unsigned, shown but not replayed). A line
+   * stamped out of bounds is neither kept nor shown (kept, 20 lines from the far future would push every
+   * real line out of the history for good); far in the future is the sender's own clock lying: a strike.
+   */
   #liveChat(conn: Conn, message: ChatMessage): void {
     const peer = conn.peer as MeshPeer;
+    if (message.atMs !== undefined) {
+      const age = chatLineAge(message.atMs, this.#now());
+      if (age === "ahead") this.#strike(conn, "CHAT_FROM_FUTURE");
+      if (age !== "fresh") return;
+    }
     if (message.signature !== undefined && message.atMs !== undefined) {
       const line: ChatLine = {
         wallet: peer.wallet.toLowerCase() as Address,
@@ -741,11 +765,12 @@ export class Mesh {
         text: message.text,
         signature: message.signature,
       };
+      if (!this.#firstSight(line)) return;
       if (!chatSignedBySessionKey(line)) {
         this.#strike(conn, "CHAT_BAD_SIGNATURE");
         return;
       }
-      if (!this.#keepChat(line)) return;
+      this.#keepChat(line);
     }
     this.#emit("chat", peer, message.text, { atMs: message.atMs ?? this.#now(), history: false });
   }
@@ -753,16 +778,18 @@ export class Mesh {
   /**
    * Lines a neighbour replays as we link: each must be signed by a session key the ledger says serves
    * its wallet. A forged line is the sender's fault (a strike); a session the ledger does not know now
-   * (expired, or the indexer behind) only drops that line.
+   * (expired, or the indexer behind) only drops that line. Every line checked is marked seen, passed or
+   * not, so no neighbour makes us check it again.
    */
   async #chatHistoryIn(conn: Conn, message: ChatHistoryMessage): Promise<void> {
     const now = this.#now();
     const fresh: ChatLine[] = [];
     for (const line of message.lines) {
-      if (!chatSignedBySessionKey(line)) return this.#strike(conn, "CHAT_BAD_SIGNATURE");
-      if (line.atMs > now + CHAT_MAX_AHEAD_MS || line.atMs < now - CHAT_HISTORY_MAX_AGE_MS) continue;
+      // The replayer's clock may differ from ours: a line out of our bounds is skipped, not its fault.
+      if (chatLineAge(line.atMs, now) !== "fresh") continue;
       if (line.sessionKey.toLowerCase() === this.identity.sessionKey.address.toLowerCase()) continue;
-      if (this.#chatSeen.has(line.signature.toLowerCase())) continue;
+      if (!this.#firstSight(line)) continue;
+      if (!chatSignedBySessionKey(line)) return this.#strike(conn, "CHAT_BAD_SIGNATURE");
       try {
         const facts = await this.#ledger.player(line.wallet);
         if (!facts.sessions.some((s) => s.sessionKey.toLowerCase() === line.sessionKey.toLowerCase())) continue;
@@ -772,8 +799,10 @@ export class Mesh {
       fresh.push(line);
     }
     if (!this.#conns.has(conn)) return;
-    for (const line of fresh.sort((a, b) => a.atMs - b.atMs))
-      if (this.#keepChat(line)) this.#emit("chat", line, line.text, { atMs: line.atMs, history: true });
+    for (const line of fresh.sort(compareChatLines)) {
+      this.#keepChat(line);
+      this.#emit("chat", line, line.text, { atMs: line.atMs, history: true });
+    }
   }
 
   /** Replays the ops we hold around `position` to a peer that just arrived, oldest first, in slices. */

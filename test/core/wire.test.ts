@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { CHAT_HISTORY_LINES, chatSignedBySessionKey, signChatLine } from "../../core/chat.ts";
+import {
+  CHAT_HISTORY_LINES,
+  CHAT_HISTORY_MAX_AGE_MS,
+  CHAT_MAX_AHEAD_MS,
+  chatLineAge,
+  chatLineId,
+  chatSignedBySessionKey,
+  compareChatLines,
+  signChatLine,
+} from "../../core/chat.ts";
 import { MAX_CHUNK_ID } from "../../core/chunk.ts";
 import {
   decodeMessage,
@@ -284,6 +293,32 @@ describe("wire protocol", () => {
       () => decodeMessage(history),
       (e) => code(e, "WIRE_TOO_LARGE"),
     );
+  });
+
+  it("orders chat lines of the same millisecond alike everywhere, bounds their stamps, and tells a forged copy from the real line", async () => {
+    const key = privateKeyToAccount(generatePrivateKey());
+    const atMs = 1_760_000_000_000;
+    const [low, high] = [`0x${"11".repeat(20)}`, `0x${"EE".repeat(20)}`] as const;
+    const say = (wallet: `0x${string}`, seq: number, at = atMs) =>
+      signChatLine({ wallet, name: "n", seq, atMs: at, text: `${wallet.slice(2, 4)}-${seq}` }, key);
+    const lines = [await say(high, 1), await say(low, 2), await say(low, 1), await say(high, 0, atMs - 1)];
+    // Whatever order they arrive in, one order comes out: time, then wallet, then the author's seq.
+    const expected = ["EE-0", "11-1", "11-2", "EE-1"];
+    for (const order of [lines, [...lines].reverse(), [lines[2], lines[0], lines[3], lines[1]]])
+      assert.deepEqual(
+        [...(order as typeof lines)].sort(compareChatLines).map((line) => line.text),
+        expected,
+      );
+    assert.equal(chatLineAge(atMs + CHAT_MAX_AHEAD_MS, atMs), "fresh");
+    assert.equal(chatLineAge(atMs + CHAT_MAX_AHEAD_MS + 1, atMs), "ahead");
+    assert.equal(chatLineAge(2 ** 48 - 1, atMs), "ahead");
+    assert.equal(chatLineAge(atMs - CHAT_HISTORY_MAX_AGE_MS, atMs), "fresh");
+    assert.equal(chatLineAge(atMs - CHAT_HISTORY_MAX_AGE_MS - 1, atMs), "stale");
+    // A real signature over other words, or under another key, is another line: marking it seen cannot hide the real one.
+    const real = lines[0] as (typeof lines)[number];
+    assert.equal(chatLineId(real), chatLineId({ ...real }));
+    assert.notEqual(chatLineId({ ...real, text: "forged" }), chatLineId(real));
+    assert.notEqual(chatLineId({ ...real, sessionKey: low }), chatLineId(real));
   });
 
   it("carries a media signal up to its limit and refuses what breaks its rules", () => {

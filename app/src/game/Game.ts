@@ -200,7 +200,17 @@ export class Game {
   say(text: string): void {
     const trimmed = text.trim();
     if (!trimmed) return;
-    this.peer.mesh.chat(trimmed);
+    // A line too long throws at once; signing or sending may fail later: either way the player reads why.
+    const failed = (error: unknown) => {
+      debug("chat not sent: %o", error);
+      this.#addChat("not sent", true, (error as Error).message ?? String(error), Date.now(), false);
+    };
+    try {
+      void this.peer.mesh.chat(trimmed).catch(failed);
+    } catch (error) {
+      failed(error);
+      return;
+    }
     this.#addChat(displayName(this.peer.mesh.identity.name, this.#options.wallet), true, trimmed, Date.now(), false);
   }
 
