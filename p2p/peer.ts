@@ -34,6 +34,7 @@ import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
 import { Mesh, type MeshLimits } from "./mesh.ts";
 import { MeshMailboxes } from "./mesh-mailboxes.ts";
+import { PeerEditExpiry } from "./peer-edit-expiry.ts";
 import { decodeReceiptMessage, ReceiptDesk, ReceiptSigner, type ReceiptSink } from "./receipts.ts";
 import { WorldReplica } from "./replica.ts";
 import { type ConnectOptions, type DhtAddress, type Mailboxes, SignalingError, SupersededError } from "./signal.ts";
@@ -165,6 +166,8 @@ export class WorldPeer {
   readonly receiptDesk: ReceiptDesk | undefined;
   /** The join sync, once it ran. */
   joined: Promise<SyncResult> | undefined;
+  /** Ends peers' ops no anchor covers in time, so the replica's provisional set stays bounded. */
+  readonly expiry: PeerEditExpiry;
 
   private constructor(options: WorldPeerOptions) {
     const dht = options.dht;
@@ -287,6 +290,7 @@ export class WorldPeer {
         this.receiptDesk?.forget(peer.id);
       });
     }
+    this.expiry = new PeerEditExpiry({ replica: this.replica, heads: data?.heads, sync: this.sync });
   }
 
   /** Joins with a started DHT (its card and announcements are published here). */
@@ -327,6 +331,7 @@ export class WorldPeer {
     clearTimeout(this.#timer);
     clearTimeout(this.#preparing);
     this.#stopKnocks?.();
+    this.expiry.destroy();
     this.sync?.stop();
     this.receiptSigner?.stop();
     this.mesh.close();

@@ -3,7 +3,8 @@
  * gateway, tracker, app) and Chromium players. An edit made during the join sync, in a chunk another player
  * anchored while nobody could serve it yet, waits for the snapshot and ends anchored on both players; an
  * injected EIP-6963 wallet that already has an account is asked for nothing until the player clicks Join;
- * and a peer's op that no anchor covers is rolled back after the replica's bound (fake clock).
+ * and a peer's op that no anchor covers is rolled back after the replica's bound (fake clock): not while the
+ * indexer cannot say whether an anchor covers it (up to a hard cap), and in a headless Node peer too.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -17,8 +18,12 @@ import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { CHUNK_SIZE, chunkCoordsOf, chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
+import { type HeadSource, IndexerHeads } from "../../p2p/heads.ts";
+import { IndexBehindError } from "../../p2p/index-behind.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
-import { PEER_OP_TTL_MS, WorldReplica } from "../../p2p/replica.ts";
+import { NodePeer } from "../../p2p/node/peer.ts";
+import { PeerEditExpiry } from "../../p2p/peer-edit-expiry.ts";
+import { PEER_OP_TTL_MS, RetractedOpError, WorldReplica } from "../../p2p/replica.ts";
 import { type LocalClients, localClients, newPlayers } from "../helpers/chain-clients.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
@@ -296,6 +301,108 @@ describe("e2e: every edit ends, and the wallet asks only on a click", { timeout:
     const again = await ours.receiveOp(dropped);
     assert.equal(again.status, "rejected");
     assert.equal(again.status === "rejected" ? again.code : "", "RETRACTED");
+  });
+
+  it("an op waits out an indexer that cannot say whether an anchor covers it, up to a hard cap", async () => {
+    const [author] = await newPlayers(clients, world.urls.indexer, 1);
+    assert.ok(author);
+    let now = Date.now();
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const replica = () =>
+      new WorldReplica({ domain, seed, ledger: new IndexerLedger(world.urls.indexer), now: () => now });
+    const theirs = replica();
+    const ours = replica();
+    const { cx, cy, cz, index } = locateBlock(56, groundHeight(seed, 56, 56) + 1, 56);
+    const chunk = chunkIdOf(cx, cy, cz);
+    // The indexer is behind (then answers again): a HeadSource whose head() rejects as IndexerHeads does then.
+    let behind = true;
+    const real = new IndexerHeads(world.urls.indexer);
+    const heads: HeadSource = {
+      regions: (regions) => real.regions(regions),
+      head: async (id) => {
+        if (behind) throw new IndexBehindError({ indexed: 10, head: 20, lag: 10 }, `${world.urls.indexer}/v1/chunks`);
+        return await real.head(id);
+      },
+    };
+    const expiry = new PeerEditExpiry({ replica: ours, heads, everyMs: 3_600_000 });
+    try {
+      const { op: first } = await theirs.edit(author.wallet.address, author.session, chunk, index, BLOCK_IDS.stone);
+      assert.equal((await ours.receiveOp(first)).status, "applied");
+      now += PEER_OP_TTL_MS + 1_000;
+      await expiry.check();
+      assert.equal(ours.stale(0).length, 1, "the indexer could not say: the op stays for the next pass");
+      assert.equal(ours.chunk(chunk).blocks[index], BLOCK_IDS.stone);
+      behind = false;
+      await expiry.check();
+      assert.equal(ours.stale(0).length, 0, "the indexer says no anchor covers it: rolled back");
+
+      // An indexer that never answers again: the op still ends, at the hard cap (5 × the bound).
+      behind = true;
+      now += 5;
+      const { op: second } = await theirs.edit(
+        author.wallet.address,
+        author.session,
+        chunk,
+        index + 1,
+        BLOCK_IDS.stone,
+      );
+      assert.equal((await ours.receiveOp(second)).status, "applied");
+      now += 4 * PEER_OP_TTL_MS;
+      await expiry.check();
+      assert.equal(ours.stale(0).length, 1, "before the hard cap it waits");
+      now += PEER_OP_TTL_MS + 1_000;
+      await expiry.check();
+      assert.equal(ours.stale(0).length, 0, "past the hard cap it is rolled back");
+      const again = await ours.receiveOp(second);
+      assert.equal(again.status === "rejected" ? again.code : again.status, new RetractedOpError().code);
+    } finally {
+      expiry.destroy();
+    }
+  });
+
+  it("a headless Node peer's provisional ops age out after the bound (its WorldPeer runs the expiry)", async () => {
+    const [author, host] = await newPlayers(clients, world.urls.indexer, 2);
+    assert.ok(author && host);
+    let now = Date.now();
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const theirs = new WorldReplica({ domain, seed, ledger: new IndexerLedger(world.urls.indexer), now: () => now });
+    const peer = await NodePeer.start({
+      bootstrap: [world.urls.dht],
+      domain,
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: host.wallet.address,
+      sessionKey: host.session,
+      name: "expiry-host",
+      position: [64.5, groundHeight(seed, 64, 64) + 1, 64.5],
+      now: () => now,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { cx, cy, cz, index } = locateBlock(64 + i, groundHeight(seed, 64 + i, 66) + 1, 66);
+        now += 5;
+        const { op } = await theirs.edit(
+          author.wallet.address,
+          author.session,
+          chunkIdOf(cx, cy, cz),
+          index,
+          BLOCK_IDS.stone,
+        );
+        assert.equal((await peer.replica.receiveOp(op)).status, "applied");
+      }
+      await peer.expiry.check();
+      assert.equal(peer.replica.stale(0).length, 3, "within the bound, the ops stay provisional");
+      now += PEER_OP_TTL_MS + 1_000;
+      await peer.expiry.check();
+      assert.equal(peer.replica.stale(0).length, 0, "past the bound, the Node peer's provisional set is empty");
+    } finally {
+      await peer.stop();
+    }
   });
 });
 
