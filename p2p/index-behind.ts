@@ -58,23 +58,61 @@ export class IndexBehindError extends LedgerError {
   }
 }
 
+/** Whether the indexer serves (GET /v1/ready): the one reading of it every client shares. */
+export type IndexerReadiness = "ready" | "syncing" | "behind" | "unreachable";
+
+export type IndexerStatus = {
+  status: IndexerReadiness;
+  /** Why it does not serve, in words ("indexer behind by 4 blocks, recovering", the 503's reason, a network error). */
+  details: string;
+  /** The HTTP status of an answer that is neither 200 nor 503 (then `status` is unreachable). */
+  httpStatus?: number;
+};
+
+/** The message of one of the API's answers: {error: {code, message}}, /v1/ready's {reason}, or an older string. */
+export function answerReason(body: unknown): string {
+  if (typeof body !== "object" || body === null) return "";
+  const record = body as Record<string, unknown>;
+  const error = record.error as { message?: unknown } | string | undefined;
+  const text = (typeof error === "object" && error !== null ? error.message : error) ?? record.reason ?? record.message;
+  return typeof text === "string" ? text : "";
+}
+
 /**
- * What a status line says about the indexer at `indexerUrl` (GET /v1/ready): undefined while it serves, else
- * why it does not ("indexer behind by 4 blocks, recovering", "indexer syncing", "indexer unreachable").
- * Never throws.
+ * The indexer's readiness at `indexerUrl` (GET /v1/ready): 200 ready, 503 INDEX_BEHIND behind, any other 503
+ * syncing (or the chain was reset under it), no answer unreachable. Never throws. Isomorphic.
  */
-export async function indexerNotServing(indexerUrl: string, timeoutMs = 2000): Promise<string | undefined> {
+export async function indexerStatus(indexerUrl: string, timeoutMs = 2000): Promise<IndexerStatus> {
   let response: Response;
   try {
-    response = await fetch(new URL("/v1/ready", indexerUrl), { signal: AbortSignal.timeout(timeoutMs) });
-  } catch {
-    return "indexer unreachable";
+    // Joined as text, not new URL(): an app's indexer URL may carry a path (a proxy's prefix).
+    response = await fetch(`${indexerUrl.replace(/\/$/, "")}/v1/ready`, {
+      cache: "no-store",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    return { status: "unreachable", details: error instanceof Error ? error.message : String(error) };
   }
   if (response.ok) {
     await response.body?.cancel();
-    return undefined;
+    return { status: "ready", details: "" };
   }
-  const behind = indexBehindOf(response.status, await response.json().catch(() => undefined));
-  if (behind) return describeIndexBehind(behind);
-  return response.status === 503 ? "indexer syncing" : `indexer answers HTTP ${response.status}`;
+  const body: unknown = await response.json().catch(() => undefined);
+  const behind = indexBehindOf(response.status, body);
+  if (behind) return { status: "behind", details: describeIndexBehind(behind) };
+  if (response.status === 503) return { status: "syncing", details: answerReason(body) };
+  const details = `HTTP ${response.status} ${answerReason(body)}`.trim();
+  return { status: "unreachable", details, httpStatus: response.status };
+}
+
+/**
+ * What a status line says about the indexer at `indexerUrl`: undefined while it serves, else why it does not
+ * ("indexer behind by 4 blocks, recovering", "indexer syncing", "indexer unreachable"). Never throws.
+ */
+export async function indexerNotServing(indexerUrl: string, timeoutMs = 2000): Promise<string | undefined> {
+  const { status, details, httpStatus } = await indexerStatus(indexerUrl, timeoutMs);
+  if (status === "ready") return undefined;
+  if (status === "behind") return details;
+  if (status === "syncing") return "indexer syncing";
+  return httpStatus === undefined ? "indexer unreachable" : `indexer answers HTTP ${httpStatus}`;
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { indexBehindBody, indexerNotServing } from "../../p2p/index-behind.ts";
+import { fetchIndexerStatus } from "../../app/src/edits/indexer.ts";
+import { indexBehindBody, indexerNotServing, indexerStatus } from "../../p2p/index-behind.ts";
 
 describe("indexerNotServing: what a status line says about the indexer", () => {
   let server: Server;
@@ -30,11 +31,30 @@ describe("indexerNotServing: what a status line says about the indexer", () => {
     assert.equal(await indexerNotServing(url), "indexer syncing");
   });
 
+  it("classifies /v1/ready once for the CLI and the app: ready, behind, syncing with its reason, other HTTP", async () => {
+    answer = { status: 200, body: { ready: true } };
+    assert.deepEqual(await indexerStatus(url), { status: "ready", details: "" });
+    answer = { status: 503, body: indexBehindBody({ indexed: 10, head: 14, lag: 4 }) };
+    assert.deepEqual(await fetchIndexerStatus(url), {
+      status: "behind",
+      details: "indexer behind by 4 blocks, recovering",
+    });
+    answer = { status: 503, body: { ready: false, reason: "the chain was reset under the index" } };
+    assert.deepEqual(await fetchIndexerStatus(`${url}/`), {
+      status: "syncing",
+      details: "the chain was reset under the index",
+    });
+    answer = { status: 500, body: { error: { code: "INTERNAL", message: "boom" } } };
+    assert.deepEqual(await indexerStatus(url), { status: "unreachable", details: "HTTP 500 boom", httpStatus: 500 });
+    assert.equal(await indexerNotServing(url), "indexer answers HTTP 500");
+  });
+
   it("says the indexer is unreachable when nothing answers", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     assert.equal(await indexerNotServing(`http://127.0.0.1:${port}`, 1000), "indexer unreachable");
+    assert.equal((await fetchIndexerStatus(`http://127.0.0.1:${port}`)).status, "unreachable");
   });
 });

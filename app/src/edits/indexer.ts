@@ -1,7 +1,14 @@
 /** The indexer's HTTP API, as the app uses it: chunk heads and readiness. Answers never throw. */
 import type { Hex } from "viem";
 import { isHex32 } from "../../../p2p/anchor-errors.ts";
-import { describeIndexBehind, IndexBehindError, indexBehindOf } from "../../../p2p/index-behind.ts";
+import {
+  answerReason,
+  describeIndexBehind,
+  IndexBehindError,
+  type IndexerReadiness,
+  indexBehindOf,
+  indexerStatus,
+} from "../../../p2p/index-behind.ts";
 
 export type IndexedHead = { version: bigint; hash: Hex | null };
 
@@ -28,18 +35,9 @@ async function getJson(url: string): Promise<IndexerAnswer<unknown>> {
     const error = new IndexBehindError(behind, url);
     return { status: "behind", error, details: describeIndexBehind(behind) };
   }
-  if (response.status === 503) return { status: "syncing", details: describe(body) };
-  if (!response.ok) return { status: "unreachable", details: `HTTP ${response.status} ${describe(body)}`.trim() };
+  if (response.status === 503) return { status: "syncing", details: answerReason(body) };
+  if (!response.ok) return { status: "unreachable", details: `HTTP ${response.status} ${answerReason(body)}`.trim() };
   return { status: "ok", value: body };
-}
-
-function describe(body: unknown): string {
-  if (typeof body !== "object" || body === null) return "";
-  const record = body as Record<string, unknown>;
-  // The API's errors are {error: {code, message}} (CHAIN_RESET, say); older answers had a string.
-  const error = record.error as { message?: unknown } | string | undefined;
-  const text = (typeof error === "object" && error !== null ? error.message : error) ?? record.reason ?? record.message;
-  return typeof text === "string" ? text : "";
 }
 
 /** GET /v1/chunks/:id → `{ chunkId, version, hash, infoHash, author }`. */
@@ -55,11 +53,10 @@ export async function fetchIndexedHead(indexerUrl: string, chunkId: bigint): Pro
   return { status: "ok", value: { version: BigInt(version), hash } };
 }
 
-export type IndexerStatus = "ready" | "syncing" | "behind" | "unreachable";
+export type IndexerStatus = IndexerReadiness;
 
-/** GET /v1/ready → 200 ready, 503 syncing, 503 INDEX_BEHIND behind (details: "indexer behind by N blocks, recovering"). */
+/** GET /v1/ready, read as every client reads it (p2p/index-behind.ts indexerStatus). */
 export async function fetchIndexerStatus(indexerUrl: string): Promise<{ status: IndexerStatus; details: string }> {
-  const answer = await getJson(`${indexerUrl}/v1/ready`);
-  if (answer.status === "ok") return { status: "ready", details: "" };
-  return { status: answer.status, details: answer.details };
+  const { status, details } = await indexerStatus(indexerUrl, TIMEOUT_MS);
+  return { status, details };
 }
