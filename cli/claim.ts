@@ -18,7 +18,8 @@ import { ReceiptStore } from "../p2p/node/receipt-store.ts";
 import { UsageError } from "./errors.ts";
 import { advanceToNextEpoch, type LocalChainClients, localChainClients, worldEnv } from "./local-chain.ts";
 import { formatEnergy, readSeederWallet, SeederBusyError, seederIn } from "./seed.ts";
-import { askSeeder } from "./seeder-control.ts";
+import { earnedIn } from "./seeder-claims.ts";
+import { askSeeder, pingSeeder, SeederControlError } from "./seeder-control.ts";
 
 export const CLAIM_HELP = `  claim    Claim energy for the seeder's receipts: commit, wait for the challenge, prove, claim.
            --cache <dir>          the seeder's directory (SEEDCRAFT_STATE_DIR/seeder)
@@ -64,6 +65,17 @@ export async function claim(args: string[]): Promise<number> {
   // The seeder writes its receipt log and cache as it runs: a running one is asked to claim, through its socket.
   const running = await seederIn(dir);
   if (running !== undefined && running.control === undefined) throw new SeederBusyError(dir, running.pid);
+  // A seeder whose socket does not answer would fail the claim after the clock moved: it is asked first.
+  if (running?.control !== undefined) {
+    const control = running.control;
+    await pingSeeder(control).catch((error: SeederControlError) => {
+      throw new SeederControlError(
+        `a seeder (pid ${running.pid}) runs in ${dir} but does not answer on ${control}: nothing was claimed and the chain's clock did not move`,
+        error.details ?? error.message,
+        "SEEDER_UNREACHABLE",
+      );
+    });
+  }
 
   if (values["advance-time"]) {
     const epochLength = await read<bigint>(clients, rewards, "epochLength");
@@ -104,7 +116,7 @@ export async function claim(args: string[]): Promise<number> {
       });
       for (const result of round.claimed)
         say(`epoch ${result.epoch}: claimed ${formatEnergy(result.reward, 4)} energy`);
-      earned = round.claimed.reduce((sum, result) => sum + result.reward, 0n);
+      earned = earnedIn(round);
       if (round.claimed.length === 0 && round.nothing.length === 0 && round.waiting.length === 0)
         say("nothing to claim");
       if (only !== undefined && !round.claimed.some((result) => result.epoch === only)) failed = true;

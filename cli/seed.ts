@@ -13,14 +13,13 @@
  * `seedcraft claim` on its control socket (cli/seeder-control.ts). Run under a parent with an IPC channel, it
  * reports `SeederReport`s and takes `SeederCommand`s (bench:torrent drives it so).
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { assetPackTorrent } from "../core/assets.ts";
 import { worldKeyOf } from "../core/deployment.ts";
-import { SeedcraftError } from "../core/errors.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readAssetPacks, readDeployment } from "../deploy/deployment-file.ts";
@@ -40,8 +39,9 @@ import { UsageError } from "./errors.ts";
 import { localChainClients, seedingEpochClock, worldEnv } from "./local-chain.ts";
 import { bootstrapList, joinWithSession, nameFlag, numberFlag, placeFlag } from "./peer.ts";
 import { relaunchWith, startedWith } from "./relaunch.ts";
-import { SeederClaims } from "./seeder-claims.ts";
+import { earnedIn, SeederClaims } from "./seeder-claims.ts";
 import { controlSocketPath, serveSeederControl } from "./seeder-control.ts";
+import { lockFreeSeederDir, lockSeederDir, seederIn } from "./seeder-lock.ts";
 
 export type SeederReport =
   | { type: "ready"; id: Hex; wallet: Hex; atMs: number }
@@ -107,57 +107,11 @@ function formatRate(bytesPerSecond: number): string {
   return `${bytesPerSecond} B/s`;
 }
 
-/** Another process runs as the seeder of a directory: a refusal in one line, not a usage error. */
-export class SeederBusyError extends SeedcraftError {
-  constructor(dir: string, pid: number) {
-    super(
-      "SEEDER_BUSY",
-      `a seeder (pid ${pid}) already runs in ${dir}: give this one another --cache, or leave --cache out to get a free one`,
-    );
-    this.name = "SeederBusyError";
-  }
-}
-
-/** What a running seeder's lock file says: its pid, and where it answers `seedcraft claim`. */
-export type RunningSeeder = { pid: number; control?: string; autoClaim?: boolean };
-
-/** The seeder running in `dir`, if one does (its lock file names a live pid). */
-export async function seederIn(dir: string): Promise<RunningSeeder | undefined> {
-  try {
-    const text = (await readFile(path.join(dir, "seeder.lock"), "utf8")).trim();
-    // Older seeders wrote the pid alone.
-    const saved = (text.startsWith("{") ? JSON.parse(text) : { pid: Number(text) }) as RunningSeeder;
-    if (!Number.isInteger(saved.pid) || saved.pid <= 0) return undefined;
-    process.kill(saved.pid, 0);
-    return saved;
-  } catch {
-    return undefined;
-  }
-}
+export { type RunningSeeder, SeederBusyError, seederIn } from "./seeder-lock.ts";
 
 /** The process running as the seeder of `dir`, if one does. */
 export async function seederRunningIn(dir: string): Promise<number | undefined> {
   return (await seederIn(dir))?.pid;
-}
-
-/** `<state>/seeder` unless a live seeder holds it; then the first free `<state>/seeder-<n>`. */
-export async function freeSeederDir(stateDir: string): Promise<string> {
-  const first = path.resolve(stateDir, "seeder");
-  for (let n = 1; n < 100; n++) {
-    const dir = n === 1 ? first : `${first}-${n}`;
-    const running = await seederIn(dir);
-    if (running === undefined || running.pid === process.pid) return dir;
-  }
-  throw new UsageError(`99 seeders already run in ${stateDir}: give --cache`);
-}
-
-/** One seeder per directory (its cache and receipt log have one writer); a stale lock is taken over. */
-async function lockSeederDir(dir: string, lock: RunningSeeder): Promise<() => Promise<void>> {
-  const running = await seederIn(dir);
-  if (running !== undefined && running.pid !== process.pid) throw new SeederBusyError(dir, running.pid);
-  const file = path.join(dir, "seeder.lock");
-  await writeFile(file, `${JSON.stringify(lock)}\n`);
-  return () => rm(file, { force: true });
 }
 
 /** The wallet key kept in a seeder's directory; throws UsageError when there is none. */
@@ -247,18 +201,23 @@ export async function seed(args: string[]): Promise<number> {
   // The flags are good: now run as the seeder process proper (bad flags are refused without a second start).
   if (!startedWith("--max-semi-space-size")) return await relaunchWith(SEEDER_V8_FLAGS);
   const isChild = typeof process.send === "function";
-  const dir = values.cache === undefined ? await freeSeederDir(stateDir) : path.resolve(values.cache);
-  if (values.cache === undefined && path.basename(dir) !== "seeder" && !isChild)
-    console.log(`a seeder already runs in ${path.resolve(stateDir, "seeder")}: this one keeps its cache in ${dir}`);
 
   const { network, rpc, indexer } = worldEnv();
   const deployment = await readDeployment(network);
   const domain = { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address };
   const terrain = terrainSeedOf(domain.chainId, domain.verifyingContract);
 
-  await mkdir(dir, { recursive: true });
+  // Choosing the directory and taking it are one step: two seeders started together never share one.
+  // The lock names the control socket only once it listens (below): `seedcraft claim` relies on it answering.
+  const lockedAs = { pid: process.pid, autoClaim };
+  const lock =
+    values.cache === undefined
+      ? await lockFreeSeederDir(stateDir, lockedAs)
+      : await lockSeederDir(path.resolve(values.cache), lockedAs);
+  const dir = lock.dir;
+  if (values.cache === undefined && path.basename(dir) !== "seeder" && !isChild)
+    console.log(`a seeder already runs in ${path.resolve(stateDir, "seeder")}: this one keeps its cache in ${dir}`);
   const control = controlSocketPath(dir);
-  const releaseLock = await lockSeederDir(dir, { pid: process.pid, control, autoClaim });
   const wallet = privateKeyToAccount(await seederWallet(dir));
   // Several seeders in one world: a default name from the wallet tells them apart in logs and HUDs.
   const name = givenName ?? `seeder-${wallet.address.slice(2, 6).toLowerCase()}`;
@@ -293,12 +252,12 @@ export async function seed(args: string[]): Promise<number> {
   // `seedcraft claim` asks this process to claim rather than open the files it writes.
   const controlServer = await serveSeederControl(control, async (request, reply) => {
     const line = (text: string) => reply({ t: "line", text });
-    const before = claims.earned;
     try {
       const round = await claims.claimNow(line, request.epoch);
       reply({
         t: "done",
-        earned: String(claims.earned - before),
+        // This round's own rewards: an auto-claim round that ran while this one waited its turn is not counted.
+        earned: String(earnedIn(round)),
         claimed: round.claimed.map((result) => result.epoch),
         nothing: round.nothing.map((item) => item.epoch),
         waiting: round.waiting,
@@ -307,19 +266,27 @@ export async function seed(args: string[]): Promise<number> {
       const failure = error as Error & { code?: string };
       reply({
         t: "done",
-        earned: String(claims.earned - before),
+        earned: "0",
         claimed: [],
         nothing: [],
         waiting: [],
         error: { code: failure.code ?? "CLAIM_FAILED", message: failure.message },
       });
     }
-  }).catch((error: Error) => {
-    say(
-      `the control socket ${control} could not open (${error.message}): \`seedcraft claim\` cannot reach this seeder`,
-    );
-    return undefined;
-  });
+  })
+    .then(async (server) => {
+      await lock.update({ ...lockedAs, control }).catch(async (error: Error) => {
+        await server.close();
+        throw error;
+      });
+      return server;
+    })
+    .catch((error: Error) => {
+      say(
+        `the control socket ${control} could not open (${error.message}): \`seedcraft claim\` cannot reach this seeder`,
+      );
+      return undefined;
+    });
   const position: Position = [x + 0.5, groundHeight(terrain, x, z) + 1, z + 0.5];
   const send = (report: SeederReport) => {
     if (process.connected) process.send?.(report);
@@ -440,7 +407,7 @@ export async function seed(args: string[]): Promise<number> {
   await node.stop();
   await cache.close();
   await receipts.close();
-  await releaseLock();
+  await lock.release();
   releaseWebRtc();
   process.disconnect?.();
   return 0;

@@ -22,6 +22,11 @@ export function settleSecondsFor(epochLengthS: number): number {
   return Math.min(60, Math.ceil(epochLengthS / 4));
 }
 
+/** Energy wei a claim round earned: the sum of its claimed epochs' rewards. */
+export function earnedIn(round: ClaimRound): bigint {
+  return round.claimed.reduce((sum, result) => sum + result.reward, 0n);
+}
+
 export class SeederClaims {
   readonly #chain: ClaimChain;
   readonly #receipts: ClaimReceipts;
@@ -112,11 +117,11 @@ export class SeederClaims {
     if (round.claimed.length > 0 || round.nothing.length > 0) await this.refreshPending().catch(() => undefined);
   }
 
-  #serial<T>(task: () => Promise<T>): Promise<T> {
+  #serial(task: () => Promise<ClaimRound>): Promise<ClaimRound> {
     const run = this.#queue.then(task, task);
     this.#queue = run.catch(() => undefined);
     return run.then((round) => {
-      for (const result of (round as ClaimRound | undefined)?.claimed ?? []) this.earned += result.reward;
+      this.earned += earnedIn(round);
       return round;
     });
   }
