@@ -9,9 +9,11 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type Peer from "simple-peer";
-import { bytesToHex, hexToBytes } from "viem";
+import { type Address, bytesToHex, hexToBytes } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
+import { type ChatLine, signChatLine } from "../../core/chat.ts";
 import { CHUNK_SIZE, chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import { signOp } from "../../core/op.ts";
 import { chunkOfPosition, type Position, type Region, regionsInView } from "../../core/proximity.ts";
@@ -19,7 +21,7 @@ import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { encodeMessage } from "../../core/wire.ts";
 import { makeCard } from "../../p2p/card.ts";
 import { makeHello } from "../../p2p/hello.ts";
-import { IndexerLedger } from "../../p2p/ledger.ts";
+import { IndexerLedger, type LedgerView } from "../../p2p/ledger.ts";
 import { SimplePeerLink } from "../../p2p/link.ts";
 import { Mesh } from "../../p2p/mesh.ts";
 import { MeshMailboxes } from "../../p2p/mesh-mailboxes.ts";
@@ -319,8 +321,12 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       await attach(a, b);
       const heardByB: string[] = [];
       b.on("chat", (_from, text) => heardByB.push(text));
+      const heardByA: string[] = [];
+      a.on("chat", (_from, text) => heardByA.push(text));
       await a.chat("first, from a");
       await b.chat("second, from b");
+      // a answers what it heard: its line is stamped after b's, never in the same millisecond.
+      await waitFor("a to hear b's line", async () => heardByA.length === 1, 10_000);
       await a.chat("third, from a");
       await waitFor("b to hear a's lines", async () => heardByB.length === 2, 10_000);
       assert.throws(
@@ -381,6 +387,107 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       link.close();
     } finally {
       for (const mesh of [a, b, c]) mesh.close();
+    }
+  });
+
+  it("a link's chat history is read once and each line checked once; live lines stamped out of bounds are not kept", async () => {
+    const [cPlayer, d] = (await players(2)) as [Player, Player];
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const ledger = new IndexerLedger(world.urls.indexer);
+    // The real indexer's ledger, counted: each look is what a replayed line costs c.
+    let lookups = 0;
+    const counted: LedgerView = {
+      player: (wallet) => {
+        lookups++;
+        return ledger.player(wallet);
+      },
+      known: (wallet) => ledger.known(wallet),
+      forget: (wallet) => ledger.forget(wallet),
+    };
+    const c = new Mesh({
+      identity: {
+        wallet: cPlayer.wallet.address,
+        sessionKey: cPlayer.session,
+        peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+        name: "listener",
+      },
+      replica: new WorldReplica({ domain, seed, ledger }),
+      ledger: counted,
+    });
+    const heard: string[] = [];
+    c.on("chat", (_from, text) => heard.push(text));
+    const strikes: string[] = [];
+    c.on("strike", (_peer, code) => strikes.push(code));
+    // d speaks the protocol by hand over a real WebRTC link.
+    const linkD = async () => {
+      const pair = await loopbackPair();
+      const link = new SimplePeerLink(pair.b);
+      const id = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+      await c.attach(new SimplePeerLink(pair.a), id);
+      link.onMessage = () => {};
+      link.send(
+        encodeMessage(
+          await makeHello({ wallet: d.wallet.address, sessionKey: d.session, peerId: id, name: "d" }, link.binding),
+        ),
+        true,
+      );
+      await waitFor("c to take d in", async () => c.peer(id) !== undefined, 10_000);
+      return { link, id };
+    };
+    const now = Date.now();
+    const say = (seq: number, text: string, atMs = now, key = d.session) =>
+      signChatLine({ wallet: d.wallet.address.toLowerCase() as Address, name: "d", seq, atMs, text }, key);
+    const live = (line: ChatLine) =>
+      encodeMessage({ type: "chat", seq: line.seq, text: line.text, atMs: line.atMs, signature: line.signature });
+    // Two lines of one millisecond, out of order, and one under a session key the ledger never saw.
+    const lines = [
+      await say(5, "later"),
+      await say(6, "unknown key", now, privateKeyToAccount(generatePrivateKey())),
+      await say(4, "earlier"),
+    ];
+    const history = encodeMessage({ type: "chatHistory", lines });
+    try {
+      const first = await linkD();
+      const before = lookups;
+      first.link.send(history, true);
+      await waitFor("c to show d's two lines", async () => heard.length === 2, 10_000);
+      assert.deepEqual(heard, ["earlier", "later"], "one millisecond: the author's order");
+      assert.equal(lookups - before, 3, "one ledger look a line");
+      // The same history again on the same link: a strike, and not one line is looked at.
+      first.link.send(history, true);
+      await waitFor("c to strike the replay", async () => strikes.includes("CHAT_HISTORY_TWICE"), 10_000);
+      assert.equal(lookups - before, 3, "the second history is not read");
+
+      // Live lines: one stamped at the end of time (a strike), one from two hours ago, then a real one.
+      const far = await say(7, "from the future", 2 ** 48 - 1);
+      const stale = await say(8, "old news", now - 2 * 60 * 60_000);
+      for (const line of [far, stale, await say(9, "now")]) first.link.send(live(line), true);
+      await waitFor("c to hear d's live line", async () => heard.includes("now"), 10_000);
+      assert.deepEqual(heard, ["earlier", "later", "now"], "neither out-of-bounds line is shown");
+      assert.deepEqual(
+        c.chatHistory.map((line) => line.text),
+        ["earlier", "later", "now"],
+        "nor kept for newcomers",
+      );
+      assert.deepEqual(strikes, ["CHAT_HISTORY_TWICE", "CHAT_FROM_FUTURE"]);
+
+      // A new link replays the same lines, the failed one included: every one was checked already.
+      first.link.close();
+      await waitFor("c to see d's first link close", async () => c.peer(first.id) === undefined, 10_000);
+      const second = await linkD();
+      const relinked = lookups;
+      second.link.send(history, true);
+      second.link.send(live(await say(10, "back again")), true);
+      await waitFor("c to hear d again", async () => heard.includes("back again"), 10_000);
+      assert.equal(lookups, relinked, "no line is looked up twice");
+      assert.deepEqual(heard, ["earlier", "later", "now", "back again"]);
+      assert.deepEqual(strikes, ["CHAT_HISTORY_TWICE", "CHAT_FROM_FUTURE"], "a first history on a new link is fine");
+      second.link.close();
+    } finally {
+      c.close();
     }
   });
 
