@@ -17,6 +17,7 @@ export const TRACKER_RECONNECT = { firstMs: 500, maxMs: 5_000 };
 
 /** The parts of bittorrent-tracker's WebSocketTracker (lib/client/websocket-tracker.js, 11.x) used here. */
 type WebSocketTracker = {
+  /** True from a socket's close or error until the reconnect timer opens a new one, as well as after destroy(). */
   destroyed: boolean;
   reconnecting: boolean;
   /** Reconnect attempts since the last good connection (the library sets it back to 0 on connect). */
@@ -56,19 +57,36 @@ function isWebSocketTracker(value: unknown): value is WebSocketTracker {
   return typeof tracker?._startReconnectTimer === "function" && typeof tracker._openSocket === "function";
 }
 
-/** Patches the class of the torrent's WebSocket trackers, once; true when it is patched (now or before). */
-function patchFrom(torrent: TorrentWithTrackers): boolean {
-  const trackers = (torrent.discovery?.tracker?._trackers ?? []).filter(isWebSocketTracker);
-  const first = trackers[0];
-  if (!first) return false;
+function webSocketTrackers(torrent: TorrentWithTrackers): WebSocketTracker[] {
+  return (torrent.discovery?.tracker?._trackers ?? []).filter(isWebSocketTracker);
+}
+
+/**
+ * Patches the class of the torrent's WebSocket trackers, once; "now" when this call patched it, "before"
+ * when it already was, undefined when the torrent has no WebSocket tracker yet to reach it through.
+ */
+function patchFrom(torrent: TorrentWithTrackers): "now" | "before" | undefined {
+  const first = webSocketTrackers(torrent)[0];
+  if (!first) return undefined;
   const prototype = Object.getPrototypeOf(first) as WebSocketTracker & { [PATCHED]?: true };
-  if (prototype[PATCHED]) return true;
+  if (prototype[PATCHED]) return "before";
   prototype._startReconnectTimer = startReconnectTimer;
   prototype[PATCHED] = true;
-  // A tracker already waiting out the library's long delay waits ours instead.
-  for (const tracker of trackers) if (tracker.reconnecting && !tracker.destroyed) tracker._startReconnectTimer();
   debug("tracker reconnects: %d ms doubling to %d ms", TRACKER_RECONNECT.firstMs, TRACKER_RECONNECT.maxMs);
-  return true;
+  return "now";
+}
+
+/**
+ * Trackers of the client's torrents already waiting out the library's long delay wait ours instead. Waiting,
+ * a tracker is `destroyed`: its socket's close or error destroys it before starting the timer, and only the
+ * timer's _openSocket() undoes that (websocket-tracker.js, _onSocketClose and _openSocket). `reconnecting`
+ * and not destroyed is an attempt under way, which a second timer would open twice; and a torrent's
+ * tracker client, destroyed, empties its list, so a destroyed tracker found here is a waiting one.
+ */
+function hurryWaiting(client: TorrentClient): void {
+  for (const torrent of client.torrents)
+    for (const tracker of webSocketTrackers(torrent as TorrentWithTrackers))
+      if (tracker.reconnecting && tracker.destroyed && tracker.reconnectTimer) tracker._startReconnectTimer();
 }
 
 /**
@@ -79,7 +97,9 @@ function patchFrom(torrent: TorrentWithTrackers): boolean {
 export function quickTrackerReconnects(client: TorrentClient): void {
   const onAdd = (torrent: TorrentWithTrackers & import("webtorrent").Torrent) => {
     const check = () => {
-      if (patchFrom(torrent)) client.off("add", onAdd);
+      const patched = patchFrom(torrent);
+      if (patched) client.off("add", onAdd);
+      if (patched === "now") hurryWaiting(client);
     };
     torrent.once("infoHash", () => setTimeout(check, 0));
     torrent.once("ready", check);
