@@ -19,7 +19,6 @@ import type { MeshPeer } from "../../../p2p/mesh.ts";
 import type { WorldPeer } from "../../../p2p/peer.ts";
 import type { SoundBank } from "../assets/sounds.ts";
 import { type EditEntry, type EditList, type EditState, isOpen } from "../edits/editList.ts";
-import { PeerEditExpiry } from "../edits/peerEdits.ts";
 import { displayName } from "../hud/format.ts";
 import { createStore, type Store } from "../store.ts";
 import type { Vec3 } from "../world/picking.ts";
@@ -84,7 +83,6 @@ export class Game {
   readonly #roundTrips = new Map<string, number>();
   readonly #outlines = new Map<string, { position: Vec3; state: OutlineState }>();
   #peersTimer: ReturnType<typeof setInterval>;
-  readonly #expiry: PeerEditExpiry;
   #lastMoveAt = 0;
 
   constructor(options: GameOptions) {
@@ -117,7 +115,6 @@ export class Game {
       }),
       replica.onRetracted((op) => this.#retracted(op)),
     );
-    this.#expiry = new PeerEditExpiry({ replica, heads: options.heads, sync: options.peer.sync });
     this.#peersTimer = setInterval(() => {
       this.#refreshPeers();
       this.#syncOutlines();
@@ -223,7 +220,6 @@ export class Game {
 
   destroy(): void {
     clearInterval(this.#peersTimer);
-    this.#expiry.destroy();
     this.world.onChunkLoaded = undefined;
     this.world.onFrame = undefined;
     for (const stop of this.#unsubscribe) stop();
