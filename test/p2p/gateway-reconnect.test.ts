@@ -3,6 +3,7 @@
  * port): real DHT nodes and gateways on 127.0.0.1, the isomorphic client under Node's own WebSocket.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { makeCard } from "../../p2p/card.ts";
@@ -64,16 +65,32 @@ describe("p2p: the gateway client reconnects", { timeout: 60_000 }, () => {
     const port = Number(new URL(gateway.url).port);
     const client = await GatewayDht.connect(gateway.url);
     await gateway.close();
-    await waitFor("the client to notice", () => client.gateways.length === 0, 5_000);
-    // Attempts at 0.5 s, then 1 s later: none in the first 0.4 s, and destroy() ends them.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    await client.destroy();
-    const late = await DhtGateway.start({ bootstrap: [at], maxClients: 4, port });
+    const closedAt = performance.now();
+    // The gateway's port now takes every attempt and drops it, as a host whose gateway is down refuses them.
+    const attempts: number[] = [];
+    const refuser = createServer((socket) => {
+      attempts.push(performance.now() - closedAt);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => refuser.listen(port, "127.0.0.1", resolve));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.deepEqual(client.gateways, [], "a destroyed client does not come back");
+      await waitFor("the client to notice", () => client.gateways.length === 0, 5_000);
+      // Waits of 0.5 s, 1 s, 2 s: attempts near 0.5 s, 1.5 s and 3.5 s after the close.
+      await waitFor("three attempts", () => attempts.length >= 3, 10_000);
+      const [first, second, third] = attempts as [number, number, number];
+      assert.ok(first >= 400, `no attempt in the first 0.4 s (the first came at ${Math.round(first)} ms)`);
+      assert.ok(second - first >= 900, `1 s before the second attempt, not ${Math.round(second - first)} ms`);
+      assert.ok(third - second >= 1_900, `2 s before the third attempt, not ${Math.round(third - second)} ms`);
+
+      await client.destroy();
+      const seen = attempts.length;
+      // The next attempt was due 4 s after the third: none comes, even past it.
+      await new Promise((resolve) => setTimeout(resolve, 4_500));
+      assert.equal(attempts.length, seen, "a destroyed client tries no more");
+      assert.deepEqual(client.gateways, []);
     } finally {
-      await late.close();
+      await client.destroy();
+      await new Promise<void>((resolve) => refuser.close(() => resolve()));
     }
   });
 });
