@@ -210,7 +210,13 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
       },
       null,
     );
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Until A has gone past a block and a half (about 0.4 s at walking speed; longer when the page's frames
+    // come slowly on a loaded machine, since a frame steps the body by a bounded time).
+    await waitFor(
+      "A to walk a block and a half",
+      async () => ((await inPage(a, (session) => session.world.controls.position[2], null)) as number) < 2,
+      10_000,
+    ).catch(() => undefined);
     await inPage(
       a,
       (session) => {
