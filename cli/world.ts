@@ -136,6 +136,11 @@ type PartSpec = {
   env?: Record<string, string>;
   /** A service is ready when this resolves to a detail line; `logOffset` is where this run's log starts. */
   healthy?: (logOffset: number) => Promise<string | undefined>;
+  /**
+   * After a restart, when the part serves again even if it is not fully caught up (the indexer: its clients
+   * see 503 INDEX_BEHIND meanwhile); default `healthy`. A run still catching up is never killed for it.
+   */
+  serving?: (logOffset: number) => Promise<string | undefined>;
   /** Runs after a task exits 0; returns a detail line. */
   after?: () => string;
   /** Working directory, relative to the root. Default: the root. */
@@ -449,6 +454,12 @@ export class World extends EventEmitter {
             const answer = await fetchJson(`${this.urls.indexer}/v1/ready`);
             return answer?.status === 200 ? this.urls.indexer : undefined;
           },
+          // Back once it serves: it replays what it missed while its routes say INDEX_BEHIND, which on a busy
+          // machine can take longer than the health timeout, and killing it then would only start over.
+          serving: async () => {
+            const answer = await fetchJson(`${this.urls.indexer}/v1/status`);
+            return answer?.status === 200 ? `${this.urls.indexer} (catching up)` : undefined;
+          },
         };
       }
       case "dht":
@@ -607,8 +618,14 @@ export class World extends EventEmitter {
    * Waits until a run is ready: a task exited 0 (its `after` line), a service passed its health check.
    * Throws a PartFailedError if it exits first or is not healthy in time.
    */
-  async #ready(service: Service, started: number, waiting: (seconds: number) => void): Promise<string> {
+  async #ready(
+    service: Service,
+    started: number,
+    waiting: (seconds: number) => void,
+    restarted = false,
+  ): Promise<string> {
     const { spec, logFile } = service;
+    const healthy = (restarted ? spec.serving : undefined) ?? spec.healthy;
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     const deadline = started + timeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
@@ -622,8 +639,8 @@ export class World extends EventEmitter {
         }
         throw new PartExitedError(spec.part, `exited while starting (${service.exitInfo})`, logFile, tail(logFile));
       }
-      if (spec.kind === "service" && spec.healthy) {
-        const detail = await spec.healthy(service.logOffset);
+      if (spec.kind === "service" && healthy) {
+        const detail = await healthy(service.logOffset);
         if (detail !== undefined) {
           service.healthyAt = performance.now();
           return detail;
@@ -688,7 +705,7 @@ export class World extends EventEmitter {
       if (this.#stopping) return;
       const service = this.#spawn(spec, true);
       try {
-        await this.#ready(service, performance.now(), () => undefined);
+        await this.#ready(service, performance.now(), () => undefined, true);
       } catch (error) {
         if (this.#stopping) return;
         signalGroup(service.child, "SIGKILL");
