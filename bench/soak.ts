@@ -154,7 +154,7 @@ try {
     const out = openSync(path.join(world.stateDir, "logs", `peer-${i}.log`), "a");
     const child = fork(
       path.join(ROOT, "cli", "seedcraft.ts"),
-      ["peer", "--name", `soak-${i}`, "--at", `${i * 3 - 4},2`, "--walk", "3", "--edits-per-s", "0.5"],
+      ["peer", "--name", `soak-${i}`, `--at=${i * 3 - 4},2`, "--walk", "3", "--edits-per-s", "0.5"],
       { env: world.env, stdio: ["ignore", out, out, "ipc"], detached: true },
     );
     headlessLinks.push(0);
