@@ -21,6 +21,7 @@ import { toAnchorError } from "./anchor-errors.ts";
 import type { ChunkSync } from "./chunk-sync.ts";
 import type { AnchoredHead, HeadSource } from "./heads.ts";
 import { describeIndexBehind, IndexBehindError } from "./index-behind.ts";
+import { LedgerError } from "./ledger-error.ts";
 import type { WorldReplica } from "./replica.ts";
 
 const debug = createDebug("seedcraft:anchor");
@@ -218,17 +219,26 @@ export class AnchorQueue {
     let loading = false;
     let retryAt = 0;
     let backoffMs = 250;
+    // As with a confirmation, the wait's clock stops while the indexer does not serve (down, restarting, or
+    // behind the chain: it cannot say which snapshot won), up to the same hard cap.
+    const cap = performance.now() + (this.#options.confirmCapMs ?? 300_000);
+    let pausedMs = 0;
+    let downSince: number | undefined;
+    const waitEnds = () => deadline + pausedMs + (downSince === undefined ? 0 : performance.now() - downSince);
     const load = async () => {
       const head = await heads.head(chunkId);
+      if (downSince !== undefined) pausedMs += performance.now() - downSince;
+      downSince = undefined;
       if (!head || head.version < version) throw new Error(`the indexer serves v${head?.version ?? 0} so far`);
       await sync.load(head);
     };
-    while (!this.#destroyed && performance.now() < deadline) {
+    while (!this.#destroyed && performance.now() < Math.min(waitEnds(), cap)) {
       if (replica.version(chunkId) >= version) return true;
       if (!loading && performance.now() >= retryAt) {
         loading = true;
         void load()
           .catch((error: Error) => {
+            if (error instanceof LedgerError) downSince ??= performance.now();
             debug("rebase of chunk %s on v%d: %s (again in %d ms)", chunkId, version, error.message, backoffMs);
             retryAt = performance.now() + backoffMs;
             backoffMs = Math.min(backoffMs * 2, 5_000);
