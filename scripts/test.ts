@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
 import { POSTGRES_INSTALL_COMMAND, postgresBinDir } from "../test/helpers/postgres.ts";
+import { laneFiles } from "./test-lanes.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => realpathSync(path.join(ROOT, "node_modules", ".bin", name));
@@ -101,6 +102,7 @@ function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; secon
   });
 }
 
+const files = laneFiles(ROOT);
 const nodeTestArgs = ["--test", "--test-concurrency=1", "--test-reporter=spec"];
 // Contract typings (artifacts/*.d.ts) must exist before the typecheck, and the contracts before any test.
 const compile: Step = { name: "compile contracts (hardhat build)", args: [bin("hardhat"), "build"] };
@@ -118,14 +120,7 @@ const lanes: { tag: string; steps: Step[] }[] = [
       { name: "contracts (hardhat test nodejs)", args: [bin("hardhat"), "test", "nodejs"], counts: hardhatTestCounts },
       {
         name: "core, app, cli, indexer, p2p (node --test)",
-        args: [
-          ...nodeTestArgs,
-          "test/core/**/*.test.ts",
-          "test/app/**/*.test.ts",
-          "test/cli/**/*.test.ts",
-          "test/indexer/**/*.test.ts",
-          "test/p2p/**/*.test.ts",
-        ],
+        args: [...nodeTestArgs, ...files.checks],
         counts: nodeTestCounts,
       },
     ],
@@ -141,7 +136,7 @@ const lanes: { tag: string; steps: Step[] }[] = [
       },
       {
         name: "e2e in Chromium (node --test)",
-        args: [...nodeTestArgs, "test/e2e/**/*.test.ts"],
+        args: [...nodeTestArgs, ...files.browser],
         counts: nodeTestCounts,
       },
     ],

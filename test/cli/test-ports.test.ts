@@ -7,10 +7,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../../cli/world.ts";
+import { laneFiles } from "../../scripts/test-lanes.ts";
 import { worldPorts } from "../helpers/world.ts";
 
 /** Every test file under test/, with the world bases it names (a literal, or a const it names). */
 function worldBases(): { file: string; lane: "browser" | "checks"; bases: number[] }[] {
+  const lanes = laneFiles(ROOT);
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -30,8 +32,8 @@ function worldBases(): { file: string; lane: "browser" | "checks"; bases: number
       const base = /^\d+$/.test(argument as string) ? Number(argument) : constants.get(argument as string);
       if (base !== undefined) bases.push(base);
     }
-    const relative = path.relative(ROOT, file);
-    return { file: relative, lane: relative.startsWith(`test${path.sep}e2e`) ? "browser" : "checks", bases };
+    const relative = path.relative(ROOT, file).split(path.sep).join("/");
+    return { file: relative, lane: lanes.browser.includes(relative) ? "browser" : "checks", bases };
   });
 }
 

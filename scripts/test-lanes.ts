@@ -1,0 +1,32 @@
+/**
+ * Which node:test files run in which lane of `npm test` (scripts/test.ts runs the two lanes side by side);
+ * test/cli/test-ports.test.ts reads it to check that no world of one lane shares a port with the other's.
+ */
+import { readdirSync } from "node:fs";
+import path from "node:path";
+
+/** Tests that start a whole world without a browser, run after the Chromium tests to even the lanes out. */
+export const WORLD_TESTS_IN_BROWSER_LANE = ["test/cli/up.test.ts", "test/cli/seeder-flow.test.ts"];
+
+function testFiles(root: string, folder: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const relative = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(relative);
+      else if (entry.name.endsWith(".test.ts")) found.push(relative);
+    }
+  };
+  walk(folder);
+  return found;
+}
+
+/** The node:test files of each lane, relative to the project's root, in the order they run. */
+export function laneFiles(root: string): { checks: string[]; browser: string[] } {
+  const checks = ["test/core", "test/app", "test/cli", "test/indexer", "test/p2p"]
+    .flatMap((folder) => testFiles(root, folder))
+    .filter((file) => !WORLD_TESTS_IN_BROWSER_LANE.includes(file));
+  return { checks, browser: [...testFiles(root, "test/e2e"), ...WORLD_TESTS_IN_BROWSER_LANE] };
+}
