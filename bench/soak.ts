@@ -206,7 +206,7 @@ try {
 
   const run0 = Date.now();
   const samples: { at: number; rss: Record<string, number>; pids: Record<string, number> }[] = [];
-  const lagSamples: { at: number; lag: number }[] = [];
+  const lagSamples: { at: number; lag: number | undefined }[] = [];
   let stallAt: number | undefined;
   let stallRecoveredAt: number | undefined;
   let killAt: number | undefined;
@@ -342,7 +342,8 @@ try {
       const recovered = stallRecoveredAt !== undefined && (killAt === undefined || killRecoveredAt !== undefined);
       if (recovered) {
         const [head, indexed] = [Number(await chain.getBlockNumber()), await indexedBlock()];
-        lagSamples.push({ at: now, lag: indexed === undefined ? Number.POSITIVE_INFINITY : head - indexed });
+        // An unanswered status (undefined) is counted apart: JSON has no Infinity, and it would hide the figure.
+        lagSamples.push({ at: now, lag: indexed === undefined ? undefined : head - indexed });
       }
     }
     if (now - lastProgress >= 30_000) {
@@ -432,7 +433,8 @@ try {
     }
   }
   const finalCount = list.filter((e) => FINAL_STATES.has(e.state)).length;
-  const lags = lagSamples.map((s) => s.lag);
+  const lags = lagSamples.flatMap((s) => (s.lag === undefined ? [] : [s.lag]));
+  const unanswered = lagSamples.length - lags.length;
   const result = {
     indexer_lag_max_blocks: lags.length > 0 ? Math.max(...lags) : null,
     stall_recovery_s:
@@ -458,6 +460,7 @@ try {
     stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     lag_samples: lags.length,
+    lag_samples_unanswered: unanswered,
     page_errors: pageErrors.length,
     measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
