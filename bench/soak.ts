@@ -23,13 +23,18 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { chromium, type Page } from "playwright-core";
 import { createPublicClient, type Hex, http } from "viem";
-import type { Session } from "../app/src/session.ts";
 import type { PeerCommand, PeerReport } from "../cli/peer.ts";
 import { type PART_NAMES, ROOT } from "../cli/world.ts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../test/helpers/chromium.ts";
+import {
+  CHROMIUM_ARGS,
+  chromiumPath,
+  INSTALL_COMMAND,
+  joinWithDevAccount,
+  type SeedcraftWindow,
+} from "../test/helpers/chromium.ts";
 import { StallProxy } from "../test/helpers/stall-proxy.ts";
 import { runFile, startCliWorld, stopCliWorld, testWorldEnv } from "../test/helpers/world.ts";
 
@@ -74,7 +79,7 @@ type Entry = { own: boolean; state: string; reason: string | undefined };
 const entries = async (page: Page) =>
   (await page.evaluate(
     () =>
-      (window as unknown as PageWindow).seedcraft.session.edits.entries.map((e) => ({
+      (window as unknown as SeedcraftWindow).seedcraft.session.edits.entries.map((e) => ({
         own: e.own,
         state: e.state as string,
         reason: (e as { reason?: string }).reason,
@@ -82,8 +87,6 @@ const entries = async (page: Page) =>
     null,
   )) as Entry[];
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
-
-type PageWindow = { seedcraft: { session: Session } };
 
 const world = testWorldEnv("soak", 46000);
 const proxy = await StallProxy.start(`ws://127.0.0.1:${world.ports.chain}`);
@@ -196,11 +199,10 @@ try {
   // It plays beside the seeder (which stands at 0,0) and the headless players, not at its random spawn.
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
   const standBySeeder = () =>
-    page.evaluate(([x, y, z]) => (window as unknown as PageWindow).seedcraft.session.world.controls.teleport(x, y, z), [
-      0.5,
-      groundHeight(seed, 0, 4) + 1,
-      4.5,
-    ] as const);
+    page.evaluate(
+      ([x, y, z]) => (window as unknown as SeedcraftWindow).seedcraft.session.world.controls.teleport(x, y, z),
+      [0.5, groundHeight(seed, 0, 4) + 1, 4.5] as const,
+    );
   await standBySeeder();
   log("the Chromium player joined");
 
@@ -233,7 +235,7 @@ try {
   // The Chromium player builds: a block placed next to it every 3 s, broken again on the next round.
   const edit = () =>
     page.evaluate(async (stone) => {
-      const session = (window as unknown as PageWindow).seedcraft.session;
+      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
       const world = session.world;
       const [px, py, pz] = world.controls.position;
       const [fx, fy, fz] = [Math.floor(px), Math.floor(py), Math.floor(pz)];
@@ -376,7 +378,7 @@ try {
   // headless players' own as they report them.
   const list = [...chromiumList, ...headlessFinal];
   const chromiumLinks = await page.evaluate(
-    () => (window as unknown as PageWindow).seedcraft.session.game.get()?.peer.mesh.peers.length ?? 0,
+    () => (window as unknown as SeedcraftWindow).seedcraft.session.game.get()?.peer.mesh.peers.length ?? 0,
     null,
   );
   sampleRss();

@@ -13,7 +13,6 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { mnemonicToAccount } from "viem/accounts";
-import type { Session } from "../../app/src/session.ts";
 import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import { CHUNK_SIZE, chunkCoordsOf, chunkIdOf, locateBlock } from "../../core/chunk.ts";
@@ -25,26 +24,15 @@ import { NodePeer } from "../../p2p/node/peer.ts";
 import { PeerEditExpiry } from "../../p2p/peer-edit-expiry.ts";
 import { PEER_OP_TTL_MS, RetractedOpError, WorldReplica } from "../../p2p/replica.ts";
 import { type LocalClients, localClients, newPlayers } from "../helpers/chain-clients.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount } from "../helpers/chromium.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-edits";
 const PORTS = worldPorts(44000);
 
 type Cell = [number, number, number];
-type SeedcraftWindow = { seedcraft: { session: Session } };
 
-/** Runs `fn` in the page with the app's session (fn is serialized: it sees only its argument). */
-function inPage<A, R>(page: Page, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
-  return page.evaluate(
-    ([source, value]) => {
-      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
-      const run = new Function("session", "arg", `return (${source})(session, arg);`);
-      return run(session, value);
-    },
-    [fn.toString(), arg] as const,
-  ) as Promise<R>;
-}
+const inPage = inApp;
 
 /** Where the player's newest own edit of `cell` stands: its state, version and note. */
 const ownEdit = (page: Page, cell: Cell) =>

@@ -24,26 +24,18 @@ import { IndexerLedger } from "../../p2p/ledger.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount } from "../helpers/chromium.ts";
 import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-game";
 const PORTS = worldPorts(33000);
 const SHOTS = path.join(ROOT, "test-results", "game");
 
-type SeedcraftWindow = { seedcraft: { session: Session } };
 type Player = { label: string; context: BrowserContext; page: Page; peerId: string; wallet: string; name: string };
 
 /** Runs `fn` in the player's page with the app's session (fn is serialized: it sees only its argument). */
 function inPage<A, R>(player: Player, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
-  return player.page.evaluate(
-    ([source, value]) => {
-      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
-      const run = new Function("session", "arg", `return (${source})(session, arg);`);
-      return run(session, value);
-    },
-    [fn.toString(), arg] as const,
-  ) as Promise<R>;
+  return inApp(player.page, fn, arg);
 }
 
 describe("e2e: two players in Chromium, a Node seeder, the whole local world", { timeout: 600_000 }, () => {

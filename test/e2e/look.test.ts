@@ -11,29 +11,16 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import type { Session } from "../../app/src/session.ts";
 import { ROOT, World } from "../../cli/world.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount } from "../helpers/chromium.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-look";
 const PORTS = worldPorts(45000);
 const SHOTS = path.join(ROOT, "test-results", "look");
 
-type SeedcraftWindow = { seedcraft: { session: Session } };
-
-/** Runs `fn` in the page with the app's session (fn is serialized: it sees only its argument). */
-function inPage<A, R>(page: Page, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
-  return page.evaluate(
-    ([source, value]) => {
-      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
-      const run = new Function("session", "arg", `return (${source})(session, arg);`);
-      return run(session, value);
-    },
-    [fn.toString(), arg] as const,
-  ) as Promise<R>;
-}
+const inPage = inApp;
 
 describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () => {
   let world: World;

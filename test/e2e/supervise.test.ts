@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import type { Session } from "../../app/src/session.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from "../helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount } from "../helpers/chromium.ts";
 import {
   isAlive,
   portsFree,
@@ -19,20 +18,9 @@ import {
   waitFor,
 } from "../helpers/world.ts";
 
-type SeedcraftWindow = { seedcraft: { session: Session } };
 type Cell = [number, number, number];
 
-/** Runs `fn` in the page with the app's session (fn is serialized: it sees only its argument). */
-function inPage<A, R>(page: Page, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
-  return page.evaluate(
-    ([source, value]) => {
-      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
-      const run = new Function("session", "arg", `return (${source})(session, arg);`);
-      return run(session, value);
-    },
-    [fn.toString(), arg] as const,
-  ) as Promise<R>;
-}
+const inPage = inApp;
 
 /** An empty cell resting on solid ground next to where the player stands, within reach and clear of its body. */
 const freeCellNear = (page: Page) =>

@@ -1,6 +1,7 @@
 /** Where the real Chromium binary is (Debian's package), and joining the app from it, for browser tests. Node-only. */
 import { existsSync } from "node:fs";
 import type { Page } from "playwright-core";
+import type { Session } from "../../app/src/session.ts";
 
 // Debian's /usr/bin/chromium is a wrapper script that Playwright cannot drive: launch the binary itself.
 const CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
@@ -36,4 +37,19 @@ export async function joinWithDevAccount(page: Page): Promise<void> {
   const connect = page.getByTestId("connect-dev-account");
   if (await connect.isVisible()) await connect.click();
   await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+}
+
+/** What the app puts on `window` (app/src/main.tsx): its composition root. */
+export type SeedcraftWindow = { seedcraft: { session: Session } };
+
+/** Runs `fn` in the app's page with its session (fn is serialized: it sees only its argument). */
+export function inApp<A, R>(page: Page, fn: (session: Session, arg: A) => R | Promise<R>, arg: A): Promise<R> {
+  return page.evaluate(
+    ([source, value]) => {
+      const session = (window as unknown as SeedcraftWindow).seedcraft.session;
+      const run = new Function("session", "arg", `return (${source})(session, arg);`);
+      return run(session, value);
+    },
+    [fn.toString(), arg] as const,
+  ) as Promise<R>;
 }
