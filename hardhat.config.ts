@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
 import { defineConfig } from "hardhat/config";
+import solcParallel from "./scripts/solc-parallel.ts";
 
 const require = createRequire(import.meta.url);
 const solcPackage = require("solc/package.json") as { version: string };
@@ -15,12 +16,16 @@ const compiler = {
 const rpcUrl = process.env.SEEDCRAFT_RPC_URL ?? "http://127.0.0.1:8545";
 
 export default defineConfig({
-  plugins: [hardhatToolboxViem],
+  // solc uses one core: solcParallel compiles a job's files on all of them at once.
+  plugins: [hardhatToolboxViem, solcParallel],
   solidity: {
     profiles: {
       default: compiler,
       production: compiler,
     },
+    // The Solidity tests (*.t.sol) build apart, when tests run: `hardhat run` (the deploy) then compiles only the
+    // contracts, a third less solc work on a fresh clone (the tests embed the ledger's and the token's code again).
+    splitTestsCompilation: true,
   },
   paths: {
     tests: { nodejs: "test/contracts" },

@@ -6,8 +6,8 @@
  * is killed once (SIGKILL to its process group; `seedcraft up` must bring it back).
  * - stall_recovery_s: from the stall to the indexer serving, within 2 blocks of the head, the first block
  *   mined after the stall.
- * - indexer_lag_max_blocks: the largest lag (chain head over HTTP − /v1/status's indexed block) sampled every
- *   second once both the stall and the kill are recovered.
+ * - indexer_lag_max_blocks: the largest lag (chain head over HTTP − /v1/status's indexed block, both asked at
+ *   the same moment, the head never cached) sampled every second once both the stall and the kill are recovered.
  * - edits_final_pct, edits_failed: every edit in a final state (anchored, bounced, overwritten, rolled back,
  *   failed) at the end, and how many failed: the Chromium player's own and the headless players' edits as it
  *   listed them, and each headless player's own edits of the run as it reports them.
@@ -98,7 +98,9 @@ world.env.SEEDCRAFT_DEPLOY_PARAMETERS = JSON.stringify({ epochLength: "60" });
 
 const rpcUrl = `http://127.0.0.1:${world.ports.chain}`;
 const indexerUrl = `http://127.0.0.1:${world.ports.indexer}`;
-const chain = createPublicClient({ transport: http(rpcUrl) });
+// Every head read is fresh: viem caches getBlockNumber for 4 s by default, so the lag samples and the recovery
+// check read a head up to 4 s (~7 blocks) old, which made the index look closer to the chain than it was.
+const chain = createPublicClient({ transport: http(rpcUrl), cacheTime: 0 });
 
 async function indexedBlock(): Promise<number | undefined> {
   try {
@@ -343,7 +345,8 @@ try {
       nextLag = now + 1000;
       const recovered = stallRecoveredAt !== undefined && (killAt === undefined || killRecoveredAt !== undefined);
       if (recovered) {
-        const [head, indexed] = [Number(await chain.getBlockNumber()), await indexedBlock()];
+        // Both asked at the same moment: read one after the other, the later would be newer than the other.
+        const [head, indexed] = await Promise.all([chain.getBlockNumber().then(Number), indexedBlock()]);
         // An unanswered status (undefined) is counted apart: JSON has no Infinity, and it would hide the figure.
         lagSamples.push({ at: now, lag: indexed === undefined ? undefined : head - indexed });
       }
@@ -437,6 +440,10 @@ try {
   const finalCount = list.filter((e) => FINAL_STATES.has(e.state)).length;
   const lags = lagSamples.flatMap((s) => (s.lag === undefined ? [] : [s.lag]));
   const unanswered = lagSamples.length - lags.length;
+  // Where the largest lag sat: a moment (a reload, a restart's replay) or the run's usual state.
+  const sortedLags = [...lags].sort((a, b) => a - b);
+  const lagAt = (q: number) => sortedLags[Math.min(sortedLags.length - 1, Math.floor(q * sortedLags.length))] ?? null;
+  const worst = lagSamples.find((s) => s.lag !== undefined && s.lag === sortedLags.at(-1));
   const result = {
     indexer_lag_max_blocks: lags.length > 0 ? Math.max(...lags) : null,
     stall_recovery_s:
@@ -458,11 +465,32 @@ try {
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
     },
+    // When in the run the headless players made the edits that did not end anchored, by tenth of the run: a
+    // failure beside the stall, the kill or the reload tells another story than one spread evenly.
+    headless_not_anchored_by_tenth: Object.fromEntries(
+      ["failed", "rolled-back", "provisional"].map((state) => {
+        const tenths = Array.from({ length: 10 }, () => 0);
+        for (const ops of headlessOps)
+          for (const op of ops.values())
+            if (op.state === state && op.madeAt <= runEndedAt) {
+              const tenth = Math.floor(((op.madeAt - run0) / DURATION_MS) * 10);
+              const at = Math.max(0, Math.min(9, tenth));
+              tenths[at] = (tenths[at] ?? 0) + 1;
+            }
+        return [state, tenths];
+      }),
+    ),
     links: { chromium_end: chromiumLinks, headless_last: headlessLinks, headless_edits: headlessEdits },
     stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     lag_samples: lags.length,
     lag_samples_unanswered: unanswered,
+    lag_blocks: {
+      p50: lagAt(0.5),
+      p90: lagAt(0.9),
+      over_2: lags.filter((lag) => lag > 2).length,
+      max_at_s: worst ? round((worst.at - run0) / 1000, 0) : null,
+    },
     page_errors: pageErrors.length,
     measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },

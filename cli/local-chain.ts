@@ -113,15 +113,21 @@ export async function anchorSnapshots(
   return { heads, blockNumber };
 }
 
+/** The world's host as `seedcraft up` tells others (SEEDCRAFT_PUBLIC_HOST), else this machine's loopback. */
+export function worldHost(): string {
+  return process.env.SEEDCRAFT_PUBLIC_HOST || "127.0.0.1";
+}
+
 /** Where a command finds the local world: the deployment's network, the chain and the indexer. */
 export function worldEnv(): { network: string; rpc: string; indexer: string } {
-  // The same ports `seedcraft up` was given, so a world moved with SEEDCRAFT_*_PORT is found without URLs.
+  // The same host and ports `seedcraft up` was given, so a world moved with SEEDCRAFT_PUBLIC_HOST and
+  // SEEDCRAFT_*_PORT is found without URLs.
   const chainPort = process.env.SEEDCRAFT_CHAIN_PORT || "8545";
   const indexerPort = process.env.SEEDCRAFT_INDEXER_PORT || "42069";
   return {
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
-    rpc: process.env.SEEDCRAFT_RPC_URL || `http://127.0.0.1:${chainPort}`,
-    indexer: process.env.SEEDCRAFT_INDEXER_URL || `http://127.0.0.1:${indexerPort}`,
+    rpc: process.env.SEEDCRAFT_RPC_URL || `http://${worldHost()}:${chainPort}`,
+    indexer: process.env.SEEDCRAFT_INDEXER_URL || `http://${worldHost()}:${indexerPort}`,
   };
 }
 

@@ -106,6 +106,25 @@ export class ChunkState {
   }
 
   /**
+   * The blocks as an anchor with clock watermark `watermark` would hold them, from what this state holds:
+   * the base with only the ops at or below it folded in. A peer's anchored snapshot is usually this (the
+   * mesh brought us the same ops it folded), which the caller checks against the ledger's hash before
+   * taking it instead of fetching the snapshot.
+   */
+  foldAt(watermark: Hlc): Uint16Array {
+    const blocks = this.#base.slice();
+    for (const [index, levels] of this.#registers) {
+      for (const level of levels) {
+        // Newer than the anchor, or a tie (which counts for nothing): the level below decides.
+        if (level.tied !== undefined || compareHlc(level.hlc, watermark) > 0) continue;
+        blocks[index] = level.block;
+        break;
+      }
+    }
+    return blocks;
+  }
+
+  /**
    * Makes an anchored snapshot the new base: ops at or below `watermark` are final now (folded into the
    * snapshot or lost to it) and are dropped; ops above it stay applied on top. Returns the dropped
    * ops the snapshot does not reflect, so their authors can be told.

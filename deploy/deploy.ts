@@ -1,7 +1,10 @@
 /**
  * Deploys every Seedcraft contract with Ignition and writes deployments/<network>.json: the one file
  * the app, the indexer and the CLI read addresses, ABIs, chain id and start block from.
- * Run through hardhat: `hardhat run deploy/deploy.ts --network localhost`.
+ * Run through hardhat: `hardhat run deploy/deploy.ts --network localhost` (which compiles the contracts first:
+ * hardhat.config.ts leaves the Solidity tests out of that build).
+ * SEEDCRAFT_WAIT_FOR_CHAIN_MS: how long to wait for the chain's RPC to answer (default 0: ask once). `seedcraft up`
+ * sets it when it starts the chain itself, so the compile runs while the chain starts instead of after it.
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -11,6 +14,7 @@ import { CONTRACT_NAMES, type Deployment } from "../core/deployment.ts";
 import { creationBlockOf } from "./deploy-block.ts";
 import { writeAssetPack, writeDeployment } from "./deployment-file.ts";
 import SeedcraftModule, { ASSET_PACKS, SEEDCRAFT_DEFAULTS } from "./ignition/modules/Seedcraft.ts";
+import { waitForChainId } from "./wait-for-chain.ts";
 
 /**
  * The world's economy, from SEEDCRAFT_DEPLOY_PARAMETERS: a JSON object of whole numbers (as strings) named
@@ -56,9 +60,29 @@ function parametersFor(chainId: number, network: string, json: string | undefine
   return { ...local, ...deployParameters(json) };
 }
 
+/** A whole number of milliseconds from the environment, or the default. */
+function waitMs(value: string | undefined): number {
+  if (value === undefined || value === "") return 0;
+  if (!/^\d{1,7}$/.test(value))
+    throw new Error(`SEEDCRAFT_WAIT_FOR_CHAIN_MS must be a whole number of milliseconds, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+const chainWaitMs = waitMs(process.env.SEEDCRAFT_WAIT_FOR_CHAIN_MS);
+// Each line says what the deploy is doing now: `seedcraft up` shows the last one while it waits.
+console.log("compiled the contracts; connecting to the chain");
 const connection = await hre.network.create();
+const rpcUrl =
+  connection.networkConfig.type === "http"
+    ? await connection.networkConfig.url.getUrl()
+    : `the network ${connection.networkName}`;
+// The viem client asks the chain its id as it is made: wait for an answer first.
+const chainId = await waitForChainId(
+  async () => Number(await connection.provider.request({ method: "eth_chainId" })),
+  rpcUrl,
+  chainWaitMs,
+);
 const publicClient = await connection.viem.getPublicClient();
-const chainId = await publicClient.getChainId();
 
 // SEEDCRAFT_NETWORK names the file when one hardhat network config serves several chains (tests, side-by-side worlds).
 const networkName = process.env.SEEDCRAFT_NETWORK ?? connection.networkName;
@@ -70,9 +94,12 @@ if (chainId === LOCAL_CHAIN_ID) {
 }
 
 const startBlock = await publicClient.getBlockNumber();
+console.log(`deploying the contracts to chain ${chainId} (Ignition)`);
 const deployed = await connection.ignition.deploy(SeedcraftModule, {
   displayUi: false,
   deploymentId,
+  // Ignition waits for each batch's block by polling, once a second by default; a local chain mines at once.
+  ...(chainId === LOCAL_CHAIN_ID ? { config: { blockPollingInterval: 50 } } : {}),
   parameters: { Seedcraft: parametersFor(chainId, networkName, process.env.SEEDCRAFT_DEPLOY_PARAMETERS) },
 });
 const addresses = {

@@ -47,7 +47,11 @@ export type AnchorQueueOptions = {
   confirmCapMs?: number;
   /** Milliseconds, for the confirmation clock. Default performance.now. */
   now?: () => number;
-  /** How many lost races in a row a batch rebases before giving up. Default 4. */
+  /**
+   * How many lost races in a row a batch rebases before giving up. Default 12: under contention a race is
+   * lost every block or so, and each rebase is cheap (most often rebuilt from the ops held, not fetched); the
+   * wait below bounds the time.
+   */
   maxRebases?: number;
   /** How long a batch's rebases wait for winners' snapshots (the join sync may still be looking for a peer). Default 40 s. */
   rebaseWaitMs?: number;
@@ -62,6 +66,11 @@ export class AnchorQueue {
   /** Per chunk, our edits applied but not yet in an anchor. */
   readonly #pending = new Map<bigint, Waiting[]>();
   readonly #stopAnchored: () => void;
+  /**
+   * Per chunk, our edits in the transaction on its way (the batch's own lists): a peer's anchor taken
+   * meanwhile may cover them, or drop them, and must settle them as it does the waiting ones.
+   */
+  readonly #inFlight = new Map<bigint, Waiting[]>();
   /** The chunk whose anchor we are taking into the replica ourselves (not a peer's snapshot). */
   #ownAnchor: bigint | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +129,7 @@ export class AnchorQueue {
 
   async #flush(): Promise<void> {
     const { edits, replica, chain } = this.#options;
-    const maxRebases = this.#options.maxRebases ?? 4;
+    const maxRebases = this.#options.maxRebases ?? 12;
     // One wait for every rebase of this flush: an edit ends within about a minute, whatever the races.
     const rebaseDeadline = performance.now() + (this.#options.rebaseWaitMs ?? 40_000);
     for (let attempt = 0; !this.#destroyed; attempt++) {
@@ -139,6 +148,7 @@ export class AnchorQueue {
         const infoHash = chunkTorrent(chunkId, expectedVersion + 1, snapshot).infoHash;
         return { chunkId, included, snapshot, expectedVersion, hash, watermark, infoHash };
       });
+      for (const item of batch) this.#inFlight.set(item.chunkId, item.included);
       const ids = batch.flatMap((item) => item.included.map((w) => w.editId));
       edits.update(ids, { note: `anchoring ${batch.length} chunk${batch.length === 1 ? "" : "s"} in one transaction` });
       const updates: AnchorUpdate[] = batch.map((item) => ({
@@ -150,7 +160,7 @@ export class AnchorQueue {
       }));
       try {
         this.stats.batches++;
-        const receipt = await chain.anchorBatch(updates);
+        const receipt = await chain.anchorBatch(updates).finally(() => this.#inFlight.clear());
         for (const item of batch) {
           const version = receipt.versions.get(item.chunkId) ?? item.expectedVersion + 1;
           const head: AnchoredHead = {
@@ -177,7 +187,12 @@ export class AnchorQueue {
         const failure = toAnchorError(error);
         // Put the batch back in front: its edits are still ours to anchor.
         for (const item of batch.reverse()) this.#requeue(item.chunkId, item.included);
-        if (failure.code === "STALE_CHUNK_VERSION" && failure.stale && attempt < maxRebases) {
+        if (failure.code === "STALE_CHUNK_VERSION" && failure.stale && attempt >= maxRebases) {
+          // Only the chunk that keeps losing fails: the batch's other chunks go again without it.
+          this.#fail(failure.stale.chunkId, `${failure.reason} (lost ${attempt + 1} races in a row)`);
+          continue;
+        }
+        if (failure.code === "STALE_CHUNK_VERSION" && failure.stale) {
           this.stats.rebases++;
           const { chunkId, actual } = failure.stale;
           edits.update(this.#ids(chunkId), { note: `lost a race to v${actual}: rebasing` });
@@ -185,6 +200,8 @@ export class AnchorQueue {
           if (!rebased) {
             this.#fail(chunkId, `lost a race to v${actual}, and its snapshot could not be fetched`);
           }
+          // Players who lost to the same winner would otherwise all go again in the same block.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * (this.#options.batchDelayMs ?? 400)));
           continue;
         }
         debug("anchor batch failed: %s", failure.message);
@@ -209,13 +226,13 @@ export class AnchorQueue {
   }
 
   /**
-   * The ledger moved past our version: load the winner's snapshot (checked against the ledger's hash). No
-   * peer may hold it yet (we are still joining, or the winner has not seeded it): ask again with backoff,
-   * and stop as soon as the chunk is at `version`, whoever brought it (the join sync, a peer's announce).
+   * The ledger moved past our version: take the winner's snapshot (checked against the ledger's hash),
+   * rebuilt from the ops we hold when they fold to it, else fetched. No peer may hold it yet (we are still
+   * joining, or the winner has not seeded it): ask again with backoff, and stop as soon as the chunk is at
+   * `version`, whoever brought it (the join sync, a peer's announce).
    */
   async #rebase(chunkId: bigint, version: number, deadline: number): Promise<boolean> {
     const { heads, sync, replica } = this.#options;
-    if (!sync) return false;
     let loading = false;
     let retryAt = 0;
     let backoffMs = 250;
@@ -230,7 +247,10 @@ export class AnchorQueue {
       if (downSince !== undefined) pausedMs += performance.now() - downSince;
       downSince = undefined;
       if (!head || head.version < version) throw new Error(`the indexer serves v${head?.version ?? 0} so far`);
-      await sync.load(head);
+      // The winner folded the ops the mesh brought us too, most often: then its snapshot is rebuilt here.
+      if (sync) await sync.load(head);
+      else if (!replica.anchorFromOps(chunkId, head.version, head.hash, head.watermark))
+        throw new Error(`the ops held do not rebuild v${head.version}, and there is no peer to fetch it from`);
     };
     while (!this.#destroyed && performance.now() < Math.min(waitEnds(), cap)) {
       if (replica.version(chunkId) >= version) return true;
@@ -258,12 +278,25 @@ export class AnchorQueue {
    */
   #onPeerAnchor(chunkId: bigint, version: number, dropped: readonly { hlc: Hlc; author: string }[]): void {
     const watermark = this.#options.replica.chunk(chunkId).watermark;
-    const list = this.#pending.get(chunkId);
-    if (!list || !watermark) return;
+    if (!watermark) return;
     const ours = this.#options.author.toLowerCase();
     const droppedStamps = new Set(
       dropped.filter((op) => op.author.toLowerCase() === ours).map((op) => `${op.hlc.wallMs}:${op.hlc.logical}`),
     );
+    const list = this.#pending.get(chunkId);
+    if (list) {
+      const left = this.#settle(list, version, watermark, droppedStamps);
+      if (left.length > 0) this.#pending.set(chunkId, left);
+      else this.#pending.delete(chunkId);
+    }
+    // The batch on its way loses the settled edits: were it requeued after a lost race, they would be
+    // anchored again (or, dropped from the replica, claimed anchored in a snapshot without them).
+    const sent = this.#inFlight.get(chunkId);
+    if (sent) sent.splice(0, sent.length, ...this.#settle(sent, version, watermark, droppedStamps));
+  }
+
+  /** Settles the edits of `list` the peer's anchor at `watermark` covers; returns the others. */
+  #settle(list: readonly Waiting[], version: number, watermark: Hlc, droppedStamps: ReadonlySet<string>): Waiting[] {
     const left: Waiting[] = [];
     for (const waiting of list) {
       if (compareHlc(waiting.hlc, watermark) > 0) {
@@ -281,8 +314,7 @@ export class AnchorQueue {
           note: `in v${version}, anchored by another player`,
         });
     }
-    if (left.length > 0) this.#pending.set(chunkId, left);
-    else this.#pending.delete(chunkId);
+    return left;
   }
 
   #standing(ids: readonly number[]): number[] {
@@ -334,6 +366,7 @@ export class AnchorQueue {
     let answering = 0;
     let down: string | undefined;
     let last = "no answer";
+    let pollMs = 150;
     while (!this.#destroyed) {
       let served: AnchoredHead | undefined;
       let unavailable: string | undefined;
@@ -370,7 +403,10 @@ export class AnchorQueue {
         last = `indexer at v${served.version}`;
       }
       if (answering >= timeoutMs || at - startedAt >= capMs) break;
-      await new Promise((resolve) => setTimeout(resolve, down ? 250 : 100));
+      // An anchor is indexed a few hundred ms after it is mined: look soon, then less and less often (every
+      // client asking every 100 ms for each anchor in flight was a load the indexer felt).
+      await new Promise((resolve) => setTimeout(resolve, down ? 250 : pollMs));
+      pollMs = Math.min(pollMs * 1.3, 1_000);
     }
     if (this.#destroyed) return;
     const waited = Math.round((now() - startedAt) / 1000);

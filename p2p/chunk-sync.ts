@@ -1,13 +1,15 @@
 /**
  * Keeping a peer's chunks at their anchored versions: the join sync (the heads around the avatar from the
  * indexer, snapshots from the cache, then from torrents) and the live path (a peer's chunk metadata,
- * checked against the indexer, then the snapshot fetched by its infoHash). A snapshot becomes the base of
- * the replica's chunk only once it matched the anchored hash; the ops above its watermark stay on top.
+ * checked against the indexer, then the snapshot rebuilt from the ops we hold or else fetched by its infoHash).
+ * A snapshot becomes the base of the replica's chunk only once it matched the anchored hash; the ops above its
+ * watermark stay on top.
  * Isomorphic.
  */
 import createDebug from "debug";
 import type { Hex } from "viem";
-import { chunkCoordsOf, decodeChunk } from "../core/chunk.ts";
+import { chunkCoordsOf, decodeChunk, encodeChunk } from "../core/chunk.ts";
+import { chunkTorrent } from "../core/torrent.ts";
 import type { ChunkMetaMessage } from "../core/wire.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { ChunkTorrents, FetchResult } from "./chunk-torrents.ts";
@@ -52,6 +54,8 @@ export class ChunkSync {
   readonly #reported = new WeakSet<FetchResult>();
   #stopMeta: () => void;
   #keepUpTimer: ReturnType<typeof setInterval> | undefined;
+  /** Peers' anchors taken by rebuilding them from the ops held, instead of fetching their snapshots. */
+  readonly stats = { rebuilt: 0 };
 
   constructor(options: ChunkSyncOptions) {
     this.#options = options;
@@ -123,7 +127,7 @@ export class ChunkSync {
       for (let head = queue.shift(); head; head = queue.shift()) {
         try {
           const outcome = await this.load(head);
-          if (outcome === "cache") progress.fromCache++;
+          if (outcome === "cache" || outcome === "folded") progress.fromCache++;
           else if (outcome === "fetched") progress.fetched++;
         } catch (error) {
           progress.failed++;
@@ -142,7 +146,7 @@ export class ChunkSync {
         try {
           const outcome = await this.load(head);
           progress.failed--;
-          if (outcome === "cache") progress.fromCache++;
+          if (outcome === "cache" || outcome === "folded") progress.fromCache++;
           else if (outcome === "fetched") progress.fetched++;
           onProgress?.({ ...progress });
         } catch (error) {
@@ -154,12 +158,26 @@ export class ChunkSync {
   }
 
   /**
-   * Makes `head` (read from the ledger) the chunk's base: from the cache when it holds it, else from
-   * torrents (`from` first, if given). Throws SnapshotError when no peer delivers a matching snapshot.
+   * Makes `head` (read from the ledger) the chunk's base: rebuilt from the ops held when they fold to its hash,
+   * else from the cache, else from torrents (`from` first, if given). Throws SnapshotError when no peer
+   * delivers a matching snapshot.
    */
-  async load(head: AnchoredHead, from?: string[]): Promise<"held" | "cache" | "fetched"> {
+  async load(head: AnchoredHead, from?: string[]): Promise<"held" | "cache" | "folded" | "fetched"> {
     const { replica, store, torrents } = this.#options;
     if (replica.version(head.chunkId) >= head.version) return "held";
+    // Most often the mesh brought us every op the anchor folded: rebuild it here rather than fetch it.
+    const folded = replica.anchorFromOps(head.chunkId, head.version, head.hash, head.watermark);
+    if (folded) {
+      const bytes = encodeChunk(folded);
+      // Seeded like a fetched snapshot, if it is byte for byte the torrent the ledger names.
+      if (chunkTorrent(head.chunkId, head.version, bytes).infoHash === head.infoHash.toLowerCase())
+        void torrents
+          .seed(head, bytes)
+          .catch((error: Error) => log("chunk %s v%d: not seeded: %s", head.chunkId, head.version, error.message));
+      this.stats.rebuilt++;
+      log("chunk %s v%d: rebuilt from the ops held", head.chunkId, head.version);
+      return "folded";
+    }
     const cached = await store.get(head.chunkId, head.version);
     let bytes: Uint8Array;
     let outcome: "cache" | "fetched";

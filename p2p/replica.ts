@@ -148,6 +148,21 @@ export class WorldReplica {
     return dropped;
   }
 
+  /**
+   * Takes a peer's anchor from the ops held here, without its snapshot: when the chunk's base with the ops at
+   * or below `watermark` folded in hashes to the ledger's `hash`, that is the snapshot. Returns its blocks, or
+   * undefined when the ops do not rebuild it (one is missing, pruned or taken back): then it must be fetched.
+   * Only a chunk already held is tried (no terrain is generated for a guess).
+   */
+  anchorFromOps(id: bigint, version: number, hash: string, watermark: Hlc): Uint16Array | undefined {
+    const held = this.#chunks.get(id);
+    if (!held || version <= held.version) return undefined;
+    const blocks = held.state.foldAt(watermark);
+    if (bytesToHex(new ChunkMerkle(blocks).root) !== hash.toLowerCase()) return undefined;
+    this.anchor(id, version, blocks, watermark);
+    return blocks;
+  }
+
   /** Calls `listener` after every anchored snapshot taken as a chunk's base (with the ops it dropped). */
   onAnchored(listener: (id: bigint, version: number, dropped: BlockOp[]) => void): () => void {
     this.#anchorListeners.add(listener);

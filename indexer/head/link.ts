@@ -3,8 +3,9 @@
  * through, except that a newHeads subscription outlives a quiet upstream: when the HTTP head moves past the
  * last block delivered for longer than `stallMs`, the link subscribes again upstream (on a new socket if
  * that does not help), keeps the id the client knows, and meanwhile delivers the missing blocks itself,
- * read over HTTP. Hardhat's node drops a subscription nobody polls after five minutes (hardhat#2053), so a
- * live subscription is also renewed every `resubscribeMs`.
+ * read over HTTP the moment the HTTP head shows them (the watch is hurried meanwhile: each millisecond before a
+ * head is seen is a millisecond of the index's lag). Hardhat's node drops a subscription nobody polls after five
+ * minutes (hardhat#2053), so a live subscription is also renewed every `resubscribeMs`.
  */
 import createDebug from "debug";
 import WebSocket from "ws";
@@ -82,6 +83,8 @@ export class Link {
   #closed = false;
   #unwatch: () => void;
   #timer: ReturnType<typeof setInterval>;
+  /** Releases the watch's hurry, held while any subscription is recovering. */
+  #unhurry: (() => void) | undefined;
 
   constructor(client: WebSocket, options: LinkOptions) {
     this.#client = client;
@@ -100,6 +103,8 @@ export class Link {
     if (this.#closed) return;
     this.#closed = true;
     this.#unwatch();
+    this.#unhurry?.();
+    this.#unhurry = undefined;
     clearInterval(this.#timer);
     this.#upstream?.terminate();
     if (this.#client.readyState === WebSocket.OPEN || this.#client.readyState === WebSocket.CONNECTING)
@@ -230,6 +235,7 @@ export class Link {
       const sub = this.#subs.get(String(message.params[0]));
       if (sub) {
         this.#subs.delete(sub.id);
+        this.#hurryWhileRecovering();
         for (const id of sub.upstream) {
           this.#retire(id);
           this.#unsubscribe(id);
@@ -290,10 +296,21 @@ export class Link {
     this.#toClient(message);
   }
 
+  /** The watch polls fast while a subscription is recovering, at its usual pace otherwise. */
+  #hurryWhileRecovering(): void {
+    const recovering = !this.#closed && [...this.#subs.values()].some((sub) => sub.state === "recovering");
+    if (recovering) this.#unhurry ??= this.#options.watch.hurry();
+    else {
+      this.#unhurry?.();
+      this.#unhurry = undefined;
+    }
+  }
+
   /** A block the chain's subscription brought: the subscription is alive. */
   #genuine(sub: Subscription, header: Header): void {
     if (sub.state === "recovering") {
       sub.state = "live";
+      this.#hurryWhileRecovering();
       this.#options.events.recovered({
         subscription: sub.id,
         afterMs: Math.round(this.#options.now() - sub.stalledAt),
@@ -355,6 +372,7 @@ export class Link {
         sub.state = "recovering";
         sub.stalledAt = now;
         sub.synthesized = 0;
+        this.#hurryWhileRecovering();
         this.#options.events.stalled({ subscription: sub.id, delivered: sub.delivered, head });
       }
       // Same socket first; then a new socket, less and less often (at most every 10 s).
@@ -364,17 +382,31 @@ export class Link {
         else this.#reconnect();
         sub.attempts++;
       }
-      void this.#synthesize(sub, head);
+      void this.#synthesize(sub);
     }
   }
 
-  /** Delivers the head block, read over HTTP (Ponder fetches the heights in between itself). */
-  async #synthesize(sub: Subscription, head: number): Promise<void> {
+  /**
+   * Delivers the head block, read over HTTP (Ponder fetches the heights in between itself); a head that moved
+   * while one was fetched is fetched at once, not at the next check.
+   */
+  async #synthesize(sub: Subscription): Promise<void> {
     if (sub.synthesizing) return;
     sub.synthesizing = true;
     try {
-      const block = await this.#options.watch.request("eth_getBlockByNumber", [`0x${head.toString(16)}`, false]);
-      if (isHeader(block) && !this.#closed) {
+      let fetched = sub.delivered;
+      for (;;) {
+        const head = this.#options.watch.head;
+        if (
+          this.#closed ||
+          sub.state !== "recovering" ||
+          head === undefined ||
+          head <= Math.max(fetched, sub.delivered)
+        )
+          break;
+        fetched = head;
+        const block = await this.#options.watch.request("eth_getBlockByNumber", [`0x${head.toString(16)}`, false]);
+        if (!isHeader(block) || this.#closed) break;
         // A header, as newHeads carries: with a transaction list Ponder would take it for a full block.
         const { transactions: _, ...header } = block;
         if (this.#deliver(sub, header as Header, false)) sub.synthesized++;

@@ -1,6 +1,7 @@
 /**
- * The chain head as plain HTTP sees it (eth_blockNumber every ~500 ms): the indexer's second opinion,
- * independent of any WebSocket subscription, so a subscription that went quiet cannot hide a moving chain.
+ * The chain head as plain HTTP sees it (eth_blockNumber every ~500 ms, every ~100 ms while hurried): the
+ * indexer's second opinion, independent of any WebSocket subscription, so a subscription that went quiet
+ * cannot hide a moving chain.
  */
 import createDebug from "debug";
 import { createPublicClient, http } from "viem";
@@ -12,6 +13,8 @@ export type HeadWatchOptions = {
   url: string;
   /** How often to ask for the head (default 500 ms). */
   intervalMs?: number;
+  /** How often to ask while someone hurries the watch (default 100 ms). */
+  hurriedMs?: number;
   /** The clock (milliseconds); injected by tests. */
   now?: () => number;
 };
@@ -21,6 +24,7 @@ type Listener = (head: number) => void;
 export class HeadWatch {
   readonly #client;
   readonly #intervalMs: number;
+  readonly #hurriedMs: number;
   readonly #now: () => number;
   readonly #listeners = new Set<Listener>();
   #head: number | undefined;
@@ -28,11 +32,16 @@ export class HeadWatch {
   #seenAt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = true;
+  /** Holders of hurry(): while any holds it, the watch asks every `hurriedMs`. */
+  #hurried = 0;
+  #asking = false;
+  #askedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: HeadWatchOptions) {
     // No retries: a missed look is simply the next tick's job.
     this.#client = createPublicClient({ transport: http(options.url, { retryCount: 0, timeout: 2_000 }) });
     this.#intervalMs = options.intervalMs ?? 500;
+    this.#hurriedMs = options.hurriedMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -51,16 +60,36 @@ export class HeadWatch {
     return this.#seenAt;
   }
 
+  /** How often the watch asks now (ms). */
+  get intervalMs(): number {
+    return this.#hurried > 0 ? this.#hurriedMs : this.#intervalMs;
+  }
+
   /** Calls `listener` with every new head until the returned function is called. */
   onHead(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Asks every `hurriedMs` until the returned function is called (idempotent): the relay hurries the watch
+   * while it stands in for newHeads, when each millisecond before a head is seen is a millisecond of lag.
+   */
+  hurry(): () => void {
+    this.#hurried++;
+    this.#schedule();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#hurried--;
+    };
+  }
+
   start(): this {
     if (!this.#stopped) return this;
     this.#stopped = false;
-    void this.#tick();
+    this.#schedule();
     return this;
   }
 
@@ -76,7 +105,18 @@ export class HeadWatch {
     return this.#client.request({ method, params });
   }
 
+  /** The next look, one interval after the last one began (never two at once; at once when overdue). */
+  #schedule(): void {
+    if (this.#stopped || this.#asking) return; // a look under way schedules the next when it ends
+    clearTimeout(this.#timer);
+    const wait = Math.max(0, this.#askedAt + this.intervalMs - this.#now());
+    this.#timer = setTimeout(() => void this.#tick(), wait).unref();
+  }
+
   async #tick(): Promise<void> {
+    this.#timer = undefined;
+    this.#asking = true;
+    this.#askedAt = this.#now();
     try {
       const head = Number(await this.#client.request({ method: "eth_blockNumber" }));
       this.#seenAt = this.#now();
@@ -92,6 +132,7 @@ export class HeadWatch {
     } catch (error) {
       debug("eth_blockNumber failed: %s", (error as Error).message.split("\n")[0]);
     }
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), this.#intervalMs).unref();
+    this.#asking = false;
+    this.#schedule();
   }
 }

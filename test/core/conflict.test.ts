@@ -4,6 +4,7 @@ import fc from "fast-check";
 import type { Address } from "viem";
 import { CHUNK_VOLUME } from "../../core/chunk.ts";
 import { ChunkState } from "../../core/conflict.ts";
+import { compareHlc } from "../../core/hlc.ts";
 import { chunkHash } from "../../core/merkle.ts";
 import type { BlockOp } from "../../core/op.ts";
 
@@ -193,5 +194,24 @@ describe("conflict fold", () => {
     // Still correct after pruning: a tie above the horizon falls back to the right value.
     state.apply(op(3, 4, 1049, 0, AUTHORS[0]));
     assert.equal(state.blocks[3], model([op(3, 3, 1048, 0, AUTHORS[0])])[3]);
+  });
+
+  it("folds to any watermark as a state holding only the ops at or below it would (property)", () => {
+    const stampArb = fc.record({
+      wallMs: fc.integer({ min: NOW_MS - 1, max: NOW_MS + 4 }),
+      logical: fc.integer({ min: 0, max: 1 }),
+    });
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), stampArb, (ops, watermark) => {
+        const state = fold(ops);
+        const live = state.blocks.slice();
+        const at = state.foldAt(watermark);
+        const below = ops.filter((o) => compareHlc(o.hlc, watermark) <= 0);
+        assert.deepEqual(at, model(below));
+        // A guess changes nothing held.
+        assert.deepEqual(state.blocks, live);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

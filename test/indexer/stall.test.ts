@@ -184,14 +184,24 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
       const after = await mine();
       assert.ok(after < 200, `the new upstream subscription delivers live again (took ${Math.round(after)} ms)`);
 
+      assert.equal(watch.intervalMs, 200, "a live subscription leaves the watch at its own pace");
+
       // Every newHeads silenced, even new subscriptions: blocks still come, read over HTTP.
       testProxy.stall("all");
-      for (let i = 0; i < 3; i++) {
-        const ms = await mine();
-        assert.ok(ms < 2_500, `a block arrives from HTTP within 2.5 s (took ${Math.round(ms)} ms)`);
-      }
+      const first = await mine();
+      assert.ok(first < 2_500, `a block arrives from HTTP within 2.5 s of the stall (took ${Math.round(first)} ms)`);
       assert.equal(relay.stats().state, "recovering");
-      assert.ok(relay.stats().synthesized >= 3);
+      assert.equal(watch.intervalMs, 100, "the relay hurries the watch while it stands in for newHeads");
+      // Standing in, it delivers a block a look (100 ms) and a fetch after it is mined, not a 200 ms look later.
+      const standingIn: number[] = [];
+      for (let i = 0; i < 5; i++) standingIn.push(await mine());
+      const median = [...standingIn].sort((a, b) => a - b)[2] as number;
+      assert.ok(
+        median < 400 && standingIn.every((ms) => ms < 2_500),
+        `blocks arrive from HTTP within a few hundred ms: ${standingIn.map(Math.round)}`,
+      );
+      assert.equal(relay.stats().state, "recovering");
+      assert.ok(relay.stats().synthesized >= 6);
 
       // Ponder takes a header at or below its latest for a reorg: never one twice, never one out of order.
       const numbers = arrivals.map((a) => a.number);
@@ -204,11 +214,53 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
         "always under the id the client knows",
       );
       assert.match(lines[0] ?? "", /newHeads went quiet at block \d+ while the chain is at \d+/);
+
+      // newHeads are back: the watch returns to its own pace.
+      testProxy.resume();
+      await waitFor("newHeads again", () => relay.stats().state === "live", 15_000);
+      assert.equal(watch.intervalMs, 200, "the hurry ends with the stall");
     } finally {
       client.close();
       await relay.close();
       watch.stop();
       await testProxy.close();
+    }
+  });
+
+  it("the head watch asks every intervalMs, and every hurriedMs while hurried", async () => {
+    const watch = new HeadWatch({ url: chainHttp, intervalMs: 500, hurriedMs: 100 }).start();
+    /** How many answers the watch had in `ms` (each answer moves seenAt). */
+    const looks = async (ms: number) => {
+      let count = 0;
+      let last = watch.seenAt;
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        await sleep(10);
+        if (watch.seenAt !== last) {
+          count++;
+          last = watch.seenAt;
+        }
+      }
+      return count;
+    };
+    try {
+      await waitFor("the first head", () => watch.head !== undefined, 5_000);
+      const slow = await looks(2_000);
+      const release = watch.hurry();
+      const other = watch.hurry();
+      assert.equal(watch.intervalMs, 100);
+      const fast = await looks(2_000);
+      release();
+      release();
+      assert.equal(watch.intervalMs, 100, "hurried while anyone holds it (a release is idempotent)");
+      other();
+      assert.equal(watch.intervalMs, 500);
+      await sleep(500); // the last hurried look's timer
+      const slowAgain = await looks(2_000);
+      assert.ok(slow <= 5 && slowAgain <= 5, `about 4 looks in 2 s at 500 ms: ${slow}, then ${slowAgain}`);
+      assert.ok(fast >= 8, `about 20 looks in 2 s at 100 ms: ${fast}`);
+    } finally {
+      watch.stop();
     }
   });
 
@@ -475,8 +527,29 @@ describe("indexer: a stalled newHeads subscription", { timeout: 180_000 }, () =>
     const t = performance.now();
     await waitForIndexedBlock(indexer, third, 5_000);
     assert.ok(performance.now() - t < 1_000, `indexed ${Math.round(performance.now() - t)} ms after mining`);
+
+    // newHeads silenced for good, new subscriptions too (as bench:soak leaves them): the relay stands in for
+    // them, and an anchor is still indexed within about a second.
+    proxy.stall("all");
+    await waitFor(
+      "the relay to stand in",
+      async () => (await getJson(`${indexer}/v1/status`)).body.state === "recovering",
+      15_000,
+    );
+    const standingIn: number[] = [];
+    for (let version = 4; version <= 6; version++) {
+      const block = await anchor(version);
+      const minedAt = performance.now();
+      await waitForIndexedBlock(indexer, block, 5_000);
+      standingIn.push(Math.round(performance.now() - minedAt));
+    }
+    assert.ok(
+      ([...standingIn].sort((a, b) => a - b)[1] as number) < 1_000,
+      `indexed about a second after mining while the relay stands in: ${standingIn} ms`,
+    );
+    assert.equal((await getJson(`${indexer}/v1/chunks/${chunkId}`)).body.version, 6);
     console.log(
-      `stall: recovered in ${recoverySeconds.toFixed(1)} s; ${behind} INDEX_BEHIND answers; ${answers.length} answers in all`,
+      `stall: recovered in ${recoverySeconds.toFixed(1)} s; ${behind} INDEX_BEHIND answers; ${answers.length} answers in all; anchors indexed ${standingIn} ms after mining while the relay stood in`,
     );
   });
 });
