@@ -3,16 +3,19 @@
  *
  * The app reads every address and ABI from `seedcraft.json` next to index.html:
  * - `vite` (dev) and `vite preview` serve it from deployments/<SEEDCRAFT_NETWORK or localhost>.json, read fresh
- *   per request, with SEEDCRAFT_RPC_URL and SEEDCRAFT_INDEXER_URL (503 with a JSON error until the deploy wrote it).
+ *   per request, with SEEDCRAFT_RPC_URL, SEEDCRAFT_INDEXER_URL, SEEDCRAFT_GATEWAY_URLS, SEEDCRAFT_TRACKERS and
+ *   SEEDCRAFT_ICE_SERVERS (503 with a JSON error until the deploy wrote it).
  * - `vite build` makes a static site in app/dist: put a `seedcraft.json` of the same shape,
- *   `{ "deployment": {…}, "rpcUrl": "…", "indexerUrl": "…", "gateways": ["ws://…"], "trackers": ["ws://…"] }`,
- *   next to its index.html when you host it.
+ *   `{ "deployment": {…}, "rpcUrl": "…", "indexerUrl": "…", "gateways": ["ws://…"], "trackers": ["ws://…"],
+ *   "iceServers": [{ "urls": "stun:…" }] }`, next to its index.html when you host it.
+ * The server listens on SEEDCRAFT_APP_HOST (127.0.0.1) and answers requests naming SEEDCRAFT_PUBLIC_HOST.
  */
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
+import { parseIceServersJson } from "../core/ice-servers.ts";
 
 const APP_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(APP_DIR, "..");
@@ -37,6 +40,8 @@ function seedcraftConfig(): Plugin {
       .filter(Boolean);
   const gateways = list(process.env.SEEDCRAFT_GATEWAY_URLS, "ws://127.0.0.1:6880");
   const trackers = list(process.env.SEEDCRAFT_TRACKERS, "ws://127.0.0.1:6969");
+  // Checked at start: a bad list stops the server with the parser's typed error rather than reach players.
+  const iceServers = parseIceServersJson(process.env.SEEDCRAFT_ICE_SERVERS);
 
   async function handle(req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
     if (req.method !== "GET" && req.method !== "HEAD") return next();
@@ -58,7 +63,7 @@ function seedcraftConfig(): Plugin {
     } catch (error) {
       return sendJson(res, 503, { error: "deployment file is not JSON", details: (error as Error).message });
     }
-    sendJson(res, 200, { deployment, rpcUrl, indexerUrl, gateways, trackers });
+    sendJson(res, 200, { deployment, rpcUrl, indexerUrl, gateways, trackers, iceServers });
   }
 
   const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
@@ -76,6 +81,10 @@ function seedcraftConfig(): Plugin {
 }
 
 const port = Number(process.env.SEEDCRAFT_APP_PORT ?? 5173);
+const host = process.env.SEEDCRAFT_APP_HOST || "127.0.0.1";
+// Vite answers only requests naming localhost or an IP address (DNS rebinding): a public name is let in.
+const publicHost = process.env.SEEDCRAFT_PUBLIC_HOST;
+const allowedHosts = publicHost ? [publicHost] : [];
 
 export default defineConfig({
   root: APP_DIR,
@@ -92,13 +101,14 @@ export default defineConfig({
   },
   oxc: { jsx: { runtime: "automatic" } },
   server: {
-    host: "127.0.0.1",
+    host,
+    allowedHosts,
     port,
     strictPort: true,
     // The app imports ../core.
     fs: { allow: [REPO_DIR] },
   },
-  preview: { host: "127.0.0.1", port, strictPort: true },
+  preview: { host, allowedHosts, port, strictPort: true },
   worker: { format: "es" },
   build: {
     outDir: path.join(APP_DIR, "dist"),

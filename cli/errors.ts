@@ -14,11 +14,11 @@ export class PartFailedError extends SeedcraftError {
 }
 
 export class PortTakenError extends PartFailedError {
-  constructor(part: string, port: number, protocol: "tcp" | "udp" = "tcp") {
+  constructor(part: string, port: number, protocol: "tcp" | "udp" = "tcp", host = "127.0.0.1") {
     super(
       "PORT_TAKEN",
       part,
-      `${part}: ${protocol === "udp" ? "UDP " : ""}port ${port} on 127.0.0.1 is already taken.`,
+      `${part}: ${protocol === "udp" ? "UDP " : ""}port ${port} on ${host} is already taken.`,
       `Is another \`npm start\` (seedcraft up) running? Stop it, or free the port (\`ss -${protocol === "udp" ? "u" : "t"}lnp 'sport = :${port}'\` shows who holds it).`,
     );
     this.name = "PortTakenError";
@@ -70,6 +70,23 @@ export class PartTimeoutError extends PartFailedError {
       logFile,
     );
     this.name = "PartTimeoutError";
+  }
+}
+
+/** A bind address (`--host`, SEEDCRAFT_HOST) that is not one of this machine's: nothing was started. */
+export class HostNotLocalError extends SeedcraftError {
+  readonly host: string;
+
+  constructor(flag: string, host: string, why: string, addresses: readonly string[], cause?: Error) {
+    super(
+      "HOST_NOT_LOCAL",
+      `${flag} ${host} is not an address of this machine: nothing was started.`,
+      `${why}. This machine's addresses: ${addresses.join(", ") || "none found"}; 0.0.0.0 listens on all of them. ` +
+        "To tell others a name or an address that is not this machine's own (a NAT's, a proxy's), keep --host and give --public-host.",
+    );
+    this.name = "HostNotLocalError";
+    this.host = host;
+    if (cause) this.cause = cause;
   }
 }
 

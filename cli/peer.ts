@@ -17,6 +17,7 @@ import { getAddress, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { BLOCK_IDS } from "../core/blocks.ts";
 import { chunkIdOf, locateBlock } from "../core/chunk.ts";
+import { type IceServer, parseIceServersJson } from "../core/ice-servers.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
@@ -34,6 +35,7 @@ import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { startTracker } from "../p2p/node/tracker.ts";
 import { UsageError } from "./errors.ts";
+import { checkBindHost } from "./host.ts";
 import {
   authorizeSession,
   fundLocalAccount,
@@ -41,6 +43,7 @@ import {
   localChainClients,
   seedingEpochClock,
   worldEnv,
+  worldHost,
 } from "./local-chain.ts";
 
 export type PeerReport =
@@ -64,15 +67,38 @@ export type PeerCommand =
 /** On stop, edits on their way have this long to end (an anchor, its confirmation) before the peer exits. */
 const STOP_SETTLE_MS = 15_000;
 
+/** --host for a part or a peer: the address its sockets bind (SEEDCRAFT_HOST, else 127.0.0.1), checked here. */
+export function hostFlag(value: string | undefined): Promise<string> {
+  return value === undefined && process.env.SEEDCRAFT_HOST
+    ? checkBindHost(process.env.SEEDCRAFT_HOST, "SEEDCRAFT_HOST")
+    : checkBindHost(value, "--host");
+}
+
+/** --ice-servers, else SEEDCRAFT_ICE_SERVERS: a JSON list of RTCIceServer (core/ice-servers.ts); none by default. */
+export function iceServersFlag(value: string | undefined): IceServer[] {
+  return value === undefined
+    ? parseIceServersJson(process.env.SEEDCRAFT_ICE_SERVERS, "SEEDCRAFT_ICE_SERVERS")
+    : parseIceServersJson(value, "--ice-servers");
+}
+
+const HOST_HELP = `           --host <address>       the address its sockets bind (SEEDCRAFT_HOST; 127.0.0.1)`;
+
 export const DHT_HELP = `  dht      Run a DHT bootstrap node for local peers (until Ctrl-C).
-           --port <port>          UDP port (6881)`;
+           --port <port>          UDP port (6881)
+${HOST_HELP}`;
 
 /** `seedcraft dht`: the bootstrap node local peers start from. */
 export async function dht(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: "string" } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: "string" }, host: { type: "string" } },
+    strict: true,
+    allowPositionals: false,
+  });
   const port = numberFlag("port", values.port, 6881, 1, 65535);
   if (!Number.isInteger(port)) throw new UsageError(`--port must be an integer, got ${values.port}`);
-  const node = await WorldDht.start({ bootstrap: false, port });
+  const host = await hostFlag(values.host);
+  const node = await WorldDht.start({ bootstrap: false, host, port });
   console.log(`DHT bootstrap node on udp://${node.address.host}:${node.address.port} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -85,13 +111,19 @@ export async function dht(args: string[]): Promise<number> {
 export const GATEWAY_HELP = `  gateway  Run the browser gateway: a DHT node for each browser, over WebSocket (until Ctrl-C).
            --port <port>          TCP port (6880)
            --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; the local world's)
-           --max-clients <n>      browsers served at once (64)`;
+           --max-clients <n>      browsers served at once (64)
+${HOST_HELP}`;
 
 /** `seedcraft gateway`: the WebSocket service browsers reach the DHT through. */
 export async function gateway(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: "string" }, bootstrap: { type: "string" }, "max-clients": { type: "string" } },
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      bootstrap: { type: "string" },
+      "max-clients": { type: "string" },
+    },
     strict: true,
     allowPositionals: false,
   });
@@ -100,10 +132,11 @@ export async function gateway(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || !Number.isInteger(maxClients))
     throw new UsageError("--port and --max-clients must be integers");
   const bootstrap = bootstrapList(values.bootstrap);
+  const host = await hostFlag(values.host);
   // The DHT it bootstraps from is the world's, on this host: no browser's node takes its port while
   // `seedcraft up` restarts it.
   const reservedPorts = bootstrap.map((entry) => Number(entry.slice(entry.lastIndexOf(":") + 1)));
-  const server = await DhtGateway.start({ bootstrap, port, maxClients, reservedPorts });
+  const server = await DhtGateway.start({ bootstrap, host, port, maxClients, reservedPorts });
   console.log(`DHT gateway for browsers on ${server.url}, bootstrapping from ${bootstrap.join(",")} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -114,14 +147,21 @@ export async function gateway(args: string[]): Promise<number> {
 }
 
 export const TRACKER_HELP = `  tracker  Run the WebSocket tracker: browsers and unlinked peers find seeders through it (until Ctrl-C).
-           --port <port>          TCP port (6969)`;
+           --port <port>          TCP port (6969)
+${HOST_HELP}`;
 
 /** \`seedcraft tracker\`: the data plane's fallback for finding a torrent's peers. */
 export async function tracker(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: "string" } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: "string" }, host: { type: "string" } },
+    strict: true,
+    allowPositionals: false,
+  });
   const port = numberFlag("port", values.port, 6969, 1, 65535);
   if (!Number.isInteger(port)) throw new UsageError(`--port must be an integer, got ${values.port}`);
-  const running = await startTracker({ port });
+  const host = await hostFlag(values.host);
+  const running = await startTracker({ host, port });
   console.log(`WebSocket tracker on ${running.url} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -131,12 +171,15 @@ export async function tracker(args: string[]): Promise<number> {
   return 0;
 }
 
-/** --bootstrap, else SEEDCRAFT_DHT_BOOTSTRAP, else the local world's node (SEEDCRAFT_DHT_PORT, 6881). */
+/**
+ * --bootstrap, else SEEDCRAFT_DHT_BOOTSTRAP, else the world's node (SEEDCRAFT_PUBLIC_HOST or 127.0.0.1,
+ * SEEDCRAFT_DHT_PORT or 6881).
+ */
 export function bootstrapList(flag: string | undefined): string[] {
   const bootstrap = (
     flag ??
     process.env.SEEDCRAFT_DHT_BOOTSTRAP ??
-    `127.0.0.1:${process.env.SEEDCRAFT_DHT_PORT || 6881}`
+    `${worldHost()}:${process.env.SEEDCRAFT_DHT_PORT || 6881}`
   ).split(",");
   for (const entry of bootstrap)
     if (!/^[\w.-]+:\d{1,5}$/.test(entry))
@@ -150,6 +193,8 @@ export const PEER_HELP = `  peer     Join the local world as a headless player t
            --walk <blocks>        radius of the circle it walks, 0 to stand still (4)
            --edits-per-s <n>      blocks it edits a second, 0 for none (1)
            --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; the local world's, 127.0.0.1:6881)
+${HOST_HELP.replace("sockets bind", "DHT and WebRTC sockets bind")}
+           --ice-servers <json>   STUN/TURN servers, [{"urls":"stun:…"},…] (SEEDCRAFT_ICE_SERVERS; none)
            --duration <s>         stop after this many seconds (run until Ctrl-C)
            --no-anchor            do not anchor its edits (they roll back on other players after a minute)`;
 
@@ -203,6 +248,8 @@ export async function peer(args: string[]): Promise<number> {
       walk: { type: "string" },
       "edits-per-s": { type: "string" },
       bootstrap: { type: "string" },
+      host: { type: "string" },
+      "ice-servers": { type: "string" },
       duration: { type: "string" },
       anchor: { type: "boolean", default: true },
     },
@@ -216,6 +263,8 @@ export async function peer(args: string[]): Promise<number> {
   const editsPerS = numberFlag("edits-per-s", values["edits-per-s"], 1, 0, 50);
   const durationS = numberFlag("duration", values.duration, 0, 0, 86_400);
   const bootstrap = bootstrapList(values.bootstrap);
+  const iceServers = iceServersFlag(values["ice-servers"]);
+  const host = await hostFlag(values.host);
   const anchoring = values.anchor !== false;
   const trackers = (process.env.SEEDCRAFT_TRACKERS ?? "").split(",").filter(Boolean);
 
@@ -245,7 +294,7 @@ export async function peer(args: string[]): Promise<number> {
   const cacheDir = anchoring ? await mkdtemp(path.join(tmpdir(), "seedcraft-peer-")) : undefined;
   const data = cacheDir
     ? {
-        client: createTorrentClient(),
+        client: createTorrentClient({ host, iceServers }),
         store: await NodeChunkCache.open(cacheDir),
         heads,
         trackers,
@@ -259,6 +308,8 @@ export async function peer(args: string[]): Promise<number> {
   const joinStartedAt = now();
   const node = await NodePeer.start({
     bootstrap,
+    host,
+    iceServers,
     domain,
     ledger: new IndexerLedger(indexer),
     wallet: wallet.address,

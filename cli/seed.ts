@@ -37,7 +37,7 @@ import { releaseWebRtc } from "../p2p/node/rtc.ts";
 import { createTorrentClient } from "../p2p/node/torrent-client.ts";
 import { UsageError } from "./errors.ts";
 import { localChainClients, seedingEpochClock, worldEnv } from "./local-chain.ts";
-import { bootstrapList, joinWithSession, nameFlag, numberFlag, placeFlag } from "./peer.ts";
+import { bootstrapList, hostFlag, iceServersFlag, joinWithSession, nameFlag, numberFlag, placeFlag } from "./peer.ts";
 import { relaunchWith, startedWith } from "./relaunch.ts";
 import { earnedIn, SeederClaims } from "./seeder-claims.ts";
 import { controlSocketPath, serveSeederControl } from "./seeder-control.ts";
@@ -79,6 +79,8 @@ export const SEED_HELP = `  seed     Run a headless seeder: cache and serve the 
                                   case an announcement never reached it (15; 0: never)
            --trackers <url,...>   WebSocket trackers to announce on (SEEDCRAFT_TRACKERS)
            --bootstrap <h:p,...>  DHT bootstrap nodes (SEEDCRAFT_DHT_BOOTSTRAP; 127.0.0.1:6881)
+           --host <address>       the address its DHT and WebRTC sockets bind (SEEDCRAFT_HOST; 127.0.0.1)
+           --ice-servers <json>   STUN/TURN servers, [{"urls":"stun:…"},…] (SEEDCRAFT_ICE_SERVERS; none)
            --duration <s>         stop after this many seconds (run until Ctrl-C)`;
 
 const now = () => performance.timeOrigin + performance.now();
@@ -173,6 +175,8 @@ export async function seed(args: string[]): Promise<number> {
       resync: { type: "string" },
       trackers: { type: "string" },
       bootstrap: { type: "string" },
+      host: { type: "string" },
+      "ice-servers": { type: "string" },
       duration: { type: "string" },
       "auto-claim": { type: "boolean", default: true },
     },
@@ -196,6 +200,8 @@ export async function seed(args: string[]): Promise<number> {
   for (const url of trackers)
     if (!/^wss?:\/\//.test(url)) throw new UsageError(`--trackers wants ws:// URLs, got ${JSON.stringify(url)}`);
   const bootstrap = bootstrapList(values.bootstrap);
+  const iceServers = iceServersFlag(values["ice-servers"]);
+  const host = await hostFlag(values.host);
   const stateDir = process.env.SEEDCRAFT_STATE_DIR || ".seedcraft";
   const autoClaim = values["auto-claim"] !== false;
   // The flags are good: now run as the seeder process proper (bad flags are refused without a second start).
@@ -293,6 +299,8 @@ export async function seed(args: string[]): Promise<number> {
   };
   const node = await NodePeer.start({
     bootstrap,
+    host,
+    iceServers,
     domain,
     ledger: new IndexerLedger(indexer),
     wallet: wallet.address,
@@ -301,7 +309,7 @@ export async function seed(args: string[]): Promise<number> {
     position,
     maxPeers,
     data: {
-      client: createTorrentClient(),
+      client: createTorrentClient({ host, iceServers }),
       store: cache,
       heads: new IndexerHeads(indexer),
       trackers,

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * `seedcraft`: the command line of the local world.
- *   seedcraft up [--only chain,deploy,indexer,app]   start the local world (what `npm start` runs)
+ *   seedcraft up [--only chain,deploy,indexer,app --host a --public-host h --ice-servers json]
+ *                                                    start the local world (what `npm start` runs)
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
  *   seedcraft seed [--at x,z --up 2M ...]           the headless seeder (cli/seed.ts)
  *   seedcraft claim [--epoch n --advance-time]       claim energy for the seeder's receipts (cli/claim.ts)
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
+ *   seedcraft tracker [--port 6969]                  the WebSocket tracker
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -17,15 +19,33 @@ import { BaseError, HttpRequestError } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
-import { DHT_HELP, dht, GATEWAY_HELP, gateway, PEER_HELP, peer, TRACKER_HELP, tracker } from "./peer.ts";
+import { publicHostOf } from "./host.ts";
+import {
+  DHT_HELP,
+  dht,
+  GATEWAY_HELP,
+  gateway,
+  hostFlag,
+  iceServersFlag,
+  PEER_HELP,
+  peer,
+  TRACKER_HELP,
+  tracker,
+} from "./peer.ts";
 import { SEED_HELP, seed } from "./seed.ts";
 import { PART_NAMES, type PartName, type PartProgress, type PartRestart, ROOT, World } from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
 
 Commands:
-  up       Start the local world on 127.0.0.1: chain, deploy, indexer, DHT, gateway, tracker, a seeder, app.
-           --only <parts>   comma-separated subset of: ${PART_NAMES.join(", ")}
+  up       Start the local world (on 127.0.0.1 unless --host): chain, deploy, indexer, DHT, gateway, tracker, a seeder, app.
+           --only <parts>         comma-separated subset of: ${PART_NAMES.join(", ")}
+           --host <address>       the address every part binds (SEEDCRAFT_HOST; 127.0.0.1; 0.0.0.0 for all)
+           --public-host <name>   the name or address put in the URLs the app and peers are given
+                                  (SEEDCRAFT_PUBLIC_HOST; the --host)
+           --ice-servers <json>   STUN/TURN servers for the seeder and the app's seedcraft.json,
+                                  [{"urls":"stun:…"},{"urls":"turn:…","username":…,"credential":…}]
+                                  (SEEDCRAFT_ICE_SERVERS; none)
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
@@ -46,6 +66,9 @@ Environment:
                          claim use (http://127.0.0.1:$SEEDCRAFT_CHAIN_PORT)
   SEEDCRAFT_STATE_DIR    logs and indexer data (.seedcraft)
   SEEDCRAFT_INDEXER_URL  the indexer a peer asks (http://127.0.0.1:$SEEDCRAFT_INDEXER_PORT)
+  SEEDCRAFT_HOST         the address parts, peers and seeders bind (127.0.0.1)
+  SEEDCRAFT_PUBLIC_HOST  the world's host as others reach it; peer, seed and claim find the world there
+  SEEDCRAFT_ICE_SERVERS  STUN/TURN servers, a JSON list of {urls, username?, credential?}
   SEEDCRAFT_DHT_BOOTSTRAP  DHT bootstrap nodes for a peer, host:port,...
   SEEDCRAFT_DEPLOY_PARAMETERS  the economy of a new deployment, JSON: {"premiumPrice":"<wei>", "epochLength":"<s>", …}
   DEBUG=seedcraft:*      detailed logs, children's output included`;
@@ -111,15 +134,38 @@ function describeRestart(event: PartRestart): string {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { only: { type: "string" } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args,
+    options: {
+      only: { type: "string" },
+      host: { type: "string" },
+      "public-host": { type: "string" },
+      "ice-servers": { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const parts = parseParts(values.only);
+  const ports = parsePorts();
+  const iceServers = iceServersFlag(values["ice-servers"]);
+  // Checked before anything starts: a bind address that is not this machine's fails here, in seconds.
+  const host = await hostFlag(values.host);
+  const publicHost =
+    values["public-host"] === undefined
+      ? publicHostOf(process.env.SEEDCRAFT_PUBLIC_HOST, host, "SEEDCRAFT_PUBLIC_HOST")
+      : publicHostOf(values["public-host"], host);
   const world = new World({
-    parts: parseParts(values.only),
-    ports: parsePorts(),
+    parts,
+    ports,
+    host,
+    publicHost,
+    iceServers,
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
     stateDir: process.env.SEEDCRAFT_STATE_DIR || undefined,
   });
   const started = performance.now();
-  console.log(`seedcraft up: starting ${world.parts.join(", ")} on 127.0.0.1`);
+  const seenAs = publicHost === host ? "" : ` (others are told ${publicHost})`;
+  console.log(`seedcraft up: starting ${world.parts.join(", ")} on ${host}${seenAs}`);
   world.on("progress", (progress: PartProgress) => console.log(describe(progress)));
   world.on("restart", (event: PartRestart) => console.log(describeRestart(event)));
 

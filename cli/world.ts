@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import bencode from "bencode";
 import createDebug from "debug";
 import { Backoff, type BackoffOptions } from "../core/backoff.ts";
+import type { IceServer } from "../core/ice-servers.ts";
 import {
   ChainEndedError,
   PartExitedError,
@@ -31,6 +32,7 @@ import {
   PortTakenError,
   WorldStoppedError,
 } from "./errors.ts";
+import { DEFAULT_HOST, publicHostOf, reachAt, urlHost } from "./host.ts";
 
 const debug = createDebug("seedcraft:world");
 
@@ -40,12 +42,13 @@ export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "trac
 export type PartName = (typeof PART_NAMES)[number];
 
 /**
- * What each part waits for before it starts (those of them the world runs). The DHT node, the tracker and
- * the app need no deployment: they start once the chain is up, while the deploy compiles, instead of after it.
+ * What each part waits for before it starts (those of them the world runs). The deploy starts with the chain: its
+ * compile needs no chain, and it waits for the chain's RPC itself. The DHT node, the tracker and the app need no
+ * deployment: they start once the chain is up, while the deploy compiles, instead of after it.
  */
 const STARTS_AFTER: Record<PartName, readonly PartName[]> = {
   chain: [],
-  deploy: ["chain"],
+  deploy: [],
   indexer: ["chain", "deploy"],
   dht: ["chain"],
   gateway: ["dht"],
@@ -73,6 +76,12 @@ export type WorldOptions = {
   /** Which parts to run, in start order. Default: all. */
   parts?: readonly PartName[];
   ports?: { chain?: number; indexer?: number; dht?: number; gateway?: number; tracker?: number; app?: number };
+  /** The IPv4 address every part binds (cli/host.ts checkBindHost checks it). Default 127.0.0.1. */
+  host?: string;
+  /** The name or address the URLs given to the app and peers carry. Default: `host` (see cli/host.ts). */
+  publicHost?: string;
+  /** STUN/TURN servers for the seeder's WebRTC and the app's (seedcraft.json's iceServers). Default none. */
+  iceServers?: readonly IceServer[];
   /** Names deployments/<network>.json. Default "localhost". */
   network?: string;
   /** Where logs and indexer state go. Default <root>/.seedcraft. */
@@ -101,7 +110,10 @@ export type PartRestart =
   | { part: PartName; phase: "exited"; how: string; delayMs: number; restart: number }
   | { part: PartName; phase: "back"; seconds: number; restart: number };
 
-/** `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. */
+/**
+ * `dht` is the bootstrap node as host:port (UDP), what `seedcraft peer --bootstrap` takes. A World's `urls`
+ * carry its public host (what the app and peers are given); the parts reach each other at the bound one.
+ */
 export type WorldUrls = {
   chain: string;
   indexer: string;
@@ -158,7 +170,7 @@ function binPath(name: string): string {
   return realpathSync(path.join(ROOT, "node_modules", ".bin", name));
 }
 
-/** Whether a UDP port can be bound on 127.0.0.1. */
+/** Whether a UDP port can be bound on `host`. */
 export async function isUdpPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return await new Promise((resolve) => {
     const socket = dgram.createSocket("udp4");
@@ -185,7 +197,9 @@ export async function dhtAnswers(port: number, host = "127.0.0.1", timeoutMs = 5
           // not KRPC: keep waiting
         }
       });
-      const ping = bencode.encode({ t: "sc", y: "q", q: "ping", a: { id: Buffer.alloc(20, 7) } });
+      // A read-only ping (BEP 43's `ro`) with no node id: bittorrent-dht answers it without adding this throwaway
+      // socket to its routing table, where it would sit as a dead node that every peer's lookup waits 2.5 s for.
+      const ping = bencode.encode({ t: "sc", y: "q", q: "ping", ro: 1, a: { id: new Uint8Array(0) } });
       socket.send(ping, port, host);
     });
   } finally {
@@ -275,7 +289,14 @@ export class World extends EventEmitter {
   readonly ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
   readonly network: string;
   readonly stateDir: string;
+  /** Where every part listens, and the name others are given for it. */
+  readonly host: string;
+  readonly publicHost: string;
+  readonly iceServers: readonly IceServer[];
+  /** What the app and peers are given (the public host), in seedcraft.json, run.json and printed lines. */
   readonly urls: WorldUrls;
+  /** Where the parts and the health checks reach each other on this machine (the bound host). */
+  readonly #local: WorldUrls;
   readonly timings: Partial<Record<PartName, number>> = {};
   /** How many times each part was restarted after dying. */
   readonly restarts: Partial<Record<PartName, number>> = {};
@@ -306,16 +327,24 @@ export class World extends EventEmitter {
     this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
     this.#timeoutMs = options.timeoutMs ?? 90_000;
     this.#restartBackoff = options.restartBackoff;
-    const chainUrl = this.parts.includes("chain")
-      ? `http://127.0.0.1:${this.ports.chain}`
-      : (process.env.SEEDCRAFT_RPC_URL ?? `http://127.0.0.1:${this.ports.chain}`);
-    this.urls = {
-      chain: chainUrl,
-      indexer: `http://127.0.0.1:${this.ports.indexer}`,
-      dht: `127.0.0.1:${this.ports.dht}`,
-      gateway: `ws://127.0.0.1:${this.ports.gateway}`,
-      tracker: `ws://127.0.0.1:${this.ports.tracker}`,
-      app: `http://127.0.0.1:${this.ports.app}`,
+    this.host = options.host ?? DEFAULT_HOST;
+    this.publicHost = options.publicHost ?? publicHostOf(undefined, this.host);
+    this.iceServers = options.iceServers ?? [];
+    this.urls = this.#urlsAt(this.publicHost);
+    this.#local = this.#urlsAt(reachAt(this.host));
+  }
+
+  #urlsAt(host: string): WorldUrls {
+    const at = urlHost(host);
+    return {
+      chain: this.parts.includes("chain")
+        ? `http://${at}:${this.ports.chain}`
+        : (process.env.SEEDCRAFT_RPC_URL ?? `http://${at}:${this.ports.chain}`),
+      indexer: `http://${at}:${this.ports.indexer}`,
+      dht: `${at}:${this.ports.dht}`,
+      gateway: `ws://${at}:${this.ports.gateway}`,
+      tracker: `ws://${at}:${this.ports.tracker}`,
+      app: `http://${at}:${this.ports.app}`,
     };
   }
 
@@ -340,11 +369,12 @@ export class World extends EventEmitter {
       // first start here: the defaults
     }
     const specs = this.parts.map((part) => this.#spec(part));
-    // Fail before starting anything if a port is taken: the message names the part and the port.
+    // Fail before starting anything if a port is taken: the message names the part, the port and the host.
     for (const spec of specs) {
-      if (spec.port !== undefined && !(await isPortFree(spec.port))) throw new PortTakenError(spec.part, spec.port);
-      if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort)))
-        throw new PortTakenError(spec.part, spec.udpPort, "udp");
+      if (spec.port !== undefined && !(await isPortFree(spec.port, this.host)))
+        throw new PortTakenError(spec.part, spec.port, "tcp", this.host);
+      if (spec.udpPort !== undefined && !(await isUdpPortFree(spec.udpPort, this.host)))
+        throw new PortTakenError(spec.part, spec.udpPort, "udp", this.host);
     }
     // Each part starts as soon as the parts it waits for are up (STARTS_AFTER), several at once.
     const ready = new Map<PartName, Promise<void>>();
@@ -390,11 +420,13 @@ export class World extends EventEmitter {
   }
 
   #spec(part: PartName): PartSpec {
+    const local = this.#local;
     const env = {
       SEEDCRAFT_NETWORK: this.network,
-      SEEDCRAFT_RPC_URL: this.urls.chain,
-      SEEDCRAFT_INDEXER_URL: this.urls.indexer,
+      SEEDCRAFT_RPC_URL: local.chain,
+      SEEDCRAFT_INDEXER_URL: local.indexer,
     };
+
     switch (part) {
       case "chain":
         return {
@@ -402,9 +434,9 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.chain,
           bin: binPath("hardhat"),
-          args: ["node", "--network", "world", "--hostname", "127.0.0.1", "--port", String(this.ports.chain)],
+          args: ["node", "--network", "world", "--hostname", this.host, "--port", String(this.ports.chain)],
           healthy: async () => {
-            const chainId = await rpcChainId(this.urls.chain);
+            const chainId = await rpcChainId(local.chain);
             return chainId === undefined ? undefined : `${this.urls.chain} (chain id ${chainId})`;
           },
         };
@@ -418,7 +450,8 @@ export class World extends EventEmitter {
           // WebAssembly build) takes ~20 s on 2 idle cores, minutes on a busy machine.
           quietly: "compiling the contracts (solc, viaIR: only when they changed)",
           timeoutMs: 300_000,
-          env,
+          // It starts beside the chain (STARTS_AFTER): once compiled, it waits as long as the chain may take to start.
+          env: this.parts.includes("chain") ? { ...env, SEEDCRAFT_WAIT_FOR_CHAIN_MS: String(this.#timeoutMs) } : env,
           after: () => {
             const file = path.join(ROOT, "deployments", `${this.network}.json`);
             const deployment = JSON.parse(readFileSync(file, "utf8")) as {
@@ -436,10 +469,12 @@ export class World extends EventEmitter {
           bin: binPath("ponder"),
           // Ponder writes generated/ into its working directory: keep it inside indexer/.
           cwd: "indexer",
+          // Ponder logs nothing until its database is open.
+          quietly: "building the indexer (Ponder) and opening its database",
           args: [
             "start",
             "-H",
-            "127.0.0.1",
+            this.host,
             "-p",
             String(this.ports.indexer),
             "--schema",
@@ -451,13 +486,13 @@ export class World extends EventEmitter {
             if (this.parts.includes("chain")) await rm(indexerDir, { recursive: true, force: true });
           },
           healthy: async () => {
-            const answer = await fetchJson(`${this.urls.indexer}/v1/ready`);
+            const answer = await fetchJson(`${local.indexer}/v1/ready`);
             return answer?.status === 200 ? this.urls.indexer : undefined;
           },
           // Back once it serves: it replays what it missed while its routes say INDEX_BEHIND, which on a busy
           // machine can take longer than the health timeout, and killing it then would only start over.
           serving: async () => {
-            const answer = await fetchJson(`${this.urls.indexer}/v1/status`);
+            const answer = await fetchJson(`${local.indexer}/v1/status`);
             return answer?.status === 200 ? `${this.urls.indexer} (catching up)` : undefined;
           },
         };
@@ -469,9 +504,10 @@ export class World extends EventEmitter {
           udpPort: this.ports.dht,
           // `seedcraft dht`: a DHT node that bootstraps from nobody; every local peer starts from it.
           bin: path.join(ROOT, "cli", "seedcraft.ts"),
-          args: ["dht", "--port", String(this.ports.dht)],
+          args: ["dht", "--host", this.host, "--port", String(this.ports.dht)],
           env,
-          healthy: async () => ((await dhtAnswers(this.ports.dht)) ? `udp://${this.urls.dht}` : undefined),
+          healthy: async () =>
+            (await dhtAnswers(this.ports.dht, reachAt(this.host))) ? `udp://${this.urls.dht}` : undefined,
         };
       case "gateway":
         return {
@@ -479,13 +515,11 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.gateway,
           bin: path.join(ROOT, "cli", "seedcraft.ts"),
-          args: ["gateway", "--port", String(this.ports.gateway), "--bootstrap", this.urls.dht],
+          args: ["gateway", "--host", this.host, "--port", String(this.ports.gateway), "--bootstrap", local.dht],
           env,
           // A WebSocket server answers plain HTTP with 426 Upgrade Required.
           healthy: async () =>
-            (await fetchJson(`http://127.0.0.1:${this.ports.gateway}/`))?.status === 426
-              ? this.urls.gateway
-              : undefined,
+            (await fetchJson(local.gateway.replace(/^ws/, "http")))?.status === 426 ? this.urls.gateway : undefined,
         };
       case "tracker":
         return {
@@ -493,13 +527,11 @@ export class World extends EventEmitter {
           kind: "service",
           port: this.ports.tracker,
           bin: path.join(ROOT, "cli", "seedcraft.ts"),
-          args: ["tracker", "--port", String(this.ports.tracker)],
+          args: ["tracker", "--host", this.host, "--port", String(this.ports.tracker)],
           env,
           // A WebSocket-only tracker answers plain HTTP with 404.
           healthy: async () =>
-            (await fetchJson(`http://127.0.0.1:${this.ports.tracker}/`))?.status === 404
-              ? this.urls.tracker
-              : undefined,
+            (await fetchJson(local.tracker.replace(/^ws/, "http")))?.status === 404 ? this.urls.tracker : undefined,
         };
       case "seeder": {
         const logFile = path.join(this.stateDir, "logs", "seeder.log");
@@ -512,10 +544,13 @@ export class World extends EventEmitter {
             "--cache",
             path.join(this.stateDir, "seeder"),
             "--bootstrap",
-            this.urls.dht,
-            ...(this.parts.includes("tracker") ? ["--trackers", this.urls.tracker] : []),
+            local.dht,
+            "--host",
+            this.host,
+            ...(this.parts.includes("tracker") ? ["--trackers", local.tracker] : []),
           ],
-          env,
+          // In its environment rather than on its command line, where `ps` would show a TURN credential.
+          env: { ...env, SEEDCRAFT_ICE_SERVERS: JSON.stringify(this.iceServers) },
           // It says whom it seeds as once it has joined.
           healthy: async (logOffset) => {
             const line = readFrom(logFile, logOffset)?.match(/seeder \S+ as (0x[0-9a-fA-F]{40})/);
@@ -530,15 +565,21 @@ export class World extends EventEmitter {
           port: this.ports.app,
           bin: binPath("vite"),
           args: ["--config", "app/vite.config.ts"],
+          // Its seedcraft.json hands players the public URLs (app/vite.config.ts).
           env: {
             ...env,
+            SEEDCRAFT_RPC_URL: this.urls.chain,
+            SEEDCRAFT_INDEXER_URL: this.urls.indexer,
+            SEEDCRAFT_APP_HOST: this.host,
+            SEEDCRAFT_PUBLIC_HOST: this.publicHost,
             SEEDCRAFT_APP_PORT: String(this.ports.app),
+            SEEDCRAFT_ICE_SERVERS: JSON.stringify(this.iceServers),
             // The app's peers reach the DHT through the gateway and find seeders on the tracker.
             ...(this.parts.includes("gateway") ? { SEEDCRAFT_GATEWAY_URLS: this.urls.gateway } : {}),
             ...(this.parts.includes("tracker") ? { SEEDCRAFT_TRACKERS: this.urls.tracker } : {}),
           },
           healthy: async () => {
-            const answer = await fetchJson(`${this.urls.app}/`);
+            const answer = await fetchJson(`${local.app}/`);
             return answer?.status === 200 ? this.urls.app : undefined;
           },
         };
@@ -629,7 +670,8 @@ export class World extends EventEmitter {
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     const deadline = started + timeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
-    let nextWaitingNote = started + 5000;
+    // A part slower than 3 s shows its progress (then every 5 s), so no slow step passes without a bar.
+    let nextWaitingNote = started + 3000;
     for (;;) {
       if (this.#stopping) throw this.#failure ?? new WorldStoppedError(spec.part);
       if (service.exitInfo !== undefined) {
@@ -734,7 +776,7 @@ export class World extends EventEmitter {
     );
     writeFileSync(
       path.join(this.stateDir, "run.json"),
-      `${JSON.stringify({ pid: process.pid, urls: this.urls, parts }, null, 2)}\n`,
+      `${JSON.stringify({ pid: process.pid, host: this.host, urls: this.urls, parts }, null, 2)}\n`,
     );
   }
 

@@ -1,16 +1,18 @@
 /**
  * In-band signaling: mailboxes carried by the mesh itself. A signal for a peer we are not linked with
  * goes to a neighbour that is linked with it (the `signal` message, relayed one hop), with no DHT
- * round trip; connectThroughDht (p2p/signal.ts) runs over these mailboxes as over the DHT's. A relay
- * could carry anyone's signals, so the peer (p2p/peer.ts) checks the new link's hello against the
- * card the dialled key signed in the DHT. Inbox and routes are bounded. Isomorphic.
+ * round trip; connectThroughDht (p2p/signal.ts) runs over these mailboxes as over the DHT's, with the
+ * same items (p2p/signal-item.ts: compact offers and answers, and knocks). A relay could carry anyone's
+ * signals, so the peer (p2p/peer.ts) checks the new link's hello against the card the dialled key
+ * signed in the DHT. Inbox and routes are bounded. Isomorphic.
  */
 import { bytesToHex, type Hex, hexToBytes } from "viem";
 import type { Mesh } from "./mesh.ts";
 import { type Mailboxes, SignalingError } from "./signal.ts";
+import { encodeSignalItem } from "./signal-item.ts";
 
-/** The payload that asks the other side to dial back (its offer comes back, or our offer goes). */
-const KNOCK = new TextEncoder().encode('{"knock":1}');
+/** The item that asks the other side to dial back (its offer comes back, or our offer goes). */
+const KNOCK = encodeSignalItem({ type: "knock" });
 /** Senders kept in the inbox at most (the oldest is forgotten first). */
 const MAX_SENDERS = 64;
 

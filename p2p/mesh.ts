@@ -17,6 +17,7 @@
  *   (malformed, forged, over its budget) is disconnected and banned for a while.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import createDebug from "debug";
 import { type Address, bytesToHex, type Hex } from "viem";
 import {
   CHAT_HISTORY_LINES,
@@ -50,7 +51,8 @@ import {
   type WireMessage,
 } from "../core/wire.ts";
 import { type HelloIdentity, makeHello, verifyHello } from "./hello.ts";
-import type { LedgerView } from "./ledger.ts";
+import { INDEX_BEHIND } from "./index-behind.ts";
+import type { LedgerView, PlayerFacts } from "./ledger.ts";
 import type { Link } from "./link.ts";
 import type { OpVerdict, WorldReplica } from "./replica.ts";
 import type { FrameChannel } from "./torrent-mux.ts";
@@ -120,6 +122,8 @@ type Conn = {
   /** Media signals are few (an offer, an answer, a dozen candidates): their own, smaller budget. */
   mediaBucket: { signals: number; atMs: number };
   helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why its hello is not taken yet, when it waits on something (the ledger): said if time runs out. */
+  helloWait: string | undefined;
   moveSeq: number;
   /** The last movement sent on this link: what the peer extrapolates from. */
   sentMove: { position: Position; velocity: Position; atMs: number } | undefined;
@@ -159,6 +163,8 @@ export type MeshOptions = {
   now?: () => number;
 };
 
+const debug = createDebug("seedcraft:mesh");
+
 /** Remember forwarded op ids this long (ops older than the clock bound are refused anyway). */
 const SEEN_MS = 120_000;
 /** A peer's guess of our position may be off by this much before we send a movement delta. */
@@ -178,6 +184,10 @@ const MEDIA_BURST = 4;
 const HISTORY_MAX_OPS = 4096;
 const HISTORY_SLICE = 200;
 const HISTORY_SLICE_MS = 500;
+/** History this close to the clock's skew bound is left out too: it would be past it on arrival. */
+const HISTORY_AGE_MARGIN_MS = 2000;
+/** A hello waiting on a ledger that cannot answer asks it again this often (until the hello's time is up). */
+const HELLO_LEDGER_RETRY_MS = 500;
 /** Chat lines already checked, kept or not (a newcomer hears the same history from each neighbour). */
 const CHAT_SEEN_MAX = 512;
 
@@ -190,6 +200,26 @@ const ALWAYS_WRONG = new Set([
   "MIXED_AUTHORS",
   "NO_SESSION",
 ]);
+
+/** The ledger could not say (it did not answer, or its index lags the chain): nobody's fault. */
+const LEDGER_UNKNOWN = new Set(["LEDGER_UNAVAILABLE", INDEX_BEHIND]);
+/**
+ * What history (ops a neighbour replays as we link, judged when they were live) may fail for its age
+ * alone: a stamp now further behind our clock than its bound, a session that has expired since, an op
+ * we rolled back meanwhile. An honest author replaying its own older edits hits these.
+ */
+const AGED = new Set(["HLC_SKEW", "SESSION_EXPIRED", "RETRACTED"]);
+
+/**
+ * Whether a refusal says nothing against the author that sent the op: the ledger could not answer, or
+ * a historical op is merely old (a stamp ahead of our clock is still the author's own clock lying).
+ * Striking these got honest neighbours banned: a player who joined or reloaded once the others held
+ * edits over a minute old banned each of them as their history came (5 strikes), for ten minutes.
+ */
+function blameless(code: string, op: BlockOp, historical: boolean, nowMs: number): boolean {
+  if (LEDGER_UNKNOWN.has(code)) return true;
+  return historical && AGED.has(code) && (code !== "HLC_SKEW" || op.hlc.wallMs < nowMs);
+}
 
 /**
  * An op message's id: its signature and its ops' fields, as a Map key. A single op's key is short
@@ -320,6 +350,7 @@ export class Mesh {
       bucket: { messages: 2 * this.limits.messagesPerSecond, bytes: 2 * this.limits.bytesPerSecond, atMs: this.#now() },
       mediaBucket: { signals: MEDIA_BURST * this.limits.mediaSignalsPerSecond, atMs: this.#now() },
       helloTimer: undefined,
+      helloWait: undefined,
       moveSeq: 0,
       sentMove: undefined,
       queue: Promise.resolve(),
@@ -331,7 +362,7 @@ export class Mesh {
     };
     link.onClose = () => this.#drop(conn, "closed");
     conn.helloTimer = setTimeout(() => {
-      if (!conn.peer) this.#drop(conn, "no hello in time");
+      if (!conn.peer) this.#drop(conn, conn.helloWait ?? "no hello in time");
     }, this.limits.helloTimeoutMs);
     link.send(encodeMessage(await makeHello(this.identity, link.binding)), true);
   }
@@ -517,6 +548,12 @@ export class Mesh {
 
   #drop(conn: Conn, why: string): void {
     if (!this.#conns.delete(conn)) return;
+    debug(
+      "%s: link with %s dropped: %s",
+      this.identity.name,
+      (conn.peer?.id ?? conn.expectedId ?? "?").slice(0, 10),
+      why,
+    );
     clearTimeout(conn.helloTimer);
     conn.link.onClose = () => {};
     conn.link.close();
@@ -528,6 +565,7 @@ export class Mesh {
   }
 
   #strike(conn: Conn, code: string): void {
+    debug("%s: strike for %s: %s", this.identity.name, (conn.peer?.id ?? conn.expectedId ?? "?").slice(0, 10), code);
     this.#emit("strike", conn.peer, code);
     if (!conn.peer) {
       this.#drop(conn, `bad hello: ${code}`);
@@ -647,17 +685,12 @@ export class Mesh {
     const id = hello.peerId.toLowerCase() as Hex;
     if (id === this.id || this.isBanned(id) || this.isBanned(hello.wallet)) return this.#drop(conn, "refused");
     if (this.#connOf(id)) return this.#drop(conn, "already linked");
-    let live = false;
-    try {
-      const facts = await this.#ledger.player(hello.wallet);
-      const now = this.#now();
-      live = facts.sessions.some(
-        (s) => s.sessionKey.toLowerCase() === hello.sessionKey.toLowerCase() && s.expiresAtMs > now,
-      );
-    } catch {
-      return this.#drop(conn, "ledger unavailable");
-    }
-    if (!this.#conns.has(conn)) return;
+    const facts = await this.#helloFacts(conn, hello.wallet);
+    if (!facts || !this.#conns.has(conn)) return;
+    const now = this.#now();
+    const live = facts.sessions.some(
+      (s) => s.sessionKey.toLowerCase() === hello.sessionKey.toLowerCase() && s.expiresAtMs > now,
+    );
     if (!live) return this.#strike(conn, "NO_SESSION");
     if (this.#connOf(id)) return this.#drop(conn, "already linked");
     clearTimeout(conn.helloTimer);
@@ -687,6 +720,25 @@ export class Mesh {
     }
   }
 
+  /**
+   * The ledger's facts on a hello's wallet. While the ledger cannot say (the indexer away, or its index
+   * behind the chain for a moment, as it is on a busy machine or while a stalled subscription recovers),
+   * it is asked again until the hello's time runs out (the hello timer then drops the link): dropped at
+   * once, the link was dialled again every discovery round and dropped again, and a newcomer, which
+   * knows no wallet yet, linked with nobody until the index caught up. Undefined once the link is gone.
+   */
+  async #helloFacts(conn: Conn, wallet: Address): Promise<PlayerFacts | undefined> {
+    while (this.#conns.has(conn)) {
+      try {
+        return await this.#ledger.player(wallet);
+      } catch (error) {
+        conn.helloWait = `ledger unavailable: ${(error as Error).message}`;
+        await new Promise((resolve) => setTimeout(resolve, HELLO_LEDGER_RETRY_MS));
+      }
+    }
+    return undefined;
+  }
+
   async #ops(
     conn: Conn,
     message: OpMessage | OpBatchMessage,
@@ -709,18 +761,18 @@ export class Mesh {
       peer.invalidOps += refused.length;
       // A strike for what is wrong anywhere (forged, malformed, impossible), or for what the sender
       // authored itself. A rejection that depends on what we know (the ledger not answering, a budget,
-      // a position) does not make the peer that forwarded it hostile.
-      const author = refused.some(
+      // a position) does not make the peer that forwarded it hostile, nor does history we refuse for its
+      // age (see blameless).
+      const historical = message.type === "op" && message.ttl === 0;
+      const definite = refused.find((v) => v.status === "rejected" && ALWAYS_WRONG.has(v.code));
+      const authored = refused.find(
         (v) =>
           v.status === "rejected" &&
-          v.code !== "LEDGER_UNAVAILABLE" &&
-          v.op.author.toLowerCase() === peer.wallet.toLowerCase(),
+          v.op.author.toLowerCase() === peer.wallet.toLowerCase() &&
+          !blameless(v.code, v.op, historical, now),
       );
-      const definite = refused.find((v) => v.status === "rejected" && ALWAYS_WRONG.has(v.code));
-      if (author || definite) {
-        const first = (definite ?? refused[0]) as OpVerdict & { code: string };
-        this.#strike(conn, first.code);
-      }
+      const blamed = (definite ?? authored) as (OpVerdict & { code: string }) | undefined;
+      if (blamed) this.#strike(conn, blamed.code);
       return;
     }
     // Bounced ops travel on too: every replica must see both sides of a tie to bounce them alike.
@@ -805,13 +857,17 @@ export class Mesh {
     }
   }
 
-  /** Replays the ops we hold around `position` to a peer that just arrived, oldest first, in slices. */
+  /**
+   * Replays the ops we hold around `position` to a peer that just arrived, oldest first, in slices. An op
+   * stamped further back than the clock's skew bound is left out: every replica refuses it (HLC_SKEW).
+   */
   #sendHistory(conn: Conn, position: Position): void {
     const ops = this.replica.history((chunk) => inAreaOfInterest(position, chunkCoordsOf(chunk)), HISTORY_MAX_OPS);
     const slice = (from: number) => {
       if (!this.#conns.has(conn)) return;
+      const oldestMs = this.#now() - this.replica.clock.maxSkewMs + HISTORY_AGE_MARGIN_MS;
       for (const op of ops.slice(from, from + HISTORY_SLICE))
-        this.#send(conn, encodeMessage({ type: "op", op, ttl: 0 }), true);
+        if (op.hlc.wallMs >= oldestMs) this.#send(conn, encodeMessage({ type: "op", op, ttl: 0 }), true);
       if (from + HISTORY_SLICE < ops.length) setTimeout(() => slice(from + HISTORY_SLICE), HISTORY_SLICE_MS);
     };
     if (ops.length > 0) slice(0);

@@ -1,12 +1,19 @@
 /**
  * Opens a WebRTC connection to a peer known by its DHT key, with the offer and the answer carried in
  * BEP44 mailboxes (no server). The lower key offers. Signals are sent whole (no trickle): a mailbox
- * keeps only its latest message, and a data-channel SDP with its loopback candidates is about 600
- * bytes, under the DHT's 1000. Isomorphic: Node passes node-datachannel's WebRTC (p2p/node/rtc.ts),
- * browsers their own; the mailboxes are a DHT node (p2p/node/dht.ts) or the gateway (p2p/gateway-client.ts).
+ * keeps only its latest message, so a description goes once its candidates are gathered, in the compact
+ * mailbox item of p2p/signal-item.ts (under the DHT's 1000 bytes with host, server-reflexive and relay
+ * candidates), and is rebuilt into an SDP on arrival (p2p/sdp.ts). Isomorphic: Node passes
+ * node-datachannel's WebRTC (p2p/node/rtc.ts), browsers their own; the mailboxes are a DHT node
+ * (p2p/node/dht.ts), the gateway (p2p/gateway-client.ts) or the mesh itself (p2p/mesh-mailboxes.ts).
  */
+import createDebug from "debug";
 import Peer from "simple-peer";
 import { SeedcraftError } from "../core/errors.ts";
+import { type CandidateType, compactSdp, parseCandidate, rebuildSdp } from "./sdp.ts";
+import { decodeSignalItem, encodeSignalItem, SignalItemError, SignalVersionError } from "./signal-item.ts";
+
+const debug = createDebug("seedcraft:signal");
 
 export type DhtAddress = { host: string; port: number };
 
@@ -41,40 +48,30 @@ type Description = { type: "offer" | "answer"; sdp: string };
 /** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
 export type MailSignal = Description & { n: string; t: number };
 
+/** A signal as a mailbox item (p2p/signal-item.ts): the description goes compact. Throws SdpError or SignalItemError. */
+export function encodeSignal(signal: MailSignal): Uint8Array {
+  const { type, n, t } = signal;
+  return encodeSignalItem({ type, n, t, description: compactSdp(type, signal.sdp) });
+}
+
 /**
- * An SDP cut down to what a data-channel connection needs, so that a browser's fits a BEP44 value:
- * UDP candidates only, without their optional extensions (generation, network id and cost), no
- * attributes a data channel ignores, and bare line feeds (restoreSdp puts CRLF back). Chromium's
- * answer grew past 1000 bytes with its TCP candidates.
+ * A mailbox item as a signal, its SDP rebuilt. Throws SignalVersionError for another version's item and
+ * SignalItemError for anything else (a knock included).
  */
-export function minimizeSdp(sdp: string): string {
-  return sdp
-    .split(/\r?\n/)
-    .filter((line) => line !== "")
-    .filter((line) => !/^a=candidate:\S+ \d+ tcp /i.test(line))
-    .filter((line) => !/^a=(extmap-allow-mixed|msid-semantic|ice-options)/.test(line))
-    .map((line) =>
-      line.startsWith("a=candidate:") ? line.replace(/ (generation|network-id|network-cost) \S+/g, "") : line,
-    )
-    .join("\n");
+export function decodeSignal(payload: Uint8Array): MailSignal {
+  const item = decodeSignalItem(payload);
+  if (item.type === "knock") throw new SignalItemError("a knock, not an offer or an answer");
+  // The o= line's session id, from the attempt: one attempt, one session.
+  const sessionId = (BigInt(`0x${item.n}`) >> 1n).toString();
+  return { type: item.type, sdp: rebuildSdp(item.description, sessionId), n: item.n, t: item.t };
 }
 
-export function restoreSdp(sdp: string): string {
-  return `${sdp.split(/\r?\n/).join("\r\n")}\r\n`;
-}
-
-/** A mailbox payload as a signal; undefined for anything else (it is ignored). */
+/** A mailbox payload as a signal; undefined for anything else (it is ignored, and said under DEBUG). */
 export function parseSignal(payload: Uint8Array): MailSignal | undefined {
-  if (payload.length >= 1000) return undefined;
   try {
-    const value = JSON.parse(new TextDecoder().decode(payload)) as unknown;
-    if (typeof value !== "object" || value === null) return undefined;
-    const { type, sdp, n, t } = value as Record<string, unknown>;
-    if ((type !== "offer" && type !== "answer") || typeof sdp !== "string" || !sdp.startsWith("v=0")) return undefined;
-    if (typeof n !== "string" || !/^[0-9a-f]{16}$/.test(n) || typeof t !== "number" || !Number.isFinite(t))
-      return undefined;
-    return { type, sdp: restoreSdp(sdp), n, t };
-  } catch {
+    return decodeSignal(payload);
+  } catch (error) {
+    debug("ignored a mailbox item: %s", (error as Error).message);
     return undefined;
   }
 }
@@ -98,10 +95,18 @@ export type ConnectOptions = {
   /** WebRTC for simple-peer where there is no global one (Node: p2p/node/rtc.ts). */
   wrtc?: object;
   /**
-   * How long after its first ICE candidate a side takes gathering as done (signals go whole, without
-   * trickle, and node-datachannel never reports the end): 200 ms by default, less on loopback.
+   * How long after its first ICE candidate a side takes gathering as done when it does not wait for it
+   * (see gatherMs): 200 ms by default, less on loopback, where every candidate comes at once.
    */
   iceCompleteMs?: number;
+  /**
+   * Waits for ICE gathering before a description goes: until it is complete, or has a candidate of each
+   * type the ICE servers give (server-reflexive from STUN, relay from TURN), at most this long (a server
+   * that does not answer costs this much, then the description goes with what it has). 2000 ms by
+   * default when `config` names ICE servers; otherwise only when set (node-datachannel never reports
+   * the end of gathering to simple-peer, so a Node peer off loopback sets it).
+   */
+  gatherMs?: number;
   /** Gives the attempt up (its connection is closed): a peer that stops leaves none half open. */
   signal?: AbortSignal;
   now?: () => number;
@@ -132,24 +137,53 @@ export async function connectThroughDht(
   const pollMs = options.pollMs ?? 100;
   const maxOfferAgeMs = options.maxOfferAgeMs ?? 8_000;
   const initiator = isOfferer(route.publicKey, remoteKey);
+  const servedTypes = candidateTypesOf(options.config);
+  const gatherMs = options.gatherMs ?? (servedTypes.length > 0 ? DEFAULT_GATHER_MS : undefined);
   const peer = new Peer({
     initiator,
     trickle: false,
     ...(options.wrtc ? { wrtc: options.wrtc } : {}),
     ...(options.config ? { config: options.config } : {}),
-    // The polyfill never reports the end of ICE gathering; loopback candidates come at once.
-    ...({ iceCompleteTimeout: options.iceCompleteMs ?? 200 } as object),
+    // Waiting for gathering here (gatherMs), simple-peer may hand the description over at once.
+    ...({ iceCompleteTimeout: gatherMs !== undefined ? 1 : (options.iceCompleteMs ?? 200) } as object),
   });
   let attempt = initiator ? randomAttempt() : undefined;
   let done = false;
+  /** The offer's candidates, held back until our answer is out (see holdCandidates). */
+  let held: { mid: string; candidates: string[] } = { mid: "0", candidates: [] };
   peer.on("signal", (data: Description) => {
-    const signal: MailSignal = { type: data.type, sdp: minimizeSdp(data.sdp), n: attempt as string, t: now() };
-    void route
-      .sendMail(remoteKey, new TextEncoder().encode(JSON.stringify(signal)), options.address)
+    const gathered =
+      gatherMs === undefined ? Promise.resolve(data.sdp) : gatheredSdp(peer, data.sdp, servedTypes, gatherMs);
+    void gathered
+      .then((sdp) => {
+        if (peer.destroyed) return;
+        const payload = encodeSignal({ type: data.type, sdp, n: attempt as string, t: now() });
+        debug("%s of %d bytes", data.type, payload.length);
+        return route.sendMail(remoteKey, payload, options.address);
+      })
+      .then(() => {
+        if (peer.destroyed) return;
+        for (const candidate of held.candidates)
+          peer.signal({ candidate: { candidate, sdpMid: held.mid, sdpMLineIndex: 0 } });
+        held = { mid: held.mid, candidates: [] };
+      })
       .catch((error: Error) => peer.destroy(error));
   });
   let superseded: (() => void) | undefined;
   let onAbort: (() => void) | undefined;
+  /** The peer's signals are another version's: said when the attempt times out, instead of a bare timeout. */
+  let stale: SignalVersionError | undefined;
+  const ignored = new Map<Mailboxes, number>();
+  const read = (box: Mailboxes, mail: { payload: Uint8Array; seq: number }): MailSignal | undefined => {
+    try {
+      return decodeSignal(mail.payload);
+    } catch (error) {
+      if (error instanceof SignalVersionError) stale = error;
+      if (ignored.get(box) !== mail.seq) debug("ignored a mailbox item: %s", (error as Error).message);
+      ignored.set(box, mail.seq);
+      return undefined;
+    }
+  };
   const poll = async () => {
     let answeredOffer = false;
     while (!done) {
@@ -157,7 +191,7 @@ export async function connectThroughDht(
       if (done || peer.destroyed) return;
       let offer: { signal: MailSignal; box: Mailboxes } | undefined;
       for (const [i, mail] of mails.entries()) {
-        const signal = mail ? parseSignal(mail.payload) : undefined;
+        const signal = mail ? read(boxes[i] as Mailboxes, mail) : undefined;
         if (initiator && signal?.type === "answer" && signal.n === attempt) {
           peer.signal({ type: signal.type, sdp: signal.sdp });
           return;
@@ -172,7 +206,9 @@ export async function connectThroughDht(
         attempt = offer.signal.n;
         route = offer.box;
         answeredOffer = true;
-        peer.signal({ type: offer.signal.type, sdp: offer.signal.sdp });
+        const { sdp, ...rest } = holdCandidates(offer.signal.sdp);
+        held = rest;
+        peer.signal({ type: offer.signal.type, sdp });
       }
       // Until the next read, or until mail lands in one of our own boxes (put straight there).
       await new Promise<void>((resolve) => {
@@ -190,7 +226,7 @@ export async function connectThroughDht(
   try {
     return await new Promise<Peer>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new SignalingError("The peer did not connect in time.", `${timeoutMs} ms`)),
+        () => reject(stale ?? new SignalingError("The peer did not connect in time.", `${timeoutMs} ms`)),
         timeoutMs,
       );
       peer.once("connect", () => {
@@ -219,6 +255,75 @@ export async function connectThroughDht(
     done = true;
     if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * An offer without its candidates, and them apart: the answerer applies them only once its answer is
+ * out. Given them at once, it checks the offerer's candidates straight away; the offerer's ICE (libjuice)
+ * may then connect on those checks before the answer reaches it, start DTLS with no fingerprint to check
+ * the other side's certificate against, fail ("unknown CA"), and then refuse the answer ("Got a remote
+ * candidate without ICE transport"): about 1 loopback connect in 10 failed so. Held back, the checks
+ * start about when the answer lands.
+ */
+export function holdCandidates(sdp: string): { sdp: string; mid: string; candidates: string[] } {
+  const lines = sdp.split("\r\n");
+  const candidates = lines.filter((line) => line.startsWith("a=candidate:")).map((line) => line.slice(2));
+  const rest = lines.filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates");
+  const mid = lines.find((line) => line.startsWith("a=mid:"))?.slice("a=mid:".length) ?? "0";
+  return { sdp: rest.join("\r\n"), mid, candidates };
+}
+
+/** How long a description waits for gathering at most, by default (see ConnectOptions.gatherMs). */
+export const DEFAULT_GATHER_MS = 2000;
+
+/** The candidate types `config`'s ICE servers give: server-reflexive from STUN, relay from TURN. */
+export function candidateTypesOf(config: RTCConfiguration | undefined): CandidateType[] {
+  const urls = (config?.iceServers ?? []).flatMap((server: RTCIceServer | string) =>
+    typeof server === "string" ? [server] : Array.isArray(server.urls) ? server.urls : [server.urls],
+  );
+  const types = new Set<CandidateType>();
+  for (const url of urls) {
+    if (/^stuns?:/i.test(url)) types.add("srflx");
+    if (/^turns?:/i.test(url)) types.add("relay");
+  }
+  return [...types];
+}
+
+/**
+ * The local description once gathering is complete or has a candidate of every type in `want`, or as
+ * it stands after `capMs`. Read from the connection itself, which adds candidates as they come.
+ */
+function gatheredSdp(peer: Peer, first: string, want: readonly CandidateType[], capMs: number): Promise<string> {
+  const pc = (peer as unknown as { _pc?: RTCPeerConnection })._pc;
+  const current = () => pc?.localDescription?.sdp ?? first;
+  const ready = () => {
+    if (pc?.iceGatheringState === "complete") return true;
+    if (want.length === 0) return false;
+    const types = new Set(
+      current()
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("a=candidate:"))
+        .map((line) => parseCandidate(line.slice("a=candidate:".length))?.type),
+    );
+    return want.every((type) => types.has(type));
+  };
+  if (!pc || ready()) return Promise.resolve(current());
+  return new Promise((resolve) => {
+    const check = () => {
+      if (ready() || peer.destroyed) finish();
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icecandidate", check);
+      pc.removeEventListener("icegatheringstatechange", check);
+      debug("gathered for %d ms", performance.now() - startedAt);
+      resolve(current());
+    };
+    const startedAt = performance.now();
+    const timer = setTimeout(finish, capMs);
+    pc.addEventListener("icecandidate", check);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
 }
 
 /** Offer attempts this process answered already (an attempt id is random, so one set serves every peer). */

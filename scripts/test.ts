@@ -1,14 +1,16 @@
 /**
- * `npm test`: the whole suite — Chromium and Postgres checks, the contracts' compile, then two lanes side by
- * side: typecheck, lint, contract tests and the node:test suites that start no browser (core, app, cli,
- * indexer, p2p); and the end-to-end tests in real Chromium. Every step runs even if an earlier one failed;
- * the last line sums the counts.
+ * `npm test`: the whole suite — Chromium, Postgres, coturn and iptables checks (each installed from Debian when
+ * missing and root), the contracts' compile, then two lanes side by side: typecheck, lint, contract tests and the
+ * node:test suites that start no browser (core, app, cli, indexer, p2p); and the end-to-end tests in real
+ * Chromium and network namespaces. Every step runs even if an earlier one failed; the last line sums the counts.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { COTURN_INSTALL_COMMAND, turnserverPath } from "../cli/turn.ts";
 import { chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { commandExists, IPTABLES_INSTALL_COMMAND } from "../test/helpers/netns.ts";
 import { POSTGRES_INSTALL_COMMAND, postgresBinDir } from "../test/helpers/postgres.ts";
 import { laneFiles } from "./test-lanes.ts";
 
@@ -16,7 +18,13 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => realpathSync(path.join(ROOT, "node_modules", ".bin", name));
 
 type Counts = { passed: number; failed: number; skipped: number };
-type Step = { name: string; args: string[]; counts?: (output: string) => Counts };
+type Step = {
+  name: string;
+  args: string[];
+  counts?: (output: string) => Counts;
+  /** Past this, the step and every process under it are killed and the step fails (a hung file must not hang CI). */
+  deadlineSeconds?: number;
+};
 
 /** node:test's spec reporter closing lines: "ℹ pass N", "ℹ fail N", "ℹ skipped N". */
 function nodeTestCounts(output: string): Counts {
@@ -62,12 +70,63 @@ const ensureChromium = () =>
   );
 const ensurePostgres = () =>
   ensureDebianPackage("Postgres", () => postgresBinDir() !== undefined, POSTGRES_INSTALL_COMMAND);
+// The world's STUN/TURN server: cli/turn.ts's tests run it on loopback, test/net's on a namespace's address.
+const ensureCoturn = () =>
+  ensureDebianPackage(
+    "coturn",
+    () => turnserverPath() !== undefined,
+    COTURN_INSTALL_COMMAND,
+    "\nor point SEEDCRAFT_TURNSERVER at a turnserver binary.",
+  );
+// test/net's NAT routers. Only root builds network namespaces (test/net skips without): a user needs none.
+const ensureIptables = () =>
+  process.getuid?.() !== 0 ||
+  ensureDebianPackage("iptables", () => commandExists("iptables"), IPTABLES_INSTALL_COMMAND);
+
+/** Every process under `pid` (children first found by /proc's parent links), deepest last. */
+function descendants(pid: number): number[] {
+  const listing = spawnSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).stdout ?? "";
+  const children = new Map<number, number[]>();
+  for (const line of listing.split("\n")) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (!child || parent === undefined) continue;
+    children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const found: number[] = [];
+  const walk = (at: number) => {
+    for (const child of children.get(at) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/**
+ * Kills a hung step: SIGTERM to it and everything it started (worlds' parts run in process groups of their
+ * own, so a group signal would miss them), SIGKILL to whatever is left 10 s later.
+ */
+function killTree(pid: number): void {
+  const signal = (targets: number[], name: NodeJS.Signals) => {
+    for (const target of targets) {
+      try {
+        process.kill(target, name);
+      } catch {
+        // gone already
+      }
+    }
+  };
+  const targets = [pid, ...descendants(pid)];
+  signal(targets, "SIGTERM");
+  setTimeout(() => signal([...targets, ...descendants(pid)], "SIGKILL"), 10_000).unref();
+}
 
 /**
  * Runs one step. Its output is streamed line by line (behind `tag` when two lanes run at once) and kept
  * whole, untagged, for its counts.
  */
-function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; seconds: number }> {
+function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; seconds: number; hung: boolean }> {
   const started = performance.now();
   console.log(`\n━━ ${tag}${step.name}`);
   return new Promise((resolve) => {
@@ -79,6 +138,15 @@ function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; secon
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    let hung = false;
+    const deadline =
+      step.deadlineSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            hung = true;
+            console.error(`${tag}✖ ${step.name}: still running after ${step.deadlineSeconds} s; killing it`);
+            if (child.pid !== undefined) killTree(child.pid);
+          }, step.deadlineSeconds * 1000);
     let output = "";
     const pending = { stdout: "", stderr: "" };
     const forward = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
@@ -95,9 +163,10 @@ function run(step: Step, tag = ""): Promise<{ ok: boolean; output: string; secon
     child.stdout.on("data", forward("stdout"));
     child.stderr.on("data", forward("stderr"));
     child.on("close", (code) => {
+      clearTimeout(deadline);
       for (const stream of ["stdout", "stderr"] as const)
         if (pending[stream]) process[stream].write(`${tag}${pending[stream]}\n`);
-      resolve({ ok: code === 0, output, seconds: (performance.now() - started) / 1000 });
+      resolve({ ok: code === 0 && !hung, output, seconds: (performance.now() - started) / 1000, hung });
     });
   });
 }
@@ -151,6 +220,14 @@ if (!ok) summary.push("✖ chromium: missing");
 if (!ensurePostgres()) {
   ok = false;
   summary.push("✖ postgres: missing");
+}
+if (!ensureCoturn()) {
+  ok = false;
+  summary.push("✖ coturn: missing");
+}
+if (!ensureIptables()) {
+  ok = false;
+  summary.push("✖ iptables: missing");
 }
 function record(step: Step, result: { ok: boolean; output: string; seconds: number }): void {
   if (step.counts) {

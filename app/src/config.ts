@@ -1,6 +1,10 @@
-/** The app's configuration: the deployment and the URLs of the chain and the indexer, from `seedcraft.json`. */
+/**
+ * The app's configuration from `seedcraft.json`: the deployment, the URLs of the chain, the indexer, the DHT
+ * gateways and the trackers, and the STUN/TURN servers its WebRTC gathers from.
+ */
 import { type Deployment, parseDeployment } from "../../core/deployment.ts";
 import { SeedcraftError } from "../../core/errors.ts";
+import { type IceServer, parseIceServers } from "../../core/ice-servers.ts";
 
 export type AppConfig = {
   deployment: Deployment;
@@ -10,6 +14,8 @@ export type AppConfig = {
   gateways: string[];
   /** WebSocket trackers: where seeders are found when no linked peer has a chunk. */
   trackers: string[];
+  /** STUN/TURN servers for the mesh, the torrent client and voice; none on a loopback world. */
+  iceServers: IceServer[];
 };
 
 export class AppConfigError extends SeedcraftError {
@@ -53,6 +59,9 @@ export function parseAppConfig(value: unknown): AppConfig {
     indexerUrl: httpUrl("indexerUrl", record.indexerUrl),
     gateways: wsUrls("gateways", record.gateways),
     trackers: wsUrls("trackers", record.trackers),
+    // The CLI's parser: a list SEEDCRAFT_ICE_SERVERS takes is one the app takes (IceServersError otherwise).
+    iceServers:
+      record.iceServers === undefined ? [] : parseIceServers(record.iceServers, "seedcraft.json's iceServers"),
   };
 }
 

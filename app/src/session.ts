@@ -194,6 +194,7 @@ export function createSession(config: AppConfig): Session {
       position: () => world.controls.position as unknown as Position,
       yaw: () => world.controls.yaw,
       blocked: storedBlocked(),
+      rtcConfig: { iceServers: config.iceServers },
     });
     // Blocks are kept across reloads (by wallet).
     voice.state.subscribe(() => localStorage.setItem(BLOCKED_KEY, JSON.stringify([...voice.blocked])));

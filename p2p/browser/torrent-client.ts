@@ -1,20 +1,23 @@
 /**
  * Browser-only: the WebTorrent client of the app's data plane (its prebuilt bundle, aliased in
  * app/vite.config.ts). Peers come from the mesh's links and the trackers; the browser's own WebRTC reaches
- * tracker peers, with no STUN or TURN on a loopback world.
+ * tracker peers through the world's STUN/TURN servers (seedcraft.json's iceServers; none on a loopback world).
  */
 import WebTorrent from "webtorrent";
+import type { IceServer } from "../../core/ice-servers.ts";
 import type { TorrentClient } from "../chunk-torrents.ts";
 import { quickTrackerReconnects } from "../tracker-reconnect.ts";
 
-export function createBrowserTorrentClient(options: { rtcConfig?: RTCConfiguration } = {}): TorrentClient {
+export function createBrowserTorrentClient(
+  options: { iceServers?: readonly IceServer[]; rtcConfig?: RTCConfiguration } = {},
+): TorrentClient {
   const client = new WebTorrent({
     dht: false,
     lsd: false,
     utp: false,
     webSeeds: false,
     utPex: false,
-    tracker: { rtcConfig: options.rtcConfig ?? { iceServers: [] } },
+    tracker: { rtcConfig: options.rtcConfig ?? { iceServers: [...(options.iceServers ?? [])] } },
   });
   // A restarted tracker (seedcraft up restarts one that dies) is reconnected to within seconds, not minutes.
   quickTrackerReconnects(client);

@@ -35,6 +35,7 @@ const MAX_BAD_FRAMES = 10;
 export type GatewayOptions = {
   /** DHT bootstrap nodes ("host:port") the hosted nodes start from. */
   bootstrap: string[];
+  /** Where the WebSocket server and every hosted DHT node listen (127.0.0.1 by default). */
   host?: string;
   port?: number;
   maxClients?: number;
@@ -106,7 +107,7 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 
 export class DhtGateway {
   readonly #server: WebSocketServer;
-  readonly #options: Required<Omit<GatewayOptions, "host" | "port" | "reservedPorts">>;
+  readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts">>;
   readonly #clients = new Set<Client>();
   /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
   readonly #ephemeral = ephemeralPortRange();
@@ -116,6 +117,7 @@ export class DhtGateway {
     this.#server = server;
     this.#options = {
       bootstrap: options.bootstrap,
+      host: options.host ?? "127.0.0.1",
       maxClients: options.maxClients ?? 64,
       requestsPerSecond: options.requestsPerSecond ?? 20,
       maxInFlight: options.maxInFlight ?? 16,
@@ -302,6 +304,8 @@ export class DhtGateway {
     if (port !== undefined && preferred === undefined) debug("hello asked for udp port %d: using a free one", port);
     const node = await WorldDht.start({
       bootstrap: this.#options.bootstrap,
+      // Others reach a browser's node where they reach the gateway: on its host, not loopback.
+      host: this.#options.host,
       hostedKey: key,
       slot: slot as number,
       ...(preferred === undefined ? {} : { preferredPort: preferred }),

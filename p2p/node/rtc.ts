@@ -8,6 +8,7 @@ import {
   RTCIceCandidate,
   RTCSessionDescription,
 } from "node-datachannel/polyfill";
+import type { IceServer } from "../../core/ice-servers.ts";
 
 class RTCPeerConnection extends PolyfillPeerConnection {
   override async createOffer(...args: Parameters<PolyfillPeerConnection["createOffer"]>) {
@@ -30,6 +31,28 @@ export const nodeWrtc = { RTCPeerConnection, RTCSessionDescription, RTCIceCandid
 
 /** Loopback-only ICE: no STUN or TURN servers, host candidates on 127.0.0.1. */
 export const LOOPBACK_RTC_CONFIG = { iceServers: [], bindAddress: "127.0.0.1" } as RTCConfiguration;
+
+/**
+ * ICE for a Node peer or seeder: host candidates on `host` (the polyfill's `bindAddress`, libdatachannel's own
+ * option; 127.0.0.1 by default, 0.0.0.0 for every interface) and, with `iceServers`, server-reflexive and
+ * relay candidates from them. With neither, exactly LOOPBACK_RTC_CONFIG.
+ */
+export function nodeRtcConfig(options: { host?: string; iceServers?: readonly IceServer[] } = {}): RTCConfiguration {
+  const host = options.host ?? "127.0.0.1";
+  const iceServers = options.iceServers ?? [];
+  if (host === "127.0.0.1" && iceServers.length === 0) return LOOPBACK_RTC_CONFIG;
+  // Copies: the polyfill rewrites each entry's `urls` into a list in place. It also writes a TURN server as
+  // `turn:<username>:<credential>@host`, which libdatachannel splits at the first colon and URL-decodes: a
+  // TURN REST username (`<expiry>:<key>`) must go percent-encoded, or no relay is ever allocated.
+  const encoded = (value: string | undefined) => (value === undefined ? undefined : encodeURIComponent(value));
+  const servers = iceServers.map((server) => ({
+    ...server,
+    urls: [server.urls].flat(),
+    ...(server.username === undefined ? {} : { username: encoded(server.username) }),
+    ...(server.credential === undefined ? {} : { credential: encoded(server.credential) }),
+  }));
+  return { iceServers: servers, bindAddress: host } as RTCConfiguration;
+}
 
 /**
  * Ends libdatachannel's threads, which keep a process alive after its last connection closed. Call it

@@ -1,5 +1,6 @@
 /**
- * Node-only: the local WebSocket tracker (bittorrent-tracker's server, WebSocket only, on 127.0.0.1). It is
+ * Node-only: the world's WebSocket tracker (bittorrent-tracker's server, WebSocket only, on 127.0.0.1 or the
+ * host it is given). It is
  * the data plane's fallback for finding peers: browsers, and peers with no link to a seeder, find the
  * seeders of a torrent through it and connect to them over WebRTC (signaled through the tracker).
  */

@@ -20,18 +20,36 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
   const ports = Object.values(world.ports);
   const extra = PARTS ? ["--only", PARTS] : [];
 
-  it("refuses a second start naming the taken port, and Ctrl-C stops every child", async (t) => {
-    const first = await startCliWorld(world, extra);
+  it("binds --host, hands out --public-host and the ICE servers, refuses a second start naming the taken port, and Ctrl-C stops every child", async (t) => {
+    const stun = { urls: "stun:127.0.0.1:3478" };
+    const hosts = ["--host", "127.0.0.1", "--public-host", "localhost", "--ice-servers", JSON.stringify([stun])];
+    const first = await startCliWorld(world, [...extra, ...hosts]);
     t.after(() => stopCliWorld(world, first));
     const pids = servicePids(world);
     assert.ok(pids.length >= 1);
+    assert.match(first.stdout(), /starting .* on 127\.0\.0\.1 \(others are told localhost\)/);
+    const { host, urls } = runFile(world) as unknown as { host: string; urls: Record<string, string> };
+    assert.equal(host, "127.0.0.1");
+    assert.equal(urls.chain, `http://localhost:${world.ports.chain}`, "run.json names the public host");
+    assert.equal(urls.dht, `localhost:${world.ports.dht}`);
     if (!PARTS) {
       assert.ok(await dhtAnswers(world.ports.dht), "the DHT bootstrap node answers a ping");
       const gateway = await fetch(`http://127.0.0.1:${world.ports.gateway}/`);
       assert.equal(gateway.status, 426, "the gateway speaks WebSocket");
+      assert.match(first.stdout(), new RegExp(`Play at http://localhost:${world.ports.app}`));
+      // What the app is given: every URL on the public host, and the ICE servers.
+      const config = (await (await fetch(`http://127.0.0.1:${world.ports.app}/seedcraft.json`)).json()) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(config.rpcUrl, `http://localhost:${world.ports.chain}`);
+      assert.equal(config.indexerUrl, `http://localhost:${world.ports.indexer}`);
+      assert.deepEqual(config.gateways, [`ws://localhost:${world.ports.gateway}`]);
+      assert.deepEqual(config.trackers, [`ws://localhost:${world.ports.tracker}`]);
+      assert.deepEqual(config.iceServers, [stun]);
     }
 
-    const second = runCli(["up", ...extra], world.env);
+    const second = runCli(["up", ...extra, ...hosts], world.env);
     t.after(() => stopCliWorld(world, second));
     assert.equal(await second.exited, 1);
     assert.match(second.stderr(), new RegExp(`chain: port ${world.ports.chain} on 127.0.0.1 is already taken`));
@@ -75,8 +93,33 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
     await waitFor("every child to exit", () => pids.every((pid) => !isAlive(pid)), 10_000);
   });
 
+  it("refuses a --host that is not this machine's and bad ICE servers in seconds, typed, and starts nothing", async () => {
+    const started = performance.now();
+    const foreign = runCli(["up", "--host", "198.18.0.1"], world.env);
+    assert.equal(await foreign.exited, 1);
+    assert.ok(performance.now() - started < 10_000, "within 10 s");
+    assert.match(
+      foreign.stderr(),
+      /seedcraft: --host 198\.18\.0\.1 is not an address of this machine: nothing was started/,
+    );
+    assert.match(foreign.stderr(), /This machine's addresses: 127\.0\.0\.1/);
+    const ice = runCli(["up"], { ...world.env, SEEDCRAFT_ICE_SERVERS: '[{"urls":"https://turn.example.org"}]' });
+    assert.equal(await ice.exited, 1);
+    assert.match(
+      ice.stderr(),
+      /SEEDCRAFT_ICE_SERVERS is not a list of ICE servers[\s\S]*scheme https:, not stun:, turn: or turns:/,
+    );
+    assert.ok(await portsFree(ports));
+  });
+
   it("rejects unknown parts and flags with a usage error and starts nothing", async () => {
-    for (const args of [["up", "--only", "chain,moon"], ["up", "--verbose"], ["fly"]]) {
+    for (const args of [
+      ["up", "--only", "chain,moon"],
+      ["up", "--verbose"],
+      ["up", "--host", "::1"],
+      ["up", "--public-host", "http://localhost:80"],
+      ["fly"],
+    ]) {
       const cli = runCli(args, world.env);
       assert.equal(await cli.exited, 2, args.join(" "));
       assert.match(cli.stderr(), /seedcraft: Bad command line/);

@@ -2,6 +2,8 @@
  * Chromium joins the mesh through the DHT gateway and exchanges block ops with Node peers, with real
  * parts on 127.0.0.1: the chain and the contracts, the indexer, a DHT bootstrap node, the gateway, the
  * app's dev server (serving the P2P harness page) and two Node peers. The browser keeps its own keys.
+ * A peer holding edits older than the clock's skew bound is linked with, not banned, when it arrives
+ * and when the browser reloads (its history replay got it banned by everyone, for ten minutes).
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -42,6 +44,15 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
   let page: Page;
   const peers: NodePeer[] = [];
   let extra: DhtGateway;
+  /** What the first test sets up and the second reuses. */
+  let setup: {
+    domain: { chainId: number; verifyingContract: `0x${string}` };
+    standAt: (x: number, z: number) => Position;
+    browserSpot: Position;
+    browserConfig: object;
+    late: { wallet: ReturnType<typeof privateKeyToAccount>; sessionKey: `0x${string}` };
+    browserId: string;
+  };
 
   before(async () => {
     const executablePath = chromiumPath();
@@ -80,7 +91,8 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
     };
     const seed = terrainSeedOf(domain.chainId, domain.verifyingContract);
     const standAt = (x: number, z: number): Position => [x + 0.5, groundHeight(seed, x, z) + 1, z + 0.5];
-    const players = Array.from({ length: 3 }, () => ({
+    // The fourth joins late, in the second test.
+    const players = Array.from({ length: 4 }, () => ({
       wallet: privateKeyToAccount(generatePrivateKey()),
       sessionKey: generatePrivateKey(),
     }));
@@ -114,19 +126,22 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
     await page.waitForFunction(() => "seedcraftHarness" in window, undefined, { timeout: 30_000 });
     const browserPlayer = players[2] as (typeof players)[number];
     const browserSpot = standAt(CHUNK_SIZE + 4, CHUNK_SIZE + 5);
+    const browserConfig = {
+      // The world's gateway and a second one: the browser uses both.
+      gateways: [world.urls.gateway, extra.url],
+      indexer: world.urls.indexer,
+      domain,
+      wallet: browserPlayer.wallet.address,
+      sessionPrivateKey: browserPlayer.sessionKey,
+      name: "chromium",
+      position: browserSpot,
+    };
+    const late = players[3] as (typeof players)[number];
     const browserId = await page.evaluate(
       (config) => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.start(config),
-      {
-        // The world's gateway and a second one: the browser uses both.
-        gateways: [world.urls.gateway, extra.url],
-        indexer: world.urls.indexer,
-        domain,
-        wallet: browserPlayer.wallet.address,
-        sessionPrivateKey: browserPlayer.sessionKey,
-        name: "chromium",
-        position: browserSpot,
-      },
+      browserConfig,
     );
+    setup = { domain, standAt, browserSpot, browserConfig, late, browserId: browserId.toLowerCase() };
     assert.deepEqual(
       await page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.gateways()),
       [world.urls.gateway, extra.url],
@@ -183,5 +198,70 @@ describe("e2e: a browser peer through the DHT gateway", { timeout: 300_000 }, ()
     }
     await page.screenshot({ path: path.join(SHOTS, "exchanged.png") });
     assert.deepEqual(errors, [], "no error in the page");
+  });
+
+  it("a peer holding edits past the clock's skew bound is linked with, not banned, on arrival and after the browser reloads", async () => {
+    const { domain, standAt, browserSpot, browserConfig, late } = setup;
+    const linkedInBrowser = async () =>
+      new Set(await page.evaluate(() => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.peers()));
+    // A fake clock 70 s behind while it edits: its ops are stamped as edits made 70 s ago are, past every
+    // replica's 60 s bound. It edits alone, far from everyone (in a region nobody sees), then comes over.
+    let skewMs = -70_000;
+    const sessionKey = privateKeyToAccount(late.sessionKey);
+    const old = await NodePeer.start({
+      bootstrap: [world.urls.dht],
+      domain,
+      ledger: new IndexerLedger(world.urls.indexer),
+      wallet: late.wallet.address,
+      sessionKey,
+      name: "node-old",
+      position: standAt(CHUNK_SIZE * 64, CHUNK_SIZE * 64),
+      discoverEveryMs: 300,
+      now: () => Date.now() + skewMs,
+    });
+    peers.push(old);
+    for (let dx = 0; dx < 6; dx++) {
+      const [x, y, z] = browserSpot.map(Math.floor) as [number, number, number];
+      const { cx, cy, cz, index } = locateBlock(x + dx - 3, y + 3, z - 2);
+      // Into its replica and its history only (through the mesh they would go live).
+      await old.replica.edit(late.wallet.address, sessionKey, chunkIdOf(cx, cy, cz), index, BLOCK_IDS.stone);
+    }
+    assert.equal(old.mesh.peers.length, 0, "it edited before linking with anyone");
+    skewMs = 0;
+    old.move(standAt(CHUNK_SIZE + 8, CHUNK_SIZE + 4));
+
+    const oldId = old.id.toLowerCase();
+    const [first, second] = peers as [NodePeer, NodePeer];
+    /** Every Node peer and the browser `browserId` are linked with one another. */
+    const allLinked = async (browserId: string) => {
+      const inBrowser = await linkedInBrowser();
+      return (
+        [first, second, old].every((peer) => inBrowser.has(peer.id.toLowerCase())) &&
+        [first, second, old].every((peer) => peer.mesh.peers.some((p) => p.id === browserId)) &&
+        [first, second].every((peer) => peer.mesh.peers.some((p) => p.id === oldId))
+      );
+    };
+    /** Linked, and still so once every link's history was judged (a ban drops the link at once). */
+    const staysLinked = async (what: string, browserId: string) => {
+      await waitFor(what, () => allLinked(browserId), 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.ok(await allLinked(browserId), `${what}, and still so 3 s later`);
+      for (const peer of [first, second]) assert.equal(peer.mesh.isBanned(oldId), false, "the old peer is not banned");
+      assert.equal(old.mesh.isBanned(browserId), false, "the browser is not banned");
+    };
+    await staysLinked("the peer holding old edits to link with everyone", setup.browserId);
+
+    // The browser reloads: a new DHT key, the same wallet and session key, an empty replica that every
+    // neighbour catches up on its history.
+    await page.reload();
+    await page.waitForFunction(() => "seedcraftHarness" in window, undefined, { timeout: 30_000 });
+    const reloadedId = (
+      await page.evaluate(
+        (config) => (window as unknown as { seedcraftHarness: Harness }).seedcraftHarness.start(config),
+        browserConfig,
+      )
+    ).toLowerCase();
+    assert.notEqual(reloadedId, setup.browserId);
+    await staysLinked("the reloaded browser to link with every Node peer", reloadedId);
   });
 });

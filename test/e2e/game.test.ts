@@ -48,6 +48,8 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
   const players: Player[] = [];
   const pageErrors: string[] = [];
   let seed = 0;
+  /** The two sand blocks the race anchored (stage 3): blocks that only the chunk's anchored versions hold. */
+  let sandCells: [number, number, number][] = [];
 
   const shot = async (stage: string) => {
     for (const player of players)
@@ -60,6 +62,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await context.grantPermissions(["microphone", "camera"]);
     const page = await context.newPage();
     page.on("pageerror", (error) => pageErrors.push(`${label}: ${error.message}`));
+    page.on("crash", () => pageErrors.push(`${label}: the page crashed`));
     page.on("console", (message) => {
       if (message.type() === "error") pageErrors.push(`${label} console: ${message.text()}`);
       if (process.env.DEBUG?.includes("seedcraft")) process.stderr.write(`[${label}] ${message.text()}\n`);
@@ -326,6 +329,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await standAt(b, x - 2, z);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const cells = [-1, 1].map((dz) => [x, groundHeight(seed, x, z + dz) + 1, z + dz] as [number, number, number]);
+    sandCells = cells;
     const at = Date.now() + 400;
     await Promise.all(
       players.map((p, i) =>
@@ -532,24 +536,95 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
   });
   it("seeding pays: the seeder claims its receipts, A claims its own and spends energy on a premium block", async () => {
     const [a, b] = players as [Player, Player];
-    // A comes back and builds; B fetches A's new versions from A, and signs receipts for A's wallet.
+    // A comes back while B plays on, and catches up on what it missed.
     await enter(a);
     await waitFor("A and B to link again", async () => (await peerNames(b)).includes(a.name), 60_000);
-    const [glass1, glass2, goldCell] = await freeCellsNear(a, 3);
-    assert.ok(glass1 && glass2 && goldCell, "free cells next to A");
-    for (const cell of [glass1, glass2])
-      assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 8), cell), undefined);
-    const collected = a.page.getByTestId("receipts-collected");
-    await waitFor(
-      "A to collect receipts from B",
-      async () => Number(await collected.getAttribute("data-count")) >= 1,
-      60_000,
-    );
-
-    // The seeder stops and claims what it served this epoch (the chain's clock moves on to end the epoch).
+    await a.page.locator('[data-testid="sync-status"][data-state="done"]').waitFor({ timeout: 60_000 });
+    // The seeder stops (it served B in the last stage, and claims that below): from now on only A can serve A's
+    // new versions, so B's receipts for them name A.
     const seederCount = /receipts (\d+)/.exec(seederCli?.stdout() ?? "");
     seederCli?.child.kill("SIGTERM");
     await seederCli?.exited;
+    // B leaves; meanwhile A builds two glass blocks beside the race's sand. A peer that holds a chunk and hears
+    // the ops of its next version rebuilds that version instead of fetching it: B must come back fresh, with
+    // no op of the sand (A's own page, reloaded, never held them either), so that its join sync must fetch.
+    await b.page.goto("about:blank");
+    await standAt(a, 8, 6);
+    const sandChunks = new Set(
+      sandCells.map(([x, y, z]) => {
+        const { cx, cy, cz } = locateBlock(x, y, z);
+        return chunkIdOf(cx, cy, cz);
+      }),
+    );
+    const inSandChunk = ([x, y, z]: [number, number, number]) => {
+      const { cx, cy, cz } = locateBlock(x, y, z);
+      return sandChunks.has(chunkIdOf(cx, cy, cz));
+    };
+    const near = await freeCellsNear(a, 48);
+    const [glass1, glass2] = near.filter(inSandChunk);
+    const goldCell = near.find((cell) => cell !== glass1 && cell !== glass2);
+    assert.ok(glass1 && glass2 && goldCell, `free cells next to A, two in the sand's chunk (${near.length} free)`);
+    const glassChunk = (() => {
+      const { cx, cy, cz } = locateBlock(...glass1);
+      return chunkIdOf(cx, cy, cz);
+    })();
+    for (const cell of [glass1, glass2])
+      assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 8), cell), undefined);
+    await waitFor(
+      "A's glass to be anchored",
+      async () =>
+        (await inPage(
+          a,
+          (session, wanted) =>
+            session.edits.entries.filter(
+              (e) => e.own && wanted.includes(e.position.join(",")) && e.state === "anchored",
+            ).length,
+          [glass1.join(","), glass2.join(",")],
+        )) === 2,
+      60_000,
+    );
+    const ledger = clients.deployment.contracts.ChunkLedger;
+    const glassVersion = Number(
+      await clients.publicClient.readContract({
+        address: ledger.address,
+        abi: ledger.abi,
+        functionName: "versionOf",
+        args: [glassChunk],
+      }),
+    );
+    assert.ok(glassVersion >= 2, `the glass went on a chunk anchored before (v${glassVersion})`);
+    await waitFor(
+      "the indexer to show the glass's version",
+      async () =>
+        ((await (await fetch(`${world.urls.indexer}/v1/chunks/${glassChunk}`)).json()) as { version: number })
+          .version >= glassVersion,
+      20_000,
+    );
+
+    // B comes back: its join sync fetches the glass's version from A, the only peer holding it, and signs
+    // receipts for A's wallet.
+    const collected = a.page.getByTestId("receipts-collected");
+    const receiptsBefore = Number(await collected.getAttribute("data-count"));
+    await enter(b);
+    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
+    await sync.waitFor({ timeout: 60_000 });
+    assert.ok(
+      Number(await sync.getAttribute("data-fetched")) >= 1,
+      `B fetches the version it missed from A (${await sync.textContent()})`,
+    );
+    await waitFor(
+      "B to draw A's glass",
+      async () =>
+        (await inPage(b, (session, [x, y, z]) => session.world.getBlock(x, y, z), glass1)) === BLOCK_IDS.glass,
+      20_000,
+    );
+    await waitFor(
+      "A to collect receipts from B",
+      async () => Number(await collected.getAttribute("data-count")) > receiptsBefore,
+      60_000,
+    );
+
+    // The seeder claims what it served this epoch (the chain's clock moves on to end the epoch).
     const walletKey = (JSON.parse(readFileSync(path.join(seederDir, "seeder.json"), "utf8")) as { walletKey: Hex })
       .walletKey;
     const seederWallet = privateKeyToAccount(walletKey).address;

@@ -116,6 +116,33 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     return { chunk: chunkIdOf(cx, cy, cz), index };
   }
 
+  /**
+   * A peer that speaks the protocol by hand over a real DHT-signaled WebRTC link with `to`: it publishes
+   * its card, announces where it stands and knocks (as peers do, so `to` dials back at once), then says
+   * hello; resolves once `to` took it in. The caller destroys `dht`.
+   */
+  async function handLink(player: Player, spot: Position, to: NodePeer) {
+    const dht = await WorldDht.start({ bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`] });
+    await dht.publishCard(await makeCard(dht.publicKey, player.wallet.address, player.session));
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    await dht.announce(regionTopic(domain.chainId, domain.verifyingContract, regionsInView(spot, 0)[0] as Region));
+    await dht.knock(nodeIdOfKey(hexToBytes(to.id)));
+    const link = new SimplePeerLink(
+      await connectThroughDht(dht, hexToBytes(to.id), { timeoutMs: 20_000, address: to.dht.address }),
+    );
+    const id = bytesToHex(dht.publicKey);
+    const hello = await makeHello(
+      { wallet: player.wallet.address, sessionKey: player.session, peerId: id, name: "by-hand" },
+      link.binding,
+    );
+    link.send(encodeMessage(hello), true);
+    await waitFor("the peer to take the hand-made one in", async () => to.mesh.peers.some((p) => p.id === id), 20_000);
+    return { dht, link, id, domain };
+  }
+
   async function converged(peers: NodePeer[], chunks: bigint[], timeoutMs = 30_000): Promise<void> {
     await waitFor(
       "every peer to hold the same chunk hashes",
@@ -569,30 +596,8 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     const honest = [await startPeer(h1, spot), await startPeer(h2, [spot[0] + 3, spot[1], spot[2]])];
     const [one] = honest as [NodePeer];
     // The hostile peer speaks the protocol by hand over a real DHT-signaled WebRTC link.
-    const dht = await WorldDht.start({ bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`] });
+    const { dht, link, id: xId, domain } = await handLink(x, spot, one);
     try {
-      await dht.publishCard(await makeCard(dht.publicKey, x.wallet.address, x.session));
-      const domain = {
-        chainId: clients.deployment.chainId,
-        verifyingContract: clients.deployment.contracts.ChunkLedger.address,
-      };
-      await dht.announce(regionTopic(domain.chainId, domain.verifyingContract, regionsInView(spot, 0)[0] as Region));
-      // It knocks, as peers do, so the honest peer dials back at once.
-      await dht.knock(nodeIdOfKey(hexToBytes(one.id)));
-      const link = new SimplePeerLink(
-        await connectThroughDht(dht, hexToBytes(one.id), { timeoutMs: 20_000, address: one.dht.address }),
-      );
-      const hello = await makeHello(
-        { wallet: x.wallet.address, sessionKey: x.session, peerId: bytesToHex(dht.publicKey), name: "x" },
-        link.binding,
-      );
-      link.send(encodeMessage(hello), true);
-      const xId = bytesToHex(dht.publicKey);
-      await waitFor(
-        "the honest peer to take the hostile one in",
-        async () => one.mesh.peers.some((peer) => peer.id === xId),
-        20_000,
-      );
       const strikes: string[] = [];
       one.mesh.on("strike", (_peer, code) => strikes.push(code));
       link.send(encodeMessage({ type: "move", seq: 1, position: [...spot] }), true);
@@ -646,5 +651,59 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
         await peer.mesh.edit(chunk, index, BLOCK_IDS.dirt);
       }
     await converged(honest, [...touched]);
+  });
+
+  it("history refused only for its age is no strike: an author replaying its own edits past the skew bound stays linked", async () => {
+    const [h, x] = await players(2);
+    if (!h || !x) throw new Error("unreachable");
+    const spot = standAt(-5 * CHUNK_SIZE, 3 * CHUNK_SIZE);
+    const one = await startPeer(h, spot);
+    const { dht, link, id: xId, domain } = await handLink(x, [spot[0] + 2, spot[1], spot[2]], one);
+    try {
+      const strikes: string[] = [];
+      one.mesh.on("strike", (_peer, code) => strikes.push(code));
+      const rejected: string[] = [];
+      one.mesh.on("op", (verdict) => {
+        if (verdict.status === "rejected") rejected.push(verdict.code);
+      });
+      link.send(encodeMessage({ type: "move", seq: 1, position: [spot[0] + 2, spot[1], spot[2]] }), true);
+      /** Its own op stamped `ageMs` ago (negative: ahead of the clock), on a cell within its reach. */
+      const stamped = (n: number, ageMs: number) => {
+        const { cx, cy, cz, index } = locateBlock(
+          Math.floor(spot[0]) + 1 + (n % 3),
+          Math.floor(spot[1]) + 1,
+          Math.floor(spot[2]) + Math.floor(n / 3) - 1,
+        );
+        return signOp(
+          {
+            chunk: chunkIdOf(cx, cy, cz),
+            index,
+            block: BLOCK_IDS.stone,
+            hlc: { wallMs: Date.now() - ageMs, logical: n },
+            author: x.wallet.address,
+          },
+          x.session,
+          domain,
+        );
+      };
+      // Seven old edits as history (hop count 0), more than the strikes that ban: refused, no strike.
+      for (let n = 0; n < 7; n++) link.send(encodeMessage({ type: "op", op: await stamped(n, 70_000), ttl: 0 }), true);
+      await waitFor("the old history to be judged", () => rejected.length >= 7, 10_000);
+      assert.deepEqual(new Set(rejected), new Set(["HLC_SKEW"]));
+      assert.deepEqual(strikes, [], "history refused for its age is no strike");
+      assert.ok(
+        one.mesh.peers.some((peer) => peer.id === xId),
+        "still linked",
+      );
+      // The same age live, or history from the future, is the author's own clock: a strike each.
+      link.send(encodeMessage({ type: "op", op: await stamped(7, 70_000), ttl: 4 }), true);
+      link.send(encodeMessage({ type: "op", op: await stamped(8, -70_000), ttl: 0 }), true);
+      await waitFor("two strikes", () => strikes.length >= 2, 10_000);
+      assert.deepEqual(strikes, ["HLC_SKEW", "HLC_SKEW"]);
+      assert.equal(one.mesh.isBanned(xId), false);
+      link.close();
+    } finally {
+      await dht.destroy();
+    }
   });
 });

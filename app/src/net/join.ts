@@ -51,9 +51,9 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
   ]);
   const peer = await WorldPeer.start({
     dht,
-    // The browser's own WebRTC; a loopback world needs no STUN or TURN.
+    // The browser's own WebRTC, with the world's STUN/TURN servers (none on a loopback world).
     connect: (mailboxes, key, connectOptions) =>
-      connectThroughDht(mailboxes, key, { ...connectOptions, config: { iceServers: [] } }),
+      connectThroughDht(mailboxes, key, { ...connectOptions, config: { iceServers: config.iceServers } }),
     domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address },
     ledger: new IndexerLedger(config.indexerUrl),
     wallet: session.wallet,
@@ -63,7 +63,7 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
     capabilities: CAPABILITIES.voice,
     position: options.position,
     data: {
-      client: createBrowserTorrentClient(),
+      client: createBrowserTorrentClient({ iceServers: config.iceServers }),
       store: cache,
       heads: new IndexerHeads(config.indexerUrl),
       trackers: config.trackers,

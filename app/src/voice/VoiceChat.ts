@@ -38,7 +38,7 @@ export type VoiceOptions = {
   maxStreams?: number;
   /** Peers farther than this are not called (default 36: beyond 32 they would be silent); hung up 8 farther. */
   range?: number;
-  /** Default: no ICE servers, as the mesh's links in the app. */
+  /** The world's STUN/TURN servers (seedcraft.json's iceServers), as the mesh's links use. Default: none. */
   rtcConfig?: RTCConfiguration;
   /** Constraints for the microphone (default: echo cancellation, noise suppression, gain control). */
   audio?: MediaTrackConstraints | boolean;
