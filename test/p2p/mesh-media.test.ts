@@ -32,6 +32,14 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
   let seed: number;
   let ledger: IndexerLedger;
   const meshes: Mesh[] = [];
+  // Every WebRTC pair a test opened, closed in after() even when its test failed half-way: a link left open
+  // keeps libdatachannel's threads, and the file's process, alive.
+  const pairs: { a: { destroy(): void }; b: { destroy(): void } }[] = [];
+  async function openPair() {
+    const pair = await loopbackPair();
+    pairs.push(pair);
+    return pair;
+  }
 
   before(async () => {
     world = new World({
@@ -48,6 +56,10 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
 
   after(async () => {
     for (const mesh of meshes) mesh.close();
+    for (const pair of pairs) {
+      pair.a.destroy();
+      pair.b.destroy();
+    }
     await world?.stop();
     releaseWebRtc();
   });
@@ -76,7 +88,7 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
     const [pa, pb] = (await newPlayers(clients, world.urls.indexer, 2)) as [TestPlayer, TestPlayer];
     const a = meshOf(pa, "media-a", CAPABILITIES.voice);
     const b = meshOf(pb, "media-b");
-    const pair = await loopbackPair();
+    const pair = await openPair();
     await Promise.all([a.attach(new SimplePeerLink(pair.a), b.id), b.attach(new SimplePeerLink(pair.b), a.id)]);
     await waitFor("a and b to link", async () => Boolean(a.peer(b.id) && b.peer(a.id)), 10_000);
     // Each knows, from the signed hello, whether the other takes calls.
@@ -118,7 +130,7 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
     honest.on("strike", (_peer, code) => strikes.push(code));
     let heard = 0;
     honest.on("media", () => heard++);
-    const pair = await loopbackPair();
+    const pair = await openPair();
     // The hostile side speaks the protocol by hand over a real WebRTC link.
     const link = new SimplePeerLink(pair.b);
     const xId = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
@@ -140,11 +152,13 @@ describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
 
     // 100 candidates at once: the budget (10 a second, bursts of 40) takes the first 40, then strikes.
     const candidate = encodeMessage({ type: "media", kind: "candidate", session: 1, text: '{"candidate":""}' });
+    const sentAt = performance.now();
     for (let i = 0; i < 100; i++) link.send(candidate, true);
     await waitFor("x to be banned", async () => honest.isBanned(xId), 10_000);
+    // The bucket refills at 10 a second while the burst arrives: on a loaded machine that can take a while.
+    const refilled = Math.ceil(((performance.now() - sentAt) / 1000) * 10);
     assert.ok(honest.isBanned(px.wallet.address), "its wallet is banned too");
-    assert.ok(heard >= 38 && heard <= 41, `about a burst's worth reached the listeners (${heard})`);
+    assert.ok(heard >= 38 && heard <= 40 + refilled, `about a burst's worth reached the listeners (${heard})`);
     assert.deepEqual(strikes.slice(2), ["MEDIA_OVER_BUDGET", "MEDIA_OVER_BUDGET", "MEDIA_OVER_BUDGET"]);
-    link.close();
   });
 });
