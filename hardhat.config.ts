@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import solcParallel from "./scripts/solc-parallel.ts";
 
 const require = createRequire(import.meta.url);
@@ -35,5 +35,12 @@ export default defineConfig({
     // The chain `seedcraft up` runs: it mines each transaction at once, and an empty block every second like
     // a live chain, so the indexer's realtime sync always has a new head to catch up from.
     world: { type: "edr-simulated", chainType: "l1", mining: { auto: true, interval: 1000 } },
+    // A world on a public chain (`npm run deploy -- --network public`): its RPC URL and the deployer's funded key
+    // come from the environment, read only when this network is used (Hardhat says which one is missing).
+    public: {
+      type: "http",
+      url: configVariable("SEEDCRAFT_RPC_URL"),
+      accounts: [configVariable("SEEDCRAFT_DEPLOYER_KEY")],
+    },
   },
 });
