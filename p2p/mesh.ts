@@ -165,6 +165,15 @@ export type MeshOptions = {
 
 const debug = createDebug("seedcraft:mesh");
 
+/** An op message the ledger could not judge yet, with what judges it again. */
+type HeldOps = {
+  conn: Conn;
+  message: OpMessage | OpBatchMessage;
+  ops: readonly BlockOp[];
+  judge: (held: boolean) => Promise<OpVerdict[]>;
+  since: number;
+};
+
 /** Remember forwarded op ids this long (ops older than the clock bound are refused anyway). */
 const SEEN_MS = 120_000;
 /** A peer's guess of our position may be off by this much before we send a movement delta. */
@@ -190,6 +199,15 @@ const HISTORY_AGE_MARGIN_MS = 2000;
 const HELLO_LEDGER_RETRY_MS = 500;
 /** Chat lines already checked, kept or not (a newcomer hears the same history from each neighbour). */
 const CHAT_SEEN_MAX = 512;
+/**
+ * Op messages refused only because the ledger could not say (the indexer down or catching up) are held
+ * and judged again once it answers, instead of lost: at most this many (the oldest go first), this many
+ * from one link, for this long; the oldest is tried every HELD_RETRY_MS and, once it passes, the rest.
+ */
+const HELD_MAX = 1024;
+const HELD_PER_LINK = 128;
+const HELD_MS = 180_000;
+const HELD_RETRY_MS = 2000;
 
 /** Rejections that no honest peer would forward, whatever it knows. */
 const ALWAYS_WRONG = new Set([
@@ -256,6 +274,9 @@ export class Mesh {
   #position: Position | undefined;
   #movedAtMs = 0;
   #peersTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Op messages waiting for the ledger to answer, oldest first (see HELD_MAX). */
+  readonly #held: HeldOps[] = [];
+  #heldTimer: ReturnType<typeof setTimeout> | undefined;
   #chatSeq = 0;
   /** The last signed chat lines heard or said, oldest first (what a newcomer is sent). */
   #chatLines: ChatLine[] = [];
@@ -509,6 +530,8 @@ export class Mesh {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#peersTimer);
+    clearTimeout(this.#heldTimer);
+    this.#held.length = 0;
     for (const conn of [...this.#conns]) this.#drop(conn, "mesh closed");
   }
 
@@ -633,14 +656,14 @@ export class Mesh {
         this.#emit("move", peer, message);
         return;
       case "op":
-        return await this.#ops(conn, message, [message.op], () =>
+        return await this.#ops(conn, message, [message.op], (held) =>
           this.replica
-            .receiveOp(message.op, peer.wallet, { historical: message.ttl === 0 })
+            .receiveOp(message.op, peer.wallet, { historical: held || message.ttl === 0 })
             .then((verdict) => [verdict]),
         );
       case "opBatch":
-        return await this.#ops(conn, message, message.batch.ops, () =>
-          this.replica.receiveBatch(message.batch, peer.wallet),
+        return await this.#ops(conn, message, message.batch.ops, (held) =>
+          this.replica.receiveBatch(message.batch, peer.wallet, { historical: held }),
         );
       case "chat":
         return this.#liveChat(conn, message);
@@ -743,18 +766,27 @@ export class Mesh {
     conn: Conn,
     message: OpMessage | OpBatchMessage,
     ops: readonly BlockOp[],
-    judge: () => Promise<OpVerdict[]>,
+    judge: (held: boolean) => Promise<OpVerdict[]>,
+    held?: HeldOps,
   ): Promise<void> {
     const peer = conn.peer as MeshPeer;
     const now = this.#now();
     // The id covers the ops and the signature (not the hop count, which nobody signs): a copy with
     // other content under a borrowed signature is another message, and cannot shadow the real one.
     const id = opId(message.type === "op" ? message.op : message.batch, ops);
-    if (this.#seen.has(id)) return;
+    if (!held && this.#seen.has(id)) return;
     this.#seen.set(id, now);
     if (this.#seen.size > MAX_SEEN) this.#pruneSeen(now);
-    const verdicts = await judge();
+    // Held ops are judged as history: neither the author's live edit budget (they come all at once) nor
+    // where it stands now says anything about an edit made while the ledger was away.
+    const verdicts = await judge(held !== undefined);
     const refused = verdicts.filter((v) => v.status === "rejected");
+    if (refused.length > 0 && refused.every((v) => v.status === "rejected" && LEDGER_UNKNOWN.has(v.code))) {
+      // Nobody's fault, and not final: judged again when the ledger answers (the id stays seen meanwhile,
+      // so the copies other links bring are not held twice).
+      this.#hold(held ?? { conn, message, ops, judge, since: now });
+      return;
+    }
     for (const verdict of verdicts) this.#emit("op", verdict, peer);
     if (refused.length > 0) {
       this.#seen.delete(id);
@@ -890,6 +922,51 @@ export class Mesh {
     }
     const bytes = encodeMessage(message);
     for (const target of priorityOrder(targets, coords)) this.#send(target.conn, bytes, true);
+  }
+
+  /** Keeps op messages the ledger could not judge, bounded (see HELD_MAX), and schedules their retry. */
+  #hold(held: HeldOps): void {
+    if (this.#closed) return;
+    if (!this.#held.includes(held)) {
+      const fromLink = this.#held.filter((h) => h.conn === held.conn);
+      if (fromLink.length >= HELD_PER_LINK) this.#dropHeld(fromLink[0] as HeldOps);
+      if (this.#held.length >= HELD_MAX) this.#dropHeld(this.#held[0] as HeldOps);
+      this.#held.push(held);
+      debug("%s: holding %d op message(s) until the ledger answers", this.identity.name, this.#held.length);
+    }
+    if (this.#heldTimer === undefined) {
+      this.#heldTimer = setTimeout(() => void this.#retryHeld(), HELD_RETRY_MS);
+      this.#heldTimer.unref?.();
+    }
+  }
+
+  #dropHeld(held: HeldOps): void {
+    this.#held.splice(this.#held.indexOf(held), 1);
+    this.#seen.delete(opId(held.message.type === "op" ? held.message.op : held.message.batch, held.ops));
+  }
+
+  /**
+   * Judges the oldest held message again; if the ledger answered for it, the rest follow in order. Still
+   * unanswered, everything waits for the next round (one signature check every HELD_RETRY_MS while down).
+   */
+  async #retryHeld(): Promise<void> {
+    this.#heldTimer = undefined;
+    const now = this.#now();
+    for (const expired of this.#held.filter((h) => now - h.since > HELD_MS)) this.#dropHeld(expired);
+    while (!this.#closed && this.#held.length > 0) {
+      const next = this.#held.shift() as HeldOps;
+      await this.#ops(next.conn, next.message, next.ops, next.judge, next);
+      // Held again: the ledger still cannot say. Its place is the front (the oldest first next time).
+      if (this.#held.at(-1) === next) {
+        this.#held.unshift(this.#held.pop() as HeldOps);
+        break;
+      }
+    }
+    if (this.#held.length > 0 && !this.#closed && this.#heldTimer === undefined) {
+      this.#heldTimer = setTimeout(() => void this.#retryHeld(), HELD_RETRY_MS);
+      this.#heldTimer.unref?.();
+    }
+    if (this.#held.length > 0) debug("%s: %d op message(s) still held", this.identity.name, this.#held.length);
   }
 
   #pruneSeen(now: number): void {

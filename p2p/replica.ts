@@ -283,8 +283,8 @@ export class WorldReplica {
   }
 
   /** Judges a signed batch (one signature, one author, for all its ops). */
-  async receiveBatch(batch: SignedOpBatch, sender?: Address): Promise<OpVerdict[]> {
-    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain), sender, {});
+  async receiveBatch(batch: SignedOpBatch, sender?: Address, options: ReceiveOptions = {}): Promise<OpVerdict[]> {
+    return await this.#receive(batch.ops, () => recoverBatchSigner(batch, this.domain), sender, options);
   }
 
   async #receive(

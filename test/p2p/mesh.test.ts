@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -85,7 +86,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     player: Player,
     position: Position,
     clock = new TestClock(),
-    extra: { maxPeers?: number; nearest?: number; randomLinks?: number } = {},
+    extra: { maxPeers?: number; nearest?: number; randomLinks?: number; ledger?: LedgerView } = {},
   ): Promise<NodePeer> {
     const peer = await NodePeer.start({
       bootstrap: [`${bootstrap.address.host}:${bootstrap.address.port}`],
@@ -93,7 +94,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
         chainId: clients.deployment.chainId,
         verifyingContract: clients.deployment.contracts.ChunkLedger.address,
       },
-      ledger: new IndexerLedger(world.urls.indexer),
+      ledger: extra.ledger ?? new IndexerLedger(world.urls.indexer),
       wallet: player.wallet.address,
       sessionKey: player.session,
       name: `peer-${player.wallet.address.slice(2, 8).toLowerCase()}`,
@@ -704,6 +705,63 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       link.close();
     } finally {
       await dht.destroy();
+    }
+  });
+
+  it("ops that arrive while the indexer cannot answer are held, then applied and passed on once it answers", async () => {
+    const [h, w] = await players(2);
+    if (!h || !w) throw new Error("unreachable");
+    // The waiting peer reads the indexer through a door the test can shut: a shut door drops each
+    // connection, as a killed indexer would.
+    let open = true;
+    const door = http.createServer(async (request, response) => {
+      if (!open) return request.socket.destroy();
+      const answer = await fetch(`${world.urls.indexer}${request.url}`).catch(() => undefined);
+      if (!answer) return request.socket.destroy();
+      response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" });
+      response.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => door.listen(0, "127.0.0.1", resolve));
+    const doorUrl = `http://127.0.0.1:${(door.address() as { port: number }).port}`;
+    const waitingLedger = new IndexerLedger(doorUrl);
+    try {
+      const spot = standAt(-7 * CHUNK_SIZE, -6 * CHUNK_SIZE);
+      const author = await startPeer(h, spot);
+      const waiting = await startPeer(w, [spot[0] + 2, spot[1], spot[2]], new TestClock(), { ledger: waitingLedger });
+      await waitFor(
+        "the two to link",
+        async () => author.mesh.peer(waiting.id) !== undefined && waiting.mesh.peer(author.id) !== undefined,
+        20_000,
+      );
+      const strikes: string[] = [];
+      waiting.mesh.on("strike", (_peer, code) => strikes.push(code));
+      const verdicts: string[] = [];
+      waiting.mesh.on("op", (verdict) => verdicts.push(verdict.status));
+
+      // The indexer goes away, and the waiting peer no longer knows the author's session.
+      open = false;
+      waitingLedger.forget(h.wallet.address);
+      const random = prng(23);
+      const touched = new Set<bigint>();
+      for (let n = 0; n < 5; n++) {
+        const { chunk, index } = nearBlock(spot, random);
+        touched.add(chunk);
+        await author.mesh.edit(chunk, index, BLOCK_IDS.brick);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.deepEqual(verdicts, [], "nothing judged while the ledger cannot say");
+      assert.ok(
+        [...touched].some((chunk) => author.replica.hash(chunk) !== waiting.replica.hash(chunk)),
+        "the edits are not in yet",
+      );
+
+      open = true;
+      await converged([author, waiting], [...touched], 15_000);
+      assert.equal(verdicts.filter((status) => status === "applied").length, 5);
+      assert.deepEqual(strikes, [], "held ops are nobody's fault");
+    } finally {
+      door.close();
+      door.closeAllConnections();
     }
   });
 });
