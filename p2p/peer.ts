@@ -1,5 +1,6 @@
 /**
- * A peer of the world: it publishes its card in the DHT, announces itself on the region it stands in,
+ * A peer of the world: it publishes its card in the DHT, announces itself on the region it stands in
+ * (both put again every few minutes, before DHT nodes drop them: p2p/dht-lifetime.ts),
  * finds the peers of the regions it sees (and answers those that knock), connects to them over WebRTC
  * signaled through DHT mailboxes, and plays through the mesh (p2p/mesh.ts): it moves, edits blocks
  * and keeps a replica of the chunks around it. A peer that drops is dialled again with exponential
@@ -29,6 +30,7 @@ import { makeCard, type PeerCard } from "./card.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { ChunkSync, type SyncProgress, type SyncResult } from "./chunk-sync.ts";
 import { ChunkTorrents, type FetchResult, type TorrentClient, type TorrentLimits } from "./chunk-torrents.ts";
+import { lifetimeMs, REFRESH_EVERY_MS, refreshDelayMs } from "./dht-lifetime.ts";
 import type { HeadSource } from "./heads.ts";
 import type { LedgerView } from "./ledger.ts";
 import { SimplePeerLink } from "./link.ts";
@@ -79,6 +81,11 @@ export type WorldPeerOptions = {
   random?: () => number;
   /** How often to look for peers (ms). */
   discoverEveryMs?: number;
+  /**
+   * How often to announce the region again and put the card again (ms, jittered ±20 %), before DHT nodes
+   * drop them (p2p/dht-lifetime.ts: 5 minutes by default, a third of their announce maxAge).
+   */
+  refreshEveryMs?: number;
   limits?: Partial<MeshLimits>;
   /** The data plane: chunk torrents on the links, the cache, and the ledger's heads. */
   data?: DataPlaneOptions;
@@ -138,6 +145,9 @@ export class WorldPeer {
   #stopKnocks: (() => void) | undefined;
   #announced = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The card as published, put again by each refresh (the DHT signs it anew, with a higher seq). */
+  #card: PeerCard | undefined;
+  #refreshing: ReturnType<typeof setTimeout> | undefined;
   /** The chunk the avatar stood in when the chunks around it were last queued for generation. */
   #preparedAround: bigint | undefined;
   #preparing: ReturnType<typeof setTimeout> | undefined;
@@ -296,6 +306,7 @@ export class WorldPeer {
   /** Joins with a started DHT (its card and announcements are published here). */
   static async start(options: WorldPeerOptions): Promise<WorldPeer> {
     const dht = options.dht;
+    lifetimeMs(options.refreshEveryMs, REFRESH_EVERY_MS, "refreshEveryMs");
     const peer = new WorldPeer(options);
     debug("%s: DHT node on %o, key %s", options.name, dht.address, bytesToHex(dht.publicKey).slice(0, 10));
     // Warm up before anyone waits on us: the first signature builds the curve's tables (a few hundred
@@ -304,13 +315,15 @@ export class WorldPeer {
     const [x, y, z] = options.position;
     const { cx, cy, cz } = locateBlock(Math.floor(x), Math.floor(y), Math.floor(z));
     peer.replica.hash(chunkIdOf(cx, cy, cz));
-    await dht.publishCard(await makeCard(dht.publicKey, options.wallet, options.sessionKey));
+    peer.#card = await makeCard(dht.publicKey, options.wallet, options.sessionKey);
+    await dht.publishCard(peer.#card);
     peer.mesh.move(options.position);
     peer.#stopKnocks = dht.onKnock((from) => peer.#knocked(from));
     debug("%s: card published; %d ms since start", options.name, Date.now() - peer.startedAtMs);
     // Looking around needs only the card (those we knock read it); announcing goes on beside it.
     peer.#schedule(0);
     await peer.#announce();
+    peer.#scheduleRefresh();
     return peer;
   }
 
@@ -329,6 +342,7 @@ export class WorldPeer {
     this.#stopped = true;
     this.#stopping.abort();
     clearTimeout(this.#timer);
+    clearTimeout(this.#refreshing);
     clearTimeout(this.#preparing);
     this.#stopKnocks?.();
     this.expiry.destroy();
@@ -339,14 +353,40 @@ export class WorldPeer {
     await this.dht.destroy();
   }
 
-  async #announce(): Promise<void> {
+  /** Announces the region it stands in, if it has not yet (or `again`, to refresh the announce). */
+  async #announce(again = false): Promise<void> {
     const { chainId, verifyingContract } = this.#options.domain;
     const [here] = regionsInView(this.#position(), 0);
     if (!here) return;
     const key = `${here.rx}:${here.rz}`;
-    if (this.#announced.has(key)) return;
+    if (this.#announced.has(key) && !again) return;
     this.#announced = new Set([key]);
     await this.dht.announce(regionTopic(chainId, verifyingContract, here));
+  }
+
+  /**
+   * Every `refreshEveryMs` or so, until it stops: the region's announce and the card again, so that DHT
+   * nodes, which drop announces after their maxAge and BEP44 items after theirs (p2p/node/dht.ts), keep
+   * finding it as long as it plays. An announce of a region left behind is not refreshed: it runs out.
+   * Through the gateway (browsers) the same calls reach the node hosted there.
+   */
+  #scheduleRefresh(): void {
+    if (this.#stopped) return;
+    const everyMs = lifetimeMs(this.#options.refreshEveryMs, REFRESH_EVERY_MS, "refreshEveryMs");
+    this.#refreshing = setTimeout(
+      () => {
+        // The next one is timed from here: an announce or put returns only once every node it went to
+        // answered or timed out (2 s each), and the records land when the queries arrive, not then.
+        this.#scheduleRefresh();
+        const card = this.#card;
+        void Promise.all([card && this.dht.publishCard(card), this.#announce(true)]).catch((error: Error) => {
+          if (this.#stopped) return;
+          debug("%s: refresh failed: %s", this.#options.name, error.message);
+          this.#options.log?.(`DHT refresh failed: ${error.message}`);
+        });
+      },
+      refreshDelayMs(everyMs, this.#random),
+    );
   }
 
   /**

@@ -3,6 +3,9 @@
  * - Its node id is sha1 of its ed25519 public key, which is also the BEP44 target of its peer card:
  *   whoever learns the node's address can ping it for its id and fetch its card under that id.
  * - Peers announce themselves (their DHT port) on a topic per region, and look up the regions they see.
+ * - Every node drops announces `maxAgeMs` after their last refresh and BEP44 items `itemMaxAgeMs` after
+ *   their last put (bittorrent-dht keeps both forever by default: see p2p/dht-lifetime.ts), so lookups
+ *   stop returning peers that left; living peers refresh theirs (p2p/peer.ts).
  * BEP44 signatures use Node's own ed25519 (OpenSSL): every node checks every item put to it, and
  * OpenSSL verifies in tens of microseconds where JavaScript takes milliseconds.
  */
@@ -13,6 +16,7 @@ import DHT, { type GetResult } from "bittorrent-dht";
 import createDebug from "debug";
 import { SeedcraftError } from "../../core/errors.ts";
 import { decodeCard, encodeCard, type PeerCard } from "../card.ts";
+import { ANNOUNCE_MAX_AGE_MS, ITEM_MAX_AGE_MS, lifetimeMs } from "../dht-lifetime.ts";
 import type { DhtAddress } from "../signal.ts";
 import { nodeIdOfKey } from "../topics.ts";
 
@@ -78,6 +82,13 @@ export type WorldDhtOptions = {
    * sha1(key ‖ slot) rather than sha1(key), so the DHT tells the nodes apart. Slot 0 is the key's own.
    */
   slot?: number;
+  /**
+   * How long this node keeps others' announces after their last refresh (ms; 15 minutes by default,
+   * ANNOUNCE_MAX_AGE_MS). Tests shorten it to watch peers come and go.
+   */
+  maxAgeMs?: number;
+  /** How long this node keeps a BEP44 item after its last put (ms; BEP44's 2 hours by default). */
+  itemMaxAgeMs?: number;
 };
 
 /** The highest slot: a browser may use up to MAX_SLOT + 1 gateways. */
@@ -127,17 +138,26 @@ export class WorldDht {
     const slot = options.slot ?? 0;
     if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT || (slot > 0 && !options.hostedKey))
       throw new DhtError(`A slot is an integer 0..${MAX_SLOT}, for a hosted key only.`);
+    const maxAgeMs = lifetimeMs(options.maxAgeMs, ANNOUNCE_MAX_AGE_MS, "maxAgeMs");
+    const itemMaxAgeMs = lifetimeMs(options.itemMaxAgeMs, ITEM_MAX_AGE_MS, "itemMaxAgeMs");
     const host = options.host ?? "127.0.0.1";
-    const make = () =>
-      new DHT({
+    const make = () => {
+      const made = new DHT({
         bootstrap: options.bootstrap,
         host,
         verify: ed25519Verify,
-        // The node id is the card's BEP44 target (another slot's differs: see `slot`).
         ...({
+          // Announces expire (record-cache: dropped ⅔ to 1⅓ maxAge after their last announce).
+          maxAge: maxAgeMs,
+          // The node id is the card's BEP44 target (another slot's differs: see `slot`).
           nodeId: Buffer.from(sha1(slot > 0 ? Buffer.concat([publicKey, Buffer.from([slot])]) : publicKey)),
         } as object),
       });
+      // BEP44 items expire too: bittorrent-dht's LRU of values takes a maxAge (it reads it on every set
+      // and get, so setting it before the node listens covers every item), though no option sets it.
+      (made as unknown as { _values: { maxAge: number } })._values.maxAge = itemMaxAgeMs;
+      return made;
+    };
     let dht = make();
     try {
       await listen(dht, options.port ?? options.preferredPort ?? 0, host);

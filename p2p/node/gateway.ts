@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import createDebug from "debug";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type DhtAddress, ed25519Verify, itemSigData, MAX_SLOT, WorldDht } from "./dht.ts";
+import { type DhtAddress, ed25519Verify, itemSigData, MAX_SLOT, WorldDht, type WorldDhtOptions } from "./dht.ts";
 
 const debug = createDebug("seedcraft:gateway");
 
@@ -46,6 +46,8 @@ export type GatewayOptions = {
    * browser could otherwise grab while `seedcraft up` restarts that part.
    */
   reservedPorts?: readonly number[];
+  /** The hosted nodes' announce and BEP44 item lifetimes (p2p/dht-lifetime.ts's by default); tests shorten them. */
+  dhtLifetimes?: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
 };
 
 /** Where the OS puts a socket bound to port 0 (Linux's own default when /proc does not say). */
@@ -107,7 +109,8 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 
 export class DhtGateway {
   readonly #server: WebSocketServer;
-  readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts">>;
+  readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts" | "dhtLifetimes">>;
+  readonly #lifetimes: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
   readonly #clients = new Set<Client>();
   /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
   readonly #ephemeral = ephemeralPortRange();
@@ -123,6 +126,7 @@ export class DhtGateway {
       maxInFlight: options.maxInFlight ?? 16,
     };
     this.#reserved = new Set(options.reservedPorts ?? []);
+    this.#lifetimes = options.dhtLifetimes ?? {};
     server.on("connection", (socket) => this.#accept(socket));
   }
 
@@ -308,6 +312,7 @@ export class DhtGateway {
       host: this.#options.host,
       hostedKey: key,
       slot: slot as number,
+      ...this.#lifetimes,
       ...(preferred === undefined ? {} : { preferredPort: preferred }),
     });
     if (!this.#clients.has(client)) {
