@@ -61,6 +61,9 @@ export type AnchorQueueOptions = {
 
 type Waiting = { editId: number; hlc: Hlc };
 
+/** Once the indexer serves the version a batch lost to, its snapshot has at least this long to arrive. */
+const REBASE_AFTER_SERVED_MS = 20_000;
+
 export class AnchorQueue {
   readonly #options: AnchorQueueOptions;
   /** Per chunk, our edits applied but not yet in an anchor. */
@@ -241,12 +244,17 @@ export class AnchorQueue {
     const cap = performance.now() + (this.#options.confirmCapMs ?? 300_000);
     let pausedMs = 0;
     let downSince: number | undefined;
-    const waitEnds = () => deadline + pausedMs + (downSince === undefined ? 0 : performance.now() - downSince);
+    // From the moment the indexer first serves the winner, the peers who hold its snapshot get a fair
+    // time to be found, however much of the batch's budget went before (an indexer back from a restart).
+    let servedUntil = 0;
+    const waitEnds = () =>
+      Math.max(servedUntil, deadline + pausedMs + (downSince === undefined ? 0 : performance.now() - downSince));
     const load = async () => {
       const head = await heads.head(chunkId);
       if (downSince !== undefined) pausedMs += performance.now() - downSince;
       downSince = undefined;
       if (!head || head.version < version) throw new Error(`the indexer serves v${head?.version ?? 0} so far`);
+      if (servedUntil === 0) servedUntil = performance.now() + REBASE_AFTER_SERVED_MS;
       // The winner folded the ops the mesh brought us too, most often: then its snapshot is rebuilt here.
       if (sync) await sync.load(head);
       else if (!replica.anchorFromOps(chunkId, head.version, head.hash, head.watermark))
