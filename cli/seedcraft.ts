@@ -10,6 +10,8 @@
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  *   seedcraft tracker [--port 6969]                  the WebSocket tracker
+ *   seedcraft app-config --network n --rpc … --indexer … --gateway … --tracker …
+ *                                                    seedcraft.json for the static app (cli/app-config.ts)
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -17,6 +19,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { BaseError, HttpRequestError } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
+import { APP_CONFIG_HELP, appConfig } from "./app-config.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { publicHostOf } from "./host.ts";
@@ -54,6 +57,7 @@ ${CLAIM_HELP}
 ${DHT_HELP}
 ${GATEWAY_HELP}
 ${TRACKER_HELP}
+${APP_CONFIG_HELP}
   help     Show this text.
 
 Environment:
@@ -248,6 +252,8 @@ async function main(argv: string[]): Promise<number> {
       return await gateway(rest);
     case "tracker":
       return await tracker(rest);
+    case "app-config":
+      return await appConfig(rest);
     case undefined:
     case "help":
     case "--help":
