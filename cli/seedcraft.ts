@@ -10,8 +10,7 @@
  *   seedcraft dht [--port 6881]                      a DHT bootstrap node for local peers
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  *   seedcraft tracker [--port 6969]                  the WebSocket tracker
- *   seedcraft app-config --network n --rpc … --indexer … --gateway … --tracker …
- *                                                    seedcraft.json for the static app (cli/app-config.ts)
+ *   seedcraft turn [--port 3478]                     the world's STUN/TURN server (coturn; cli/turn.ts)
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -19,7 +18,6 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { BaseError, HttpRequestError } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
-import { APP_CONFIG_HELP, appConfig } from "./app-config.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { publicHostOf } from "./host.ts";
@@ -36,19 +34,31 @@ import {
   tracker,
 } from "./peer.ts";
 import { SEED_HELP, seed } from "./seed.ts";
-import { PART_NAMES, type PartName, type PartProgress, type PartRestart, ROOT, World } from "./world.ts";
+import { TURN_HELP, turn } from "./turn.ts";
+import {
+  ALL_PART_NAMES,
+  type PartName,
+  type PartProgress,
+  type PartRestart,
+  ROOT,
+  startsTurn,
+  World,
+} from "./world.ts";
 
 const HELP = `Usage: seedcraft <command> [options]
 
 Commands:
   up       Start the local world (on 127.0.0.1 unless --host): chain, deploy, indexer, DHT, gateway, tracker, a seeder, app.
-           --only <parts>         comma-separated subset of: ${PART_NAMES.join(", ")}
+           --only <parts>         comma-separated subset of: ${ALL_PART_NAMES.join(", ")}
            --host <address>       the address every part binds (SEEDCRAFT_HOST; 127.0.0.1; 0.0.0.0 for all)
            --public-host <name>   the name or address put in the URLs the app and peers are given
                                   (SEEDCRAFT_PUBLIC_HOST; the --host)
            --ice-servers <json>   STUN/TURN servers for the seeder and the app's seedcraft.json,
                                   [{"urls":"stun:…"},{"urls":"turn:…","username":…,"credential":…}]
                                   (SEEDCRAFT_ICE_SERVERS; none)
+           --turn                 run the world's own STUN/TURN server (coturn) even so; it runs anyway
+                                  with --public-host and no --ice-servers. The gateway gives players
+                                  credentials for it good for an hour; its secret stays in the state folder
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
@@ -57,7 +67,7 @@ ${CLAIM_HELP}
 ${DHT_HELP}
 ${GATEWAY_HELP}
 ${TRACKER_HELP}
-${APP_CONFIG_HELP}
+${TURN_HELP}
   help     Show this text.
 
 Environment:
@@ -65,6 +75,8 @@ Environment:
   SEEDCRAFT_DHT_PORT     the DHT bootstrap node's UDP port (6881)
   SEEDCRAFT_GATEWAY_PORT the browser gateway's TCP port (6880)
   SEEDCRAFT_TRACKER_PORT the WebSocket tracker's TCP port (6969)
+  SEEDCRAFT_TURN_PORT    the STUN/TURN server's UDP and TCP port (3478)
+  SEEDCRAFT_TURN_RELAY_PORTS  the ports it relays on, <min>-<max> (49152-49663)
   SEEDCRAFT_NETWORK      names deployments/<network>.json (localhost)
   SEEDCRAFT_RPC_URL      the chain to use when --only leaves the chain out, and the one peer, seed and
                          claim use (http://127.0.0.1:$SEEDCRAFT_CHAIN_PORT)
@@ -77,8 +89,10 @@ Environment:
   SEEDCRAFT_DEPLOY_PARAMETERS  the economy of a new deployment, JSON: {"premiumPrice":"<wei>", "epochLength":"<s>", …}
   DEBUG=seedcraft:*      detailed logs, children's output included`;
 
-function parsePorts(): Partial<Record<"chain" | "indexer" | "dht" | "gateway" | "tracker" | "app", number>> {
-  const ports: Partial<Record<"chain" | "indexer" | "dht" | "gateway" | "tracker" | "app", number>> = {};
+type PortName = "chain" | "indexer" | "dht" | "gateway" | "tracker" | "app" | "turn";
+
+function parsePorts(): Partial<Record<PortName, number>> {
+  const ports: Partial<Record<PortName, number>> = {};
   for (const [key, variable] of [
     ["chain", "SEEDCRAFT_CHAIN_PORT"],
     ["indexer", "SEEDCRAFT_INDEXER_PORT"],
@@ -86,13 +100,14 @@ function parsePorts(): Partial<Record<"chain" | "indexer" | "dht" | "gateway" | 
     ["gateway", "SEEDCRAFT_GATEWAY_PORT"],
     ["tracker", "SEEDCRAFT_TRACKER_PORT"],
     ["app", "SEEDCRAFT_APP_PORT"],
+    ["turn", "SEEDCRAFT_TURN_PORT"],
   ] as const) {
     const value = process.env[variable];
     if (value === undefined || value === "") continue;
     const port = Number(value);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError(
-        `${variable} must be a ${key === "dht" ? "UDP" : "TCP"} port (1-65535), got ${JSON.stringify(value)}`,
+        `${variable} must be a ${key === "dht" ? "UDP" : key === "turn" ? "UDP and TCP" : "TCP"} port (1-65535), got ${JSON.stringify(value)}`,
       );
     ports[key] = port;
   }
@@ -103,10 +118,10 @@ function parseParts(only: string | undefined): PartName[] | undefined {
   if (only === undefined) return undefined;
   const parts = only.split(",").map((part) => part.trim());
   for (const part of parts)
-    if (!(PART_NAMES as readonly string[]).includes(part))
-      throw new UsageError(`unknown part ${JSON.stringify(part)} in --only; known parts: ${PART_NAMES.join(", ")}`);
+    if (!(ALL_PART_NAMES as readonly string[]).includes(part))
+      throw new UsageError(`unknown part ${JSON.stringify(part)} in --only; known parts: ${ALL_PART_NAMES.join(", ")}`);
   // Keep the start order whatever order they were named in.
-  return PART_NAMES.filter((part) => parts.includes(part));
+  return ALL_PART_NAMES.filter((part) => parts.includes(part));
 }
 
 /** A ten-cell progress bar. */
@@ -145,6 +160,7 @@ async function up(args: string[]): Promise<number> {
       host: { type: "string" },
       "public-host": { type: "string" },
       "ice-servers": { type: "string" },
+      turn: { type: "boolean" },
     },
     strict: true,
     allowPositionals: false,
@@ -164,6 +180,12 @@ async function up(args: string[]): Promise<number> {
     host,
     publicHost,
     iceServers,
+    // Players from other networks need a relay: the world runs coturn unless the operator gave their own.
+    turn: startsTurn({
+      publicHostGiven: (values["public-host"] ?? process.env.SEEDCRAFT_PUBLIC_HOST ?? "").trim() !== "",
+      iceServers,
+      turn: values.turn,
+    }),
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
     stateDir: process.env.SEEDCRAFT_STATE_DIR || undefined,
   });
@@ -252,8 +274,8 @@ async function main(argv: string[]): Promise<number> {
       return await gateway(rest);
     case "tracker":
       return await tracker(rest);
-    case "app-config":
-      return await appConfig(rest);
+    case "turn":
+      return await turn(rest);
     case undefined:
     case "help":
     case "--help":

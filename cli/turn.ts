@@ -6,7 +6,17 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -293,21 +303,58 @@ export const TURN_HELP = `  turn     Run the world's STUN/TURN server, Debian's 
            --host <address>         listen and relay address (SEEDCRAFT_HOST; 127.0.0.1)
            --port <port>            UDP and TCP port (3478)
            --realm <name>           (seedcraft)
-           --relay-ports <min-max>  the relay ports (49152-49663)
+           --relay-ports <min-max>  the relay ports (SEEDCRAFT_TURN_RELAY_PORTS; 49152-49663)
            --external-ip <address>  the public address when --host is behind a 1:1 NAT
            The shared secret comes from SEEDCRAFT_TURN_SECRET (at least 16 characters); players get
            short-lived credentials minted from it (TURN REST), never the secret.`;
 
-function parseRange(text: string | undefined): { min: number; max: number } | undefined {
+function parseRange(text: string | undefined, flag = "--relay-ports"): { min: number; max: number } | undefined {
   if (text === undefined) return undefined;
   const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
-  if (!match) throw new UsageError(`--relay-ports must be <min>-<max>, got ${JSON.stringify(text)}`);
+  if (!match) throw new UsageError(`${flag} must be <min>-<max>, got ${JSON.stringify(text)}`);
   return { min: Number(match[1]), max: Number(match[2]) };
 }
 
 /** A new secret for a world that has none yet (48 base64url characters). */
 export function newTurnSecret(): string {
   return randomBytes(36).toString("base64url");
+}
+
+/** Where a world keeps its TURN secret: in its state folder, beside its logs, never in seedcraft.json. */
+export const TURN_SECRET_FILE = "turn-secret";
+
+/**
+ * The world's TURN secret from <stateDir>/turn-secret, made (mode 0600) on its first start with a turn part and
+ * kept after, so credentials a gateway minted stay good across a restart of `seedcraft up`. A file that is
+ * not a usable secret (edited, cut short) is replaced; one others could read is made private again.
+ */
+export function worldTurnSecret(stateDir: string): string {
+  const file = path.join(stateDir, TURN_SECRET_FILE);
+  try {
+    const secret = readFileSync(file, "utf8").trim();
+    if (secret.length >= MIN_TURN_SECRET_LENGTH && !/\s/.test(secret)) {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+      return secret;
+    }
+    debug("%s holds no usable secret: a new one", file);
+  } catch {
+    // none yet
+  }
+  mkdirSync(stateDir, { recursive: true });
+  const secret = newTurnSecret();
+  // Removed first: writeFileSync's mode applies only to a file it creates.
+  rmSync(file, { force: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The RTCIceServer URLs of a TURN server others reach at `publicHost`: STUN, TURN over UDP, and TURN over TCP
+ * for networks that let no UDP out (coturn listens on both).
+ */
+export function turnUrls(publicHost: string, port: number = DEFAULT_TURN_PORT): string[] {
+  const host = urlHost(publicHost);
+  return [`stun:${host}:${port}`, `turn:${host}:${port}?transport=udp`, `turn:${host}:${port}?transport=tcp`];
 }
 
 /** `seedcraft turn`: coturn until SIGINT or SIGTERM, or until it dies (then a PartExitedError). */
@@ -333,7 +380,10 @@ export async function turn(args: string[]): Promise<number> {
     port,
     secret,
     realm: values.realm,
-    relayPorts: parseRange(values["relay-ports"]),
+    relayPorts:
+      values["relay-ports"] === undefined && process.env.SEEDCRAFT_TURN_RELAY_PORTS
+        ? parseRange(process.env.SEEDCRAFT_TURN_RELAY_PORTS, "SEEDCRAFT_TURN_RELAY_PORTS")
+        : parseRange(values["relay-ports"]),
     externalIp: values["external-ip"],
     stateDir: process.env.SEEDCRAFT_STATE_DIR ? path.join(process.env.SEEDCRAFT_STATE_DIR, "turn") : undefined,
   });

@@ -32,14 +32,37 @@ import {
   PortTakenError,
   WorldStoppedError,
 } from "./errors.ts";
-import { DEFAULT_HOST, publicHostOf, reachAt, urlHost } from "./host.ts";
+import { DEFAULT_HOST, localAddresses, publicHostOf, reachAt, urlHost } from "./host.ts";
+import { DEFAULT_TURN_PORT, turnUrls, worldTurnSecret } from "./turn.ts";
+import { stunBinding } from "./turn-check.ts";
 
 const debug = createDebug("seedcraft:world");
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export const PART_NAMES = ["chain", "deploy", "indexer", "dht", "gateway", "tracker", "seeder", "app"] as const;
-export type PartName = (typeof PART_NAMES)[number];
+/** Every part a world can run, in start order; `turn` (coturn) only for a world others reach (see startsTurn). */
+export const ALL_PART_NAMES = [
+  "chain",
+  "deploy",
+  "indexer",
+  "dht",
+  "turn",
+  "gateway",
+  "tracker",
+  "seeder",
+  "app",
+] as const;
+export type PartName = (typeof ALL_PART_NAMES)[number];
+/** The parts of a local world (what `npm start` runs): all but `turn`, which needs coturn. */
+export const PART_NAMES = ALL_PART_NAMES.filter((part) => part !== "turn") as readonly PartName[];
+
+/**
+ * Whether `seedcraft up` runs the world's own STUN/TURN server: when it was told a public host (players come
+ * from other networks) and given no STUN/TURN servers of the operator's own, or when asked to (`--turn`).
+ */
+export function startsTurn(options: { publicHostGiven: boolean; iceServers: readonly IceServer[]; turn?: boolean }) {
+  return options.turn === true || (options.publicHostGiven && options.iceServers.length === 0);
+}
 
 /**
  * What each part waits for before it starts (those of them the world runs). The deploy starts with the chain: its
@@ -51,7 +74,9 @@ const STARTS_AFTER: Record<PartName, readonly PartName[]> = {
   deploy: [],
   indexer: ["chain", "deploy"],
   dht: ["chain"],
-  gateway: ["dht"],
+  // coturn needs nothing; the gateway, which hands out its credentials, starts once it answers.
+  turn: [],
+  gateway: ["dht", "turn"],
   tracker: ["chain"],
   seeder: ["chain", "deploy", "indexer", "dht", "tracker"],
   app: ["chain"],
@@ -66,6 +91,7 @@ const EXPECTED_S: Record<PartName, number> = {
   deploy: 20,
   indexer: 8,
   dht: 2,
+  turn: 1,
   gateway: 2,
   tracker: 2,
   seeder: 4,
@@ -73,9 +99,22 @@ const EXPECTED_S: Record<PartName, number> = {
 };
 
 export type WorldOptions = {
-  /** Which parts to run, in start order. Default: all. */
+  /** Which parts to run, in start order. Default: PART_NAMES, and `turn` too with `turn: true`. */
   parts?: readonly PartName[];
-  ports?: { chain?: number; indexer?: number; dht?: number; gateway?: number; tracker?: number; app?: number };
+  ports?: {
+    chain?: number;
+    indexer?: number;
+    dht?: number;
+    gateway?: number;
+    tracker?: number;
+    app?: number;
+    /** The TURN server's UDP and TCP port (DEFAULT_TURN_PORT). */
+    turn?: number;
+  };
+  /** Runs `turn` among the default parts (see startsTurn). Ignored when `parts` is given. */
+  turn?: boolean;
+  /** The ports coturn relays on (cli/turn.ts's DEFAULT_RELAY_PORTS, or SEEDCRAFT_TURN_RELAY_PORTS). */
+  turnRelayPorts?: { min: number; max: number };
   /** The IPv4 address every part binds (cli/host.ts checkBindHost checks it). Default 127.0.0.1. */
   host?: string;
   /** The name or address the URLs given to the app and peers carry. Default: `host` (see cli/host.ts). */
@@ -286,13 +325,29 @@ function tail(file: string, lines = 15): string {
  */
 export class World extends EventEmitter {
   readonly parts: readonly PartName[];
-  readonly ports: { chain: number; indexer: number; dht: number; gateway: number; tracker: number; app: number };
+  readonly ports: {
+    chain: number;
+    indexer: number;
+    dht: number;
+    gateway: number;
+    tracker: number;
+    app: number;
+    turn: number;
+  };
   readonly network: string;
   readonly stateDir: string;
   /** Where every part listens, and the name others are given for it. */
   readonly host: string;
   readonly publicHost: string;
   readonly iceServers: readonly IceServer[];
+  /**
+   * The world's own STUN/TURN server as players reach it (its public host), when it runs one: the gateway
+   * hands these out with short-lived credentials in its hello; seedcraft.json never carries them.
+   */
+  readonly turnUrls: readonly string[];
+  readonly #turnRelayPorts: { min: number; max: number } | undefined;
+  /** Read or made on the first start of a part that needs it (cli/turn.ts worldTurnSecret). */
+  #turnSecret: string | undefined;
   /** What the app and peers are given (the public host), in seedcraft.json, run.json and printed lines. */
   readonly urls: WorldUrls;
   /** Where the parts and the health checks reach each other on this machine (the bound host). */
@@ -314,7 +369,7 @@ export class World extends EventEmitter {
 
   constructor(options: WorldOptions = {}) {
     super();
-    this.parts = options.parts ?? PART_NAMES;
+    this.parts = options.parts ?? (options.turn ? ALL_PART_NAMES : PART_NAMES);
     this.ports = {
       chain: options.ports?.chain ?? 8545,
       indexer: options.ports?.indexer ?? 42069,
@@ -322,7 +377,9 @@ export class World extends EventEmitter {
       gateway: options.ports?.gateway ?? 6880,
       tracker: options.ports?.tracker ?? 6969,
       app: options.ports?.app ?? 5173,
+      turn: options.ports?.turn ?? DEFAULT_TURN_PORT,
     };
+    this.#turnRelayPorts = options.turnRelayPorts;
     this.network = options.network ?? "localhost";
     this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
     this.#timeoutMs = options.timeoutMs ?? 90_000;
@@ -331,6 +388,7 @@ export class World extends EventEmitter {
     this.publicHost = options.publicHost ?? publicHostOf(undefined, this.host);
     this.iceServers = options.iceServers ?? [];
     this.urls = this.#urlsAt(this.publicHost);
+    this.turnUrls = this.parts.includes("turn") ? turnUrls(this.publicHost, this.ports.turn) : [];
     this.#local = this.#urlsAt(reachAt(this.host));
   }
 
@@ -516,11 +574,50 @@ export class World extends EventEmitter {
           port: this.ports.gateway,
           bin: path.join(ROOT, "cli", "seedcraft.ts"),
           args: ["gateway", "--host", this.host, "--port", String(this.ports.gateway), "--bootstrap", local.dht],
-          env,
+          // With the world's TURN server, the gateway mints players' credentials from its secret (p2p/node/gateway.ts);
+          // without, none, whatever the shell that ran `seedcraft up` had set.
+          env: {
+            ...env,
+            SEEDCRAFT_TURN_SECRET: this.parts.includes("turn") ? this.#secret() : "",
+            SEEDCRAFT_TURN_URLS: this.turnUrls.join(","),
+          },
           // A WebSocket server answers plain HTTP with 426 Upgrade Required.
           healthy: async () =>
             (await fetchJson(local.gateway.replace(/^ws/, "http")))?.status === 426 ? this.urls.gateway : undefined,
         };
+      case "turn": {
+        // A public address that is not this machine's own: a 1:1 NAT (a cloud VM), which coturn must put in
+        // the relay addresses it gives out instead of the private one it binds.
+        const external =
+          net.isIPv4(this.publicHost) && !localAddresses().includes(this.publicHost) ? this.publicHost : undefined;
+        const relay = this.#turnRelayPorts;
+        return {
+          part,
+          kind: "service",
+          port: this.ports.turn,
+          udpPort: this.ports.turn,
+          // `seedcraft turn`: Debian's coturn, its config (with the secret, mode 0600) in <stateDir>/turn.
+          bin: path.join(ROOT, "cli", "seedcraft.ts"),
+          args: [
+            "turn",
+            "--host",
+            this.host,
+            "--port",
+            String(this.ports.turn),
+            ...(relay ? ["--relay-ports", `${relay.min}-${relay.max}`] : []),
+            ...(external ? ["--external-ip", external] : []),
+          ],
+          // In its environment, never on its command line, where `ps` would show it.
+          env: { ...env, SEEDCRAFT_TURN_SECRET: this.#secret(), SEEDCRAFT_STATE_DIR: this.stateDir },
+          healthy: async () =>
+            (await stunBinding(reachAt(this.host), this.ports.turn, 300).then(
+              () => true,
+              () => false,
+            ))
+              ? `${this.turnUrls.slice(1).join(", ")} (credentials from the gateway)`
+              : undefined,
+        };
+      }
       case "tracker":
         return {
           part,
@@ -584,6 +681,12 @@ export class World extends EventEmitter {
           },
         };
     }
+  }
+
+  /** The world's TURN secret, from (or made in) its state folder: never in seedcraft.json, run.json or argv. */
+  #secret(): string {
+    this.#turnSecret ??= worldTurnSecret(this.stateDir);
+    return this.#turnSecret;
   }
 
   async #startPart(spec: PartSpec): Promise<void> {
@@ -776,7 +879,7 @@ export class World extends EventEmitter {
     );
     writeFileSync(
       path.join(this.stateDir, "run.json"),
-      `${JSON.stringify({ pid: process.pid, host: this.host, urls: this.urls, parts }, null, 2)}\n`,
+      `${JSON.stringify({ pid: process.pid, host: this.host, urls: this.urls, ...(this.turnUrls.length > 0 ? { turn: this.turnUrls } : {}), parts }, null, 2)}\n`,
     );
   }
 

@@ -8,6 +8,10 @@
  * signed once and put through all of them, reads take the first verified answer, lookups merge
  * theirs, and knocks come from any. One gateway going away leaves the others working, and a gateway
  * that closes (restarted by `seedcraft up`, say) is connected again with backoff, our card put again.
+ *
+ * A world with its own TURN server has its gateways hand out short-lived credentials for it in the hello
+ * (p2p/node/gateway.ts): `iceServers` holds the current ones, asked for again (`ice`) when half their
+ * lifetime has gone and brought by every reconnect's hello; `onIceServers` says when they change.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha1 } from "@noble/hashes/legacy.js";
@@ -16,6 +20,7 @@ import bencode from "bencode";
 import createDebug from "debug";
 import { Backoff } from "../core/backoff.ts";
 import { SeedcraftError } from "../core/errors.ts";
+import { type IceServer, parseIceServers } from "../core/ice-servers.ts";
 import { decodeCard, encodeCard, type PeerCard } from "./card.ts";
 
 export type GatewayAddress = { host: string; port: number };
@@ -31,6 +36,25 @@ const debug = createDebug("seedcraft:gateway-client");
 
 const CHALLENGE_PREFIX = "seedcraft:gateway:v1:";
 const TIMEOUT_MS = 10_000;
+/** The soonest a refresh of TURN credentials is asked for (a gateway that gives very short ones). */
+const MIN_ICE_REFRESH_MS = 2000;
+
+/** A gateway's STUN/TURN servers and when (performance.now()) their credentials stop working. */
+type GatewayIce = { servers: IceServer[]; until: number };
+
+/** The `ice` of a gateway's answer, checked as seedcraft.json's are; a bad one is left out (and logged). */
+function parseIce(value: unknown, url: string): GatewayIce | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const { servers, ttl } = (value ?? {}) as { servers?: unknown; ttl?: unknown };
+    if (typeof ttl !== "number" || !(ttl > 0)) throw new Error("ttl must be a positive number of seconds");
+    // Its own clock: the gateway's may be off, how long they last is not.
+    return { servers: parseIceServers(servers, `${url}'s ICE servers`), until: performance.now() + ttl * 1000 };
+  } catch (error) {
+    debug("gateway %s gave unusable ICE servers: %s", url, (error as Error).message);
+    return undefined;
+  }
+}
 
 type Item = { k: string; v: string; seq: number; sig: string; salt?: string };
 
@@ -49,15 +73,18 @@ class GatewayLink {
   >();
   /** When the gateway let us in (performance.now()). */
   readonly openedAt = performance.now();
+  /** The STUN/TURN servers its hello gave, with credentials (none when the world runs no TURN server). */
+  readonly ice: GatewayIce | undefined;
   /** Called once when the link closes, whoever closed it. */
   onClosed: ((reason: string | undefined) => void) | undefined;
   #nextId = 1;
   #closed = false;
 
-  private constructor(url: string, socket: WebSocket, address: GatewayAddress) {
+  private constructor(url: string, socket: WebSocket, address: GatewayAddress, ice: GatewayIce | undefined) {
     this.url = url;
     this.#socket = socket;
     this.address = address;
+    this.ice = ice;
   }
 
   get open(): boolean {
@@ -75,7 +102,7 @@ class GatewayLink {
     const socket = new WebSocket(url);
     const publicKey = ed25519.getPublicKey(secretKey);
     let link: GatewayLink | undefined;
-    const address = await new Promise<GatewayAddress>((resolve, reject) => {
+    const welcome = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const fail = (error: GatewayError) => {
         clearTimeout(timer);
         socket.close();
@@ -117,12 +144,12 @@ class GatewayLink {
           socket.send(JSON.stringify(hello));
         } else if (body.id === 0) {
           clearTimeout(timer);
-          if (body.ok === true) resolve(body.address as GatewayAddress);
+          if (body.ok === true) resolve(body);
           else fail(new GatewayError(String(body.code), "The gateway refused the hello.", String(body.error)));
         }
       });
     });
-    link = new GatewayLink(url, socket, address);
+    link = new GatewayLink(url, socket, welcome.address as GatewayAddress, parseIce(welcome.ice, url));
     return link;
   }
 
@@ -184,6 +211,10 @@ export class GatewayDht {
   readonly #secretKey: Uint8Array;
   readonly #knockHandlers: Set<(from: GatewayAddress) => void>;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Per gateway: its STUN/TURN servers and credentials, the latest it gave (kept past a close until they expire). */
+  readonly #ice: (GatewayIce | undefined)[];
+  readonly #iceTimers: (ReturnType<typeof setTimeout> | undefined)[];
+  readonly #iceHandlers = new Set<() => void>();
   /**
    * Per gateway: the UDP port of the node it hosted for us last. Reconnecting, we ask for it again: the
    * DHT's routing tables keep that address for our id, so knocks and mail still land.
@@ -210,6 +241,8 @@ export class GatewayDht {
     this.publicKey = ed25519.getPublicKey(secretKey);
     this.#address = (links.find((link) => link !== undefined) as GatewayLink).address;
     this.#ports = links.map((link) => link?.address.port);
+    this.#ice = urls.map(() => undefined);
+    this.#iceTimers = urls.map(() => undefined);
     for (const [slot, link] of links.entries()) this.#keep(slot, link);
   }
 
@@ -251,8 +284,10 @@ export class GatewayDht {
   /** Uses a gateway's new link, or tries again later when there is none (or it closed already). */
   #keep(slot: number, link: GatewayLink | undefined): void {
     this.#links[slot] = link?.open ? link : undefined;
-    if (link?.open) link.onClosed = (reason) => this.#lost(slot, link, reason);
-    else this.#reconnectLater(slot, 0);
+    if (link?.open) {
+      link.onClosed = (reason) => this.#lost(slot, link, reason);
+      if (link.ice) this.#setIce(slot, link, link.ice);
+    } else this.#reconnectLater(slot, 0);
   }
 
   /** A gateway closed on us: connect to it again after a wait (shorter if it had stayed up a while). */
@@ -288,6 +323,64 @@ export class GatewayDht {
         },
       );
     }, waitMs);
+    this.#timers.add(timer);
+  }
+
+  /**
+   * The STUN/TURN servers the gateways gave, with credentials still good (merged: one entry per server
+   * URL list, the freshest). Read it when making an RTCPeerConnection: it changes as they are refreshed.
+   */
+  get iceServers(): IceServer[] {
+    const now = performance.now();
+    const freshest = new Map<string, GatewayIce>();
+    for (const ice of this.#ice) {
+      if (!ice || ice.until <= now) continue;
+      for (const server of ice.servers) {
+        const key = JSON.stringify(server.urls);
+        const seen = freshest.get(key);
+        if (!seen || seen.until < ice.until) freshest.set(key, { servers: [server], until: ice.until });
+      }
+    }
+    return [...freshest.values()].flatMap((ice) => ice.servers);
+  }
+
+  /** Calls `handler` whenever `iceServers` changes (new credentials from a hello or a refresh). */
+  onIceServers(handler: () => void): () => void {
+    this.#iceHandlers.add(handler);
+    return () => this.#iceHandlers.delete(handler);
+  }
+
+  /** A gateway's new credentials: kept, announced, and asked for again when half their life has gone. */
+  #setIce(slot: number, link: GatewayLink, ice: GatewayIce): void {
+    this.#ice[slot] = ice;
+    for (const handler of this.#iceHandlers) handler();
+    this.#refreshIceLater(slot, link, Math.max(MIN_ICE_REFRESH_MS, (ice.until - performance.now()) / 2));
+  }
+
+  #refreshIceLater(slot: number, link: GatewayLink, waitMs: number): void {
+    const previous = this.#iceTimers[slot];
+    if (previous !== undefined) {
+      clearTimeout(previous);
+      this.#timers.delete(previous);
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      // A link that closed meanwhile is replaced by a reconnect, whose hello brings fresh ones.
+      if (this.#destroyed || this.#links[slot] !== link || !link.open) return;
+      link.request({ op: "ice" }).then(
+        (answer) => {
+          const ice = parseIce(answer.ice, link.url);
+          if (ice && !this.#destroyed && this.#links[slot] === link) this.#setIce(slot, link, ice);
+          else debug("gateway %s gave no ICE servers on refresh", link.url);
+        },
+        (error: Error) => {
+          debug("refreshing ICE servers from %s: %s", link.url, error.message);
+          const left = (this.#ice[slot]?.until ?? 0) - performance.now();
+          if (!this.#destroyed) this.#refreshIceLater(slot, link, Math.max(5000, left / 2));
+        },
+      );
+    }, waitMs);
+    this.#iceTimers[slot] = timer;
     this.#timers.add(timer);
   }
 

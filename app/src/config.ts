@@ -14,9 +14,36 @@ export type AppConfig = {
   gateways: string[];
   /** WebSocket trackers: where seeders are found when no linked peer has a chunk. */
   trackers: string[];
-  /** STUN/TURN servers for the mesh, the torrent client and voice; none on a loopback world. */
+  /**
+   * STUN/TURN servers for the mesh, the torrent client and voice; none on a loopback world. seedcraft.json's,
+   * and once joined the world's own TURN server with short-lived credentials from the gateway, kept current
+   * in this very list (followGatewayIceServers): read it when making an RTCPeerConnection, do not copy it.
+   */
   iceServers: IceServer[];
 };
+
+/** The entries followGatewayIceServers put in a config's list (and takes out again when they change). */
+const fromGateway = new WeakSet<IceServer>();
+
+/**
+ * Keeps `config.iceServers` as seedcraft.json's servers followed by the ones the gateways give now (their
+ * credentials refreshed before they expire), changing the list in place so that every holder of it (the
+ * mesh's connections, the torrent client, voice) makes its next connection with current credentials.
+ * Returns a function that stops following (the gateway's entries stay until they are replaced).
+ */
+export function followGatewayIceServers(
+  config: AppConfig,
+  gateway: { readonly iceServers: IceServer[]; onIceServers(handler: () => void): () => void },
+): () => void {
+  const update = () => {
+    const own = config.iceServers.filter((server) => !fromGateway.has(server));
+    const given = gateway.iceServers.map((server) => ({ ...server }));
+    for (const server of given) fromGateway.add(server);
+    config.iceServers.splice(0, config.iceServers.length, ...own, ...given);
+  };
+  update();
+  return gateway.onIceServers(update);
+}
 
 export class AppConfigError extends SeedcraftError {
   constructor(message: string, details?: string) {

@@ -14,7 +14,12 @@
  *   before this gateway restarted, taken again if free, and ignored (any free port is used) outside the OS's
  *   ephemeral range, where listen(0) put the old node, or on a port the gateway reserves); then
  *   `put {v, seq, salt?, sig, to?}`, `get {target}`, `announce {topic}`, `lookup {topic}`,
- *   `ping {host, port}`, `knock {node}`.
+ *   `ping {host, port}`, `knock {node}`, `ice` (fresh TURN credentials, below).
+ * - A gateway given the world's TURN secret (`turn`, or SEEDCRAFT_TURN_SECRET and SEEDCRAFT_TURN_URLS from
+ *   `seedcraft up`) answers the hello and `ice` with `ice: {servers, ttl}`: RTCIceServers for the world's
+ *   STUN/TURN server with credentials minted for that browser's key (TURN REST, core/turn-credentials.ts),
+ *   good for `ttl` seconds (an hour). A browser asks `ice` again when half of that has gone; coturn keeps an
+ *   allocation made in time alive past the expiry, so only new connections need fresh ones.
  * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
  * Limits per client: a frame of 4 KiB, 20 requests a second (bursts of 40), 16 in flight; too many bad
  * frames close the socket. Clients beyond `maxClients` are refused.
@@ -24,6 +29,8 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import createDebug from "debug";
 import { type WebSocket, WebSocketServer } from "ws";
+import { type IceServer, parseIceServers } from "../../core/ice-servers.ts";
+import { TurnCredentialsError, turnCredentials, turnIceServer } from "../../core/turn-credentials.ts";
 import { type DhtAddress, ed25519Verify, itemSigData, MAX_SLOT, WorldDht, type WorldDhtOptions } from "./dht.ts";
 
 const debug = createDebug("seedcraft:gateway");
@@ -31,6 +38,50 @@ const debug = createDebug("seedcraft:gateway");
 export const GATEWAY_CHALLENGE_PREFIX = "seedcraft:gateway:v1:";
 const MAX_FRAME_BYTES = 4096;
 const MAX_BAD_FRAMES = 10;
+/**
+ * An hour: long enough that a browser's refresh (at half of it) is rare, short enough that credentials a
+ * player passes on stop working soon. What a connection allocated in time keeps working past it.
+ */
+export const GATEWAY_TURN_TTL_S = 3600;
+
+/** The world's TURN server, for the credentials a gateway hands to each browser. */
+export type GatewayTurn = {
+  /** The secret coturn was started with (`static-auth-secret`). Never sent to anyone. */
+  secret: string;
+  /** Its stun:/turn: URLs as players reach it. */
+  urls: readonly string[];
+  /** How long the credentials are good for. Default GATEWAY_TURN_TTL_S. */
+  ttlSeconds?: number;
+};
+
+/**
+ * The TURN server `seedcraft up` gives its gateway part: SEEDCRAFT_TURN_SECRET and SEEDCRAFT_TURN_URLS
+ * (comma-separated); neither (or both empty) is none. One without the other, bad URLs or a short secret
+ * throw a typed error (TurnCredentialsError, IceServersError) before the gateway listens.
+ */
+export function gatewayTurnFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayTurn | undefined {
+  const secret = env.SEEDCRAFT_TURN_SECRET ?? "";
+  const urls = (env.SEEDCRAFT_TURN_URLS ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (secret === "" && urls.length === 0) return undefined;
+  if (urls.length === 0)
+    throw new TurnCredentialsError(
+      "BAD_TURN_SECRET",
+      "SEEDCRAFT_TURN_SECRET is set but SEEDCRAFT_TURN_URLS is not: the gateway cannot say where its TURN server is.",
+      "give SEEDCRAFT_TURN_URLS as turn:host:port?transport=udp,…, or unset SEEDCRAFT_TURN_SECRET",
+    );
+  return checkTurn({ secret, urls }, "SEEDCRAFT_TURN_URLS");
+}
+
+/** Checks the URLs (as seedcraft.json's are) and the secret (by minting once); throws typed errors. */
+function checkTurn(turn: GatewayTurn, source = "the gateway's TURN urls"): GatewayTurn {
+  const ttlSeconds = turn.ttlSeconds ?? GATEWAY_TURN_TTL_S;
+  const probe = turnCredentials({ secret: turn.secret, key: "check", ttlSeconds });
+  parseIceServers([turnIceServer([...turn.urls], probe)], source);
+  return turn;
+}
 
 export type GatewayOptions = {
   /** DHT bootstrap nodes ("host:port") the hosted nodes start from. */
@@ -46,6 +97,8 @@ export type GatewayOptions = {
    * browser could otherwise grab while `seedcraft up` restarts that part.
    */
   reservedPorts?: readonly number[];
+  /** The world's TURN server, whose credentials each browser gets. Default gatewayTurnFromEnv(); null: none. */
+  turn?: GatewayTurn | null;
   /** The hosted nodes' announce and BEP44 item lifetimes (p2p/dht-lifetime.ts's by default); tests shorten them. */
   dhtLifetimes?: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
 };
@@ -109,15 +162,17 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 
 export class DhtGateway {
   readonly #server: WebSocketServer;
-  readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts" | "dhtLifetimes">>;
+  readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts" | "turn" | "dhtLifetimes">>;
   readonly #lifetimes: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
   readonly #clients = new Set<Client>();
+  readonly #turn: GatewayTurn | undefined;
   /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
   readonly #ephemeral = ephemeralPortRange();
   readonly #reserved: ReadonlySet<number>;
 
-  private constructor(server: WebSocketServer, options: GatewayOptions) {
+  private constructor(server: WebSocketServer, options: GatewayOptions, turn: GatewayTurn | undefined) {
     this.#server = server;
+    this.#turn = turn;
     this.#options = {
       bootstrap: options.bootstrap,
       host: options.host ?? "127.0.0.1",
@@ -132,6 +187,9 @@ export class DhtGateway {
 
   /** Listens on ws://host:port (127.0.0.1 and a free port by default). */
   static async start(options: GatewayOptions): Promise<DhtGateway> {
+    // Bad TURN settings fail here, before anything listens.
+    const turn = options.turn === undefined ? gatewayTurnFromEnv() : (options.turn ?? undefined);
+    if (options.turn) checkTurn(options.turn);
     const server = new WebSocketServer({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
@@ -141,7 +199,9 @@ export class DhtGateway {
       server.once("listening", () => resolve());
       server.once("error", reject);
     });
-    return new DhtGateway(server, options);
+    if (turn)
+      debug("TURN credentials for %s, good for %d s", turn.urls.join(" "), turn.ttlSeconds ?? GATEWAY_TURN_TTL_S);
+    return new DhtGateway(server, options, turn);
   }
 
   get url(): string {
@@ -282,6 +342,8 @@ export class DhtGateway {
       case "knock":
         await node.knock(bytes(request.node, "node", 20));
         return {};
+      case "ice":
+        return this.#ice(client);
       default:
         throw new GatewayRequestError("BAD_REQUEST", `unknown op ${JSON.stringify(request.op)}`);
     }
@@ -322,7 +384,17 @@ export class DhtGateway {
     client.node = node;
     client.stopKnocks = node.onKnock((from) => this.#reply(client, { event: "knock", from }));
     debug("client %s hosted on udp %o", hex(key).slice(0, 12), node.address);
-    return { address: node.address };
+    return { address: node.address, ...this.#ice(client) };
+  }
+
+  /** `{ice: {servers, ttl}}` with credentials for this client's key, or nothing when the world has no TURN server. */
+  #ice(client: Client): { ice?: { servers: IceServer[]; ttl: number } } {
+    if (!this.#turn || !client.key) return {};
+    const ttl = this.#turn.ttlSeconds ?? GATEWAY_TURN_TTL_S;
+    // The key names the browser in coturn's log (and any quota); 16 hex digits of it are enough for that.
+    const key = hex(client.key).slice(0, 16);
+    const credentials = turnCredentials({ secret: this.#turn.secret, key, ttlSeconds: ttl });
+    return { ice: { servers: [turnIceServer([...this.#turn.urls], credentials)], ttl } };
   }
 
   #mayTake(port: number): boolean {

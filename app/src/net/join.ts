@@ -18,7 +18,7 @@ import { IndexerHeads } from "../../../p2p/heads.ts";
 import { IndexerLedger } from "../../../p2p/ledger.ts";
 import { WorldPeer } from "../../../p2p/peer.ts";
 import { connectThroughDht } from "../../../p2p/signal.ts";
-import type { AppConfig } from "../config.ts";
+import { type AppConfig, followGatewayIceServers } from "../config.ts";
 import type { PlayerSession } from "../wallet/sessionKey.ts";
 import { openReceiptStore } from "./claim.ts";
 
@@ -49,11 +49,14 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
     seedingEpochClock({ deployment, publicClient: chain }),
     openReceiptStore(config, session.wallet),
   ]);
+  // The world's TURN server with the credentials its gateway gave (refreshed as they age), after
+  // seedcraft.json's servers, in config.iceServers itself: the mesh, torrents and voice read it per connection.
+  followGatewayIceServers(config, dht);
   const peer = await WorldPeer.start({
     dht,
     // The browser's own WebRTC, with the world's STUN/TURN servers (none on a loopback world).
     connect: (mailboxes, key, connectOptions) =>
-      connectThroughDht(mailboxes, key, { ...connectOptions, config: { iceServers: config.iceServers } }),
+      connectThroughDht(mailboxes, key, { ...connectOptions, config: { iceServers: [...config.iceServers] } }),
     domain: { chainId: deployment.chainId, verifyingContract: deployment.contracts.ChunkLedger.address },
     ledger: new IndexerLedger(config.indexerUrl),
     wallet: session.wallet,
@@ -63,7 +66,7 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
     capabilities: CAPABILITIES.voice,
     position: options.position,
     data: {
-      client: createBrowserTorrentClient({ iceServers: config.iceServers }),
+      client: createBrowserTorrentClient({ iceServers: () => config.iceServers }),
       store: cache,
       heads: new IndexerHeads(config.indexerUrl),
       trackers: config.trackers,

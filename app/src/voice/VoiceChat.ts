@@ -38,8 +38,12 @@ export type VoiceOptions = {
   maxStreams?: number;
   /** Peers farther than this are not called (default 36: beyond 32 they would be silent); hung up 8 farther. */
   range?: number;
-  /** The world's STUN/TURN servers (seedcraft.json's iceServers), as the mesh's links use. Default: none. */
-  rtcConfig?: RTCConfiguration;
+  /**
+   * The world's STUN/TURN servers (seedcraft.json's iceServers and the gateway's TURN credentials), as the
+   * mesh's links use; read for each call (a function, or an object whose list is kept current, as the app's
+   * config.iceServers is), so a call made after a refresh has the fresh credentials. Default: none.
+   */
+  rtcConfig?: RTCConfiguration | (() => RTCConfiguration);
   /** Constraints for the microphone (default: echo cancellation, noise suppression, gain control). */
   audio?: MediaTrackConstraints | boolean;
   mediaDevices?: MediaDevices;
@@ -421,7 +425,10 @@ export class VoiceChat {
 
   #newCall(peer: Hex, session: number, offerer: boolean, decidedAt: number): Call {
     const wallet = this.#mesh.peer(peer)?.wallet.toLowerCase() ?? "";
-    const pc = new RTCPeerConnection(this.#options.rtcConfig ?? { iceServers: [] });
+    const rtcConfig = this.#options.rtcConfig;
+    const config = typeof rtcConfig === "function" ? rtcConfig() : rtcConfig;
+    // A copy of the list as it is now: the RTCPeerConnection keeps what it was made with.
+    const pc = new RTCPeerConnection({ ...config, iceServers: [...(config?.iceServers ?? [])] });
     const call: Call = {
       peer,
       wallet,
