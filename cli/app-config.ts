@@ -58,7 +58,7 @@ function urlFlag(flag: string, value: string, scheme: Scheme): string {
   // fetch() refuses such URLs, and the file is public.
   if (url.username || url.password)
     throw new UsageError(
-      `${flag} ${JSON.stringify(value)} holds a user name or password, which seedcraft.json must not`,
+      `${flag} ${url.protocol}//…@${url.host} holds a user name or password, which seedcraft.json must not`,
     );
   return scheme === "http" ? value.trim().replace(/\/+$/, "") : value.trim();
 }
@@ -203,7 +203,7 @@ function notesOn(config: AppConfig): string[] {
   const notes: string[] = [];
   const loopback = urls.filter((url) => LOOPBACK.test(url.hostname));
   if (loopback.length > 0)
-    notes.push(`${loopback.map((url) => url.host).join(", ")} is reached only by players on the host's own machine`);
+    notes.push(`only players on this very machine reach ${[...new Set(loopback.map((url) => url.host))].join(", ")}`);
   const plain = urls.filter(
     (url) => !LOOPBACK.test(url.hostname) && (url.protocol === "http:" || url.protocol === "ws:"),
   );
