@@ -11,6 +11,8 @@
  *   seedcraft gateway [--port 6880]                  the DHT gateway for browsers
  *   seedcraft tracker [--port 6969]                  the WebSocket tracker
  *   seedcraft turn [--port 3478]                     the world's STUN/TURN server (coturn; cli/turn.ts)
+ *   seedcraft app-config --network n --rpc … --indexer … --gateway … --tracker …
+ *                                                    seedcraft.json for the static app (cli/app-config.ts)
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -18,6 +20,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { BaseError, HttpRequestError } from "viem";
 import { SeedcraftError } from "../core/errors.ts";
+import { APP_CONFIG_HELP, appConfig } from "./app-config.ts";
 import { CLAIM_HELP, claim } from "./claim.ts";
 import { PartFailedError, ResetError, UsageError } from "./errors.ts";
 import { publicHostOf } from "./host.ts";
@@ -68,6 +71,7 @@ ${DHT_HELP}
 ${GATEWAY_HELP}
 ${TRACKER_HELP}
 ${TURN_HELP}
+${APP_CONFIG_HELP}
   help     Show this text.
 
 Environment:
@@ -276,6 +280,8 @@ async function main(argv: string[]): Promise<number> {
       return await tracker(rest);
     case "turn":
       return await turn(rest);
+    case "app-config":
+      return await appConfig(rest);
     case undefined:
     case "help":
     case "--help":
