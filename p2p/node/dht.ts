@@ -332,10 +332,14 @@ export class WorldDht {
     return { payload: item.v, seq: item.seq };
   }
 
-  /** Announces this node (its DHT address) on a topic. */
+  /**
+   * Announces this node (its DHT address) on a topic. The port is implied (BEP5's implied_port): each
+   * node records the port the announce came from, which behind a NAT is the NAT's mapping of our socket,
+   * not the socket's own port that only our side of the NAT knows.
+   */
   async announce(topic: Uint8Array): Promise<void> {
     await new Promise<void>((resolve, reject) =>
-      this.#dht.announce(Buffer.from(topic), this.address.port, (error) =>
+      this.#dht.announce(Buffer.from(topic), 0, (error) =>
         error ? reject(new DhtError("Could not announce.", error.message)) : resolve(),
       ),
     );
