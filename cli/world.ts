@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
+import { lookup } from "node:dns/promises";
 import { EventEmitter } from "node:events";
 import {
   createWriteStream,
@@ -33,7 +34,7 @@ import {
   WorldStoppedError,
 } from "./errors.ts";
 import { DEFAULT_HOST, localAddresses, publicHostOf, reachAt, urlHost } from "./host.ts";
-import { DEFAULT_TURN_PORT, turnUrls, worldTurnSecret } from "./turn.ts";
+import { DEFAULT_TURN_PORT, TurnMissingError, turnserverPath, turnUrls, worldTurnSecret } from "./turn.ts";
 import { stunBinding } from "./turn-check.ts";
 
 const debug = createDebug("seedcraft:world");
@@ -427,6 +428,8 @@ export class World extends EventEmitter {
       // first start here: the defaults
     }
     const specs = this.parts.map((part) => this.#spec(part));
+    // Without coturn a world others reach has no relay: say how to install it before starting anything.
+    if (this.parts.includes("turn") && !turnserverPath()) throw new TurnMissingError();
     // Fail before starting anything if a port is taken: the message names the part, the port and the host.
     for (const spec of specs) {
       if (spec.port !== undefined && !(await isPortFree(spec.port, this.host)))
@@ -586,12 +589,8 @@ export class World extends EventEmitter {
             (await fetchJson(local.gateway.replace(/^ws/, "http")))?.status === 426 ? this.urls.gateway : undefined,
         };
       case "turn": {
-        // A public address that is not this machine's own: a 1:1 NAT (a cloud VM), which coturn must put in
-        // the relay addresses it gives out instead of the private one it binds.
-        const external =
-          net.isIPv4(this.publicHost) && !localAddresses().includes(this.publicHost) ? this.publicHost : undefined;
         const relay = this.#turnRelayPorts;
-        return {
+        const spec: PartSpec = {
           part,
           kind: "service",
           port: this.ports.turn,
@@ -605,8 +604,12 @@ export class World extends EventEmitter {
             "--port",
             String(this.ports.turn),
             ...(relay ? ["--relay-ports", `${relay.min}-${relay.max}`] : []),
-            ...(external ? ["--external-ip", external] : []),
           ],
+          // Once, before its first start: a public host that is not this machine's (a cloud VM's 1:1 NAT).
+          before: async () => {
+            const external = await externalAddressOf(this.publicHost);
+            if (external) spec.args.push("--external-ip", external);
+          },
           // In its environment, never on its command line, where `ps` would show it.
           env: { ...env, SEEDCRAFT_TURN_SECRET: this.#secret(), SEEDCRAFT_STATE_DIR: this.stateDir },
           healthy: async () =>
@@ -617,6 +620,7 @@ export class World extends EventEmitter {
               ? `${this.turnUrls.slice(1).join(", ")} (credentials from the gateway)`
               : undefined,
         };
+        return spec;
       }
       case "tracker":
         return {
@@ -888,6 +892,30 @@ export class World extends EventEmitter {
     for (const service of this.#services.values())
       if (service.exitInfo === undefined) signalGroup(service.child, "SIGKILL");
   }
+}
+
+/**
+ * The address coturn must write into the relay addresses it gives out when players reach this machine at one
+ * that is not its own (a cloud VM behind a 1:1 NAT): the public host, resolved if it is a name (5 s at most).
+ * Undefined when the public host is this machine's, or does not resolve.
+ */
+export async function externalAddressOf(publicHost: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const address = net.isIPv4(publicHost)
+    ? publicHost
+    : await Promise.race([
+        lookup(publicHost, { family: 4 }).then(
+          (found) => found.address,
+          () => undefined,
+        ),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), 5000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+  if (address === undefined) debug("public host %s has no IPv4 address: coturn relays at its own", publicHost);
+  return address === undefined || address.startsWith("127.") || localAddresses().includes(address)
+    ? undefined
+    : address;
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -15,9 +15,10 @@ import { after, before, describe, it } from "node:test";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { type AppConfig, followGatewayIceServers } from "../../app/src/config.ts";
+import { localAddresses } from "../../cli/host.ts";
 import { TURN_SECRET_FILE, turnUrls, worldTurnSecret } from "../../cli/turn.ts";
 import { checkTurn, stunBinding, TurnCheckError } from "../../cli/turn-check.ts";
-import { ALL_PART_NAMES, PART_NAMES, ROOT, startsTurn, World } from "../../cli/world.ts";
+import { ALL_PART_NAMES, externalAddressOf, PART_NAMES, ROOT, startsTurn, World } from "../../cli/world.ts";
 import type { IceServer } from "../../core/ice-servers.ts";
 import { checkTurnCredentials, turnCredentials } from "../../core/turn-credentials.ts";
 import { GatewayDht } from "../../p2p/gateway-client.ts";
@@ -93,12 +94,19 @@ describe("seedcraft up: the turn part and the gateway's TURN credentials", { tim
     const expired = turnCredentials({ secret, key: "late", ttlSeconds: 60, now: () => Date.now() - 7200_000 });
     const other = turnCredentials({ secret: "not-the-worlds-secret-0123", key: "mallory" });
     for (const bad of [
-      { username: entry.username, credential: `x${entry.credential.slice(1)}` },
+      {
+        username: entry.username,
+        credential: `${entry.credential.startsWith("A") ? "B" : "A"}${entry.credential.slice(1)}`,
+      },
       { username: `${Number(expiry) + 3600}:${key}`, credential: entry.credential },
       expired,
       other,
     ])
-      await assert.rejects(checkTurn({ host: "127.0.0.1", port: TURN_PORT, ...bad, timeoutMs: 3000 }), refused);
+      await assert.rejects(
+        checkTurn({ host: "127.0.0.1", port: TURN_PORT, ...bad, timeoutMs: 3000 }),
+        refused,
+        JSON.stringify(bad),
+      );
   });
 
   it("keeps the secret out of seedcraft.json, run.json and every command line; the file is the user's alone", async () => {
@@ -198,6 +206,32 @@ describe("the turn part's wiring", () => {
       "turn:play.example.org:3478?transport=udp",
       "turn:play.example.org:3478?transport=tcp",
     ]);
+  });
+
+  it("tells coturn the public address only when it is not this machine's (a 1:1 NAT)", async () => {
+    assert.equal(await externalAddressOf("203.0.113.7"), "203.0.113.7");
+    assert.equal(await externalAddressOf("127.0.0.1"), undefined);
+    assert.equal(await externalAddressOf("localhost"), undefined);
+    for (const own of localAddresses()) assert.equal(await externalAddressOf(own), undefined, own);
+  });
+
+  it("without coturn, a world with a turn part says how to install it before starting anything", async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), "seedcraft-turn-missing-"));
+    const saved = process.env.SEEDCRAFT_TURNSERVER;
+    process.env.SEEDCRAFT_TURNSERVER = "/nonexistent/turnserver";
+    try {
+      const world = new World({ parts: ["dht", "turn"], stateDir, ports: { dht: BASE + 882, turn: BASE + 479 } });
+      await assert.rejects(world.start(), (error: unknown) => {
+        assert.equal((error as { code?: string }).code, "TURN_MISSING");
+        assert.match((error as Error).message, /apt-get install -y coturn/);
+        return true;
+      });
+      assert.equal(world.pidOf("dht"), undefined, "nothing was started");
+    } finally {
+      if (saved === undefined) delete process.env.SEEDCRAFT_TURNSERVER;
+      else process.env.SEEDCRAFT_TURNSERVER = saved;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   it("makes a world's secret once (mode 0600), keeps it, and replaces one that is cut short", () => {
