@@ -43,6 +43,7 @@ import {
   type PartName,
   type PartProgress,
   type PartRestart,
+  publicIceServers,
   ROOT,
   startsTurn,
   World,
@@ -193,6 +194,11 @@ async function up(args: string[]): Promise<number> {
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
     stateDir: process.env.SEEDCRAFT_STATE_DIR || undefined,
   });
+  const withheld = iceServers.length - publicIceServers(iceServers).length;
+  if (withheld > 0)
+    console.log(
+      `seedcraft up: ${withheld} ICE server${withheld === 1 ? "" : "s"} with a credential go to the seeder only, not into the public seedcraft.json; players get TURN credentials from the gateway (the world's turn part, or your own coturn's use-auth-secret through SEEDCRAFT_TURN_SECRET and SEEDCRAFT_TURN_URLS)`,
+    );
   const started = performance.now();
   const seenAs = publicHost === host ? "" : ` (others are told ${publicHost})`;
   console.log(`seedcraft up: starting ${world.parts.join(", ")} on ${host}${seenAs}`);

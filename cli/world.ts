@@ -61,6 +61,14 @@ export const PART_NAMES = ALL_PART_NAMES.filter((part) => part !== "turn") as re
  * Whether `seedcraft up` runs the world's own STUN/TURN server: when it was told a public host (players come
  * from other networks) and given no STUN/TURN servers of the operator's own, or when asked to (`--turn`).
  */
+/**
+ * The ICE servers players may be handed in seedcraft.json, which anyone can read: those without a credential.
+ * A TURN server's password must not be published; players get TURN from the gateway's short-lived credentials.
+ */
+export function publicIceServers(servers: readonly IceServer[]): IceServer[] {
+  return servers.filter((server) => server.credential === undefined && server.username === undefined);
+}
+
 export function startsTurn(options: { publicHostGiven: boolean; iceServers: readonly IceServer[]; turn?: boolean }) {
   return options.turn === true || (options.publicHostGiven && options.iceServers.length === 0);
 }
@@ -578,12 +586,11 @@ export class World extends EventEmitter {
           bin: path.join(ROOT, "cli", "seedcraft.ts"),
           args: ["gateway", "--host", this.host, "--port", String(this.ports.gateway), "--bootstrap", local.dht],
           // With the world's TURN server, the gateway mints players' credentials from its secret (p2p/node/gateway.ts);
-          // without, none, whatever the shell that ran `seedcraft up` had set.
-          env: {
-            ...env,
-            SEEDCRAFT_TURN_SECRET: this.parts.includes("turn") ? this.#secret() : "",
-            SEEDCRAFT_TURN_URLS: this.turnUrls.join(","),
-          },
+          // without, from the operator's own TURN server's (coturn's use-auth-secret), if the shell that ran
+          // `seedcraft up` gave SEEDCRAFT_TURN_SECRET and SEEDCRAFT_TURN_URLS; else none.
+          env: this.parts.includes("turn")
+            ? { ...env, SEEDCRAFT_TURN_SECRET: this.#secret(), SEEDCRAFT_TURN_URLS: this.turnUrls.join(",") }
+            : env,
           // A WebSocket server answers plain HTTP with 426 Upgrade Required.
           healthy: async () =>
             (await fetchJson(local.gateway.replace(/^ws/, "http")))?.status === 426 ? this.urls.gateway : undefined,
@@ -674,7 +681,8 @@ export class World extends EventEmitter {
             SEEDCRAFT_APP_HOST: this.host,
             SEEDCRAFT_PUBLIC_HOST: this.publicHost,
             SEEDCRAFT_APP_PORT: String(this.ports.app),
-            SEEDCRAFT_ICE_SERVERS: JSON.stringify(this.iceServers),
+            // seedcraft.json is public: servers with a credential stay with the world's own Node parts.
+            SEEDCRAFT_ICE_SERVERS: JSON.stringify(publicIceServers(this.iceServers)),
             // The app's peers reach the DHT through the gateway and find seeders on the tracker.
             ...(this.parts.includes("gateway") ? { SEEDCRAFT_GATEWAY_URLS: this.urls.gateway } : {}),
             ...(this.parts.includes("tracker") ? { SEEDCRAFT_TRACKERS: this.urls.tracker } : {}),

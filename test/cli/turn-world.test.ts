@@ -18,7 +18,15 @@ import { type AppConfig, followGatewayIceServers } from "../../app/src/config.ts
 import { localAddresses } from "../../cli/host.ts";
 import { TURN_SECRET_FILE, turnUrls, worldTurnSecret } from "../../cli/turn.ts";
 import { checkTurn, stunBinding, TurnCheckError } from "../../cli/turn-check.ts";
-import { ALL_PART_NAMES, externalAddressOf, PART_NAMES, ROOT, startsTurn, World } from "../../cli/world.ts";
+import {
+  ALL_PART_NAMES,
+  externalAddressOf,
+  PART_NAMES,
+  publicIceServers,
+  ROOT,
+  startsTurn,
+  World,
+} from "../../cli/world.ts";
 import type { IceServer } from "../../core/ice-servers.ts";
 import { checkTurnCredentials, turnCredentials } from "../../core/turn-credentials.ts";
 import { GatewayDht } from "../../p2p/gateway-client.ts";
@@ -206,6 +214,16 @@ describe("the turn part's wiring", () => {
       "turn:play.example.org:3478?transport=udp",
       "turn:play.example.org:3478?transport=tcp",
     ]);
+  });
+
+  it("hands players only the operator's ICE servers that carry no credential: seedcraft.json is public", () => {
+    const servers: IceServer[] = [
+      { urls: "stun:stun.example.org" },
+      { urls: "turn:turn.example.org:3478", username: "u", credential: "long-lived" },
+      { urls: ["stun:a.example.org", "stun:b.example.org"] },
+    ];
+    assert.deepEqual(publicIceServers(servers), [servers[0], servers[2]]);
+    assert.ok(!JSON.stringify(publicIceServers(servers)).includes("long-lived"));
   });
 
   it("tells coturn the public address only when it is not this machine's (a 1:1 NAT)", async () => {
