@@ -146,6 +146,13 @@ const POPULARITY_HALF_LIFE_MS = 60_000;
  * live 50 s: a file nobody serves must not keep a browser making them every few seconds.
  */
 const TRACKER_RETRY_MS = 6_000;
+/**
+ * A linked peer that closed our stream (it did not hold the torrent yet: an author seeds its snapshot a moment
+ * after the anchor lands, and a keep-up round may ask first) is asked again after this, doubling, within the
+ * fetch's time.
+ */
+const REASK_MS = 500;
+const REASK_MAX_MS = 4_000;
 const TRACKER_RETRY_MAX_MS = 48_000;
 /** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
 const IN_MEMORY = { store: MemoryChunkStore, destroyStoreOnDestroy: true };
@@ -590,6 +597,8 @@ export class ChunkTorrents {
     const opened = new Set<string>();
     const streams: WireStream[] = [];
     let giveUp: ((error: Error) => void) | undefined;
+    let finished = false;
+    const reasks = new Map<string, { delayMs: number; timer: ReturnType<typeof setTimeout> }>();
     const openWires = () => {
       // An open fetch also asks the peers linked since it started (a join's links come over a second or so).
       if (!options.from)
@@ -602,15 +611,28 @@ export class ChunkTorrents {
         const stream = mux.open(key, { maxBytesIn: options.maxBytesIn });
         streams.push(stream);
         stream.once("close", () => {
+          if (finished || torrent.done) return;
           // Every peer named refused or left, and no tracker can find others: give up now, not at the timeout.
-          if (options.from && this.#trackers.length === 0 && streams.every((s) => s.destroyed) && !torrent.done)
-            giveUp?.(
-              options.error(
-                "NO_SOURCE",
-                "Every peer asked for this snapshot refused or left.",
-                `infoHash ${key}, ${opened.size} linked peers asked`,
-              ),
-            );
+          if (options.from && this.#trackers.length === 0) {
+            if (streams.every((s) => s.destroyed))
+              giveUp?.(
+                options.error(
+                  "NO_SOURCE",
+                  "Every peer asked for this snapshot refused or left.",
+                  `infoHash ${key}, ${opened.size} linked peers asked`,
+                ),
+              );
+            return;
+          }
+          // Otherwise the peer may hold it in a moment: ask it again while it stays linked.
+          const delayMs = Math.min((reasks.get(peerId)?.delayMs ?? REASK_MS / 2) * 2, REASK_MAX_MS);
+          const timer = setTimeout(() => {
+            if (finished || torrent.done) return;
+            opened.delete(peerId);
+            openWires();
+          }, delayMs);
+          (timer as { unref?: () => void }).unref?.();
+          reasks.set(peerId, { delayMs, timer });
         });
         torrent.addPeer(stream);
       }
@@ -683,6 +705,8 @@ export class ChunkTorrents {
       const bytes = file ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(0);
       return { bytes, sources: [...received].map(([peerId, bytes]) => ({ peerId, bytes })), marks };
     } finally {
+      finished = true;
+      for (const { timer } of reasks.values()) clearTimeout(timer);
       this.#linkListeners.delete(onLink);
       clearTimeout(reannounce);
       this.#drop(torrent);

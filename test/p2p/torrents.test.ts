@@ -238,9 +238,15 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
 
     const item = editedSnapshot(seed, { cx: 90, cy: 0, cz: 0 }, random);
     const [head] = (await anchor([item])) as [AnchoredHead];
-    // Seeded, never announced: only the leecher's own rounds can find it.
+    // Seeded, never announced: only the leecher's own rounds can find it. And seeded late, once the leecher's
+    // rounds have asked for it and been refused: the seeder is asked again within the same fetch, not 10 s on.
+    // (anchor() returns once the indexer serves the head; the leecher's rounds come every 400 ms.)
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const seededAt = performance.now();
     await seeder.peer.torrents?.seed(head, item.snapshot, { own: true });
     await waitFor("the leecher to take version 1", () => leecher.peer.replica.version(head.chunkId) === 1, 10_000);
+    const tookMs = performance.now() - seededAt;
+    assert.ok(tookMs < 6000, `taken ${Math.round(tookMs)} ms after it was seeded`);
     assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
     assert.deepEqual(
       leecher.fetched.map((result) => result.sources.map((source) => source.peerId)),
