@@ -7,8 +7,10 @@
  * machine's clock, and the skew between them is measured and taken out).
  * - join_to_first_peer_ms: B, a fresh Chromium each run, joins while A plays: from its join's network part
  *   starting (the "joining" step, the session key ready) to A's hello verified in B's mesh (linked through both
- *   NATs); median over the runs. join_with_wallet_ms: the same from the join's first step (session key checked,
- *   authorized, indexed) on.
+ *   NATs); median over the runs. Every run after the first comes after the last B left (its browser closed), as
+ *   players come and go. join_with_wallet_ms: the same from the join's first step (session key checked,
+ *   authorized, indexed) on. join_joined_ms and join_any_peer_ms split it: "joining" → "joined" (the gateway's
+ *   connection and the player's card put in the DHT), → the first peer of any kind (often the world's seeder).
  * - relay_join_to_first_peer_ms: the same for C, to its first link with A or B (through the world's TURN relay,
  *   which ICE stats confirm); median over the runs.
  * - edit_to_apply_p50_ms / _p99_ms: A edits blocks beside itself (place, break, in turn; a gap between edits);
@@ -77,6 +79,10 @@ async function clockOffset(page: Page): Promise<number> {
 type JoinRun = {
   /** "joining" → the first wanted peer in the mesh. */
   to_peer_ms: number;
+  /** "joining" → "joined": the gateway's connection, our card put in the DHT, the peer started. */
+  joined_ms: number;
+  /** "joining" → the first peer of any kind in the mesh (the world's seeder, often). */
+  any_peer_ms: number;
   /** The join's first step → the same. */
   with_wallet_ms: number;
   asset_pack_s: number | undefined;
@@ -129,13 +135,15 @@ async function joinOnce(
   const pack = await assetPack(player);
   const run: JoinRun = {
     to_peer_ms: round(linkedAt - joining),
+    joined_ms: round((times.joinSteps.joined as number) - joining),
+    any_peer_ms: round(Math.min(...Object.values(times.peers)) - joining),
     with_wallet_ms: round(linkedAt - firstStep),
     asset_pack_s: pack.s === undefined ? undefined : round(pack.s, 2),
     asset_from: pack.from,
     pair: await pairWith(player, linkedWith).catch(() => undefined),
   };
   log(
-    `  ${label}: joining → linked with ${linkedWith.label} ${run.to_peer_ms} ms (${run.with_wallet_ms} ms with the wallet's steps); asset pack ${run.asset_pack_s ?? "-"} s from ${run.asset_from}; pair ${run.pair?.local.type}→${run.pair?.remote.type}`,
+    `  ${label}: joining → joined ${run.joined_ms} ms, → a first peer ${run.any_peer_ms} ms, → linked with ${linkedWith.label} ${run.to_peer_ms} ms (${run.with_wallet_ms} ms with the wallet's steps); asset pack ${run.asset_pack_s ?? "-"} s from ${run.asset_from}; pair ${run.pair?.local.type}→${run.pair?.remote.type}`,
   );
   return { player, run };
 }
@@ -160,7 +168,12 @@ try {
   players.push(a);
   await enterWorld(a, world);
   const aPack = await assetPack(a);
-  log(`A joined (asset pack ${aPack.s?.toFixed(2) ?? "-"} s from ${aPack.from})`);
+  const aTimes = await probeTimes(a);
+  const aJoining = aTimes.joinSteps.joining as number;
+  const aFirstPeer = Math.min(...Object.values(aTimes.peers));
+  log(
+    `A joined: joining → joined ${round((aTimes.joinSteps.joined as number) - aJoining)} ms, → its first peer (the seeder) ${round(aFirstPeer - aJoining)} ms; asset pack ${aPack.s?.toFixed(2) ?? "-"} s from ${aPack.from}`,
+  );
 
   log(`B joins ${JOINS} times, each a fresh Chromium in home B…`);
   const bRuns: JoinRun[] = [];
@@ -227,9 +240,31 @@ try {
     await sleep(300);
     applied = (await probeTimes(bPlayer)).ops;
   }
-  const latencies = wanted
-    .flatMap((r) => (applied[r.key] === undefined ? [] : [(applied[r.key] as number) - skew - r.startedAt]))
-    .sort((x, y) => x - y);
+  const timed = wanted.flatMap((r) =>
+    applied[r.key] === undefined ? [] : [{ at: r.startedAt, ms: (applied[r.key] as number) - skew - r.startedAt }],
+  );
+  const latencies = timed.map((t) => t.ms).sort((x, y) => x - y);
+  // Where a slow one's time went: a long task (over 50 ms) on A's or B's main thread while it was on its way.
+  const [longA, longB] = [(await probeTimes(a)).longTasks, (await probeTimes(bPlayer)).longTasks];
+  const slow = timed.filter((t) => t.ms > 60);
+  const slowWithLongTask = slow.filter(({ at, ms }) =>
+    [...longA, ...longB.map((task) => ({ ...task, at: task.at - skew }))].some(
+      (task) => task.at < at + ms && task.at + task.ms > at,
+    ),
+  ).length;
+  const inWindow = (tasks: { at: number; ms: number }[], from: number, to: number) =>
+    tasks.filter((task) => task.at >= from && task.at <= to);
+  const editWindow = [timed[0]?.at ?? 0, (timed.at(-1)?.at ?? 0) + 1000] as const;
+  const longTasksA = inWindow(longA, ...editWindow);
+  const longTasksB = inWindow(longB, editWindow[0] + skew, editWindow[1] + skew);
+  log(
+    `  slowest: ${latencies
+      .slice(-5)
+      .map((ms) => round(ms))
+      .join(
+        ", ",
+      )} ms; ${slow.length} over 60 ms, ${slowWithLongTask} of them while A's or B's main thread ran a long task; long tasks meanwhile: A ${longTasksA.length} (longest ${round(Math.max(0, ...longTasksA.map((t) => t.ms)))} ms), B ${longTasksB.length} (longest ${round(Math.max(0, ...longTasksB.map((t) => t.ms)))} ms)`,
+  );
   log(
     `  ${latencies.length}/${wanted.length} applied at B (${made.length - wanted.length} refused at A); B's clock − A's ${skew.toFixed(2)} ms`,
   );
@@ -266,12 +301,18 @@ try {
     relay_pairs: `${relayed}/${cRuns.length}`,
     edits_applied: `${latencies.length}/${wanted.length}`,
     edits_refused: made.length - wanted.length,
+    edits_over_60_ms: slow.length,
+    edits_over_60_ms_with_long_task: slowWithLongTask,
+    long_tasks_during_edits: { a: longTasksA.length, b: longTasksB.length },
+    join_joined_ms: bRuns.map((run) => run.joined_ms),
+    join_any_peer_ms: bRuns.map((run) => run.any_peer_ms),
+    relay_join_joined_ms: cRuns.map((run) => run.joined_ms),
     signal_items: signals.length,
     asset_pack_runs_s: packs,
     asset_pack_bytes: packBytes,
     world_up_s: round(worldUpS, 1),
     page_errors: errors.length,
-    measured: `world host 198.18.0.1 (seedcraft up, every part, coturn); A and B in Chromium each behind its own MASQUERADE NAT, C behind MASQUERADE --random; join: ${JOINS} fresh B joins while A plays, from the app's "joining" step to A's hello verified in B's mesh (median); relay join: ${JOINS} fresh C joins while A and B play, to its first link with either, pair checked in ICE stats (median); edits: ${EDITS} edits by A (place/break beside itself, ${EDIT_GAP_MS} ms apart), from before A's game.edit to the op applied in B's mesh, B's clock skew taken out; signals: every salted BEP44 put (mailbox item) the pages sent the gateway; asset pack: the app's own fetch timing (empty IndexedDB, over torrent wires) for A and each B, median`,
+    measured: `world host 198.18.0.1 (seedcraft up, every part, coturn); A and B in Chromium each behind its own MASQUERADE NAT, C behind MASQUERADE --random; join: ${JOINS} fresh B joins while A plays (each but the first after the last B left), from the app's "joining" step to A's hello verified in B's mesh (median); relay join: ${JOINS} fresh C joins while A and B play (each after the last B or C left), to its first link with either, pair checked in ICE stats (median); edits: ${EDITS} edits by A (place/break beside itself, ${EDIT_GAP_MS} ms apart), from before A's game.edit to the op applied in B's mesh, B's clock skew taken out; signals: every salted BEP44 put (mailbox item) the pages sent the gateway; asset pack: the app's own fetch timing (empty IndexedDB, over torrent wires) for A and each B, median`,
   };
   for (const error of errors) log(`  page error: ${error}`);
   console.log(JSON.stringify(result));

@@ -64,7 +64,9 @@ export async function startNetnsWorld(network: TestNetwork, name: string, timeou
       child.kill("SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    // Under DEBUG=seedcraft:*, the parts' logs are kept for a look.
+    if (process.env.DEBUG?.includes("seedcraft")) process.stderr.write(`netns world: logs kept in ${stateDir}/logs\n`);
+    else rmSync(stateDir, { recursive: true, force: true });
     rmSync(path.join(ROOT, "deployments", `${networkName}.json`), { force: true });
     rmSync(path.join(ROOT, "deployments", `${networkName}.assets`), { recursive: true, force: true });
   };
@@ -98,14 +100,21 @@ export type NetnsProbe = {
   peers: Record<string, number>;
   /** When each peer's op (by opKey) was applied here. */
   ops: Record<string, number>;
+  /** The main thread's long tasks (over 50 ms): when they started (wall clock) and how long they took. */
+  longTasks: { at: number; ms: number }[];
 };
 type ProbeWindow = SeedcraftWindow & { netnsProbe: NetnsProbe };
 
 function installProbe(): void {
   const w = window as unknown as ProbeWindow;
-  const probe: NetnsProbe = { pcs: [], signalBytes: [], joinSteps: {}, peers: {}, ops: {} };
+  const probe: NetnsProbe = { pcs: [], signalBytes: [], joinSteps: {}, peers: {}, ops: {}, longTasks: [] };
   w.netnsProbe = probe;
   const wall = () => performance.timeOrigin + performance.now();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      probe.longTasks.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration });
+    if (probe.longTasks.length > 5000) probe.longTasks.splice(0, probe.longTasks.length - 5000);
+  }).observe({ type: "longtask", buffered: true });
   // Once the app has made its session (app/src/main.tsx): the join's steps, and the game's mesh once it has one.
   const watch = setInterval(() => {
     const session = w.seedcraft?.session;
@@ -211,12 +220,18 @@ export async function openPlayer(
   const context = await browser.newContext({ viewport: { width: 480, height: 320 } });
   await context.grantPermissions(["microphone", "camera"], { origin: world.appUrl });
   await context.addInitScript(installProbe);
+  // The app's debug output (the `debug` package reads localStorage in a browser) under DEBUG=seedcraft:*.
+  const debugNames = process.env.DEBUG;
+  if (debugNames?.includes("seedcraft"))
+    await context.addInitScript((names) => localStorage.setItem("debug", names), debugNames);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(`${label}: ${error.message}`));
   page.on("crash", () => errors.push(`${label}: the page crashed`));
   if (process.env.DEBUG?.includes("seedcraft"))
-    page.on("console", (message) => process.stderr.write(`[${label}] ${message.text()}\n`));
+    page.on("console", (message) =>
+      process.stderr.write(`[${new Date().toISOString().slice(14, 23)} ${label}] ${message.text()}\n`),
+    );
   return {
     label,
     home,
@@ -251,7 +266,10 @@ export async function enterWorld(player: NetnsPlayer, world: NetnsWorld): Promis
 /** The peer ids a player's mesh is linked with. */
 export function linkedPeers(player: NetnsPlayer): Promise<string[]> {
   return player.page.evaluate(
-    () => (window as unknown as SeedcraftWindow).seedcraft.session.game.get()?.peer.mesh.peers.map((p) => p.id) ?? [],
+    // None while the page (re)loads.
+    () =>
+      (window as unknown as Partial<SeedcraftWindow>).seedcraft?.session.game.get()?.peer.mesh.peers.map((p) => p.id) ??
+      [],
   );
 }
 
@@ -305,9 +323,11 @@ export function signalBytes(player: NetnsPlayer): Promise<number[]> {
 }
 
 /** What a player's page timed so far: its join's steps, its peers' arrivals and its peers' ops applied. */
-export function probeTimes(player: NetnsPlayer): Promise<Pick<NetnsProbe, "joinSteps" | "peers" | "ops">> {
+export function probeTimes(
+  player: NetnsPlayer,
+): Promise<Pick<NetnsProbe, "joinSteps" | "peers" | "ops" | "longTasks">> {
   return player.page.evaluate(() => {
-    const { joinSteps, peers, ops } = (window as unknown as ProbeWindow).netnsProbe;
-    return { joinSteps, peers, ops };
+    const { joinSteps, peers, ops, longTasks } = (window as unknown as ProbeWindow).netnsProbe;
+    return { joinSteps, peers, ops, longTasks };
   });
 }
