@@ -14,6 +14,7 @@ import type { ChunkMetaMessage } from "../core/wire.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { ChunkTorrents, FetchResult } from "./chunk-torrents.ts";
 import { type AnchoredHead, type HeadSource, regionsAround } from "./heads.ts";
+import { LedgerError } from "./ledger-error.ts";
 import type { Mesh, MeshPeer } from "./mesh.ts";
 import type { WorldReplica } from "./replica.ts";
 
@@ -22,6 +23,14 @@ const log = createDebug("seedcraft:sync");
 const RETRY_DELAY_MS = 250;
 /** Chunk metadata from one peer checked against the ledger at once; more is dropped until one is done. */
 const MAX_META_IN_FLIGHT_PER_PEER = 4;
+/**
+ * Chunk metadata the ledger could not judge (the indexer down or catching up) waits, the newest version per
+ * chunk, and is checked again every META_RETRY_MS until it can be, for META_WAIT_MS at most: the version a
+ * player anchored meanwhile is fetched from it as soon as the ledger knows it, not left to the one copy.
+ */
+const META_WAITING_MAX = 256;
+const META_RETRY_MS = 2000;
+const META_WAIT_MS = 180_000;
 
 export type SyncProgress = { total: number; done: number; fromCache: number; fetched: number; failed: number };
 
@@ -54,6 +63,10 @@ export class ChunkSync {
   readonly #reported = new WeakSet<FetchResult>();
   #stopMeta: () => void;
   #keepUpTimer: ReturnType<typeof setInterval> | undefined;
+  /** Per chunk, the newest metadata the ledger could not judge yet (see META_WAITING_MAX). */
+  readonly #waiting = new Map<bigint, { message: ChunkMetaMessage; from: MeshPeer; since: number }>();
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
   /** Peers' anchors taken by rebuilding them from the ops held, instead of fetching their snapshots. */
   readonly stats = { rebuilt: 0 };
 
@@ -64,6 +77,9 @@ export class ChunkSync {
   }
 
   stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#waitTimer);
+    this.#waiting.clear();
     this.#stopMeta();
     clearInterval(this.#keepUpTimer);
     this.#keepUpTimer = undefined;
@@ -240,13 +256,25 @@ export class ChunkSync {
     // The ledger, not the peer, says what the snapshot must hash to; the indexer may lag a little.
     const deadline = this.#now() + (this.#options.confirmMs ?? 5000);
     let head: AnchoredHead | undefined;
+    let unanswered = false;
     while (this.#now() < deadline) {
-      head = await this.#options.heads.head(message.chunk).catch(() => undefined);
+      try {
+        head = await this.#options.heads.head(message.chunk);
+        unanswered = false;
+      } catch (error) {
+        head = undefined;
+        unanswered = error instanceof LedgerError;
+        // Down or catching up: no use asking every 100 ms. The claim waits for the ledger (see #wait).
+        if (unanswered) break;
+      }
       if (head && head.version >= version) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (!head || head.version < version) {
-      log("chunk %s v%d from %s: not on the ledger", message.chunk, version, from.id.slice(0, 10));
+      if (unanswered) {
+        log("chunk %s v%d from %s: the ledger cannot say yet", message.chunk, version, from.id.slice(0, 10));
+        this.#wait(message, from);
+      } else log("chunk %s v%d from %s: not on the ledger", message.chunk, version, from.id.slice(0, 10));
       return;
     }
     try {
@@ -258,6 +286,43 @@ export class ChunkSync {
       this.#options.mesh.announceChunk(metaOf(head), from.id);
     } catch (error) {
       log("chunk %s v%d: %s", message.chunk, head.version, (error as Error).message);
+    }
+  }
+
+  /** Keeps a claim the ledger could not judge, the newest per chunk, and schedules the next look. */
+  #wait(message: ChunkMetaMessage, from: MeshPeer): void {
+    if (this.#stopped) return;
+    const held = this.#waiting.get(message.chunk);
+    if (held && held.message.version >= message.version) return;
+    if (!held && this.#waiting.size >= META_WAITING_MAX) {
+      const [oldest] = this.#waiting.keys();
+      this.#waiting.delete(oldest as bigint);
+    }
+    this.#waiting.set(message.chunk, { message, from, since: held?.since ?? this.#now() });
+    if (this.#waitTimer !== undefined) return;
+    this.#waitTimer = setTimeout(() => void this.#retryWaiting(), META_RETRY_MS);
+    (this.#waitTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Checks the waiting claims again, one after the other (a peer's claims in flight are capped), those the
+   * ledger still cannot judge going back to wait with the time they first came.
+   */
+  async #retryWaiting(): Promise<void> {
+    const due = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const { message, from, since } of due) {
+      if (this.#stopped) return;
+      if (this.#now() - since > META_WAIT_MS || this.#options.replica.version(message.chunk) >= Number(message.version))
+        continue;
+      await this.#onMeta(message, from);
+      const again = this.#waiting.get(message.chunk);
+      if (again?.message === message) again.since = since;
+    }
+    this.#waitTimer = undefined;
+    if (this.#waiting.size > 0 && !this.#stopped) {
+      this.#waitTimer = setTimeout(() => void this.#retryWaiting(), META_RETRY_MS);
+      (this.#waitTimer as { unref?: () => void }).unref?.();
     }
   }
 }

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -32,6 +31,7 @@ import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { connectThroughDht } from "../../p2p/node/signal.ts";
 import { type OpVerdict, WorldReplica } from "../../p2p/replica.ts";
 import { type LocalClients, localClients, newPlayers, type TestPlayer } from "../helpers/chain-clients.ts";
+import { openDoor } from "../helpers/door.ts";
 import { prng } from "../helpers/prng.ts";
 import { loopbackPair } from "../helpers/rtc.ts";
 import { waitFor } from "../helpers/world.ts";
@@ -711,19 +711,9 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
   it("ops that arrive while the indexer cannot answer are held, then applied and passed on once it answers", async () => {
     const [h, w] = await players(2);
     if (!h || !w) throw new Error("unreachable");
-    // The waiting peer reads the indexer through a door the test can shut: a shut door drops each
-    // connection, as a killed indexer would.
-    let open = true;
-    const door = http.createServer(async (request, response) => {
-      if (!open) return request.socket.destroy();
-      const answer = await fetch(`${world.urls.indexer}${request.url}`).catch(() => undefined);
-      if (!answer) return request.socket.destroy();
-      response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" });
-      response.end(Buffer.from(await answer.arrayBuffer()));
-    });
-    await new Promise<void>((resolve) => door.listen(0, "127.0.0.1", resolve));
-    const doorUrl = `http://127.0.0.1:${(door.address() as { port: number }).port}`;
-    const waitingLedger = new IndexerLedger(doorUrl);
+    // The waiting peer reads the indexer through a door the test can shut, as a killed indexer would be.
+    const door = await openDoor(world.urls.indexer);
+    const waitingLedger = new IndexerLedger(door.url);
     try {
       const spot = standAt(-7 * CHUNK_SIZE, -6 * CHUNK_SIZE);
       const author = await startPeer(h, spot);
@@ -739,7 +729,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       waiting.mesh.on("op", (verdict) => verdicts.push(verdict.status));
 
       // The indexer goes away, and the waiting peer no longer knows the author's session.
-      open = false;
+      door.open = false;
       waitingLedger.forget(h.wallet.address);
       const random = prng(23);
       const touched = new Set<bigint>();
@@ -755,13 +745,12 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
         "the edits are not in yet",
       );
 
-      open = true;
+      door.open = true;
       await converged([author, waiting], [...touched], 15_000);
       assert.equal(verdicts.filter((status) => status === "applied").length, 5);
       assert.deepEqual(strikes, [], "held ops are nobody's fault");
     } finally {
       door.close();
-      door.closeAllConnections();
     }
   });
 });

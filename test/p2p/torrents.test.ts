@@ -40,6 +40,7 @@ import {
   waitForIndexedBlock,
 } from "../helpers/chain-clients.ts";
 import { area, editedSnapshot } from "../helpers/data-plane.ts";
+import { openDoor } from "../helpers/door.ts";
 import { prng } from "../helpers/prng.ts";
 import { runCli, waitFor } from "../helpers/world.ts";
 
@@ -93,6 +94,8 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       syncRadius?: number;
       resyncMs?: number;
       limits?: Partial<TorrentLimits>;
+      /** Where it reads the indexer (default the world's). */
+      indexerUrl?: string;
     } = {},
   ): Promise<Started> {
     const cache = await NodeChunkCache.open(options.cacheDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-c-")));
@@ -115,7 +118,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       data: {
         client: createTorrentClient(),
         store: cache,
-        heads: new IndexerHeads(world.urls.indexer),
+        heads: new IndexerHeads(options.indexerUrl ?? world.urls.indexer),
         limits: options.limits,
         syncRadius: options.syncRadius,
         resyncMs: options.resyncMs,
@@ -253,6 +256,34 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       [[seeder.peer.id]],
       "fetched once, from the seeder",
     );
+  });
+
+  it("takes a version announced while it could not ask the ledger, once it can, with no announce again", async () => {
+    const random = prng(15);
+    const [seederPlayer, leecherPlayer] = (await players(2)) as [Player, Player];
+    const x0 = 93 * CHUNK_SIZE;
+    const door = await openDoor(world.urls.indexer);
+    try {
+      const seeder = await startPeer(seederPlayer, standAt(x0, 4));
+      // No rounds of its own: only the announce, and its wait for the ledger, can bring it the version.
+      const leecher = await startPeer(leecherPlayer, standAt(x0 + 2, 4), { syncRadius: 1, indexerUrl: door.url });
+      await linked(seeder.peer, leecher.peer);
+      assert.equal((await leecher.peer.joined)?.total, 0);
+
+      const item = editedSnapshot(seed, { cx: 93, cy: 0, cz: 0 }, random);
+      door.open = false;
+      const [head] = (await anchor([item])) as [AnchoredHead];
+      await seeder.peer.sync?.anchored(head, item.snapshot);
+      // Longer than a claim's check waits for an indexer that lags (5 s).
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      assert.equal(leecher.peer.replica.version(head.chunkId), 0, "not taken while the ledger cannot say");
+
+      door.open = true;
+      await waitFor("the leecher to take version 1", () => leecher.peer.replica.version(head.chunkId) === 1, 10_000);
+      assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
+    } finally {
+      door.close();
+    }
   });
 
   it("rejects a poisoned snapshot, bans the peer that sent it, and keeps the chunk as it was", async () => {
