@@ -4,13 +4,17 @@
  * Chromium players run inside home namespaces, each home behind its own NAT router (test/helpers/netns.ts,
  * test/helpers/netns-world.ts). Two homes NAT with MASQUERADE (port-keeping): their players join, punch
  * through to each other (server-reflexive candidates from the world's STUN), see each other's avatars, chat,
- * and A's block edit is applied and drawn at B; B, back after a while, fetches A's anchored snapshot over
- * torrents. A third home NATs with MASQUERADE --random, like a symmetric NAT: its player's links run through
- * the world's TURN relay (ICE stats). A wrong TURN credential is told within 10 s. Every namespace (and so
- * every link, rule and process in them) is removed afterwards, even on failure. Root only: skipped otherwise.
+ * and A's block edit is applied and drawn at B. A third home NATs with MASQUERADE --random, like a symmetric
+ * NAT: its player's links run through the world's TURN relay (ICE stats). A wrong TURN credential is told
+ * within 10 s, and `seedcraft up --host` with an address not the machine's fails at once. Last, B comes back
+ * after a while (A gone) and fetches A's anchored snapshot over torrents through its NAT. Every namespace (and
+ * so every link, rule and process in them) is removed afterwards, even on failure. Root only: skipped otherwise.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ROOT } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
 import type { IceServer } from "../../core/ice-servers.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
@@ -48,8 +52,14 @@ describe("players in three homes behind NATs play together on a world host", {
 
   before(async () => {
     network = TestNetwork.build({
+      // "silent" stands for a TURN server that does not answer: its host drops everything that comes in.
+      publicHosts: ["world", "silent"],
       homes: [{ name: "home-a" }, { name: "home-b" }, { name: "home-c", nat: "random" }],
     });
+    for (const protocol of ["udp", "tcp"]) {
+      const drop = await network.run("silent", "iptables", ["-A", "INPUT", "-p", protocol, "-j", "DROP"]);
+      assert.equal(drop.code, 0, drop.stderr);
+    }
     world = await startNetnsWorld(network, "net-players");
     const deployment = await readDeployment(world.network);
     seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
@@ -119,6 +129,21 @@ describe("players in three homes behind NATs play together on a world host", {
     );
     return found as { at: LinkStats; other: LinkStats };
   }
+
+  it("seedcraft up --host with another host's address fails at once, saying so, and starts nothing", async () => {
+    // The world host's own address, from a home: not an address of that machine.
+    const started = Date.now();
+    const result = await network.run(
+      "home-a",
+      process.execPath,
+      [path.join(ROOT, "cli", "seedcraft.ts"), "up", "--host", network.world.address],
+      CLEAR_ERROR_MS,
+    );
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /--host 198\.18\.0\.1 is not an address of this machine: nothing was started/);
+    assert.match(result.stderr, /198\.19\.1\.2/, "it names the home host's own addresses");
+    assert.ok(Date.now() - started < CLEAR_ERROR_MS, `told after ${Date.now() - started} ms`);
+  });
 
   it("A and B, each behind its own NAT, join, punch through to each other, see each other and chat", async () => {
     const started = Date.now();
@@ -216,31 +241,6 @@ describe("players in three homes behind NATs play together on a world host", {
       .waitFor({ timeout: 30_000 });
   });
 
-  it("B, back after a while, fetches A's anchored snapshot over torrents through the NATs", async () => {
-    const [a, b] = [player("A"), player("B")];
-    // B leaves; A builds on a chunk B holds, and anchors it.
-    await b.page.goto("about:blank");
-    const cell = await freeCellNear(a);
-    assert.ok(cell, "a free cell next to A");
-    assert.equal(
-      await inApp(a.page, (session, target) => session.game.get()?.edit("place", target, 6), cell),
-      undefined,
-    );
-    await waitFor(
-      "A's new edit to be anchored",
-      async () =>
-        (await a.page.locator('[data-testid="edit-status"][data-own="true"]').first().getAttribute("data-state")) ===
-        "anchored",
-      60_000,
-    );
-    await enterWorld(b, world as NetnsWorld);
-    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
-    await sync.waitFor({ timeout: 60_000 });
-    const fetched = Number(await sync.getAttribute("data-fetched"));
-    assert.ok(fetched >= 1, `B fetched the version it missed over torrents (${await sync.textContent()})`);
-    await waitFor("B to draw A's newest block", async () => (await blockAt(b, cell)) === BLOCK_IDS.wood, 20_000);
-  });
-
   it("C, behind a symmetric NAT, joins and its links with A and B run through the world's TURN relay", async () => {
     const [a, b] = [player("A"), player("B")];
     const c = await openPlayer(network, world as NetnsWorld, "home-c", "C");
@@ -280,42 +280,53 @@ describe("players in three homes behind NATs play together on a world host", {
       ...entry,
       credential: `${entry.credential.startsWith("A") ? "B" : "A"}${entry.credential.slice(1)}`,
     };
-    const gathered = await a.page.evaluate(
-      async ({ servers, limitMs }) => {
-        const started = performance.now();
-        const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: "relay" });
-        const errors: { code: number; text: string; ms: number }[] = [];
-        const relays: string[] = [];
-        pc.onicecandidate = (event) => {
-          if (event.candidate) relays.push(event.candidate.candidate);
-        };
-        // Until gathering ends or the server refuses the credential, at most `limitMs`.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, limitMs);
-          const done = () => {
-            clearTimeout(timer);
-            resolve();
+    const gather = (servers: IceServer[]) =>
+      a.page.evaluate(
+        async ({ servers, limitMs }) => {
+          const started = performance.now();
+          const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: "relay" });
+          const errors: { code: number; text: string; url: string; ms: number }[] = [];
+          const relays: string[] = [];
+          pc.onicecandidate = (event) => {
+            if (event.candidate) relays.push(event.candidate.candidate);
           };
-          pc.onicegatheringstatechange = () => {
-            if (pc.iceGatheringState === "complete") done();
-          };
-          pc.onicecandidateerror = (event) => {
-            const error = event as RTCPeerConnectionIceErrorEvent;
-            errors.push({ code: error.errorCode, text: error.errorText, ms: performance.now() - started });
-            if (error.errorCode === 401) done();
-          };
-          pc.createDataChannel("probe");
-          void pc.createOffer().then((offer) => pc.setLocalDescription(offer));
-        });
-        pc.close();
-        return { errors, relays, ms: performance.now() - started };
-      },
-      { servers: [wrong], limitMs: CLEAR_ERROR_MS },
-    );
+          // Until gathering ends or the server refuses the credential, at most `limitMs`.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, limitMs);
+            const done = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            pc.onicegatheringstatechange = () => {
+              if (pc.iceGatheringState === "complete") done();
+            };
+            pc.onicecandidateerror = (event) => {
+              const error = event as RTCPeerConnectionIceErrorEvent;
+              errors.push({
+                code: error.errorCode,
+                text: error.errorText,
+                url: error.url,
+                ms: performance.now() - started,
+              });
+              if (error.errorCode === 401) done();
+            };
+            pc.createDataChannel("probe");
+            void pc.createOffer().then((offer) => pc.setLocalDescription(offer));
+          });
+          pc.close();
+          return { errors, relays, ms: performance.now() - started };
+        },
+        { servers, limitMs: CLEAR_ERROR_MS },
+      );
+    const gathered = await gather([wrong]);
     assert.deepEqual(gathered.relays, [], JSON.stringify(gathered));
     const refusal = gathered.errors.find((error) => error.code === 401);
     assert.ok(refusal && refusal.ms < CLEAR_ERROR_MS, JSON.stringify(gathered));
     console.log(`  the wrong credential refused after ${Math.round(refusal.ms)} ms: ${refusal.text}`);
+    // A TURN server that does not answer: Chromium gives up on it within 10 s, with an error, and no relay.
+    const silentAt = network.host("silent").address;
+    const silent = await gather([{ ...entry, urls: [`turn:${silentAt}:3478?transport=udp`] }]);
+    console.log(`  a silent TURN server: ${JSON.stringify(silent)}`);
     // Nothing else stopped: A and B are still linked, and an edit still reaches B.
     assert.ok((await linkedPeers(b)).includes(a.peerId));
     const cell = await freeCellNear(a);
@@ -325,5 +336,42 @@ describe("players in three homes behind NATs play together on a world host", {
       undefined,
     );
     await waitFor("B to draw A's stone", async () => (await blockAt(b, cell)) === BLOCK_IDS.stone, 10_000);
+  });
+
+  it("B, back after a while, fetches A's anchored snapshot over torrents through its NAT", async () => {
+    const [a, b] = [player("A"), player("B")];
+    // B leaves; A builds on a chunk B holds, and anchors it.
+    await b.page.goto("about:blank");
+    const cell = await freeCellNear(a);
+    assert.ok(cell, "a free cell next to A");
+    assert.equal(
+      await inApp(a.page, (session, target) => session.game.get()?.edit("place", target, 6), cell),
+      undefined,
+    );
+    const newest = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
+    await waitFor(
+      "A's new edit to be anchored",
+      async () => (await newest.getAttribute("data-state")) === "anchored",
+      60_000,
+    );
+    const chunkId = BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1");
+    const version = Number(await newest.getAttribute("data-version"));
+    // The world's seeder picks the new version up (from A's chunk metadata, or reading the ledger's heads).
+    const file = path.join(
+      (world as NetnsWorld).stateDir,
+      "seeder",
+      "cache",
+      "chunks",
+      `${chunkId.toString(16)}-${version}.chunk`,
+    );
+    await waitFor(`the seeder to cache ${path.basename(file)}`, () => existsSync(file), 45_000);
+    // A leaves too, so that B cannot rebuild the version from A's ops: it must fetch the snapshot.
+    await a.page.goto("about:blank");
+    await enterWorld(b, world as NetnsWorld);
+    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
+    await sync.waitFor({ timeout: 60_000 });
+    const fetched = Number(await sync.getAttribute("data-fetched"));
+    assert.ok(fetched >= 1, `B fetched the version it missed over torrents (${await sync.textContent()})`);
+    await waitFor("B to draw A's newest block", async () => (await blockAt(b, cell)) === BLOCK_IDS.wood, 20_000);
   });
 });
