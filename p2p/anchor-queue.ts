@@ -260,7 +260,8 @@ export class AnchorQueue {
       else if (!replica.anchorFromOps(chunkId, head.version, head.hash, head.watermark))
         throw new Error(`the ops held do not rebuild v${head.version}, and there is no peer to fetch it from`);
     };
-    while (!this.#destroyed && performance.now() < Math.min(waitEnds(), cap)) {
+    // The hard cap bounds the wait, except the floor once the indexer serves the winner.
+    while (!this.#destroyed && performance.now() < Math.max(Math.min(waitEnds(), cap), servedUntil)) {
       if (replica.version(chunkId) >= version) return true;
       if (!loading && performance.now() >= retryAt) {
         loading = true;

@@ -25,10 +25,11 @@ const RETRY_DELAY_MS = 250;
 const MAX_META_IN_FLIGHT_PER_PEER = 4;
 /**
  * Chunk metadata the ledger could not judge (the indexer down or catching up) waits, the newest version per
- * chunk, and is checked again every META_RETRY_MS until it can be, for META_WAIT_MS at most: the version a
+ * chunk and peer, and is checked again every META_RETRY_MS until it can be, for META_WAIT_MS at most: the version a
  * player anchored meanwhile is fetched from it as soon as the ledger knows it, not left to the one copy.
  */
 const META_WAITING_MAX = 256;
+const META_WAITING_PER_PEER = 32;
 const META_RETRY_MS = 2000;
 const META_WAIT_MS = 180_000;
 
@@ -51,6 +52,8 @@ export type ChunkSyncOptions = {
   now?: () => number;
 };
 
+type WaitingMeta = { message: ChunkMetaMessage; from: MeshPeer; since: number };
+
 export class ChunkSync {
   readonly #options: ChunkSyncOptions;
   readonly #now: () => number;
@@ -63,9 +66,10 @@ export class ChunkSync {
   readonly #reported = new WeakSet<FetchResult>();
   #stopMeta: () => void;
   #keepUpTimer: ReturnType<typeof setInterval> | undefined;
-  /** Per chunk, the newest metadata the ledger could not judge yet (see META_WAITING_MAX). */
-  readonly #waiting = new Map<bigint, { message: ChunkMetaMessage; from: MeshPeer; since: number }>();
+  /** Per chunk and peer, the newest metadata the ledger could not judge yet, oldest first (see META_WAITING_MAX). */
+  readonly #waiting = new Map<string, WaitingMeta>();
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  #retrying = false;
   #stopped = false;
   /** Peers' anchors taken by rebuilding them from the ops held, instead of fetching their snapshots. */
   readonly stats = { rebuilt: 0 };
@@ -222,14 +226,18 @@ export class ChunkSync {
     this.#options.mesh.announceChunk(metaOf(head));
   }
 
-  async #onMeta(message: ChunkMetaMessage, from: MeshPeer): Promise<void> {
+  /**
+   * Checks one claim and loads what it names. "waiting": the ledger could not say, and the claim waits (see
+   * #wait). A retry of a waiting claim (`retry`) is not held to the per-peer cap: retries go one at a time.
+   */
+  async #onMeta(message: ChunkMetaMessage, from: MeshPeer, retry = false): Promise<"waiting" | undefined> {
     const key = `${message.chunk}:${message.version}`;
     const version = Number(message.version);
     if (this.#seen.has(key) || this.#inFlight.has(key) || this.#options.replica.version(message.chunk) >= version)
-      return;
+      return undefined;
     // Each claim costs indexer reads until the ledger confirms it: a peer gets a few in flight at once.
     const mine = this.#perPeer.get(from.id) ?? 0;
-    if (mine >= MAX_META_IN_FLIGHT_PER_PEER) {
+    if (mine >= MAX_META_IN_FLIGHT_PER_PEER && !retry) {
       log(
         "chunk %s v%d from %s: dropped, %d of its claims in flight",
         message.chunk,
@@ -237,13 +245,13 @@ export class ChunkSync {
         from.id.slice(0, 10),
         mine,
       );
-      return;
+      return undefined;
     }
     log("chunk %s v%d from %s: checking", message.chunk, version, from.id.slice(0, 10));
     this.#perPeer.set(from.id, mine + 1);
     this.#inFlight.add(key);
     try {
-      await this.#confirmAndLoad(message, from, key, version);
+      return await this.#confirmAndLoad(message, from, key, version);
     } finally {
       this.#inFlight.delete(key);
       const left = (this.#perPeer.get(from.id) ?? 1) - 1;
@@ -252,7 +260,12 @@ export class ChunkSync {
     }
   }
 
-  async #confirmAndLoad(message: ChunkMetaMessage, from: MeshPeer, key: string, version: number): Promise<void> {
+  async #confirmAndLoad(
+    message: ChunkMetaMessage,
+    from: MeshPeer,
+    key: string,
+    version: number,
+  ): Promise<"waiting" | undefined> {
     // The ledger, not the peer, says what the snapshot must hash to; the indexer may lag a little.
     const deadline = this.#now() + (this.#options.confirmMs ?? 5000);
     let head: AnchoredHead | undefined;
@@ -274,8 +287,10 @@ export class ChunkSync {
       if (unanswered) {
         log("chunk %s v%d from %s: the ledger cannot say yet", message.chunk, version, from.id.slice(0, 10));
         this.#wait(message, from);
-      } else log("chunk %s v%d from %s: not on the ledger", message.chunk, version, from.id.slice(0, 10));
-      return;
+        return "waiting";
+      }
+      log("chunk %s v%d from %s: not on the ledger", message.chunk, version, from.id.slice(0, 10));
+      return undefined;
     }
     try {
       await this.load(head);
@@ -287,42 +302,58 @@ export class ChunkSync {
     } catch (error) {
       log("chunk %s v%d: %s", message.chunk, head.version, (error as Error).message);
     }
+    return undefined;
   }
 
-  /** Keeps a claim the ledger could not judge, the newest per chunk, and schedules the next look. */
-  #wait(message: ChunkMetaMessage, from: MeshPeer): void {
+  /**
+   * Keeps a claim the ledger could not judge: the newest per chunk and peer (one peer's claim never pushes out
+   * another's), META_WAITING_PER_PEER per peer, META_WAITING_MAX in all; and schedules the next look.
+   */
+  #wait(message: ChunkMetaMessage, from: MeshPeer, since = this.#now()): void {
     if (this.#stopped) return;
-    const held = this.#waiting.get(message.chunk);
+    const key = `${message.chunk}:${from.id}`;
+    const held = this.#waiting.get(key);
     if (held && held.message.version >= message.version) return;
-    if (!held && this.#waiting.size >= META_WAITING_MAX) {
-      const [oldest] = this.#waiting.keys();
-      this.#waiting.delete(oldest as bigint);
+    if (!held) {
+      const fromPeer = [...this.#waiting.entries()].filter(([, entry]) => entry.from.id === from.id);
+      if (fromPeer.length >= META_WAITING_PER_PEER) this.#waiting.delete((fromPeer[0] as [string, unknown])[0]);
+      if (this.#waiting.size >= META_WAITING_MAX) this.#waiting.delete(this.#waiting.keys().next().value as string);
     }
-    this.#waiting.set(message.chunk, { message, from, since: held?.since ?? this.#now() });
-    if (this.#waitTimer !== undefined) return;
+    this.#waiting.set(key, { message, from, since: held?.since ?? since });
+    if (this.#waitTimer !== undefined || this.#retrying) return;
     this.#waitTimer = setTimeout(() => void this.#retryWaiting(), META_RETRY_MS);
     (this.#waitTimer as { unref?: () => void }).unref?.();
   }
 
   /**
-   * Checks the waiting claims again, one after the other (a peer's claims in flight are capped), those the
-   * ledger still cannot judge going back to wait with the time they first came.
+   * Checks the waiting claims again, oldest first and one at a time. The first that the ledger still cannot
+   * judge ends the round (one indexer request every META_RETRY_MS while it is away); it and the rest wait on,
+   * with the time they first came.
    */
   async #retryWaiting(): Promise<void> {
-    const due = [...this.#waiting.values()];
-    this.#waiting.clear();
-    for (const { message, from, since } of due) {
-      if (this.#stopped) return;
-      if (this.#now() - since > META_WAIT_MS || this.#options.replica.version(message.chunk) >= Number(message.version))
-        continue;
-      await this.#onMeta(message, from);
-      const again = this.#waiting.get(message.chunk);
-      if (again?.message === message) again.since = since;
-    }
     this.#waitTimer = undefined;
-    if (this.#waiting.size > 0 && !this.#stopped) {
-      this.#waitTimer = setTimeout(() => void this.#retryWaiting(), META_RETRY_MS);
-      (this.#waitTimer as { unref?: () => void }).unref?.();
+    this.#retrying = true;
+    try {
+      while (!this.#stopped && this.#waiting.size > 0) {
+        const [key, entry] = this.#waiting.entries().next().value as [string, WaitingMeta];
+        this.#waiting.delete(key);
+        const { message, from, since } = entry;
+        if (this.#now() - since > META_WAIT_MS) continue;
+        if ((await this.#onMeta(message, from, true)) === "waiting") {
+          // #wait put it back (at the end): its first time stands.
+          const again = this.#waiting.get(key);
+          if (again) again.since = since;
+          break;
+        }
+      }
+    } catch (error) {
+      log("waiting claims: %s", (error as Error).message);
+    } finally {
+      this.#retrying = false;
+      if (this.#waiting.size > 0 && !this.#stopped && this.#waitTimer === undefined) {
+        this.#waitTimer = setTimeout(() => void this.#retryWaiting(), META_RETRY_MS);
+        (this.#waitTimer as { unref?: () => void }).unref?.();
+      }
     }
   }
 }

@@ -202,7 +202,8 @@ const CHAT_SEEN_MAX = 512;
 /**
  * Op messages refused only because the ledger could not say (the indexer down or catching up) are held
  * and judged again once it answers, instead of lost: at most this many (the oldest go first), this many
- * from one link, for this long; the oldest is tried every HELD_RETRY_MS and, once it passes, the rest.
+ * from one link, for this long (or until an op is past the clock's skew bound); the oldest is tried every
+ * HELD_RETRY_MS and, once it passes, the rest.
  */
 const HELD_MAX = 1024;
 const HELD_PER_LINK = 128;
@@ -277,6 +278,7 @@ export class Mesh {
   /** Op messages waiting for the ledger to answer, oldest first (see HELD_MAX). */
   readonly #held: HeldOps[] = [];
   #heldTimer: ReturnType<typeof setTimeout> | undefined;
+  #retrying = false;
   #chatSeq = 0;
   /** The last signed chat lines heard or said, oldest first (what a newcomer is sent). */
   #chatLines: ChatLine[] = [];
@@ -656,15 +658,17 @@ export class Mesh {
         this.#emit("move", peer, message);
         return;
       case "op":
-        return await this.#ops(conn, message, [message.op], (held) =>
+        await this.#ops(conn, message, [message.op], (held) =>
           this.replica
             .receiveOp(message.op, peer.wallet, { historical: held || message.ttl === 0 })
             .then((verdict) => [verdict]),
         );
+        return;
       case "opBatch":
-        return await this.#ops(conn, message, message.batch.ops, (held) =>
+        await this.#ops(conn, message, message.batch.ops, (held) =>
           this.replica.receiveBatch(message.batch, peer.wallet, { historical: held }),
         );
+        return;
       case "chat":
         return this.#liveChat(conn, message);
       case "chatHistory":
@@ -768,24 +772,29 @@ export class Mesh {
     ops: readonly BlockOp[],
     judge: (held: boolean) => Promise<OpVerdict[]>,
     held?: HeldOps,
-  ): Promise<void> {
+  ): Promise<"held" | undefined> {
     const peer = conn.peer as MeshPeer;
     const now = this.#now();
     // The id covers the ops and the signature (not the hop count, which nobody signs): a copy with
     // other content under a borrowed signature is another message, and cannot shadow the real one.
     const id = opId(message.type === "op" ? message.op : message.batch, ops);
-    if (!held && this.#seen.has(id)) return;
+    if (!held && this.#seen.has(id)) return undefined;
     this.#seen.set(id, now);
     if (this.#seen.size > MAX_SEEN) this.#pruneSeen(now);
     // Held ops are judged as history: neither the author's live edit budget (they come all at once) nor
     // where it stands now says anything about an edit made while the ledger was away.
     const verdicts = await judge(held !== undefined);
     const refused = verdicts.filter((v) => v.status === "rejected");
-    if (refused.length > 0 && refused.every((v) => v.status === "rejected" && LEDGER_UNKNOWN.has(v.code))) {
+    // Held only when the ledger decided nothing at all (a batch partly applied goes on as it is: holding it
+    // would hide the applied ops from the listeners and from our neighbours).
+    if (
+      refused.length === verdicts.length &&
+      refused.every((v) => v.status === "rejected" && LEDGER_UNKNOWN.has(v.code))
+    ) {
       // Nobody's fault, and not final: judged again when the ledger answers (the id stays seen meanwhile,
       // so the copies other links bring are not held twice).
       this.#hold(held ?? { conn, message, ops, judge, since: now });
-      return;
+      return "held";
     }
     for (const verdict of verdicts) this.#emit("op", verdict, peer);
     if (refused.length > 0) {
@@ -795,7 +804,8 @@ export class Mesh {
       // authored itself. A rejection that depends on what we know (the ledger not answering, a budget,
       // a position) does not make the peer that forwarded it hostile, nor does history we refuse for its
       // age (see blameless).
-      const historical = message.type === "op" && message.ttl === 0;
+      // A held op is history by now: refused for its age after the ledger's absence, it is nobody's fault.
+      const historical = held !== undefined || (message.type === "op" && message.ttl === 0);
       const definite = refused.find((v) => v.status === "rejected" && ALWAYS_WRONG.has(v.code));
       const authored = refused.find(
         (v) =>
@@ -805,12 +815,13 @@ export class Mesh {
       );
       const blamed = (definite ?? authored) as (OpVerdict & { code: string }) | undefined;
       if (blamed) this.#strike(conn, blamed.code);
-      return;
+      return undefined;
     }
     // Bounced ops travel on too: every replica must see both sides of a tie to bounce them alike.
     const ttl = Math.min(message.ttl, DEFAULT_OP_TTL);
-    if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return;
+    if (ttl <= 1 || !verdicts.some((v) => v.status === "applied" || v.status === "bounced")) return undefined;
     this.#forward({ ...message, ttl: ttl - 1 }, (ops[0] as BlockOp).chunk, conn);
+    return undefined;
   }
 
   /** Marks a line checked; false when it was already (whether it passed then or not). */
@@ -934,7 +945,8 @@ export class Mesh {
       this.#held.push(held);
       debug("%s: holding %d op message(s) until the ledger answers", this.identity.name, this.#held.length);
     }
-    if (this.#heldTimer === undefined) {
+    // One round at a time: a round in progress schedules the next itself.
+    if (this.#heldTimer === undefined && !this.#retrying) {
       this.#heldTimer = setTimeout(() => void this.#retryHeld(), HELD_RETRY_MS);
       this.#heldTimer.unref?.();
     }
@@ -951,22 +963,34 @@ export class Mesh {
    */
   async #retryHeld(): Promise<void> {
     this.#heldTimer = undefined;
-    const now = this.#now();
-    for (const expired of this.#held.filter((h) => now - h.since > HELD_MS)) this.#dropHeld(expired);
-    while (!this.#closed && this.#held.length > 0) {
-      const next = this.#held.shift() as HeldOps;
-      await this.#ops(next.conn, next.message, next.ops, next.judge, next);
-      // Held again: the ledger still cannot say. Its place is the front (the oldest first next time).
-      if (this.#held.at(-1) === next) {
-        this.#held.unshift(this.#held.pop() as HeldOps);
-        break;
+    this.#retrying = true;
+    try {
+      const now = this.#now();
+      // Past the clock's skew bound, an op would be refused for its age anyway (HLC_SKEW): let it go.
+      const oldest = now - this.replica.clock.maxSkewMs;
+      for (const expired of this.#held.filter(
+        (h) => now - h.since > HELD_MS || h.ops.some((op) => op.hlc.wallMs < oldest),
+      ))
+        this.#dropHeld(expired);
+      while (!this.#closed && this.#held.length > 0) {
+        const next = this.#held.shift() as HeldOps;
+        if ((await this.#ops(next.conn, next.message, next.ops, next.judge, next)) === "held") {
+          // Held again: the ledger still cannot say. Its place is the front (the oldest first next time).
+          this.#held.splice(this.#held.indexOf(next), 1);
+          this.#held.unshift(next);
+          break;
+        }
+      }
+    } catch (error) {
+      debug("%s: judging held ops: %s", this.identity.name, (error as Error).message);
+    } finally {
+      this.#retrying = false;
+      if (this.#held.length > 0 && !this.#closed && this.#heldTimer === undefined) {
+        this.#heldTimer = setTimeout(() => void this.#retryHeld(), HELD_RETRY_MS);
+        this.#heldTimer.unref?.();
+        debug("%s: %d op message(s) still held", this.identity.name, this.#held.length);
       }
     }
-    if (this.#held.length > 0 && !this.#closed && this.#heldTimer === undefined) {
-      this.#heldTimer = setTimeout(() => void this.#retryHeld(), HELD_RETRY_MS);
-      this.#heldTimer.unref?.();
-    }
-    if (this.#held.length > 0) debug("%s: %d op message(s) still held", this.identity.name, this.#held.length);
   }
 
   #pruneSeen(now: number): void {
