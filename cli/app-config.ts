@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { type AppConfig, parseAppConfig } from "../app/src/config.ts";
 import { InvalidDeploymentError } from "../core/deployment.ts";
 import { SeedcraftError } from "../core/errors.ts";
-import { IceServersError, parseIceServers } from "../core/ice-servers.ts";
+import { iceServersJsonValue, parseIceServers } from "../core/ice-servers.ts";
 import { deploymentPath, readDeployment } from "../deploy/deployment-file.ts";
 import { UsageError } from "./errors.ts";
 import { ROOT } from "./world.ts";
@@ -82,15 +82,10 @@ function urlList(flag: string, values: readonly string[] | undefined): string[] 
  * use. A TURN server needs a credential, and one written into a public file is a password anyone can use, so
  * any turn: URL or credential is refused, whatever else the entry holds.
  */
-export function publicIceServers(text: string | undefined): AppConfig["iceServers"] {
+export function stunOnlyIceServers(text: string | undefined): AppConfig["iceServers"] {
   const source = "--ice-servers";
-  if (text === undefined || text.trim() === "") return [];
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new IceServersError(source, `it is not JSON (${(error as Error).message})`);
-  }
+  const value = iceServersJsonValue(text, source);
+  if (value === undefined) return [];
   if (Array.isArray(value))
     value.forEach((entry: unknown, index) => {
       if (typeof entry !== "object" || entry === null) return;
@@ -145,7 +140,7 @@ export function appConfigFlags(args: string[]): AppConfigFlags {
     indexerUrl: requiredUrl("--indexer", values.indexer, "http"),
     gateways: urlList("--gateway", values.gateway),
     trackers: urlList("--tracker", values.tracker),
-    iceServers: publicIceServers(values["ice-servers"]),
+    iceServers: stunOnlyIceServers(values["ice-servers"]),
     out: values.out === undefined ? DEFAULT_APP_CONFIG_OUT : path.resolve(values.out),
   };
 }

@@ -100,14 +100,18 @@ export function parseIceServers(value: unknown, source = "iceServers"): IceServe
   });
 }
 
-/** Parses a JSON text (SEEDCRAFT_ICE_SERVERS, --ice-servers); empty or absent means none. */
-export function parseIceServersJson(text: string | undefined, source = "SEEDCRAFT_ICE_SERVERS"): IceServer[] {
-  if (text === undefined || text.trim() === "") return [];
-  let value: unknown;
+/** The JSON value of an ICE servers text, unchecked; undefined when the text is empty or absent (none). */
+export function iceServersJsonValue(text: string | undefined, source: string): unknown {
+  if (text === undefined || text.trim() === "") return undefined;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new IceServersError(source, `it is not JSON (${(error as Error).message})`);
   }
-  return parseIceServers(value, source);
+}
+
+/** Parses a JSON text (SEEDCRAFT_ICE_SERVERS, --ice-servers); empty or absent means none. */
+export function parseIceServersJson(text: string | undefined, source = "SEEDCRAFT_ICE_SERVERS"): IceServer[] {
+  const value = iceServersJsonValue(text, source);
+  return value === undefined ? [] : parseIceServers(value, source);
 }
