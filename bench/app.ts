@@ -26,7 +26,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import type { Session } from "../app/src/session.ts";
 import { ROOT, World } from "../cli/world.ts";
 import { AIR, BLOCK_IDS } from "../core/blocks.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../test/helpers/chromium.ts";
+import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, pageClockOffset } from "../test/helpers/chromium.ts";
 import { worldPorts } from "../test/helpers/world.ts";
 import { benchMeshing } from "./mesh.ts";
 import { median, percentile } from "./stats.ts";
@@ -130,19 +130,6 @@ function watchErrors(page: Page, name: string, errors: string[]): void {
   page.on("console", (message) => {
     if (message.type() === "error") log(`  ${name} console error: ${message.text().slice(0, 300)}`);
   });
-}
-
-/** The page's wall clock (timeOrigin + now) minus ours: the sample with the shortest round trip. */
-async function clockOffset(page: Page): Promise<{ offsetMs: number; uncertaintyMs: number }> {
-  let best = { offsetMs: 0, uncertaintyMs: Number.POSITIVE_INFINITY };
-  for (let i = 0; i < 30; i++) {
-    const before = performance.timeOrigin + performance.now();
-    const theirs = await page.evaluate(() => performance.timeOrigin + performance.now());
-    const after = performance.timeOrigin + performance.now();
-    if ((after - before) / 2 < best.uncertaintyMs)
-      best = { offsetMs: theirs - (before + after) / 2, uncertaintyMs: (after - before) / 2 };
-  }
-  return best;
 }
 
 type LoadRun = {
@@ -436,8 +423,8 @@ try {
     async () => (await linkedWith(a.page, b.peerId)) && (await linkedWith(b.page, a.peerId)),
     60_000,
   );
-  const skewA = await clockOffset(a.page);
-  const skewB = await clockOffset(b.page);
+  const skewA = await pageClockOffset(a.page, 30);
+  const skewB = await pageClockOffset(b.page, 30);
   log(`  linked; B's clock − A's ${round(skewB.offsetMs - skewA.offsetMs, 2)} ms`);
 
   // B notes when each of A's ops passed its checks, to split the figure into network and drawing.

@@ -24,11 +24,10 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import type { Page } from "playwright-core";
 import { ROOT } from "../cli/world.ts";
 import { AIR, BLOCK_IDS } from "../core/blocks.ts";
 import { readDeployment } from "../deploy/deployment-file.ts";
-import { inApp, type SeedcraftWindow } from "../test/helpers/chromium.ts";
+import { inApp, pageClockOffset, type SeedcraftWindow } from "../test/helpers/chromium.ts";
 import { netnsUnavailable, TestNetwork } from "../test/helpers/netns.ts";
 import {
   enterWorld,
@@ -62,19 +61,6 @@ if (!(Number.isInteger(JOINS) && JOINS >= 1 && JOINS <= 10)) throw new Error(`--
 const EDIT_GAP_MS = 150;
 const unavailable = netnsUnavailable();
 if (unavailable) throw new Error(`bench:networks ${unavailable}`);
-
-/** The page's wall clock (timeOrigin + now) minus ours: the sample with the shortest round trip. */
-async function clockOffset(page: Page): Promise<number> {
-  let best = { offsetMs: 0, uncertaintyMs: Number.POSITIVE_INFINITY };
-  for (let i = 0; i < 20; i++) {
-    const before = performance.timeOrigin + performance.now();
-    const theirs = await page.evaluate(() => performance.timeOrigin + performance.now());
-    const after = performance.timeOrigin + performance.now();
-    if ((after - before) / 2 < best.uncertaintyMs)
-      best = { offsetMs: theirs - (before + after) / 2, uncertaintyMs: (after - before) / 2 };
-  }
-  return best.offsetMs;
-}
 
 type JoinRun = {
   /** "joining" → the first wanted peer in the mesh. */
@@ -194,7 +180,7 @@ try {
   const bPlayer = b as NetnsPlayer;
 
   log(`A makes ${EDITS} edits, ${EDIT_GAP_MS} ms apart; B notes when each is applied…`);
-  const skew = (await clockOffset(bPlayer.page)) - (await clockOffset(a.page));
+  const skew = (await pageClockOffset(bPlayer.page, 20)).offsetMs - (await pageClockOffset(a.page, 20)).offsetMs;
   const made = await inApp(
     a.page,
     async (session, { edits, gapMs, air, water, stone }) => {

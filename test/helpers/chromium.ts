@@ -53,3 +53,22 @@ export function inApp<A, R>(page: Page, fn: (session: Session, arg: A) => R | Pr
     [fn.toString(), arg] as const,
   ) as Promise<R>;
 }
+
+/**
+ * The page's wall clock (timeOrigin + now) minus ours, from `samples` reads: the one with the shortest round
+ * trip, and half that round trip as its uncertainty.
+ */
+export async function pageClockOffset(
+  page: Page,
+  samples: number,
+): Promise<{ offsetMs: number; uncertaintyMs: number }> {
+  let best = { offsetMs: 0, uncertaintyMs: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < samples; i++) {
+    const before = performance.timeOrigin + performance.now();
+    const theirs = await page.evaluate(() => performance.timeOrigin + performance.now());
+    const after = performance.timeOrigin + performance.now();
+    if ((after - before) / 2 < best.uncertaintyMs)
+      best = { offsetMs: theirs - (before + after) / 2, uncertaintyMs: (after - before) / 2 };
+  }
+  return best;
+}
