@@ -33,7 +33,7 @@ import { median, percentile } from "./stats.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const network = "bench-app";
-const PORTS = worldPorts(32000);
+const PORTS = worldPorts(31000);
 const VIEWPORT = { width: 800, height: 500 };
 const LOADS = 5;
 const EDITS = 48;

@@ -22,7 +22,7 @@ import { worldPorts } from "../test/helpers/world.ts";
 import { median } from "./stats.ts";
 
 const NETWORK = "bench-assets";
-const PORTS = worldPorts(38000);
+const PORTS = worldPorts(15000);
 const FETCH_RUNS = 3;
 const VOICE_ROUNDS = 3;
 const VIEWPORT = { width: 480, height: 320 };

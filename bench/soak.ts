@@ -88,7 +88,7 @@ const entries = async (page: Page) =>
   )) as Entry[];
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
 
-const world = testWorldEnv("soak", 46000);
+const world = testWorldEnv("soak", 3000);
 const proxy = await StallProxy.start(`ws://127.0.0.1:${world.ports.chain}`);
 // The indexer reads the chain's WebSocket through the proxy; everything else talks to the chain directly.
 world.env.SEEDCRAFT_RPC_WS_URL = proxy.url;

@@ -15,7 +15,7 @@ import { BLOCK_IDS } from "../../core/blocks.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "peer-anchor";
-const PORTS = worldPorts(47000);
+const PORTS = worldPorts(4000);
 
 type Child = { process: ChildProcess; reports: PeerReport[]; exited: Promise<number | null> };
 

@@ -44,8 +44,8 @@ describe("cli: the README's seeder flow beside a running world", { timeout: 240_
   let clients: LocalClients;
 
   before(async () => {
-    // 39000: its ports (39069…39969) meet no other test's, in either lane of npm test (test/cli/test-ports.test.ts).
-    world = testWorldEnv("seeder-flow", 39000);
+    // 16000: its ports (16069…16969) meet no other test's, in either lane of npm test (test/cli/test-ports.test.ts).
+    world = testWorldEnv("seeder-flow", 16000);
     const { ports } = world;
     // What a developer's shell has by default (the usual ports), spelled out for this world's own ports.
     env = {

@@ -33,7 +33,7 @@ import { GatewayDht } from "../../p2p/gateway-client.ts";
 import { DhtGateway, GATEWAY_TURN_TTL_S, gatewayTurnFromEnv } from "../../p2p/node/gateway.ts";
 import { type RunningCli, runFile, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
 
-const BASE = 57000;
+const BASE = 1000;
 const TURN_PORT = BASE + 478;
 const RELAY = { min: BASE + 500, max: BASE + 539 };
 const NETWORK_FILE = path.join(ROOT, "deployments", "test-turn-world.json");

@@ -13,8 +13,8 @@ import { checkTurn, stunBinding, TurnCheckError } from "../../cli/turn-check.ts"
 import { isUdpPortFree } from "../../cli/world.ts";
 import { turnCredentials } from "../../core/turn-credentials.ts";
 
-const PORT = 51_478;
-const RELAY = { min: 51_500, max: 51_539 };
+const PORT = 9_478;
+const RELAY = { min: 9_500, max: 9_539 };
 const SECRET = "loopback-turn-secret-0123456789";
 
 const isTurnError = (code: string) => (error: unknown) => error instanceof TurnCheckError && error.code === code;
@@ -79,7 +79,7 @@ describe("cli/turn.ts: coturn on loopback", () => {
 
   it("a second server on its port fails PORT_TAKEN and leaves the first serving", async () => {
     await assert.rejects(
-      TurnServer.start({ host: "127.0.0.1", port: PORT, secret: SECRET, relayPorts: { min: 51_540, max: 51_549 } }),
+      TurnServer.start({ host: "127.0.0.1", port: PORT, secret: SECRET, relayPorts: { min: 9_540, max: 9_549 } }),
       (error: unknown) => (error as { code?: string }).code === "PORT_TAKEN",
     );
     assert.equal((await stunBinding("127.0.0.1", PORT)).address, "127.0.0.1");
@@ -119,7 +119,7 @@ describe("cli/turn.ts: options and stop", () => {
       { host: "127.0.0.1", secret: "short" },
       { host: "127.0.0.1", secret: "a secret with spaces in it" },
       { host: "127.0.0.1", port: 70_000 },
-      { host: "127.0.0.1", port: 51_560, relayPorts: { min: 51_550, max: 51_570 } },
+      { host: "127.0.0.1", port: 9_560, relayPorts: { min: 9_550, max: 9_570 } },
       { host: "127.0.0.1", relayPorts: { min: 80, max: 90 } },
       { host: "127.0.0.1", realm: "bad realm" },
       { host: "127.0.0.1", externalIp: "turn.example.org" },
@@ -140,7 +140,7 @@ describe("cli/turn.ts: options and stop", () => {
     process.env.SEEDCRAFT_TURN_SECRET = SECRET;
     try {
       await assert.rejects(
-        turn(["--host", "198.18.0.1", "--port", "51560"]),
+        turn(["--host", "198.18.0.1", "--port", "9560"]),
         (error: unknown) => (error as { code?: string }).code === "HOST_NOT_LOCAL",
       );
     } finally {

@@ -13,7 +13,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { ROOT, World } from "../../cli/world.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND } from "../helpers/chromium.ts";
 
-const PORTS = { app: 34273 };
+const PORTS = { app: 11273 };
 
 type Summary = {
   batches: { leecher: string; epoch: number; receipts: string[] }[];

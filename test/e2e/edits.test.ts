@@ -28,7 +28,7 @@ import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-edits";
-const PORTS = worldPorts(44000);
+const PORTS = worldPorts(24000);
 
 type Cell = [number, number, number];
 

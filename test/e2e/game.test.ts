@@ -28,7 +28,7 @@ import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount
 import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-game";
-const PORTS = worldPorts(33000);
+const PORTS = worldPorts(10000);
 const SHOTS = path.join(ROOT, "test-results", "game");
 
 type Player = { label: string; context: BrowserContext; page: Page; peerId: string; wallet: string; name: string };

@@ -17,7 +17,7 @@ import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-look";
-const PORTS = worldPorts(45000);
+const PORTS = worldPorts(2000);
 const SHOTS = path.join(ROOT, "test-results", "look");
 
 const inPage = inApp;

@@ -26,7 +26,7 @@ import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, joinWithDevAccount } from
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-media";
-const PORTS = worldPorts(37000);
+const PORTS = worldPorts(14000);
 const SHOTS = path.join(ROOT, "test-results", "assets");
 /** A beep heard from 2 blocks away is far above this; silence and a muted voice far below. */
 const HEARD = 0.01;

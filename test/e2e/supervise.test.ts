@@ -66,7 +66,7 @@ const PARTS = (process.env.SUPERVISE_PARTS?.split(",") ?? [
 ]) as readonly string[];
 
 describe("e2e: seedcraft up restarts each part that dies while a player builds", { timeout: 420_000 }, () => {
-  const world = testWorldEnv("supervise", 41000);
+  const world = testWorldEnv("supervise", 18000);
   let cli: RunningCli;
   let browser: Browser | undefined;
   let page: Page;

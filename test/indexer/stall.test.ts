@@ -25,7 +25,7 @@ import { StallProxy } from "../helpers/stall-proxy.ts";
 import { type RunningCli, startCliWorld, stopCliWorld, testWorldEnv, waitFor } from "../helpers/world.ts";
 
 const hardhat = realpathSync(path.join(ROOT, "node_modules", ".bin", "hardhat"));
-const BASE = 40000;
+const BASE = 17000;
 
 async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
   const response = await fetch(url, {

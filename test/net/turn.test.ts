@@ -18,7 +18,7 @@ import { namespacesWithPrefix, netnsUnavailable, TestNetwork } from "../helpers/
 import { waitFor } from "../helpers/world.ts";
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
-const BASE = 51000;
+const BASE = 9000;
 const TURN_PORT = BASE + 478;
 const RELAY_PORTS = `${BASE + 500}-${BASE + 599}`;
 const SECRET = "turn-test-shared-secret-0123456789";

@@ -29,8 +29,8 @@ import { type LocalClients, localClients, newPlayers, type TestPlayer } from "..
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "anchor-player";
-const PORTS = worldPorts(47000);
-const PROXY_PORT = 47100;
+const PORTS = worldPorts(4000);
+const PROXY_PORT = 4100;
 
 describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () => {
   let world: World;

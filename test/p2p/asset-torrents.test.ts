@@ -32,7 +32,7 @@ import { type LocalClients, localClients, newPlayers, type TestPlayer } from "..
 import { waitFor } from "../helpers/world.ts";
 
 const NETWORK = "p2p-assets";
-const PORTS = { chain: 35545, indexer: 35069, app: 35173 };
+const PORTS = { chain: 12545, indexer: 12069, app: 12173 };
 
 describe("p2p: asset packs over the data plane", { timeout: 300_000 }, () => {
   let world: World;

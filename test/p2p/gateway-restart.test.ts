@@ -16,7 +16,7 @@ import { DhtGateway, ephemeralPortRange, GATEWAY_CHALLENGE_PREFIX } from "../../
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
-const GATEWAY_PORT = worldPorts(48000).gateway;
+const GATEWAY_PORT = worldPorts(7000).gateway;
 
 describe("p2p: knocks reach a browser through a restarted gateway", { timeout: 45_000 }, () => {
   const nodes: WorldDht[] = [];

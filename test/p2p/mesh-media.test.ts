@@ -24,7 +24,7 @@ import { loopbackPair } from "../helpers/rtc.ts";
 import { waitFor } from "../helpers/world.ts";
 
 const NETWORK = "p2p-mesh-media";
-const PORTS = { chain: 36545, indexer: 36069, app: 36173 };
+const PORTS = { chain: 13545, indexer: 13069, app: 13173 };
 
 describe("p2p: media signaling through the mesh", { timeout: 180_000 }, () => {
   let world: World;

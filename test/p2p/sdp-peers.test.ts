@@ -18,8 +18,8 @@ import { connectThroughDht } from "../../p2p/node/signal.ts";
 import { decodeSignalItem, MAX_SIGNAL_ITEM_BYTES, SignalVersionError } from "../../p2p/signal-item.ts";
 import { commandExists } from "../helpers/netns.ts";
 
-/** This file's ports (the signals work's base, 52000): DHT nodes, coturn, its relay range, a dead port. */
-const PORTS = { dht: 52003, turn: 52010, deadTurn: 52011, relayMin: 52100, relayMax: 52199 };
+/** This file's ports (the signals work's base, 8000): DHT nodes, coturn, its relay range, a dead port. */
+const PORTS = { dht: 8003, turn: 8010, deadTurn: 8011, relayMin: 8100, relayMax: 8199 };
 /**
  * coturn listens and relays on another loopback address than the peers' host candidates: it grants a
  * relay's permission by address, and were both 127.0.0.1 it would take a peer's packets straight from

@@ -29,8 +29,8 @@ import {
   SignalVersionError,
 } from "../../p2p/signal-item.ts";
 
-/** Ports of this file's DHT nodes (the port base of the signals work, 52000). */
-const DHT_PORTS = [52001, 52002];
+/** Ports of this file's DHT nodes (the port base of the signals work, 8000). */
+const DHT_PORTS = [8001, 8002];
 
 const FINGERPRINT = Array.from({ length: 32 }, (_, i) => (i * 7 + 3) & 0xff);
 const FINGERPRINT_TEXT = FINGERPRINT.map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");

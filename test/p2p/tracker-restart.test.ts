@@ -27,7 +27,7 @@ import { editedSnapshot } from "../helpers/data-plane.ts";
 import { prng } from "../helpers/prng.ts";
 import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
-const PORT = worldPorts(48000).tracker;
+const PORT = worldPorts(7000).tracker;
 const TRACKER_URL = `ws://127.0.0.1:${PORT}`;
 const ANSWERED = /sent response \{.*"action":"announce"/g;
 

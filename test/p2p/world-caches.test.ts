@@ -24,7 +24,7 @@ import { editChunk, prng } from "../helpers/seeding.ts";
 import { worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "test-world-caches";
-const PORTS = worldPorts(43000);
+const PORTS = worldPorts(19000);
 
 /**
  * A fresh `hardhat node` and the deploy of `seedcraft up`, over the same state folder each time, as a developer's
