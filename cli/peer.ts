@@ -24,7 +24,7 @@ import { readDeployment } from "../deploy/deployment-file.ts";
 import { sessionAnchorChain } from "../p2p/anchor-chain.ts";
 import type { EditState } from "../p2p/anchor-edits.ts";
 import { AnchoringPlayer } from "../p2p/anchor-player.ts";
-import { IndexerHeads } from "../p2p/heads.ts";
+import { ledgerHeadsOf } from "../p2p/chain-heads.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
 import { WorldDht } from "../p2p/node/dht.ts";
@@ -289,7 +289,7 @@ export async function peer(args: string[]): Promise<number> {
     const z = z0 + radius * Math.sin(angle);
     return [x, groundHeight(seed, Math.floor(x), Math.floor(z)) + 1, z];
   };
-  const heads = new IndexerHeads(indexer);
+  const heads = ledgerHeadsOf(indexer, clients.publicClient, deployment);
   // Its snapshots live as long as it does: a fresh folder, removed on exit.
   const cacheDir = anchoring ? await mkdtemp(path.join(tmpdir(), "seedcraft-peer-")) : undefined;
   const data = cacheDir

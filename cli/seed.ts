@@ -26,7 +26,7 @@ import { readAssetPacks, readDeployment } from "../deploy/deployment-file.ts";
 import { pinnedAssets } from "../p2p/asset-manifest.ts";
 import type { TorrentStats } from "../p2p/chunk-torrents.ts";
 import { rewardFor, unpayableNote } from "../p2p/claim.ts";
-import { IndexerHeads } from "../p2p/heads.ts";
+import { ledgerHeadsOf } from "../p2p/chain-heads.ts";
 import { indexerNotServing } from "../p2p/index-behind.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
@@ -311,7 +311,7 @@ export async function seed(args: string[]): Promise<number> {
     data: {
       client: createTorrentClient({ host, iceServers }),
       store: cache,
-      heads: new IndexerHeads(indexer),
+      heads: ledgerHeadsOf(indexer, clients.publicClient, deployment),
       trackers,
       limits: { uploadBytesPerSecond: upload, downloadBytesPerSecond: download, maxWires, hashMsPerSecond: hashMs },
       syncRadius: radius,

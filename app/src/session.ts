@@ -15,7 +15,6 @@ import { AnchorQueue } from "../../p2p/anchor-queue.ts";
 import type { IdbChunkCache } from "../../p2p/browser/idb-cache.ts";
 import type { IdbReceiptStore } from "../../p2p/browser/idb-receipts.ts";
 import type { SyncProgress } from "../../p2p/chunk-sync.ts";
-import { IndexerHeads } from "../../p2p/heads.ts";
 import { AssetPacks } from "./assets/packs.ts";
 import { SoundBank } from "./assets/sounds.ts";
 import type { AppConfig } from "./config.ts";
@@ -157,7 +156,7 @@ export function createSession(config: AppConfig): Session {
   async function join(wallet: Address, name: string, ask: boolean): Promise<void> {
     const player = await ensureSession(wagmi, config, chain, wallet, (step) => session.join.set({ step }), ask);
     session.join.set({ step: "joining" });
-    const { peer, cache, receipts } = await joinWorld({
+    const { peer, cache, receipts, heads } = await joinWorld({
       config,
       chain,
       session: player,
@@ -167,7 +166,6 @@ export function createSession(config: AppConfig): Session {
       limits: torrentLimitsOf(session.limits.get()),
       onSyncProgress: (progress) => session.sync.set(progress),
     });
-    const heads = new IndexerHeads(config.indexerUrl);
     const queue = new AnchorQueue({
       replica: peer.replica,
       chain: sessionAnchorChain(deployment, worldChain(config), player.key),

@@ -2,7 +2,9 @@
  * A headless player anchors its edits: the real chain, indexer and DHT, two NodePeers with their data planes.
  * A's edit ends anchored and B holds the anchored version; and an anchor whose confirmation meets an indexer
  * that first does not answer and then answers 503 INDEX_BEHIND (a real HTTP server in front of the real
- * indexer) still ends anchored once it answers, its note saying meanwhile that it waits for the indexer.
+ * indexer) still ends anchored once it answers, its note saying meanwhile that it waits for the indexer. And a race
+ * lost while the indexer is away from the loser rebases on the chain's own head (p2p/chain-heads.ts), anchors
+ * again and ends anchored before the indexer is back.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -18,7 +20,8 @@ import type { Position } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { sessionAnchorChain } from "../../p2p/anchor-chain.ts";
 import { AnchoringPlayer, type EndedEdit } from "../../p2p/anchor-player.ts";
-import { IndexerHeads } from "../../p2p/heads.ts";
+import { ChainHeads, ledgerHeadsOf } from "../../p2p/chain-heads.ts";
+import { type HeadSource, IndexerHeads } from "../../p2p/heads.ts";
 import { indexBehindBody } from "../../p2p/index-behind.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
 import { NodeChunkCache } from "../../p2p/node/chunk-cache.ts";
@@ -26,6 +29,7 @@ import { type NodePeer, NodePeer as NodePeers } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { createTorrentClient } from "../../p2p/node/torrent-client.ts";
 import { type LocalClients, localClients, newPlayers, type TestPlayer } from "../helpers/chain-clients.ts";
+import { openDoor } from "../helpers/door.ts";
 import { waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "anchor-player";
@@ -41,7 +45,11 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
   const anchoring: AnchoringPlayer[] = [];
   let proxy: Server | undefined;
 
-  async function startPeer(player: TestPlayer, position: Position): Promise<NodePeer> {
+  async function startPeer(
+    player: TestPlayer,
+    position: Position,
+    heads: HeadSource = new IndexerHeads(world.urls.indexer),
+  ): Promise<NodePeer> {
     const { deployment } = clients;
     const peer = await NodePeers.start({
       bootstrap: [world.urls.dht],
@@ -55,7 +63,7 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
       data: {
         client: createTorrentClient(),
         store: await NodeChunkCache.open(mkdtempSync(path.join(os.tmpdir(), "seedcraft-anchor-"))),
-        heads: new IndexerHeads(world.urls.indexer),
+        heads,
         syncRadius: 1,
       },
     });
@@ -66,14 +74,14 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
   function anchoringPlayer(
     peer: NodePeer,
     player: TestPlayer,
-    indexer: string,
+    indexer: string | HeadSource,
     ended: EndedEdit[],
     confirmTimeoutMs = 2_000,
   ) {
     const made = new AnchoringPlayer({
       peer,
       chain: sessionAnchorChain(clients.deployment, clients.publicClient.chain, player.session),
-      heads: new IndexerHeads(indexer),
+      heads: typeof indexer === "string" ? new IndexerHeads(indexer) : indexer,
       author: player.wallet.address,
       onEnded: (edit) => ended.push(edit),
       queue: { confirmTimeoutMs },
@@ -99,7 +107,7 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
     await world.start();
     clients = await localClients(NETWORK, world.urls.chain);
     seed = terrainSeedOf(clients.deployment.chainId, clients.deployment.contracts.ChunkLedger.address);
-    players = await newPlayers(clients, world.urls.indexer, 3);
+    players = await newPlayers(clients, world.urls.indexer, 4);
     // Session keys send the anchors: they pay the gas.
     for (const player of players) await fundLocalAccount(clients, player.session);
   });
@@ -260,5 +268,88 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
     }
     const version = Math.max(...[a, b, c].map((peer) => peer.replica.version(first.chunkId)));
     assert.ok(version >= 2, `the chunk was anchored more than once (v${version})`);
+  });
+
+  it("a race lost while the indexer is away rebases on the chain's head, anchors again, and ends anchored", async () => {
+    const [pa, , , pd] = players as [TestPlayer, TestPlayer, TestPlayer, TestPlayer];
+    const a = peers[0] ?? (await startPeer(pa, standAt(0, 0)));
+    // A's anchors and D's, and D's peer, read the indexer through a door: shut, heads come from the chain alone
+    // (a lost race's winner, a peer's new version, the confirmation of an anchor).
+    const door = await openDoor(world.urls.indexer);
+    const heads = () => ledgerHeadsOf(door.url, clients.publicClient, clients.deployment);
+    const d = await startPeer(pd, standAt(2, 2), heads());
+    await waitFor("D linked to A", async () => d.mesh.peers.some((peer) => peer.id === a.mesh.id), 30_000);
+    const ended: EndedEdit[] = [];
+    const builders = [anchoringPlayer(a, pa, heads(), ended, 30_000), anchoringPlayer(d, pd, heads(), ended, 30_000)];
+    try {
+      // Cells of one chunk within reach of both, none built on before.
+      const cells = [
+        [0, 2],
+        [2, 2],
+        [0, 3],
+        [2, 3],
+        [1, 2],
+        [1, 3],
+      ].map(([x, z]) => cellNear(x as number, z as number));
+      const chunkId = cells[0]?.chunkId as bigint;
+      assert.ok(
+        cells.every((cell) => cell.chunkId === chunkId),
+        "the cells lie in one chunk",
+      );
+      // The tests above anchored this chunk already: D's join sync (its door still open) brings it up to date.
+      await waitFor(
+        "D's join sync to load the chunk's head",
+        async () => d.replica.version(chunkId) === a.replica.version(chunkId),
+        30_000,
+      );
+      door.open = false;
+      const rebases = () => builders.reduce((sum, b) => sum + b.queue.stats.rebases, 0);
+      const before = rebases();
+      let made = 0;
+      // Rounds of an edit each at once, on the same version: one of the two anchors loses the race. The loser
+      // rebases on the chain's head; its edit ends anchored (in its own anchor, or folded into the winner's).
+      for (let i = 0; i + 1 < cells.length && rebases() === before; i += 2) {
+        await Promise.all(
+          builders.map((builder, k) => {
+            const cell = cells[i + k] as { chunkId: bigint; index: number };
+            return builder.edit(cell.chunkId, cell.index, BLOCK_IDS.glass);
+          }),
+        );
+        made += 2;
+        await waitFor(`all ${made} edits to end, the indexer away`, async () => ended.length >= made, 30_000);
+      }
+      assert.ok(rebases() > before, "an anchor lost a race and rebased, with no indexer to ask");
+      assert.deepEqual(
+        ended.map((end) => `${end.state}${end.reason ? `: ${end.reason}` : ""}`),
+        Array(made).fill("anchored"),
+      );
+      await waitFor(
+        "A and D to hold every block",
+        async () =>
+          [a, d].every((peer) =>
+            cells.slice(0, made).every((cell) => peer.replica.chunk(chunkId).blocks[cell.index] === BLOCK_IDS.glass),
+          ),
+        15_000,
+      );
+      // The chain's head for the chunk is what the indexer serves once back, field for field; an untouched
+      // chunk has none.
+      const chain = new ChainHeads({
+        client: clients.publicClient,
+        ledger: clients.deployment.contracts.ChunkLedger,
+        startBlock: BigInt(clients.deployment.startBlock),
+      });
+      const head = await chain.head(chunkId);
+      assert.equal(await chain.head(cellNear(0, 400).chunkId), undefined);
+      door.open = true;
+      await waitFor(
+        "the indexer to serve the chain's head",
+        async () => (await new IndexerHeads(door.url).head(chunkId))?.version === head?.version,
+        15_000,
+      );
+      assert.deepEqual(await new IndexerHeads(door.url).head(chunkId), head);
+    } finally {
+      door.open = true;
+      door.close();
+    }
   });
 });

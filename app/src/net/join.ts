@@ -14,7 +14,8 @@ import type { SyncProgress, SyncResult } from "../../../p2p/chunk-sync.ts";
 import type { TorrentLimits } from "../../../p2p/chunk-torrents.ts";
 import { seedingEpochClock } from "../../../p2p/epochs.ts";
 import { GatewayDht } from "../../../p2p/gateway-client.ts";
-import { IndexerHeads } from "../../../p2p/heads.ts";
+import { ledgerHeadsOf } from "../../../p2p/chain-heads.ts";
+import type { HeadSource } from "../../../p2p/heads.ts";
 import { IndexerLedger } from "../../../p2p/ledger.ts";
 import { WorldPeer } from "../../../p2p/peer.ts";
 import { connectThroughDht } from "../../../p2p/signal.ts";
@@ -37,7 +38,8 @@ export type JoinOptions = {
 };
 
 /** The peer, and what it keeps in IndexedDB: chunk snapshots, and the receipts leechers gave it as a seeder. */
-export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache; receipts: IdbReceiptStore };
+/** `heads`: the indexer's, and the chain's while the indexer cannot answer (p2p/chain-heads.ts). */
+export type JoinedPeer = { peer: WorldPeer; cache: IdbChunkCache; receipts: IdbReceiptStore; heads: HeadSource };
 
 export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
   const { config, session, chain } = options;
@@ -52,6 +54,7 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
   // The world's TURN server with the credentials its gateway gave (refreshed as they age), after
   // seedcraft.json's servers, in config.iceServers itself: the mesh, torrents and voice read it per connection.
   followGatewayIceServers(config, dht);
+  const heads = ledgerHeadsOf(config.indexerUrl, chain, deployment);
   const peer = await WorldPeer.start({
     dht,
     // The browser's own WebRTC, with the world's STUN/TURN servers (none on a loopback world).
@@ -68,7 +71,7 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
     data: {
       client: createBrowserTorrentClient({ iceServers: () => config.iceServers }),
       store: cache,
-      heads: new IndexerHeads(config.indexerUrl),
+      heads,
       trackers: config.trackers,
       limits: options.limits,
       syncRadius: options.syncRadius,
@@ -81,5 +84,5 @@ export async function joinWorld(options: JoinOptions): Promise<JoinedPeer> {
       },
     },
   });
-  return { peer, cache, receipts };
+  return { peer, cache, receipts, heads };
 }
