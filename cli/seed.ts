@@ -22,11 +22,12 @@ import { assetPackTorrent } from "../core/assets.ts";
 import { worldKeyOf } from "../core/deployment.ts";
 import type { Position } from "../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../core/terrain.ts";
+import { CAPABILITIES } from "../core/wire.ts";
 import { readAssetPacks, readDeployment } from "../deploy/deployment-file.ts";
 import { pinnedAssets } from "../p2p/asset-manifest.ts";
+import { ledgerHeadsOf } from "../p2p/chain-heads.ts";
 import type { TorrentStats } from "../p2p/chunk-torrents.ts";
 import { rewardFor, unpayableNote } from "../p2p/claim.ts";
-import { ledgerHeadsOf } from "../p2p/chain-heads.ts";
 import { indexerNotServing } from "../p2p/index-behind.ts";
 import { IndexerLedger } from "../p2p/ledger.ts";
 import { NodeChunkCache } from "../p2p/node/chunk-cache.ts";
@@ -308,6 +309,8 @@ export async function seed(args: string[]): Promise<number> {
     name,
     position,
     maxPeers,
+    // Players' fetches ask a seeder before other peers: it serves as its job, and is paid in receipts.
+    capabilities: CAPABILITIES.seeds,
     data: {
       client: createTorrentClient({ host, iceServers }),
       store: cache,

@@ -53,6 +53,11 @@ export type Vec3 = [number, number, number];
 export const CAPABILITIES = {
   /** Takes voice and video calls (`media` messages). */
   voice: 1,
+  /**
+   * Seeds the world's data as its job (`seedcraft seed`, paid in receipts): a fetch asks it before other peers
+   * (p2p/chunk-torrents.ts SEEDERS_FIRST_MS).
+   */
+  seeds: 2,
 } as const;
 
 export type HelloMessage = {

@@ -152,6 +152,13 @@ const TRACKER_RETRY_MS = 6_000;
  * fetch's time.
  */
 const REASK_MS = 500;
+/**
+ * A fetch asks the linked seeders (peers that serve as their job, `seedcraft seed`, and are paid for it in
+ * receipts) first, and the other linked peers this much later, or as soon as every seeder refused: a player's
+ * upload is spared when a seeder has the snapshot, and the seeder earns what it serves. A peer that only says it
+ * is a seeder costs a fetch this long at most.
+ */
+export const SEEDERS_FIRST_MS = 300;
 const REASK_MAX_MS = 4_000;
 const TRACKER_RETRY_MAX_MS = 48_000;
 /** Snapshots are 64 KiB: torrents keep them in memory (the cache is the durable copy), never in WebTorrent's temp files. */
@@ -168,6 +175,8 @@ export class ChunkTorrents {
   readonly #options: ChunkTorrentsOptions;
   readonly #hashing: CpuBudget;
   readonly #links = new Map<string, TorrentMux>();
+  /** The linked peers that seed as their job (asked first, see SEEDERS_FIRST_MS). */
+  readonly #seeders = new Set<string>();
   /** Open fetches in flight: told when a link is added, so they ask it too. */
   readonly #linkListeners = new Set<() => void>();
   /** Torrents we serve, by infoHash (lowercase, 0x). */
@@ -214,9 +223,11 @@ export class ChunkTorrents {
     this.#client.throttleDownload(download === undefined ? -1 : Math.round(download));
   }
 
-  /** A link's hello was verified: its torrent channel now carries wires. */
-  addLink(peerId: string, channel: FrameChannel): TorrentMux {
+  /** A link's hello was verified: its torrent channel now carries wires. `seeder`: its hello says it seeds as its job. */
+  addLink(peerId: string, channel: FrameChannel, options: { seeder?: boolean } = {}): TorrentMux {
     this.#links.get(peerId)?.close();
+    if (options.seeder) this.#seeders.add(peerId);
+    else this.#seeders.delete(peerId);
     const mux = new TorrentMux(peerId, channel, {
       onStream: (stream, infoHash) => void this.#serve(peerId, stream, infoHash),
       onControl: (bytes) => this.#options.onControl?.(peerId, bytes),
@@ -225,7 +236,9 @@ export class ChunkTorrents {
         this.#options.onStrike?.(peerId, code);
       },
       onClose: () => {
-        if (this.#links.get(peerId) === mux) this.#links.delete(peerId);
+        if (this.#links.get(peerId) !== mux) return;
+        this.#links.delete(peerId);
+        this.#seeders.delete(peerId);
       },
     });
     this.#links.set(peerId, mux);
@@ -236,6 +249,7 @@ export class ChunkTorrents {
   removeLink(peerId: string): void {
     this.#links.get(peerId)?.close();
     this.#links.delete(peerId);
+    this.#seeders.delete(peerId);
   }
 
   /** Sends a control message to a linked peer; false if it is not linked. */
@@ -599,6 +613,20 @@ export class ChunkTorrents {
     let giveUp: ((error: Error) => void) | undefined;
     let finished = false;
     const reasks = new Map<string, { delayMs: number; timer: ReturnType<typeof setTimeout> }>();
+    // Seeders first (SEEDERS_FIRST_MS), unless the caller named whom to ask.
+    const seederStreams: WireStream[] = [];
+    let everyone = options.from !== undefined || !peers.some((peerId) => this.#seeders.has(peerId));
+    let everyoneTimer: ReturnType<typeof setTimeout> | undefined;
+    const askEveryone = () => {
+      if (everyone || finished) return;
+      everyone = true;
+      clearTimeout(everyoneTimer);
+      if (torrent.infoHash) openWires();
+    };
+    if (!everyone) {
+      everyoneTimer = setTimeout(askEveryone, SEEDERS_FIRST_MS);
+      (everyoneTimer as { unref?: () => void }).unref?.();
+    }
     const openWires = () => {
       // An open fetch also asks the peers linked since it started (a join's links come over a second or so).
       if (!options.from)
@@ -607,11 +635,16 @@ export class ChunkTorrents {
       for (const peerId of peers) {
         const mux = this.#links.get(peerId);
         if (!mux || mux.closed || opened.has(peerId)) continue;
+        const seeder = this.#seeders.has(peerId);
+        if (!everyone && !seeder) continue;
         opened.add(peerId);
         const stream = mux.open(key, { maxBytesIn: options.maxBytesIn });
         streams.push(stream);
+        if (seeder) seederStreams.push(stream);
         stream.once("close", () => {
           if (finished || torrent.done) return;
+          // Every seeder refused (it does not hold the snapshot) or left: the others need not wait.
+          if (!everyone && seederStreams.every((s) => s.destroyed)) askEveryone();
           // Every peer named refused or left, and no tracker can find others: give up now, not at the timeout.
           if (options.from && this.#trackers.length === 0) {
             if (streams.every((s) => s.destroyed))
@@ -706,6 +739,7 @@ export class ChunkTorrents {
       return { bytes, sources: [...received].map(([peerId, bytes]) => ({ peerId, bytes })), marks };
     } finally {
       finished = true;
+      clearTimeout(everyoneTimer);
       for (const { timer } of reasks.values()) clearTimeout(timer);
       this.#linkListeners.delete(onLink);
       clearTimeout(reannounce);

@@ -26,6 +26,7 @@ import {
 } from "../core/proximity.ts";
 import type { ReceiptDomain } from "../core/receipt.ts";
 import { terrainSeedOf } from "../core/terrain.ts";
+import { CAPABILITIES } from "../core/wire.ts";
 import { makeCard, type PeerCard } from "./card.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { ChunkSync, type SyncProgress, type SyncResult } from "./chunk-sync.ts";
@@ -277,7 +278,7 @@ export class WorldPeer {
       });
       this.mesh.on("peer", (peer) => {
         const channel = this.mesh.torrentChannel(peer.id);
-        if (channel) torrents.addLink(peer.id, channel);
+        if (channel) torrents.addLink(peer.id, channel, { seeder: (peer.capabilities & CAPABILITIES.seeds) !== 0 });
         this.receiptSigner?.relink(peer.id, peer.wallet);
         if (data.syncRadius !== undefined && !this.joined) {
           const { cx, cz } = chunkOfPosition(this.#position());

@@ -22,6 +22,7 @@ import { chunkHash } from "../../core/merkle.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { chunkTorrent } from "../../core/torrent.ts";
+import { CAPABILITIES } from "../../core/wire.ts";
 import type { FetchResult, TorrentLimits } from "../../p2p/chunk-torrents.ts";
 import { type AnchoredHead, IndexerHeads } from "../../p2p/heads.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
@@ -96,6 +97,8 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       limits?: Partial<TorrentLimits>;
       /** Where it reads the indexer (default the world's). */
       indexerUrl?: string;
+      /** Its hello's CAPABILITIES bits (CAPABILITIES.seeds: a seeder, asked first). */
+      capabilities?: number;
     } = {},
   ): Promise<Started> {
     const cache = await NodeChunkCache.open(options.cacheDir ?? mkdtempSync(path.join(os.tmpdir(), "seedcraft-c-")));
@@ -115,6 +118,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       name: `peer-${player.wallet.address.slice(2, 8).toLowerCase()}`,
       position,
       discoverEveryMs: 300,
+      capabilities: options.capabilities,
       data: {
         client: createTorrentClient(),
         store: cache,
@@ -255,6 +259,50 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       leecher.fetched.map((result) => result.sources.map((source) => source.peerId)),
       [[seeder.peer.id]],
       "fetched once, from the seeder",
+    );
+  });
+
+  it("asks a seeder before the other peers that hold a snapshot, and them at once when the seeder has none", async () => {
+    const random = prng(16);
+    const [seederPlayer, otherPlayer, leecherPlayer] = (await players(3)) as [Player, Player, Player];
+    const x0 = 96 * CHUNK_SIZE;
+    const seeder = await startPeer(seederPlayer, standAt(x0, 4), { capabilities: CAPABILITIES.seeds });
+    const other = await startPeer(otherPlayer, standAt(x0 + 1, 4));
+    const leecher = await startPeer(leecherPlayer, standAt(x0 + 2, 4));
+    await linked(seeder.peer, leecher.peer);
+    await linked(other.peer, leecher.peer);
+    const items = [0, 1, 2, 3, 4, 5].map((k) => editedSnapshot(seed, { cx: 96 + k, cy: 0, cz: 0 }, random));
+    const heads = await anchor(items);
+    // Both hold every snapshot; the seeder is asked first, the other peer only if the seeder is slow.
+    for (const [i, head] of heads.entries()) {
+      await seeder.peer.torrents?.seed(head, (items[i] as { snapshot: Uint8Array }).snapshot);
+      await other.peer.torrents?.seed(head, (items[i] as { snapshot: Uint8Array }).snapshot);
+    }
+    for (const head of heads) assert.equal(await leecher.peer.sync?.load(head), "fetched");
+    const sent = (peerId: string) =>
+      leecher.fetched
+        .flatMap((result) => result.sources)
+        .reduce((sum, s) => sum + (s.peerId === peerId ? s.bytes : 0), 0);
+    console.log(`seeder sent ${sent(seeder.peer.id)} bytes, the other peer ${sent(other.peer.id)}`);
+    // Asked together, each would send about half (a run without the seeder's head start: 1.5 to 4 of 6).
+    assert.ok(
+      sent(other.peer.id) <= 65_536,
+      `the seeder sent nearly all of the 6 snapshots (${sent(seeder.peer.id)} bytes, the other peer ${sent(other.peer.id)})`,
+    );
+    await waitFor("the seeder's receipts", () => seeder.receipts.batches().length > 0, 10_000);
+
+    // A snapshot only the other peer holds: the seeder refuses at once, and the other peer is asked then.
+    const only = editedSnapshot(seed, { cx: 102, cy: 0, cz: 0 }, random);
+    const [onlyHead] = (await anchor([only])) as [AnchoredHead];
+    await other.peer.torrents?.seed(onlyHead, only.snapshot);
+    const startedAt = performance.now();
+    assert.equal(await leecher.peer.sync?.load(onlyHead), "fetched");
+    assert.deepEqual(
+      leecher.fetched.at(-1)?.sources.map((source) => source.peerId),
+      [other.peer.id],
+    );
+    console.log(
+      `fetched from the other peer in ${Math.round(performance.now() - startedAt)} ms, the seeder having none`,
     );
   });
 
