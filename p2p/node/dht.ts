@@ -89,7 +89,21 @@ export type WorldDhtOptions = {
   maxAgeMs?: number;
   /** How long this node keeps a BEP44 item after its last put (ms; BEP44's 2 hours by default). */
   itemMaxAgeMs?: number;
+  /**
+   * How often this node pings the nodes of its routing table it has not heard from meanwhile, and drops those
+   * that do not answer (ms; NODE_CHECK_MS by default). Tests shorten it.
+   */
+  nodeCheckMs?: number;
 };
+
+/**
+ * A node that left (a player's process ended, a browser's gateway node went) stays in every routing table
+ * that holds it: bittorrent-dht pings its table only after 15 minutes without a change, and then drops one
+ * dead node a round. In a world's small DHT every lookup visits nearly every node, and waits out k-rpc's 2 s
+ * timeout on each dead one, so a player joining after others left spent seconds per lookup. Each node checks
+ * its table itself instead: a node silent for this long is pinged, and dropped if it does not answer.
+ */
+export const NODE_CHECK_MS = 30_000;
 
 /** The highest slot: a browser may use up to MAX_SLOT + 1 gateways. */
 export const MAX_SLOT = 15;
@@ -113,16 +127,66 @@ function listen(dht: DHT, port: number, host: string): Promise<void> {
   });
 }
 
+type RoutingNode = { id: Buffer; host: string; port: number; seen?: number };
+
 export class WorldDht {
   readonly #dht: DHT;
   readonly #secretKey: KeyObject | undefined;
   readonly publicKey: Uint8Array;
   #seq = 0;
+  #checkTimer: ReturnType<typeof setTimeout> | undefined;
+  #destroyed = false;
+  /** Nodes dropped from the routing table for not answering a check (for the tests and the logs). */
+  droppedNodes = 0;
 
-  private constructor(dht: DHT, secretKey: Uint8Array | undefined, publicKey: Uint8Array) {
+  private constructor(dht: DHT, secretKey: Uint8Array | undefined, publicKey: Uint8Array, nodeCheckMs: number) {
     this.#dht = dht;
     this.#secretKey = secretKey && privateKeyOf(secretKey);
     this.publicKey = publicKey;
+    this.#scheduleCheck(nodeCheckMs);
+  }
+
+  /** Every `everyMs` (±20 %), the nodes silent that long are pinged; those that do not answer are dropped. */
+  #scheduleCheck(everyMs: number): void {
+    if (this.#destroyed) return;
+    this.#checkTimer = setTimeout(
+      () => {
+        void this.#checkNodes(everyMs).finally(() => this.#scheduleCheck(everyMs));
+      },
+      everyMs * (0.8 + 0.4 * Math.random()),
+    );
+    this.#checkTimer.unref?.();
+  }
+
+  /** The nodes this node's routing table holds. */
+  routingTable(): DhtAddress[] {
+    return this.#table()
+      .toArray()
+      .map((node) => ({ host: node.host, port: node.port }));
+  }
+
+  #table(): { toArray(): RoutingNode[]; remove(id: Buffer): void } {
+    return (this.#dht as unknown as { _rpc: { nodes: { toArray(): RoutingNode[]; remove(id: Buffer): void } } })._rpc
+      .nodes;
+  }
+
+  async #checkNodes(silentMs: number): Promise<void> {
+    const table = this.#table();
+    const before = Date.now() - silentMs;
+    const silent = table.toArray().filter((node) => (node.seen ?? 0) < before);
+    const { query } = this.#rpc();
+    await Promise.all(
+      silent.map(async (node) => {
+        try {
+          await query({ host: node.host, port: node.port }, { q: "ping" });
+        } catch {
+          if (this.#destroyed) return;
+          table.remove(node.id);
+          this.droppedNodes++;
+          debug("dropped node %s:%d from the routing table: it did not answer", node.host, node.port);
+        }
+      }),
+    );
   }
 
   #sign = (message: Uint8Array): Buffer => {
@@ -168,7 +232,7 @@ export class WorldDht {
       dht = make();
       await listen(dht, 0, host);
     }
-    const node = new WorldDht(dht, secretKey, publicKey);
+    const node = new WorldDht(dht, secretKey, publicKey, lifetimeMs(options.nodeCheckMs, NODE_CHECK_MS, "nodeCheckMs"));
     // With bootstrap nodes, wait until the routing table is filled from them.
     if (options.bootstrap !== false && options.bootstrap.length > 0 && !(dht as unknown as { ready: boolean }).ready)
       await once(dht, "ready");
@@ -401,6 +465,8 @@ export class WorldDht {
   }
 
   async destroy(): Promise<void> {
+    this.#destroyed = true;
+    clearTimeout(this.#checkTimer);
     await new Promise<void>((resolve) => this.#dht.destroy(() => resolve()));
   }
 }

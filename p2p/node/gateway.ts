@@ -23,6 +23,13 @@
  * - gateway → browser: `{event: "knock", from: {host, port}}` when someone knocks on the hosted node.
  * Limits per client: a frame of 4 KiB, 20 requests a second (bursts of 40), 16 in flight; too many bad
  * frames close the socket. Clients beyond `maxClients` are refused.
+ *
+ * A browser that leaves does not take its node down at once: the node lingers (`lingerMs`, 5 minutes), still
+ * answering the DHT, and a browser back with the same key (a reload) gets it again. The other nodes' routing
+ * tables hold a node that left until they find it dead, and in a world's small DHT every lookup visits it
+ * and waits out a timeout on it: a player joining just after another left paid seconds for it. When a
+ * lingering node does end, the other nodes' routing-table checks (p2p/node/dht.ts NODE_CHECK_MS) drop it
+ * within about half a minute, a window far rarer than every departure.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -100,8 +107,13 @@ export type GatewayOptions = {
   /** The world's TURN server, whose credentials each browser gets. Default gatewayTurnFromEnv(); null: none. */
   turn?: GatewayTurn | null;
   /** The hosted nodes' announce and BEP44 item lifetimes (p2p/dht-lifetime.ts's by default); tests shorten them. */
-  dhtLifetimes?: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
+  dhtLifetimes?: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs" | "nodeCheckMs">;
+  /** How long a departed browser's node keeps answering the DHT (ms; LINGER_MS by default, 0: none). */
+  lingerMs?: number;
 };
+
+/** A departed browser's node answers the DHT this long (see the header); at most `maxClients` linger at once. */
+export const LINGER_MS = 5 * 60_000;
 
 /** Where the OS puts a socket bound to port 0 (Linux's own default when /proc does not say). */
 export function ephemeralPortRange(): { low: number; high: number } {
@@ -135,6 +147,8 @@ type Client = {
   inFlight: number;
   bad: number;
   stopKnocks: (() => void) | undefined;
+  /** Its key and slot, once its hello came: where its node lingers after it leaves. */
+  lingerKey?: string;
 };
 
 const HEX = /^(?:[0-9a-f]{2})*$/;
@@ -163,8 +177,10 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 export class DhtGateway {
   readonly #server: WebSocketServer;
   readonly #options: Required<Omit<GatewayOptions, "port" | "reservedPorts" | "turn" | "dhtLifetimes">>;
-  readonly #lifetimes: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs">;
+  readonly #lifetimes: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs" | "nodeCheckMs">;
   readonly #clients = new Set<Client>();
+  /** Departed browsers' nodes, by key and slot, oldest first, each with the timer that ends it. */
+  readonly #lingering = new Map<string, { node: WorldDht; timer: ReturnType<typeof setTimeout> }>();
   readonly #turn: GatewayTurn | undefined;
   /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
   readonly #ephemeral = ephemeralPortRange();
@@ -179,6 +195,7 @@ export class DhtGateway {
       maxClients: options.maxClients ?? 64,
       requestsPerSecond: options.requestsPerSecond ?? 20,
       maxInFlight: options.maxInFlight ?? 16,
+      lingerMs: options.lingerMs ?? LINGER_MS,
     };
     this.#reserved = new Set(options.reservedPorts ?? []);
     this.#lifetimes = options.dhtLifetimes ?? {};
@@ -213,9 +230,23 @@ export class DhtGateway {
     return this.#clients.size;
   }
 
+  /** Departed browsers' nodes still answering the DHT. */
+  get lingering(): number {
+    return this.#lingering.size;
+  }
+
   async close(): Promise<void> {
+    this.#options.lingerMs = 0;
     for (const client of [...this.#clients]) client.socket.terminate();
     await Promise.all([...this.#clients].map((client) => this.#release(client)));
+    const lingering = [...this.#lingering.values()];
+    this.#lingering.clear();
+    await Promise.all(
+      lingering.map(({ node, timer }) => {
+        clearTimeout(timer);
+        return node.destroy();
+      }),
+    );
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -245,7 +276,9 @@ export class DhtGateway {
   async #release(client: Client): Promise<void> {
     if (!this.#clients.delete(client)) return;
     client.stopKnocks?.();
-    await client.node?.destroy();
+    const { node } = client;
+    if (node && client.lingerKey && this.#options.lingerMs > 0) this.#linger(client.lingerKey, node);
+    else await node?.destroy();
     debug("client %s left", client.key ? hex(client.key).slice(0, 12) : "(no hello)");
   }
 
@@ -366,6 +399,18 @@ export class DhtGateway {
     // tables keep a node's first address for its id (k-rpc never updates it), so knocks and mail find it
     // there. A port taken meanwhile only costs that (a free one is used). The port is on the gateway's own
     // host, so only a port listen(0) could have given is honoured: never another service's, nor the world's.
+    // Back within the linger (a reload): its node, still in everyone's routing tables, is its own again.
+    const lingerKey = `${hex(key)}:${slot}`;
+    client.lingerKey = lingerKey;
+    const lingering = this.#lingering.get(lingerKey);
+    if (lingering) {
+      this.#lingering.delete(lingerKey);
+      clearTimeout(lingering.timer);
+      client.node = lingering.node;
+      client.stopKnocks = lingering.node.onKnock((from) => this.#reply(client, { event: "knock", from }));
+      debug("client %s back on its lingering node %o", hex(key).slice(0, 12), lingering.node.address);
+      return { address: lingering.node.address, ...this.#ice(client) };
+    }
     const preferred = port !== undefined && this.#mayTake(port as number) ? (port as number) : undefined;
     if (port !== undefined && preferred === undefined) debug("hello asked for udp port %d: using a free one", port);
     const node = await WorldDht.start({
@@ -395,6 +440,34 @@ export class DhtGateway {
     const key = hex(client.key).slice(0, 16);
     const credentials = turnCredentials({ secret: this.#turn.secret, key, ttlSeconds: ttl });
     return { ice: { servers: [turnIceServer([...this.#turn.urls], credentials)], ttl } };
+  }
+
+  /** Keeps a departed browser's node answering for `lingerMs`; the oldest goes first past `maxClients`. */
+  #linger(key: string, node: WorldDht): void {
+    const end = (entry: { node: WorldDht; timer: ReturnType<typeof setTimeout> }) => {
+      clearTimeout(entry.timer);
+      void entry.node.destroy();
+    };
+    const earlier = this.#lingering.get(key);
+    if (earlier) end(earlier);
+    this.#lingering.delete(key);
+    const timer = setTimeout(() => {
+      const entry = this.#lingering.get(key);
+      if (entry?.node !== node) return;
+      this.#lingering.delete(key);
+      void node.destroy();
+      debug("lingering node %s ended", key.slice(0, 12));
+    }, this.#options.lingerMs);
+    timer.unref?.();
+    this.#lingering.set(key, { node, timer });
+    while (this.#lingering.size > this.#options.maxClients) {
+      const [oldest, entry] = this.#lingering.entries().next().value as [
+        string,
+        { node: WorldDht; timer: ReturnType<typeof setTimeout> },
+      ];
+      this.#lingering.delete(oldest);
+      end(entry);
+    }
   }
 
   #mayTake(port: number): boolean {

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { makeCard } from "../../p2p/card.ts";
 import { GatewayDht, GatewayError } from "../../p2p/gateway-client.ts";
@@ -184,6 +185,66 @@ describe("p2p: the browser gateway", { timeout: 60_000 }, () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  it("keeps a departed client's node answering the DHT for a while, and gives it back when the client returns", async () => {
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const lingering = await DhtGateway.start({ bootstrap: [at], maxClients: 4, lingerMs: 3_000 });
+    try {
+      const secretKey = ed25519.utils.randomSecretKey();
+      const client = await GatewayDht.connect(lingering.url, secretKey);
+      const first = client.address;
+      const id = await node.nodeIdOf(first);
+      await client.destroy();
+      await waitFor("the gateway to see it leave", () => lingering.clients === 0, 5_000);
+      assert.equal(lingering.lingering, 1);
+      // Gone from the browser, the node still answers where every routing table holds it: no lookup waits on it.
+      const startedAt = performance.now();
+      assert.deepEqual(await node.nodeIdOf(first), id);
+      assert.ok(performance.now() - startedAt < 1_000, "answered at once");
+      // Back with the same key (a reload): the same node, at the same address, its own again.
+      const again = await GatewayDht.connect(lingering.url, secretKey);
+      clients.push(again);
+      assert.deepEqual(again.address, first);
+      assert.equal(lingering.lingering, 0);
+      const knocks: { host: string; port: number }[] = [];
+      again.onKnock((from) => knocks.push(from));
+      await node.knock(again.cardTarget);
+      await waitFor("the knock on the node given back", () => knocks.length > 0, 5_000);
+      // Left for good: the node ends once its time is up.
+      await again.destroy();
+      await waitFor("the node to linger again", () => lingering.lingering === 1, 5_000);
+      await waitFor("the lingering node to end", () => lingering.lingering === 0, 10_000);
+      await assert.rejects(node.nodeIdOf(first));
+    } finally {
+      await lingering.close();
+    }
+  });
+
+  it("drops a node that stopped answering from its routing table within the check interval", async () => {
+    const at = `${bootstrap.address.host}:${bootstrap.address.port}`;
+    const checking = await WorldDht.start({ bootstrap: [at], nodeCheckMs: 1_000 });
+    const leaving = await WorldDht.start({ bootstrap: [at] });
+    try {
+      // The checking node meets the leaving one (a lookup puts it in its routing table), then it goes.
+      await checking.nodeIdOf(leaving.address);
+      await checking.lookup(regionTopic(31337, LEDGER, { rx: 9, rz: 9 }));
+      const address = leaving.address;
+      const holds = () =>
+        checking.routingTable().some((entry) => entry.host === address.host && entry.port === address.port);
+      await waitFor("the leaving node in the routing table", holds, 5_000);
+      await leaving.destroy();
+      const leftAt = performance.now();
+      await waitFor("the dead node dropped", () => !holds(), 10_000);
+      console.log(`dropped ${Math.round(performance.now() - leftAt)} ms after it left`);
+      assert.ok(checking.droppedNodes >= 1);
+      assert.ok(
+        checking.routingTable().some((entry) => entry.port === bootstrap.address.port),
+        "a live node stays",
+      );
+    } finally {
+      await checking.destroy();
     }
   });
 });
