@@ -250,7 +250,7 @@ export class AnchorQueue {
     const waitEnds = () =>
       Math.max(servedUntil, deadline + pausedMs + (downSince === undefined ? 0 : performance.now() - downSince));
     const load = async () => {
-      const head = await heads.head(chunkId);
+      const head = await heads.head(chunkId, version);
       if (downSince !== undefined) pausedMs += performance.now() - downSince;
       downSince = undefined;
       if (!head || head.version < version) throw new Error(`the indexer serves v${head?.version ?? 0} so far`);

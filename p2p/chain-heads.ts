@@ -17,8 +17,11 @@ const log = createDebug("seedcraft:heads");
 const FIRST_WINDOW = 256n;
 /** Windows double up to this many blocks (inside what public RPC providers take in one eth_getLogs). */
 const MAX_WINDOW = 8192n;
-/** A chunk's head read from the chain is reused this long: a claim repeated in a loop costs one read. */
-const FRESH_MS = 1000;
+/**
+ * A chunk's head read from the chain is reused this long: a claim checked again every 100 ms (p2p/chunk-sync.ts)
+ * costs a read every 250 ms at most, and a version anchored meanwhile is seen within that.
+ */
+const FRESH_MS = 250;
 /** Heads remembered at most (the oldest read is forgotten first). */
 const MAX_REMEMBERED = 1024;
 
@@ -129,8 +132,11 @@ function headOf(args: ChunkAnchoredArgs, chunkId: bigint): AnchoredHead | undefi
 
 /**
  * The heads a peer reads: the indexer's, and a chunk's head from the chain while the indexer cannot answer
- * (a lost race rebases, and a peer's new version is loaded, through an indexer's restart). Regions only come
- * from the indexer. When both fail, the indexer's error is the one thrown (it says why: down, or behind).
+ * (a lost race rebases, and a peer's new version is loaded, through an indexer's restart), or when it does not
+ * serve yet the version the caller was told of (`atLeast`: a peer announces its anchor as soon as it is mined,
+ * a block or two before the indexer serves it; a seeder that waited for the indexer held hot chunks only
+ * seconds late, and a player joining then was refused). Regions only come from the indexer. When both fail,
+ * the indexer's error is the one thrown (it says why: down, or behind).
  */
 export class LedgerHeads implements HeadSource {
   readonly #indexer: HeadSource;
@@ -145,9 +151,10 @@ export class LedgerHeads implements HeadSource {
     return this.#indexer.regions(regions);
   }
 
-  async head(chunkId: bigint): Promise<AnchoredHead | undefined> {
+  async head(chunkId: bigint, atLeast = 0): Promise<AnchoredHead | undefined> {
+    let indexed: AnchoredHead | undefined;
     try {
-      return await this.#indexer.head(chunkId);
+      indexed = await this.#indexer.head(chunkId);
     } catch (error) {
       if (!(error instanceof LedgerError)) throw error;
       try {
@@ -159,6 +166,11 @@ export class LedgerHeads implements HeadSource {
         throw error;
       }
     }
+    if ((indexed?.version ?? 0) >= atLeast) return indexed;
+    // Told of a version the indexer does not serve yet: the chain may hold it already (read at most every
+    // 250 ms per chunk, so a false claim asked again and again costs little).
+    const onChain = await this.#chain.head(chunkId).catch(() => undefined);
+    return onChain && onChain.version > (indexed?.version ?? 0) ? onChain : indexed;
   }
 }
 

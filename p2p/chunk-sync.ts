@@ -272,7 +272,7 @@ export class ChunkSync {
     let unanswered = false;
     while (this.#now() < deadline) {
       try {
-        head = await this.#options.heads.head(message.chunk);
+        head = await this.#options.heads.head(message.chunk, version);
         unanswered = false;
       } catch (error) {
         head = undefined;

@@ -17,8 +17,11 @@ export type AnchoredHead = ChunkHead & { watermark: Hlc };
 export interface HeadSource {
   /** The anchored heads (version ≥ 1) of the chunks in these regions. Rejects with LedgerError. */
   regions(regions: readonly Region[]): Promise<AnchoredHead[]>;
-  /** One chunk's head; undefined if it was never anchored. Rejects with LedgerError. */
-  head(chunkId: bigint): Promise<AnchoredHead | undefined>;
+  /**
+   * One chunk's head; undefined if it was never anchored. Rejects with LedgerError. `atLeast`: the version the
+   * caller was told of (a peer's claim, a race lost); a source that can look further for it may (LedgerHeads).
+   */
+  head(chunkId: bigint, atLeast?: number): Promise<AnchoredHead | undefined>;
 }
 
 type ChunkJson = { chunkId?: unknown; version?: unknown; hash?: unknown; infoHash?: unknown; watermark?: unknown };

@@ -23,8 +23,9 @@ import type { Position } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { chunkTorrent } from "../../core/torrent.ts";
 import { CAPABILITIES } from "../../core/wire.ts";
+import { ledgerHeadsOf } from "../../p2p/chain-heads.ts";
 import type { FetchResult, TorrentLimits } from "../../p2p/chunk-torrents.ts";
-import { type AnchoredHead, IndexerHeads } from "../../p2p/heads.ts";
+import { type AnchoredHead, type HeadSource, IndexerHeads } from "../../p2p/heads.ts";
 import { IndexerLedger } from "../../p2p/ledger.ts";
 import { NodeChunkCache } from "../../p2p/node/chunk-cache.ts";
 import { WorldDht } from "../../p2p/node/dht.ts";
@@ -97,6 +98,8 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       limits?: Partial<TorrentLimits>;
       /** Where it reads the indexer (default the world's). */
       indexerUrl?: string;
+      /** Its heads (default the indexer's at `indexerUrl`). */
+      heads?: HeadSource;
       /** Its hello's CAPABILITIES bits (CAPABILITIES.seeds: a seeder, asked first). */
       capabilities?: number;
     } = {},
@@ -122,7 +125,7 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       data: {
         client: createTorrentClient(),
         store: cache,
-        heads: new IndexerHeads(options.indexerUrl ?? world.urls.indexer),
+        heads: options.heads ?? new IndexerHeads(options.indexerUrl ?? world.urls.indexer),
         limits: options.limits,
         syncRadius: options.syncRadius,
         resyncMs: options.resyncMs,
@@ -329,6 +332,40 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
       door.open = true;
       await waitFor("the leecher to take version 1", () => leecher.peer.replica.version(head.chunkId) === 1, 10_000);
       assert.equal(leecher.peer.replica.hash(head.chunkId), head.hash);
+    } finally {
+      door.close();
+    }
+  });
+
+  it("takes a version announced before its indexer serves it, from the chain's head", async () => {
+    const random = prng(17);
+    const [seederPlayer, leecherPlayer] = (await players(2)) as [Player, Player];
+    const x0 = 104 * CHUNK_SIZE;
+    const door = await openDoor(world.urls.indexer);
+    try {
+      const seeder = await startPeer(seederPlayer, standAt(x0, 4));
+      // No rounds of its own: only the announce can bring it a version. Its indexer is behind the door.
+      const leecher = await startPeer(leecherPlayer, standAt(x0 + 2, 4), {
+        syncRadius: 1,
+        heads: ledgerHeadsOf(door.url, clients.publicClient, clients.deployment),
+      });
+      await linked(seeder.peer, leecher.peer);
+      assert.equal((await leecher.peer.joined)?.total, 0);
+      const first = editedSnapshot(seed, { cx: 104, cy: 0, cz: 0 }, random);
+      const [head1] = (await anchor([first])) as [AnchoredHead];
+      await seeder.peer.sync?.anchored(head1, first.snapshot);
+      await waitFor("the leecher to take version 1", () => leecher.peer.replica.version(head1.chunkId) === 1, 10_000);
+
+      // Its indexer stays on version 1 (not behind, as far as it says); version 2 is announced.
+      door.frozen = true;
+      const second = editedSnapshot(seed, { cx: 104, cy: 0, cz: 0 }, random, 40);
+      const [head2] = (await anchor([second], 1)) as [AnchoredHead];
+      const announcedAt = performance.now();
+      await seeder.peer.sync?.anchored(head2, second.snapshot);
+      await waitFor("the leecher to take version 2", () => leecher.peer.replica.version(head1.chunkId) === 2, 4_000);
+      console.log(`version 2 taken ${Math.round(performance.now() - announcedAt)} ms after its announce`);
+      assert.equal(leecher.peer.replica.hash(head1.chunkId), head2.hash);
+      assert.equal((await new IndexerHeads(door.url).head(head1.chunkId))?.version, 1, "its indexer still says 1");
     } finally {
       door.close();
     }
