@@ -223,9 +223,13 @@ export class ReceiptSigner {
       signature,
     };
     const sent = await this.#options.send(batch.peerId, encode(message)).catch(() => false);
-    if (!sent) log("seeder %s not linked: its receipts wait", batch.seeder);
     clearTimeout(batch.timer);
     if (this.#stopped) return;
+    if (!sent) {
+      // Not linked: they go when it links again (relink), not every 2 s meanwhile.
+      log("seeder %s not linked: its receipts wait for it", batch.seeder);
+      return;
+    }
     batch.timer = setTimeout(() => {
       if (batch.acked < batch.receipts.length) void this.#send(batch, batch.acked);
     }, RESEND_MS);
