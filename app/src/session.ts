@@ -8,6 +8,7 @@ import { type Address, createPublicClient, http } from "viem";
 import type { Config } from "wagmi";
 import { BLOCK_IDS, BLOCKS } from "../../core/blocks.ts";
 import { SeedcraftError } from "../../core/errors.ts";
+import type { IceServer } from "../../core/ice-servers.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, SEA_LEVEL, terrainSeedOf } from "../../core/terrain.ts";
 import { sessionAnchorChain } from "../../p2p/anchor-chain.ts";
@@ -22,6 +23,7 @@ import { EditList } from "./edits/editList.ts";
 import { Game } from "./game/Game.ts";
 import { joinWorld } from "./net/join.ts";
 import { limitsStore, type PlayerLimits, torrentLimitsOf } from "./net/limits.ts";
+import { probeTurn, type TurnStatus } from "./net/turn-probe.ts";
 import { createStore, type Store } from "./store.ts";
 import { VoiceChat } from "./voice/VoiceChat.ts";
 import { createWalletConfig, worldChain } from "./wallet/config.ts";
@@ -67,6 +69,10 @@ export type Session = {
   voice: Store<VoiceChat | undefined>;
   /** The last edit refused before it was made, for the HUD. */
   refusal: Store<string | undefined>;
+  /** Whether the world's TURN relay works for this tab (checked on joining; the join panel tells a failure). */
+  turn: Store<TurnStatus>;
+  /** Checks the TURN relay again (the config's ICE servers by default), and keeps the outcome in `turn`. */
+  checkTurn(servers?: readonly IceServer[]): Promise<TurnStatus>;
   spawn: Position;
   /**
    * Joins the world as `wallet` (a session key authorized in one wallet step), once. Without `ask` (no click of
@@ -134,6 +140,13 @@ export function createSession(config: AppConfig): Session {
     game: createStore<Game | undefined>(undefined),
     seeding: createStore<{ store: IdbReceiptStore; cache: IdbChunkCache; wallet: Address } | undefined>(undefined),
     refusal: createStore<string | undefined>(undefined),
+    turn: createStore<TurnStatus>({ state: "none" }),
+    async checkTurn(servers = config.iceServers) {
+      session.turn.set({ state: "checking" });
+      const status = await probeTurn(servers);
+      session.turn.set(status);
+      return status;
+    },
     sounds: new SoundBank(),
     assets: new AssetPacks(),
     voice: createStore<VoiceChat | undefined>(undefined),
@@ -203,6 +216,8 @@ export function createSession(config: AppConfig): Session {
       peer.torrents?.setRateLimits(limits.uploadBytesPerSecond, limits.downloadBytesPerSecond);
     });
     session.join.set({ step: "joined", peerId: peer.id });
+    // With the gateway's credentials in the config now: a relay that does not work is told, not silent.
+    void session.checkTurn();
   }
 
   world.onEditRequest = ({ mode, target, clickedAt }) => {

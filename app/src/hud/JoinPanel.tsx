@@ -1,5 +1,6 @@
 import { useEffect } from "react";
 import { useConnection } from "wagmi";
+import { turnWarning } from "../net/turn-probe.ts";
 import type { JoinState, Session } from "../session.ts";
 import { useStore } from "../store.ts";
 import { joinAsked } from "../wallet/consent.ts";
@@ -29,6 +30,8 @@ export function JoinPanel({ session }: { session: Session }) {
   const connection = useConnection();
   const state: JoinState = useStore(session.join);
   const asked = useStore(joinAsked);
+  const turn = useStore(session.turn);
+  const warning = state.step === "joined" ? turnWarning(turn) : undefined;
   const chainId = session.config.deployment.chainId;
   const ready = connection.status === "connected" && connection.chainId === chainId && connection.address;
   useEffect(() => {
@@ -58,6 +61,11 @@ export function JoinPanel({ session }: { session: Session }) {
         <button type="button" data-testid="join-button" onClick={() => joinAsked.set(true)}>
           Join as {playerName(connection.address)}
         </button>
+      )}
+      {warning && (
+        <p className="error" data-testid="turn-warning" data-state={turn.state}>
+          {warning}
+        </p>
       )}
       {state.step === "failed" && (
         <div className="error" data-testid="join-error">
