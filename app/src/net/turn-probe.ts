@@ -62,7 +62,12 @@ export async function probeTurn(servers: readonly IceServer[], limitMs = TURN_CH
         const error = event as RTCPeerConnectionIceErrorEvent;
         errors.push(`${error.url}: ${error.errorCode} ${error.errorText}`.trim());
         if (error.errorCode === 401)
-          settle({ state: "refused", url: error.url, ms: ms(), detail: `${error.errorCode} ${error.errorText}` });
+          settle({
+            state: "refused",
+            url: error.url,
+            ms: ms(),
+            detail: `${error.errorCode} ${error.errorText.replace(/\.$/, "")}`,
+          });
       };
       pc.onicegatheringstatechange = () => {
         // Gathering over with no relay candidate: every server failed (an error each, most often 701).
