@@ -675,7 +675,13 @@ export class Mesh {
         // Dropped unread: a replay costs us far more than it costs the sender.
         if (conn.chatHistoryHeard) return this.#strike(conn, "CHAT_HISTORY_TWICE");
         conn.chatHistoryHeard = true;
-        return await this.#chatHistoryIn(conn, message);
+        {
+          // One replay judged whole at a time: a newcomer's neighbours replay the same lines, and two replays
+          // judged at once interleave (each line goes to whichever saw it first), so lines showed out of order.
+          const turn = this.#chatHistoryTurn.then(() => this.#chatHistoryIn(conn, message));
+          this.#chatHistoryTurn = turn.catch(() => undefined);
+          return await turn;
+        }
       case "peers":
         peer.neighbours = new Set(message.ids.map((id) => id.toLowerCase()));
         return;
@@ -876,6 +882,9 @@ export class Mesh {
    * (expired, or the indexer behind) only drops that line. Every line checked is marked seen, passed or
    * not, so no neighbour makes us check it again.
    */
+  /** The chat replay being judged (replays are judged one after another). */
+  #chatHistoryTurn: Promise<void> = Promise.resolve();
+
   async #chatHistoryIn(conn: Conn, message: ChatHistoryMessage): Promise<void> {
     const now = this.#now();
     const fresh: ChatLine[] = [];
