@@ -10,7 +10,8 @@
  *   the same moment, the head never cached) sampled every second once both the stall and the kill are recovered.
  * - edits_final_pct, edits_failed: every edit in a final state (anchored, bounced, overwritten, rolled back,
  *   failed) at the end, and how many failed: the Chromium player's own and the headless players' edits as it
- *   listed them, and each headless player's own edits of the run as it reports them.
+ *   listed them (its own edits still on their way at its reload as the next page listed and settled them), and
+ *   each headless player's own edits of the run as it reports them.
  * - seeder_energy_claimed: the world's seeder's energy balance at the end (its claims landed).
  * - rss_growth_pct: per part (process group), from the first sample after warm-up (or after its restart) to
  *   the last; restarts: per part, from run.json.
@@ -75,7 +76,8 @@ const CLAIM_WAIT_MS = 150_000;
 const RESTART_WARM_MS = 30_000;
 /** After the run, how long edits still in flight have to reach a final state. */
 const SETTLE_MS = 90_000;
-type Entry = { own: boolean; state: string; reason: string | undefined };
+/** `key`: chunk, index and clock stamp (one edit's, on either page of a reload); `carried`: listed again after one. */
+type Entry = { own: boolean; state: string; reason: string | undefined; key?: string; carried?: boolean };
 const entries = async (page: Page) =>
   (await page.evaluate(
     () =>
@@ -83,6 +85,8 @@ const entries = async (page: Page) =>
         own: e.own,
         state: e.state as string,
         reason: (e as { reason?: string }).reason,
+        key: e.hlc ? `${e.chunkId}:${e.index}:${e.hlc.wallMs}:${e.hlc.logical}` : undefined,
+        carried: (e as { carried?: boolean }).carried === true,
       })),
     null,
   )) as Entry[];
@@ -322,7 +326,8 @@ try {
     }
     if (reloadedAt === undefined && elapsed >= RELOAD_AT * DURATION_MS) {
       reloadedAt = Date.now();
-      // What it listed before leaving: edits still in flight as it leaves end with it (counted as they stand).
+      // What it listed before leaving: edits still in flight as it leaves are listed again by the next page
+      // (carried), which settles them; any it does not carry are counted as they stand.
       earlier.push(...(await entries(page)));
       // Off the app but on its origin (its config file), so no open connection holds the database.
       await page.goto(`${appUrl}/seedcraft.json`);
@@ -375,7 +380,10 @@ try {
     await sleep(1000);
     current = await entries(page);
   }
-  const chromiumList = [...earlier, ...current];
+  // An edit still on its way when the player reloaded is listed again by the next page (carried), which settles
+  // it: it counts once, as the next page left it.
+  const carriedKeys = new Set(current.filter((e) => e.carried && e.key).map((e) => e.key));
+  const chromiumList = [...earlier.filter((e) => !(e.key && carriedKeys.has(e.key))), ...current];
   const headlessFinal = headlessList();
   // Every edit: the Chromium player's own, the headless players' as the Chromium player saw them, and the
   // headless players' own as they report them.
@@ -462,6 +470,7 @@ try {
       states: counts,
       reasons,
       across_reload: earlier.length,
+      carried_across_reload: carriedKeys.size,
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
     },

@@ -19,6 +19,7 @@ import type { SyncProgress } from "../../p2p/chunk-sync.ts";
 import { AssetPacks } from "./assets/packs.ts";
 import { SoundBank } from "./assets/sounds.ts";
 import type { AppConfig } from "./config.ts";
+import { keepOpenEdits, listCarried, settleCarried, takeCarriedEdits } from "./edits/carried.ts";
 import { EditList } from "./edits/editList.ts";
 import { Game } from "./game/Game.ts";
 import { joinWorld } from "./net/join.ts";
@@ -198,6 +199,10 @@ export function createSession(config: AppConfig): Session {
       sounds: session.sounds,
     });
     session.game.set(game);
+    // Our edits still on their way when this tab's last page went: listed again, settled against the ledger.
+    const carried = listCarried(edits, takeCarriedEdits(wallet));
+    keepOpenEdits(edits, wallet);
+    if (carried.length > 0) void settleCarried({ edits, entries: carried, replica: peer.replica, heads });
     session.seeding.set({ store: receipts, cache, wallet });
     void session.assets.load({ config, chain, peer, world, sounds: session.sounds });
     const voice = new VoiceChat({

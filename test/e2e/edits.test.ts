@@ -4,7 +4,8 @@
  * anchored while nobody could serve it yet, waits for the snapshot and ends anchored on both players; an
  * injected EIP-6963 wallet that already has an account is asked for nothing until the player clicks Join;
  * and a peer's op that no anchor covers is rolled back after the replica's bound (fake clock): not while the
- * indexer cannot say whether an anchor covers it (up to a hard cap), and in a headless Node peer too.
+ * indexer cannot say whether an anchor covers it (up to a hard cap), and in a headless Node peer too. An edit
+ * whose anchor was mined as the page reloaded is listed again by the next page and ends anchored there.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -207,6 +208,50 @@ describe("e2e: every edit ends, and the wallet asks only on a click", { timeout:
     }
     const indexed = (await (await fetch(`${world.urls.indexer}/v1/chunks/${chunkId}`)).json()) as { version: number };
     assert.ok(indexed.version >= 2, `the indexer serves v${indexed.version}`);
+  });
+
+  it("an edit whose anchor was mined as the page reloaded is listed again by the next page and ends anchored", async () => {
+    const page = await newPage("reload");
+    await page.goto(world.urls.app);
+    await joinWithDevAccount(page);
+    await standAt(page, 150, 20);
+    // The page cannot confirm anchors for now: the indexer's heads and the chain's logs do not reach it.
+    const blockHeads = async (on: boolean) => {
+      if (!on) return page.unrouteAll({ behavior: "ignoreErrors" });
+      await page.route(`${world.urls.indexer}/v1/chunks/**`, (route) => route.abort());
+      await page.route(`${world.urls.chain}/**`, (route) =>
+        (route.request().postData() ?? "").includes("eth_getLogs") ? route.abort() : route.continue(),
+      );
+    };
+    await blockHeads(true);
+    const cell = await freeCell(page);
+    assert.ok(cell, "a free cell near the player");
+    assert.equal(await place(page, cell), undefined);
+    await waitFor(
+      "the edit's anchor to be mined",
+      async () => (await ownEdit(page, cell))?.state === "anchoring",
+      30_000,
+    );
+    await page.waitForTimeout(1_000);
+    assert.equal((await ownEdit(page, cell))?.state, "anchoring", "not confirmed while the heads are blocked");
+    await blockHeads(false);
+    await page.reload();
+    await page.locator('[data-testid="join-status"][data-state="joined"]').waitFor({ timeout: 60_000 });
+    const carried = () =>
+      inPage(
+        page,
+        (session, where) => {
+          const entry = session.edits.entries.find((e) => e.carried && e.position.join(",") === where);
+          return entry ? { state: entry.state, version: entry.version?.toString() } : null;
+        },
+        cell.join(","),
+      );
+    await waitFor("the carried edit to end anchored", async () => (await carried())?.state === "anchored", 30_000);
+    assert.ok(Number((await carried())?.version) >= 1);
+    // What the ledger holds: our anchor, at the version the first page was told.
+    const { cx, cy, cz } = locateBlock(...cell);
+    const head = await new IndexerHeads(world.urls.indexer).head(chunkIdOf(cx, cy, cz));
+    assert.equal(head?.version.toString(), (await carried())?.version);
   });
 
   it("an injected wallet with an account is asked nothing until the player clicks Join", async () => {

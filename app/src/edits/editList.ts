@@ -33,6 +33,8 @@ export type EditEntry = {
   hlc?: Hlc;
   /** Ours, or a peer's (then `author` names them). */
   own: boolean;
+  /** Ours, made on the page before a reload and listed again here (edits/carried.ts). */
+  carried?: boolean;
   author?: string;
   state: EditState;
   /** The chunk version the edit was anchored in. */
