@@ -4,7 +4,8 @@
  * Chromium players run inside home namespaces, each home behind its own NAT router (test/helpers/netns.ts,
  * test/helpers/netns-world.ts). Two homes NAT with MASQUERADE (port-keeping): their players join, punch
  * through to each other (server-reflexive candidates from the world's STUN), see each other's avatars, chat,
- * and A's block edit is applied and drawn at B; A and B hear each other in voice. A third home NATs with
+ * and A's block edit is applied and drawn at B; A and B hear each other in voice; a headless `seedcraft peer`
+ * in A's home joins too, and B sees its edits. A third home NATs with
  * MASQUERADE --random, like a symmetric NAT: its player's links run through the world's TURN relay (ICE
  * stats). A TURN relay that refuses the credential or does not answer is told in the join panel within 10 s,
  * and `seedcraft up --host` with an address not the machine's fails at once. Last, B comes back
@@ -261,16 +262,89 @@ describe("players in three homes behind NATs play together on a world host", {
     const level = (p: NetnsPlayer, of: NetnsPlayer) =>
       inApp(p.page, (session, id) => session.voice.get()?.level(id as `0x${string}`) ?? 0, of.peerId);
     try {
+      const state = (p: NetnsPlayer) =>
+        inApp(
+          p.page,
+          (session) => JSON.stringify({ ...session.voice.get()?.state.get(), calls: session.voice.get()?.calls }),
+          null,
+        );
       await waitFor(
         "A and B to hear each other",
         async () => (await level(a, b)) > HEARD && (await level(b, a)) > HEARD,
         30_000,
-      );
+      ).catch(async (error: Error) => {
+        throw new Error(
+          `${error.message}; A: ${await state(a)}; B: ${await state(b)}; levels ${await level(a, b)} ${await level(b, a)}`,
+        );
+      });
       console.log(
         `  voice levels: A hears B ${(await level(a, b)).toFixed(3)}, B hears A ${(await level(b, a)).toFixed(3)}`,
       );
     } finally {
       for (const p of [a, b]) await inApp(p.page, (session) => session.voice.get()?.stop(), null);
+    }
+  });
+
+  it("a headless `seedcraft peer` in A's home joins through its NAT; B links with it and sees its edits", async () => {
+    const b = player("B");
+    const home = network.host("home-a");
+    const live = world as NetnsWorld;
+    const child = network.spawn(
+      home,
+      process.execPath,
+      [
+        path.join(ROOT, "cli", "seedcraft.ts"),
+        "peer",
+        ...["--name", "home-peer", "--host", home.address, "--at", "5,6", "--walk", "1", "--edits-per-s", "1"],
+        ...["--ice-servers", JSON.stringify([{ urls: `stun:${live.address}:3478` }])],
+      ],
+      {
+        cwd: ROOT,
+        // The world as its players find it: its public host, the default ports.
+        env: {
+          ...process.env,
+          SEEDCRAFT_NETWORK: live.network,
+          SEEDCRAFT_PUBLIC_HOST: live.address,
+          SEEDCRAFT_HOST: "",
+        },
+      },
+    );
+    let output = "";
+    for (const stream of [child.stdout, child.stderr])
+      stream?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const peerOf = () =>
+        inApp(
+          b.page,
+          (session) => session.game.get()?.peer.mesh.peers.find((peer) => peer.name === "home-peer")?.wallet ?? null,
+          null,
+        );
+      await waitFor(
+        "B linked with the headless peer",
+        async () => {
+          if (child.exitCode !== null) throw new Error(`seedcraft peer exited with ${child.exitCode}:\n${output}`);
+          return (await peerOf()) !== null;
+        },
+        90_000,
+      );
+      const wallet = ((await peerOf()) as string).toLowerCase();
+      const seen = () =>
+        inApp(
+          b.page,
+          (session, prefix) =>
+            session.edits.entries.filter(
+              (entry) => !entry.own && (entry.author === "home-peer" || entry.author?.toLowerCase().startsWith(prefix)),
+            ).length,
+          wallet.slice(0, 6),
+        );
+      await waitFor("B to see the headless peer's edits", async () => (await seen()) > 0, 30_000);
+      console.log(`  B sees ${await seen()} edits of the headless peer in A's home`);
+    } finally {
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
     }
   });
 
