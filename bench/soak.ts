@@ -10,8 +10,9 @@
  *   the same moment, the head never cached) sampled every second once both the stall and the kill are recovered.
  * - edits_final_pct, edits_failed: every edit in a final state (anchored, bounced, overwritten, rolled back,
  *   failed) at the end, and how many failed: the Chromium player's own and the headless players' edits as it
- *   listed them (its own edits still on their way at its reload as the next page listed and settled them), and
- *   each headless player's own edits of the run as it reports them.
+ *   listed them (its own edits still on their way at its reload as the next page listed and settled them; its
+ *   peers' edits still on their way then are counted where they end, by their authors), and each headless
+ *   player's own edits of the run as it reports them. open_at_end says where any open edit was seen.
  * - seeder_energy_claimed: the world's seeder's energy balance at the end (its claims landed).
  * - rss_growth_pct: per part (process group), from the first sample after warm-up (or after its restart) to
  *   the last; restarts: per part, from run.json.
@@ -383,7 +384,14 @@ try {
   // An edit still on its way when the player reloaded is listed again by the next page (carried), which settles
   // it: it counts once, as the next page left it.
   const carriedKeys = new Set(current.filter((e) => e.carried && e.key).map((e) => e.key));
-  const chromiumList = [...earlier.filter((e) => !(e.key && carriedKeys.has(e.key))), ...current];
+  // A peer's edit the page showed still on its way when it left is not counted from that page: the page is gone,
+  // and the edit is counted where it ends, by its author (the headless player's own report, below), and again
+  // by the next page if a neighbour replays it there.
+  const peersOpenAtReload = earlier.filter((e) => !e.own && !FINAL_STATES.has(e.state)).length;
+  const chromiumList = [
+    ...earlier.filter((e) => !(e.key && carriedKeys.has(e.key)) && (e.own || FINAL_STATES.has(e.state))),
+    ...current,
+  ];
   const headlessFinal = headlessList();
   // Every edit: the Chromium player's own, the headless players' as the Chromium player saw them, and the
   // headless players' own as they report them.
@@ -471,6 +479,12 @@ try {
       reasons,
       across_reload: earlier.length,
       carried_across_reload: carriedKeys.size,
+      peers_open_at_reload: peersOpenAtReload,
+      open_at_end: {
+        chromium_own: chromiumList.filter((e) => e.own && !FINAL_STATES.has(e.state)).length,
+        chromium_saw_of_peers: chromiumList.filter((e) => !e.own && !FINAL_STATES.has(e.state)).length,
+        headless_own: headlessFinal.filter((e) => !FINAL_STATES.has(e.state)).length,
+      },
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
     },

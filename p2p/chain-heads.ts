@@ -13,8 +13,8 @@ import { LedgerError } from "./ledger-error.ts";
 
 const log = createDebug("seedcraft:heads");
 
-/** The first window of blocks searched back from the chain's head for a chunk's anchor event. */
-const FIRST_WINDOW = 256n;
+/** The first window of blocks searched back from the chain's head for a chunk's anchor event (most are a block or two old). */
+const FIRST_WINDOW = 16n;
 /** Windows double up to this many blocks (inside what public RPC providers take in one eth_getLogs). */
 const MAX_WINDOW = 8192n;
 /**
