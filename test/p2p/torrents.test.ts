@@ -78,7 +78,13 @@ describe("p2p: the data plane", { timeout: 300_000 }, () => {
     await Promise.all([...running].map((s) => stopPeer(s)));
     await bootstrap?.destroy();
     await world?.stop();
-    releaseWebRtc();
+    // libdatachannel's teardown of its threads timed out once under CI's load ("cleanup timeout (possible
+    // deadlock)"), after every test here had passed: said, not a failure of the data plane.
+    try {
+      releaseWebRtc();
+    } catch (error) {
+      console.log(`releasing WebRTC: ${(error as Error).message}`);
+    }
   });
 
   const players = (count: number) => newPlayers(clients, world.urls.indexer, count);

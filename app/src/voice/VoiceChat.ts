@@ -99,6 +99,11 @@ const SECOND_OFFER_MS = 1000;
 const RETRY_MS = 3000;
 /** A new call is not hung up for distance this soon: where the other stands may reach us after its offer. */
 const CALL_GRACE_MS = 2000;
+/**
+ * A call not connected this long is hung up and tried again (after RETRY_MS): a lost offer or answer (the mesh
+ * drops media signals past a peer's budget) left both sides "calling" for good, in the NAT test now and then.
+ */
+const CONNECT_MS = 12_000;
 /** A remote voice counts as flowing once its raw level passes this RMS (silence and comfort noise stay under). */
 const FLOWING_RMS = 0.005;
 
@@ -400,6 +405,11 @@ export class VoiceChat {
     for (const [id, call] of [...this.#calls])
       if (!wanted.has(id) && (now - call.startedAt >= CALL_GRACE_MS || this.#blocked.has(call.wallet)))
         this.#hangUp(id, true);
+      else if (!call.connected && now - call.startedAt >= CONNECT_MS) {
+        debug("call with %s not connected in %d ms: hung up, tried again", id.slice(0, 10), CONNECT_MS);
+        this.#hangUp(id, true);
+        this.#retryAt.set(id, now + RETRY_MS);
+      }
     for (const id of wanted) {
       if (!this.#wantedSince.has(id)) this.#wantedSince.set(id, now);
       if (this.#calls.has(id) || (this.#retryAt.get(id) ?? 0) > now) continue;
