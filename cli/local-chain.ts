@@ -6,7 +6,7 @@
 import { bytesToHex, createPublicClient, createWalletClient, defineChain, http, type LocalAccount } from "viem";
 import { decodeChunk } from "../core/chunk.ts";
 import type { Deployment } from "../core/deployment.ts";
-import type { Hlc } from "../core/hlc.ts";
+import { type Hlc, packHlc } from "../core/hlc.ts";
 import { chunkHash } from "../core/merkle.ts";
 import { signSessionConsent } from "../core/session.ts";
 import { chunkTorrent } from "../core/torrent.ts";
@@ -97,7 +97,7 @@ export async function anchorSnapshots(
         expectedVersion: item.expectedVersion,
         newHash: head.hash,
         infoHash: head.infoHash,
-        watermark: (BigInt(item.watermark.wallMs) << 16n) | BigInt(item.watermark.logical),
+        watermark: packHlc(item.watermark),
       };
     });
     const hash = await clients.walletClient.writeContract({

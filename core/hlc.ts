@@ -29,6 +29,16 @@ export function isValidHlc(hlc: Hlc): boolean {
   );
 }
 
+/** A stamp as ChunkLedger keeps an anchor's watermark: one uint64, `wallMs << 16 | logical`. */
+export function packHlc(hlc: Hlc): bigint {
+  return (BigInt(hlc.wallMs) << 16n) | BigInt(hlc.logical);
+}
+
+/** The stamp in a packed watermark (see packHlc). */
+export function unpackHlc(packed: bigint): Hlc {
+  return { wallMs: Number(packed >> 16n), logical: Number(packed & 0xffffn) };
+}
+
 /** Orders stamps: negative if a is earlier, 0 if equal, positive if later. */
 export function compareHlc(a: Hlc, b: Hlc): number {
   return a.wallMs - b.wallMs || a.logical - b.logical;

@@ -12,7 +12,7 @@
 import createDebug from "debug";
 import type { Address, Hex } from "viem";
 import { decodeChunk, encodeChunk } from "../core/chunk.ts";
-import { compareHlc, type Hlc } from "../core/hlc.ts";
+import { compareHlc, type Hlc, packHlc } from "../core/hlc.ts";
 import type { BlockOp } from "../core/op.ts";
 import { chunkTorrent } from "../core/torrent.ts";
 import type { AnchorChain, AnchorUpdate } from "./anchor-chain.ts";
@@ -159,7 +159,7 @@ export class AnchorQueue {
         expectedVersion: item.expectedVersion,
         newHash: item.hash,
         infoHash: item.infoHash,
-        watermark: (BigInt(item.watermark.wallMs) << 16n) | BigInt(item.watermark.logical),
+        watermark: packHlc(item.watermark),
       }));
       try {
         this.stats.batches++;

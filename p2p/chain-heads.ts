@@ -8,6 +8,7 @@
  */
 import createDebug from "debug";
 import type { Abi, Address, Hex, PublicClient } from "viem";
+import { unpackHlc } from "../core/hlc.ts";
 import { type AnchoredHead, type HeadSource, IndexerHeads } from "./heads.ts";
 import { LedgerError } from "./ledger-error.ts";
 
@@ -126,7 +127,7 @@ function headOf(args: ChunkAnchoredArgs, chunkId: bigint): AnchoredHead | undefi
     version,
     hash: hash.toLowerCase() as Hex,
     infoHash: infoHash.toLowerCase() as Hex,
-    watermark: { wallMs: Number(watermark >> 16n), logical: Number(watermark & 0xffffn) },
+    watermark: unpackHlc(watermark),
   };
 }
 

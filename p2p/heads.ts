@@ -5,7 +5,7 @@
  */
 import type { Hex } from "viem";
 import { parseChunkId } from "../core/chunk.ts";
-import type { Hlc } from "../core/hlc.ts";
+import { type Hlc, unpackHlc } from "../core/hlc.ts";
 import { REGION_CHUNKS, type Region } from "../core/proximity.ts";
 import type { ChunkHead } from "./chunk-store.ts";
 import { IndexBehindError, indexBehindOf } from "./index-behind.ts";
@@ -46,13 +46,12 @@ function headOf(row: ChunkJson): AnchoredHead | undefined {
   } catch {
     return undefined;
   }
-  const packed = BigInt(row.watermark);
   return {
     chunkId,
     version: row.version as number,
     hash: row.hash.toLowerCase() as Hex,
     infoHash: row.infoHash.toLowerCase() as Hex,
-    watermark: { wallMs: Number(packed >> 16n), logical: Number(packed & 0xffffn) },
+    watermark: unpackHlc(BigInt(row.watermark)),
   };
 }
 
