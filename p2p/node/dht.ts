@@ -128,6 +128,8 @@ function listen(dht: DHT, port: number, host: string): Promise<void> {
 }
 
 type RoutingNode = { id: Buffer; host: string; port: number; seen?: number };
+/** bittorrent-dht's routing table (k-rpc's k-bucket), which it does not expose. */
+type RoutingTable = { toArray(): RoutingNode[]; remove(id: Buffer): void };
 
 export class WorldDht {
   readonly #dht: DHT;
@@ -165,9 +167,8 @@ export class WorldDht {
       .map((node) => ({ host: node.host, port: node.port }));
   }
 
-  #table(): { toArray(): RoutingNode[]; remove(id: Buffer): void } {
-    return (this.#dht as unknown as { _rpc: { nodes: { toArray(): RoutingNode[]; remove(id: Buffer): void } } })._rpc
-      .nodes;
+  #table(): RoutingTable {
+    return (this.#dht as unknown as { _rpc: { nodes: RoutingTable } })._rpc.nodes;
   }
 
   async #checkNodes(silentMs: number): Promise<void> {

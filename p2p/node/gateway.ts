@@ -115,6 +115,14 @@ export type GatewayOptions = {
 /** A departed browser's node answers the DHT this long (see the header); at most `maxClients` linger at once. */
 export const LINGER_MS = 5 * 60_000;
 
+/** A departed browser's node, and the timer that ends it. */
+type Lingering = { node: WorldDht; timer: ReturnType<typeof setTimeout> };
+
+function endLingering(entry: Lingering): Promise<void> {
+  clearTimeout(entry.timer);
+  return entry.node.destroy();
+}
+
 /** Where the OS puts a socket bound to port 0 (Linux's own default when /proc does not say). */
 export function ephemeralPortRange(): { low: number; high: number } {
   try {
@@ -180,7 +188,7 @@ export class DhtGateway {
   readonly #lifetimes: Pick<WorldDhtOptions, "maxAgeMs" | "itemMaxAgeMs" | "nodeCheckMs">;
   readonly #clients = new Set<Client>();
   /** Departed browsers' nodes, by key and slot, oldest first, each with the timer that ends it. */
-  readonly #lingering = new Map<string, { node: WorldDht; timer: ReturnType<typeof setTimeout> }>();
+  readonly #lingering = new Map<string, Lingering>();
   readonly #turn: GatewayTurn | undefined;
   /** The ports a browser may ask for back: those listen(0) hands out, less the reserved ones. */
   readonly #ephemeral = ephemeralPortRange();
@@ -241,12 +249,7 @@ export class DhtGateway {
     await Promise.all([...this.#clients].map((client) => this.#release(client)));
     const lingering = [...this.#lingering.values()];
     this.#lingering.clear();
-    await Promise.all(
-      lingering.map(({ node, timer }) => {
-        clearTimeout(timer);
-        return node.destroy();
-      }),
-    );
+    await Promise.all(lingering.map(endLingering));
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -444,12 +447,8 @@ export class DhtGateway {
 
   /** Keeps a departed browser's node answering for `lingerMs`; the oldest goes first past `maxClients`. */
   #linger(key: string, node: WorldDht): void {
-    const end = (entry: { node: WorldDht; timer: ReturnType<typeof setTimeout> }) => {
-      clearTimeout(entry.timer);
-      void entry.node.destroy();
-    };
     const earlier = this.#lingering.get(key);
-    if (earlier) end(earlier);
+    if (earlier) void endLingering(earlier);
     this.#lingering.delete(key);
     const timer = setTimeout(() => {
       const entry = this.#lingering.get(key);
@@ -461,12 +460,9 @@ export class DhtGateway {
     timer.unref?.();
     this.#lingering.set(key, { node, timer });
     while (this.#lingering.size > this.#options.maxClients) {
-      const [oldest, entry] = this.#lingering.entries().next().value as [
-        string,
-        { node: WorldDht; timer: ReturnType<typeof setTimeout> },
-      ];
+      const [oldest, entry] = this.#lingering.entries().next().value as [string, Lingering];
       this.#lingering.delete(oldest);
-      end(entry);
+      void endLingering(entry);
     }
   }
 
