@@ -24,7 +24,14 @@ import { IndexerLedger } from "../../p2p/ledger.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { authorizeSessionKey, type LocalClients, localClients, waitForIndexedBlock } from "../helpers/chain-clients.ts";
-import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, inApp, joinWithDevAccount } from "../helpers/chromium.ts";
+import {
+  CHROMIUM_ARGS,
+  chromiumPath,
+  INSTALL_COMMAND,
+  inApp,
+  joinWithDevAccount,
+  newestOwnEditAnchored,
+} from "../helpers/chromium.ts";
 import { type RunningCli, runCli, waitFor, worldPorts } from "../helpers/world.ts";
 
 const NETWORK = "e2e-game";
@@ -490,14 +497,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     const [cell] = await freeCellsNear(a, 1);
     assert.ok(cell, "a free cell next to A");
     assert.equal(await inPage(a, (session, target) => session.game.get()?.edit("place", target, 6), cell), undefined);
-    const newest = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
-    await waitFor(
-      "A's new edit to be anchored",
-      async () => (await newest.getAttribute("data-state")) === "anchored",
-      60_000,
-    );
-    const chunkId = BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1");
-    const version = Number(await newest.getAttribute("data-version"));
+    const { chunkId, version } = await newestOwnEditAnchored(a.page);
     // The seeder heard of it from A (chunk metadata), or on its next round of reading the ledger's heads
     // around it (every 15 s), and fetched it: its cache holds the file.
     const file = path.join(seederDir, "cache", "chunks", `${chunkId.toString(16)}-${version}.chunk`);

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import type { Page } from "playwright-core";
 import type { Session } from "../../app/src/session.ts";
+import { waitFor } from "./world.ts";
 
 // Debian's /usr/bin/chromium is a wrapper script that Playwright cannot drive: launch the binary itself.
 const CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
@@ -71,4 +72,24 @@ export async function pageClockOffset(
       best = { offsetMs: theirs - (before + after) / 2, uncertaintyMs: (after - before) / 2 };
   }
   return best;
+}
+
+/**
+ * Waits until the player's newest own edit, as the HUD's edit list shows it, is anchored (up to `timeoutMs`),
+ * and says where: its chunk and the version it was anchored in.
+ */
+export async function newestOwnEditAnchored(
+  page: Page,
+  timeoutMs = 60_000,
+): Promise<{ chunkId: bigint; version: number }> {
+  const newest = page.locator('[data-testid="edit-status"][data-own="true"]').first();
+  await waitFor(
+    "the player's new edit to be anchored",
+    async () => (await newest.getAttribute("data-state")) === "anchored",
+    timeoutMs,
+  );
+  return {
+    chunkId: BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1"),
+    version: Number(await newest.getAttribute("data-version")),
+  };
 }

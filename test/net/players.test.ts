@@ -21,7 +21,7 @@ import { BLOCK_IDS } from "../../core/blocks.ts";
 import type { IceServer } from "../../core/ice-servers.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { readDeployment } from "../../deploy/deployment-file.ts";
-import { inApp } from "../helpers/chromium.ts";
+import { inApp, newestOwnEditAnchored } from "../helpers/chromium.ts";
 import { namespacesWithPrefix, netnsUnavailable, TestNetwork } from "../helpers/netns.ts";
 import {
   enterWorld,
@@ -439,14 +439,7 @@ describe("players in three homes behind NATs play together on a world host", {
       await inApp(a.page, (session, target) => session.game.get()?.edit("place", target, 6), cell),
       undefined,
     );
-    const newest = a.page.locator('[data-testid="edit-status"][data-own="true"]').first();
-    await waitFor(
-      "A's new edit to be anchored",
-      async () => (await newest.getAttribute("data-state")) === "anchored",
-      60_000,
-    );
-    const chunkId = BigInt((await newest.getAttribute("data-chunk-id")) ?? "-1");
-    const version = Number(await newest.getAttribute("data-version"));
+    const { chunkId, version } = await newestOwnEditAnchored(a.page);
     // The world's seeder picks the new version up (from A's chunk metadata, or reading the ledger's heads).
     const file = path.join(
       (world as NetnsWorld).stateDir,
