@@ -352,8 +352,10 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       const heardByA: string[] = [];
       a.on("chat", (_from, text) => heardByA.push(text));
       await a.chat("first, from a");
+      // Each line answers the one before it, so each is stamped after it: two lines sent in the
+      // same millisecond by two players have no order but the tie-break on their ids.
+      await waitFor("b to hear a's line", async () => heardByB.length === 1, 10_000);
       await b.chat("second, from b");
-      // a answers what it heard: its line is stamped after b's, never in the same millisecond.
       await waitFor("a to hear b's line", async () => heardByA.length === 1, 10_000);
       await a.chat("third, from a");
       await waitFor("b to hear a's lines", async () => heardByB.length === 2, 10_000);
