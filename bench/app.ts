@@ -18,7 +18,7 @@
  * and Chrome traces of the edit phase.   Last line: one JSON object.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +29,7 @@ import { AIR, BLOCK_IDS } from "../core/blocks.ts";
 import { CHROMIUM_ARGS, chromiumPath, INSTALL_COMMAND, pageClockOffset } from "../test/helpers/chromium.ts";
 import { worldPorts } from "../test/helpers/world.ts";
 import { benchMeshing } from "./mesh.ts";
+import { profiled } from "./profile.ts";
 import { median, percentile } from "./stats.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -301,38 +302,6 @@ const frameIntervals = (page: Page) =>
     const at = (q: number) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? Number.NaN;
     return { frames: frames.length, p50_ms: at(0.5), p99_ms: at(0.99) };
   });
-
-/**
- * BENCH_PROFILE=<dir>: while `during` runs, a V8 CPU profile of each tab's main thread (<dir>/<name>.cpuprofile)
- * and a Chrome trace of each browser, GPU process included (<dir>/trace-<n>.json).
- */
-async function profiled<T>(players: Player[], during: () => Promise<T>): Promise<T> {
-  const dir = process.env.BENCH_PROFILE;
-  if (!dir) return await during();
-  mkdirSync(dir, { recursive: true });
-  const browsers = [...new Set(players.map((p) => p.browser))];
-  for (const [i, browser] of browsers.entries())
-    await browser.startTracing(undefined, {
-      path: path.join(dir, `trace-${i}.json`),
-      categories: ["devtools.timeline", "toplevel", "gpu", "viz", "cc", "blink", "benchmark", "v8"],
-    });
-  const sessions = await Promise.all(players.map((p) => p.context.newCDPSession(p.page)));
-  for (const session of sessions) {
-    await session.send("Profiler.enable");
-    await session.send("Profiler.setSamplingInterval", { interval: 250 });
-    await session.send("Profiler.start");
-  }
-  try {
-    return await during();
-  } finally {
-    for (const [i, session] of sessions.entries()) {
-      const { profile } = await session.send("Profiler.stop");
-      writeFileSync(path.join(dir, `${players[i]?.name}.cpuprofile`), JSON.stringify(profile));
-      await session.detach();
-    }
-    for (const browser of browsers) await browser.stopTracing();
-  }
-}
 
 type EditRecord = { key: string; startedAt: number; resolvedAt: number; refused: string | undefined };
 

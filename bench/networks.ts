@@ -21,6 +21,7 @@
  *   the start of its pack load to the pack fetched over torrent wires, checked and swapped in; median of A's and
  *   every B run's.
  * Usage: npm run bench:networks [-- --edits 120 --joins 3]   Last line: one JSON object.
+ * BENCH_PROFILE=<dir>: CPU profiles of A's and B's pages while A edits (bench/profile.ts).
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -42,6 +43,7 @@ import {
   startNetnsWorld,
 } from "../test/helpers/netns-world.ts";
 import { waitFor } from "../test/helpers/world.ts";
+import { profiled } from "./profile.ts";
 import { median, percentile } from "./stats.ts";
 
 const startedAt = Date.now();
@@ -181,43 +183,48 @@ try {
 
   log(`A makes ${EDITS} edits, ${EDIT_GAP_MS} ms apart; B notes when each is applied…`);
   const skew = (await pageClockOffset(bPlayer.page, 20)).offsetMs - (await pageClockOffset(a.page, 20)).offsetMs;
-  const made = await inApp(
-    a.page,
-    async (session, { edits, gapMs, air, water, stone }) => {
-      const game = session.game.get();
-      if (!game) throw new Error("A has no game");
-      const [x, y, z] = session.world.controls.position.map(Math.floor) as [number, number, number];
-      const free = (bx: number, by: number, bz: number) => {
-        const block = session.world.getBlock(bx, by, bz);
-        return block === air || block === water;
-      };
-      const cells: [number, number, number][] = [];
-      for (const [dx, dz] of [
-        [2, 0],
-        [0, 2],
-        [-2, 0],
-        [0, -2],
-      ] as const)
-        for (const dy of [0, 1]) if (free(x + dx, y + dy, z + dz)) cells.push([x + dx, y + dy, z + dz]);
-      if (cells.length === 0) throw new Error(`no free cell next to A at ${x},${y},${z}`);
-      const records: { key: string; startedAt: number; refused: string | undefined }[] = [];
-      for (let i = 0; i < edits; i++) {
-        const cell = cells[Math.floor(i / 2) % cells.length] as [number, number, number];
-        const lastId = game.edits.entries.at(-1)?.id ?? 0;
-        const startedAt = performance.timeOrigin + performance.now();
-        const refused = await game.edit(i % 2 === 0 ? "place" : "break", cell, stone);
-        const entry = game.edits.entries.find(
-          (e) => e.own && e.id > lastId && e.position.every((v, k) => v === cell[k]),
-        );
-        const key = entry?.hlc
-          ? `${entry.chunkId}:${entry.index}:${entry.block}:${entry.hlc.wallMs}:${entry.hlc.logical}`
-          : "";
-        records.push({ key, startedAt, refused: refused === undefined ? undefined : String(refused) });
-        await new Promise((resolve) => setTimeout(resolve, gapMs));
-      }
-      return records;
-    },
-    { edits: EDITS, gapMs: EDIT_GAP_MS, air: AIR, water: BLOCK_IDS.water, stone: BLOCK_IDS.stone },
+  const made = await profiled(
+    [a, bPlayer].map((p) => ({ name: p.label, browser: p.browser, page: p.page })),
+    () =>
+      inApp(
+        a.page,
+        async (session, { edits, gapMs, air, water, stone }) => {
+          const game = session.game.get();
+          if (!game) throw new Error("A has no game");
+          const [x, y, z] = session.world.controls.position.map(Math.floor) as [number, number, number];
+          const free = (bx: number, by: number, bz: number) => {
+            const block = session.world.getBlock(bx, by, bz);
+            return block === air || block === water;
+          };
+          const cells: [number, number, number][] = [];
+          for (const [dx, dz] of [
+            [2, 0],
+            [0, 2],
+            [-2, 0],
+            [0, -2],
+          ] as const)
+            for (const dy of [0, 1]) if (free(x + dx, y + dy, z + dz)) cells.push([x + dx, y + dy, z + dz]);
+          if (cells.length === 0) throw new Error(`no free cell next to A at ${x},${y},${z}`);
+          const records: { key: string; startedAt: number; refused: string | undefined }[] = [];
+          for (let i = 0; i < edits; i++) {
+            const cell = cells[Math.floor(i / 2) % cells.length] as [number, number, number];
+            const lastId = game.edits.entries.at(-1)?.id ?? 0;
+            const startedAt = performance.timeOrigin + performance.now();
+            const refused = await game.edit(i % 2 === 0 ? "place" : "break", cell, stone);
+            const entry = game.edits.entries.find(
+              (e) => e.own && e.id > lastId && e.position.every((v, k) => v === cell[k]),
+            );
+            const key = entry?.hlc
+              ? `${entry.chunkId}:${entry.index}:${entry.block}:${entry.hlc.wallMs}:${entry.hlc.logical}`
+              : "";
+            records.push({ key, startedAt, refused: refused === undefined ? undefined : String(refused) });
+            await new Promise((resolve) => setTimeout(resolve, gapMs));
+          }
+          return records;
+        },
+        { edits: EDITS, gapMs: EDIT_GAP_MS, air: AIR, water: BLOCK_IDS.water, stone: BLOCK_IDS.stone },
+      ),
+    log,
   );
   const wanted = made.filter((r) => r.key && r.refused === undefined);
   const deadline = Date.now() + 15_000;

@@ -19,7 +19,7 @@
  * Usage: npm run bench:soak [-- --minutes 4 --players 4 --kill indexer]   Last line: one JSON object.
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
+import { appendFileSync, openSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -78,19 +78,28 @@ const RESTART_WARM_MS = 30_000;
 /** After the run, how long edits still in flight have to reach a final state. */
 const SETTLE_MS = 90_000;
 /** `key`: chunk, index and clock stamp (one edit's, on either page of a reload); `carried`: listed again after one. */
-type Entry = { own: boolean; state: string; reason: string | undefined; key?: string; carried?: boolean };
-const entries = async (page: Page) =>
-  (await page.evaluate(
-    () =>
-      (window as unknown as SeedcraftWindow).seedcraft.session.edits.entries.map((e) => ({
-        own: e.own,
-        state: e.state as string,
-        reason: (e as { reason?: string }).reason,
-        key: e.hlc ? `${e.chunkId}:${e.index}:${e.hlc.wallMs}:${e.hlc.logical}` : undefined,
-        carried: (e as { carried?: boolean }).carried === true,
-      })),
-    null,
-  )) as Entry[];
+type Entry = {
+  own: boolean;
+  state: string;
+  reason: string | undefined;
+  key?: string;
+  carried?: boolean;
+  /** For an edit still open at the end: what the HUD says of it, and its version if it was being anchored. */
+  note?: string;
+  version?: string;
+};
+/** The page's edit list as entries (runs in the page). */
+const listEntries = (): Entry[] =>
+  (window as unknown as SeedcraftWindow).seedcraft.session.edits.entries.map((e) => ({
+    own: e.own,
+    state: e.state as string,
+    reason: (e as { reason?: string }).reason,
+    key: e.hlc ? `${e.chunkId}:${e.index}:${e.hlc.wallMs}:${e.hlc.logical}` : undefined,
+    carried: (e as { carried?: boolean }).carried === true,
+    note: e.note,
+    version: e.version?.toString(),
+  }));
+const entries = async (page: Page) => (await page.evaluate(listEntries, null)) as Entry[];
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
 
 const world = testWorldEnv("soak", 3000);
@@ -198,6 +207,13 @@ try {
   const context = await browser.newContext({ viewport: { width: 640, height: 400 } });
   await context.grantPermissions(["microphone", "camera"]);
   const page = await context.newPage();
+  // Under DEBUG, the page logs the same namespaces (the debug package reads localStorage) into
+  // logs/chromium.log, beside the parts' and the headless players' logs.
+  if (process.env.DEBUG) {
+    const pageLog = openSync(path.join(world.stateDir, "logs", "chromium.log"), "a");
+    await context.addInitScript((namespaces) => localStorage.setItem("debug", namespaces), process.env.DEBUG);
+    page.on("console", (message) => appendFileSync(pageLog, `${new Date().toISOString()} ${message.text()}\n`));
+  }
   const pageErrors: string[] = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
   const appUrl = `http://127.0.0.1:${world.ports.app}`;
@@ -329,9 +345,20 @@ try {
       reloadedAt = Date.now();
       // What it listed before leaving: edits still in flight as it leaves are listed again by the next page
       // (carried), which settles them; any it does not carry are counted as they stand.
-      earlier.push(...(await entries(page)));
+      // The list is read as the page goes (pagehide), not before: an edit that ends between the two would be
+      // counted open, yet not carried by the next page, which only carries what was open as the page went.
+      await page.evaluate(
+        (list) =>
+          addEventListener("pagehide", () =>
+            sessionStorage.setItem("soak:entries", JSON.stringify(new Function(`return (${list})()`)())),
+          ),
+        listEntries.toString(),
+      );
       // Off the app but on its origin (its config file), so no open connection holds the database.
       await page.goto(`${appUrl}/seedcraft.json`);
+      const left = await page.evaluate(() => sessionStorage.getItem("soak:entries"), null);
+      if (left === null) throw new Error("the Chromium page did not list its edits as it went (pagehide)");
+      earlier.push(...(JSON.parse(left) as Entry[]));
       await page.evaluate(async () => {
         for (const { name } of await indexedDB.databases())
           if (name?.startsWith("seedcraft-chunks-"))
@@ -484,6 +511,16 @@ try {
         chromium_own: chromiumList.filter((e) => e.own && !FINAL_STATES.has(e.state)).length,
         chromium_saw_of_peers: chromiumList.filter((e) => !e.own && !FINAL_STATES.has(e.state)).length,
         headless_own: headlessFinal.filter((e) => !FINAL_STATES.has(e.state)).length,
+        chromium: chromiumList
+          .filter((e) => !FINAL_STATES.has(e.state))
+          .map((e) => ({
+            own: e.own,
+            state: e.state,
+            before_reload: !current.includes(e),
+            carried: e.carried === true,
+            version: e.version ?? null,
+            note: e.note ?? null,
+          })),
       },
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
