@@ -22,7 +22,7 @@ import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { appendFileSync, openSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { formatWithOptions, parseArgs } from "node:util";
 import { chromium, type Page } from "playwright-core";
 import { createPublicClient, type Hex, http } from "viem";
 import type { PeerCommand, PeerReport } from "../cli/peer.ts";
@@ -100,6 +100,19 @@ const listEntries = (): Entry[] =>
     version: e.version?.toString(),
   }));
 const entries = async (page: Page) => (await page.evaluate(listEntries, null)) as Entry[];
+/** A console line as Node would print it, without the %c placeholders and the CSS they take. */
+function withoutStyles(format: string, args: unknown[]): string {
+  const kept: unknown[] = [];
+  let next = 0;
+  const text = format.replace(/%([%csdifjoO])/g, (match, kind: string) => {
+    if (kind === "%") return match;
+    const arg = args[next++];
+    if (kind === "c") return "";
+    kept.push(arg);
+    return match;
+  });
+  return formatWithOptions({ colors: false }, text, ...kept, ...args.slice(next));
+}
 const FINAL_STATES = new Set(["anchored", "bounced", "overwritten", "rolled-back", "failed"]);
 
 const world = testWorldEnv("soak", 3000);
@@ -212,7 +225,14 @@ try {
   if (process.env.DEBUG) {
     const pageLog = openSync(path.join(world.stateDir, "logs", "chromium.log"), "a");
     await context.addInitScript((namespaces) => localStorage.setItem("debug", namespaces), process.env.DEBUG);
-    page.on("console", (message) => appendFileSync(pageLog, `${new Date().toISOString()} ${message.text()}\n`));
+    // The debug package styles its lines (%c and CSS arguments): formatted here without them.
+    page.on("console", (message) => {
+      void Promise.all(message.args().map((arg) => arg.jsonValue().catch(() => "?"))).then((args) => {
+        const [format, ...rest] = args as unknown[];
+        const line = typeof format === "string" ? withoutStyles(format, rest) : message.text();
+        appendFileSync(pageLog, `${new Date().toISOString()} ${line}\n`);
+      });
+    });
   }
   const pageErrors: string[] = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));

@@ -164,6 +164,8 @@ export type MeshOptions = {
 };
 
 const debug = createDebug("seedcraft:mesh");
+/** A message whose handling takes longer is logged (it holds every later message of its link). */
+const SLOW_MESSAGE_MS = 2000;
 
 /** An op message the ledger could not judge yet, with what judges it again. */
 type HeldOps = {
@@ -381,7 +383,21 @@ export class Mesh {
     };
     this.#conns.add(conn);
     link.onMessage = (bytes) => {
-      conn.queue = conn.queue.then(() => this.#receive(conn, bytes)).catch(() => this.#drop(conn, "internal error"));
+      conn.queue = conn.queue
+        .then(async () => {
+          const started = this.#now();
+          await this.#receive(conn, bytes);
+          const ms = this.#now() - started;
+          if (ms > SLOW_MESSAGE_MS)
+            debug(
+              "%s: a message (%d) from %s took %d ms",
+              this.identity.name,
+              bytes[0],
+              (conn.peer?.id ?? "?").slice(0, 10),
+              ms,
+            );
+        })
+        .catch(() => this.#drop(conn, "internal error"));
     };
     link.onClose = () => this.#drop(conn, "closed");
     conn.helloTimer = setTimeout(() => {
