@@ -71,6 +71,12 @@ export type MeshLimits = {
   helloTimeoutMs: number;
   /** Media signals (voice and video signaling) a peer may send per second, sustained; bursts up to 4× that. */
   mediaSignalsPerSecond: number;
+  /**
+   * A verified link that brought nothing for this long is dropped (its peer may dial again). Each side sends
+   * something at least every third of it (a bare movement message when it has nothing else to say), so only a
+   * link that stopped carrying is dropped: a connection gone without a close, or a peer that stopped reading.
+   */
+  silentMs: number;
 };
 
 export const DEFAULT_MESH_LIMITS: MeshLimits = {
@@ -81,6 +87,7 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
   banMs: 10 * 60_000,
   helloTimeoutMs: 5_000,
   mediaSignalsPerSecond: 10,
+  silentMs: 20_000,
 };
 
 export class MeshError extends SeedcraftError {
@@ -131,6 +138,9 @@ type Conn = {
   queue: Promise<void>;
   /** Its chat history came: a link replays it once, as it opens (each line costs us a recovery and a ledger look). */
   chatHistoryHeard: boolean;
+  /** When the link last brought a message, and when we last sent on it (see MeshLimits.silentMs). */
+  heardAtMs: number;
+  sentAtMs: number;
 };
 
 export type MeshEvents = {
@@ -164,6 +174,12 @@ export type MeshOptions = {
 };
 
 const debug = createDebug("seedcraft:mesh");
+/**
+ * A keep-alive (a bare movement message) is answered when we sent nothing for this long: the other side then
+ * hears from us even when our own timers run late. Two answers never chase each other on a link whose round
+ * trip is shorter than this.
+ */
+const KEEPALIVE_ANSWER_MS = 2000;
 /** A message whose handling takes longer is logged (it holds every later message of its link). */
 const SLOW_MESSAGE_MS = 2000;
 
@@ -280,6 +296,7 @@ export class Mesh {
   /** Op messages waiting for the ledger to answer, oldest first (see HELD_MAX). */
   readonly #held: HeldOps[] = [];
   #heldTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #livenessTimer: ReturnType<typeof setInterval>;
   #retrying = false;
   #chatSeq = 0;
   /** The last signed chat lines heard or said, oldest first (what a newcomer is sent). */
@@ -296,6 +313,8 @@ export class Mesh {
     this.limits = { ...DEFAULT_MESH_LIMITS, ...options.limits };
     this.#ledger = options.ledger;
     this.#now = options.now ?? Date.now;
+    this.#livenessTimer = setInterval(() => this.#checkLiveness(), Math.max(50, this.limits.silentMs / 6));
+    (this.#livenessTimer as { unref?: () => void }).unref?.();
   }
 
   get id(): Hex {
@@ -380,9 +399,16 @@ export class Mesh {
       sentMove: undefined,
       queue: Promise.resolve(),
       chatHistoryHeard: false,
+      heardAtMs: this.#now(),
+      sentAtMs: this.#now(),
     };
     this.#conns.add(conn);
+    // Our hello goes first: what the peer sends is handled after it (the link's queue), so nothing we answer,
+    // and nothing we send once its hello is verified, can overtake it (the peer would refuse it as HELLO_FIRST).
+    const helloSent = (async () => link.send(encodeMessage(await makeHello(this.identity, link.binding)), true))();
+    conn.queue = helloSent.catch(() => this.#drop(conn, "no hello made"));
     link.onMessage = (bytes) => {
+      conn.heardAtMs = this.#now();
       conn.queue = conn.queue
         .then(async () => {
           const started = this.#now();
@@ -403,7 +429,7 @@ export class Mesh {
     conn.helloTimer = setTimeout(() => {
       if (!conn.peer) this.#drop(conn, conn.helloWait ?? "no hello in time");
     }, this.limits.helloTimeoutMs);
-    link.send(encodeMessage(await makeHello(this.identity, link.binding)), true);
+    await helloSent;
   }
 
   /**
@@ -547,6 +573,7 @@ export class Mesh {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#livenessTimer);
     clearTimeout(this.#peersTimer);
     clearTimeout(this.#heldTimer);
     this.#held.length = 0;
@@ -573,7 +600,28 @@ export class Mesh {
 
   #send(conn: Conn, bytes: Uint8Array, reliable: boolean): void {
     this.sent++;
+    conn.sentAtMs = this.#now();
     conn.link.send(bytes, reliable);
+  }
+
+  /** Keeps quiet links saying something, and drops the links that stopped carrying (MeshLimits.silentMs). */
+  #checkLiveness(): void {
+    const now = this.#now();
+    const { silentMs } = this.limits;
+    for (const conn of [...this.#conns]) {
+      if (!conn.peer) continue;
+      if (now - conn.heardAtMs > silentMs) {
+        this.#drop(conn, `silent for ${Math.round((now - conn.heardAtMs) / 1000)} s`);
+        continue;
+      }
+      if (now - conn.sentAtMs >= silentMs / 3) this.#sendKeepAlive(conn);
+    }
+  }
+
+  /** A bare movement message: it changes nothing at the other side, and every build reads it. */
+  #sendKeepAlive(conn: Conn): void {
+    conn.moveSeq = (conn.moveSeq + 1) >>> 0;
+    this.#send(conn, encodeMessage({ type: "move", seq: conn.moveSeq }), true);
   }
 
   #relay(message: SignalMessage): void {
@@ -655,6 +703,8 @@ export class Mesh {
       return this.#strike(conn, (error as SeedcraftError).code ?? "WIRE");
     }
     if (!conn.peer) {
+      // Movement goes on the lossy channel, which may overtake the hello on the reliable one: dropped unread.
+      if (message.type === "move") return;
       if (message.type !== "hello") return this.#strike(conn, "HELLO_FIRST");
       return await this.#hello(conn, message);
     }
@@ -671,6 +721,15 @@ export class Mesh {
           peer.movedAtMs = this.#now();
           this.replica.setAvatar(peer.wallet, message.position, peer.velocity, peer.movedAtMs);
         }
+        // A bare one is the other side's keep-alive: answered when we have been quiet, so a peer whose timers
+        // the browser slows (a hidden tab) still hears from us, and still counts as heard.
+        if (
+          !message.position &&
+          !message.velocity &&
+          !message.look &&
+          this.#now() - conn.sentAtMs >= KEEPALIVE_ANSWER_MS
+        )
+          this.#sendKeepAlive(conn);
         this.#emit("move", peer, message);
         return;
       case "op":

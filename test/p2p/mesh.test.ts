@@ -521,6 +521,50 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     }
   });
 
+  it("keeps a quiet link alive, and drops one that stopped carrying without closing", async () => {
+    const team = await players(2);
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    const ledger = new IndexerLedger(world.urls.indexer);
+    // a keeps the default's proportions, scaled down; b's own timer never fires in the test (as in a hidden
+    // browser tab, whose timers the browser slows to once a minute): it is heard because it answers a.
+    const silentMs = 4000;
+    const [a, b] = team.map(
+      (player, i) =>
+        new Mesh({
+          identity: {
+            wallet: player.wallet.address,
+            sessionKey: player.session,
+            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+            name: `quiet-${i}`,
+          },
+          replica: new WorldReplica({ domain, seed, ledger }),
+          ledger,
+          limits: { silentMs: i === 0 ? silentMs : 3_600_000 },
+        }),
+    ) as [Mesh, Mesh];
+    const left: string[] = [];
+    a.on("left", (_peer, why) => left.push(why));
+    try {
+      const pair = await loopbackPair();
+      const linkB = new SimplePeerLink(pair.b);
+      await Promise.all([a.attach(new SimplePeerLink(pair.a), b.id), b.attach(linkB, a.id)]);
+      await waitFor("a and b to link", async () => a.peer(b.id) !== undefined && b.peer(a.id) !== undefined, 10_000);
+      // Neither moves nor edits: only the keep-alives pass, and the link stays.
+      await new Promise((resolve) => setTimeout(resolve, 2.5 * silentMs));
+      assert.ok(a.peer(b.id) && b.peer(a.id), `a quiet link was dropped: ${left.join(", ")}`);
+      // b's side stops carrying anything, with no close (a connection gone without a goodbye): a drops it.
+      linkB.send = () => {};
+      await waitFor("a to drop the silent link", async () => a.peer(b.id) === undefined, 2 * silentMs);
+      assert.match(left.join(", "), /silent for \d+ s/);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it("a full peer drops its farthest link to take a nearer peer", async () => {
     const team = (await players(5)) as [Player, Player, Player, Player, Player];
     // Region (4, 4), out of view of the other tests' peers.
