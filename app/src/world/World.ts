@@ -138,6 +138,13 @@ const MIN_RENDER_SCALE = 0.25;
 const SLOW_FRAME_MS = 28;
 const QUICK_FRAME_MS = 18;
 const RESCALE_EVERY_MS = 500;
+/**
+ * Under software GL, a frame whose only change is peers' avatars walking waits until this long after the last
+ * one (about 30 a second): drawing them at 60 took a whole core in bench:soak, which the game's own network,
+ * the indexer and the other programs on a GPU-less machine then lacked. Our own moves, edits and chunks are
+ * drawn at the next frame as before.
+ */
+const AMBIENT_FRAME_MS = 1000 / 30 - 4;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
 const UPLOAD_BUDGET_MS = 4;
@@ -273,6 +280,9 @@ export class World {
   #workerQueues = { meshQueue: 0, generateQueue: 0, lastMeshMs: 0 };
   #lastUploadMs = 0;
   #dirty = true;
+  /** Only peers' avatars moved since the last frame drawn (see AMBIENT_FRAME_MS). */
+  #ambient = false;
+  #drawnAtMs = 0;
   #frame = 0;
   #destroyed = false;
   #resizeObserver: ResizeObserver | undefined;
@@ -700,9 +710,12 @@ export class World {
     }
     this.target.update(this.camera, this.#solid);
     if (this.target.changed) this.invalidate();
-    if (this.onFrame?.(dt, now0)) this.invalidate();
-    if (!this.#dirty) return;
+    if (this.onFrame?.(dt, now0)) this.#ambient = true;
+    const ambientDue = this.#ambient && (!this.softwareGl || now0 - this.#drawnAtMs >= AMBIENT_FRAME_MS);
+    if (!this.#dirty && !ambientDue) return;
     this.#dirty = false;
+    this.#ambient = false;
+    this.#drawnAtMs = now0;
     this.#frameStartedAt = performance.now();
     this.#renderer.render(this.scene, this.camera);
     if (this.avatars.count > 0 || this.#labelsShown) this.#labels?.render(this.scene, this.camera);
