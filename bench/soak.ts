@@ -167,6 +167,13 @@ type RunFile = ReturnType<typeof runFile> & {
 };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let stopped: Promise<void> | undefined;
+// Interrupted, it leaves nothing running behind it (the world's parts and the players are process groups).
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    log(`${signal}: stopping the world`);
+    void stopAll().finally(() => process.exit(130));
+  });
 let stopping = false;
 let cli: Awaited<ReturnType<typeof startCliWorld>> | undefined;
 try {
@@ -577,10 +584,18 @@ try {
   };
   console.log(JSON.stringify(result));
 } finally {
-  stopping = true;
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
-  if (cli) await stopCliWorld(world, cli);
-  await proxy.close();
+  await stopAll();
+}
+
+/** Stops the players, the browser and the world, once (the run's end, or Ctrl-C). */
+function stopAll(): Promise<void> {
+  stopped ??= (async () => {
+    stopping = true;
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+    if (cli) await stopCliWorld(world, cli);
+    await proxy.close();
+  })();
+  return stopped;
 }
 
 function killGroup(pid: number): void {
