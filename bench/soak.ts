@@ -257,6 +257,11 @@ try {
   log("the Chromium player joined");
 
   const run0 = Date.now();
+  const framesDrawn = () =>
+    page.evaluate(() => (window as unknown as SeedcraftWindow).seedcraft.session.world.stats().framesDrawn, null);
+  const frames0 = await framesDrawn();
+  /** Frames the Chromium page drew a second from the start to its reload (it draws only when something changed). */
+  let framesPerS: number | undefined;
   const samples: { at: number; rss: Record<string, number>; pids: Record<string, number> }[] = [];
   const lagSamples: { at: number; lag: number | undefined }[] = [];
   let stallAt: number | undefined;
@@ -372,6 +377,7 @@ try {
       reloadedAt = Date.now();
       // What it listed before leaving: edits still in flight as it leaves are listed again by the next page
       // (carried), which settles them; any it does not carry are counted as they stand.
+      framesPerS = ((await framesDrawn()) - frames0) / ((Date.now() - run0) / 1000);
       // The list is read as the page goes (pagehide), not before: an edit that ends between the two would be
       // counted open, yet not carried by the next page, which only carries what was open as the page went.
       await page.evaluate(
@@ -579,6 +585,7 @@ try {
       max_at_s: worst ? round((worst.at - run0) / 1000, 0) : null,
     },
     page_errors: pageErrors.length,
+    chromium_frames_per_s: framesPerS === undefined ? null : round(framesPerS),
     measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
   };

@@ -94,6 +94,8 @@ export type WorldStats = {
   /** The drawing buffer's resolution relative to the canvas, and whether WebGL runs in software. */
   renderScale: number;
   softwareGl: boolean;
+  /** Frames drawn since the world started (frames are drawn only when something changed). */
+  framesDrawn: number;
   frameCostMs: number;
   /** The centre's chunk. */
   centerChunk: ChunkCoords;
@@ -283,6 +285,7 @@ export class World {
   /** Only peers' avatars moved since the last frame drawn (see AMBIENT_FRAME_MS). */
   #ambient = false;
   #drawnAtMs = 0;
+  #framesDrawn = 0;
   #frame = 0;
   #destroyed = false;
   #resizeObserver: ResizeObserver | undefined;
@@ -438,6 +441,7 @@ export class World {
       viewDistance: this.#viewDistance,
       renderScale: this.#renderScale,
       frameCostMs: Math.round(this.#frameCostMs * 10) / 10,
+      framesDrawn: this.#framesDrawn,
       softwareGl: this.softwareGl,
       centerChunk: { ...this.#centerChunk },
       drawCalls: info.calls,
@@ -716,6 +720,7 @@ export class World {
     this.#dirty = false;
     this.#ambient = false;
     this.#drawnAtMs = now0;
+    this.#framesDrawn++;
     this.#frameStartedAt = performance.now();
     this.#renderer.render(this.scene, this.camera);
     if (this.avatars.count > 0 || this.#labelsShown) this.#labels?.render(this.scene, this.camera);
