@@ -172,7 +172,17 @@ export class Game {
       index,
       own: true,
     });
-    const { op, verdict } = await this.peer.mesh.edit(chunkId, index, next);
+    let made: Awaited<ReturnType<typeof this.peer.mesh.edit>>;
+    try {
+      made = await this.peer.mesh.edit(chunkId, index, next);
+    } catch (error) {
+      // Not signed or not applied (the session key gone, the replica refusing it): it ends here, said, rather
+      // than staying provisional with nothing to carry it on.
+      const reason = `not made: ${(error as Error).message}`;
+      this.edits.update(entry.id, { state: "failed", reason });
+      return reason;
+    }
+    const { op, verdict } = made;
     this.edits.update(entry.id, { hlc: op.hlc });
     switch (verdict.status) {
       case "applied":
