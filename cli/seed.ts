@@ -312,7 +312,7 @@ export async function seed(args: string[]): Promise<number> {
     // Players' fetches ask a seeder before other peers: it serves as its job, and is paid in receipts.
     capabilities: CAPABILITIES.seeds,
     data: {
-      client: createTorrentClient({ host, iceServers, answerOnly: true }),
+      client: createTorrentClient({ host, iceServers }),
       store: cache,
       heads: ledgerHeadsOf(indexer, clients.publicClient, deployment),
       trackers,

@@ -15,18 +15,7 @@ import { nodeRtcConfig, nodeWrtc } from "./rtc.ts";
 const debug = createDebug("seedcraft:torrents");
 
 export function createTorrentClient(
-  options: {
-    host?: string;
-    iceServers?: readonly IceServer[];
-    rtcConfig?: RTCConfiguration;
-    /**
-     * Make no WebRTC offers through the trackers, only answer the offers that come (a seeder: whoever wants
-     * its data offers). A tracker client drops the offers nobody answered after 50 s, all of an announce's at
-     * once, and in a seeder that moment was followed within seconds by every one of its mesh links closing
-     * (bench:soak, bench:networks; the link between the two inside node-datachannel is not found).
-     */
-    answerOnly?: boolean;
-  } = {},
+  options: { host?: string; iceServers?: readonly IceServer[]; rtcConfig?: RTCConfiguration } = {},
 ): TorrentClient {
   const client = new WebTorrent({
     dht: false,
@@ -36,12 +25,7 @@ export function createTorrentClient(
     natPmp: false,
     webSeeds: false,
     utPex: false,
-    tracker: {
-      rtcConfig: options.rtcConfig ?? nodeRtcConfig(options),
-      wrtc: nodeWrtc,
-      // numwant 0: a WebSocket tracker client makes min(numwant, 5) offers an announce.
-      ...(options.answerOnly ? { getAnnounceOpts: () => ({ numwant: 0 }) } : {}),
-    },
+    tracker: { rtcConfig: options.rtcConfig ?? nodeRtcConfig(options), wrtc: nodeWrtc },
   });
   // A restarted tracker (seedcraft up restarts one that dies) is reconnected to within seconds, not minutes.
   quickTrackerReconnects(client);
