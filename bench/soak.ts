@@ -174,7 +174,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
     log(`${signal}: stopping the world`);
     void stopAll().finally(() => process.exit(130));
   });
-let stopping = false;
 let cli: Awaited<ReturnType<typeof startCliWorld>> | undefined;
 try {
   log(`starting the world (state ${world.stateDir})`);
@@ -214,7 +213,7 @@ try {
       }
     });
     child.on("exit", (code, signal) => {
-      if (!stopping) log(`headless player ${i} exited (${signal ?? `exit code ${code}`}): see logs/peer-${i}.log`);
+      if (!stopped) log(`headless player ${i} exited (${signal ?? `exit code ${code}`}): see logs/peer-${i}.log`);
     });
     headless.push(child);
   }
@@ -453,6 +452,7 @@ try {
     ...current,
   ];
   const headlessFinal = headlessList();
+  const chromiumOpen = chromiumList.filter((e) => !FINAL_STATES.has(e.state));
   // Every edit: the Chromium player's own, the headless players' as the Chromium player saw them, and the
   // headless players' own as they report them.
   const list = [...chromiumList, ...headlessFinal];
@@ -541,19 +541,17 @@ try {
       carried_across_reload: carriedKeys.size,
       peers_open_at_reload: peersOpenAtReload,
       open_at_end: {
-        chromium_own: chromiumList.filter((e) => e.own && !FINAL_STATES.has(e.state)).length,
-        chromium_saw_of_peers: chromiumList.filter((e) => !e.own && !FINAL_STATES.has(e.state)).length,
+        chromium_own: chromiumOpen.filter((e) => e.own).length,
+        chromium_saw_of_peers: chromiumOpen.filter((e) => !e.own).length,
         headless_own: headlessFinal.filter((e) => !FINAL_STATES.has(e.state)).length,
-        chromium: chromiumList
-          .filter((e) => !FINAL_STATES.has(e.state))
-          .map((e) => ({
-            own: e.own,
-            state: e.state,
-            before_reload: !current.includes(e),
-            carried: e.carried === true,
-            version: e.version ?? null,
-            note: e.note ?? null,
-          })),
+        chromium: chromiumOpen.map((e) => ({
+          own: e.own,
+          state: e.state,
+          before_reload: !current.includes(e),
+          carried: e.carried === true,
+          version: e.version ?? null,
+          note: e.note ?? null,
+        })),
       },
       made_by_chromium: editsMade,
       no_free_cell: editsRefused,
@@ -597,7 +595,6 @@ try {
 /** Stops the players, the browser and the world, once (the run's end, or Ctrl-C). */
 function stopAll(): Promise<void> {
   stopped ??= (async () => {
-    stopping = true;
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
     if (cli) await stopCliWorld(world, cli);
     await proxy.close();

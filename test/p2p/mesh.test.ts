@@ -23,7 +23,7 @@ import { makeCard } from "../../p2p/card.ts";
 import { makeHello } from "../../p2p/hello.ts";
 import { IndexerLedger, type LedgerView } from "../../p2p/ledger.ts";
 import { SimplePeerLink } from "../../p2p/link.ts";
-import { Mesh } from "../../p2p/mesh.ts";
+import { Mesh, type MeshLimits } from "../../p2p/mesh.ts";
 import { MeshMailboxes } from "../../p2p/mesh-mailboxes.ts";
 import { nodeIdOfKey, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { NodePeer } from "../../p2p/node/peer.ts";
@@ -115,6 +115,33 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     const z = Math.floor(position[2] + (random() * 6 - 3));
     const { cx, cy, cz, index } = locateBlock(x, y, z);
     return { chunk: chunkIdOf(cx, cy, cz), index };
+  }
+
+  /**
+   * A mesh with no DHT of its own (its links are handed to it): `player`'s, named `name`, its replica checking
+   * ops against `ledger`; the mesh itself asks `meshLedger` (default `ledger`).
+   */
+  function bareMesh(
+    player: Player,
+    name: string,
+    ledger: LedgerView,
+    options: { meshLedger?: LedgerView; limits?: Partial<MeshLimits> } = {},
+  ): Mesh {
+    const domain = {
+      chainId: clients.deployment.chainId,
+      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
+    };
+    return new Mesh({
+      identity: {
+        wallet: player.wallet.address,
+        sessionKey: player.session,
+        peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+        name,
+      },
+      replica: new WorldReplica({ domain, seed, ledger }),
+      ledger: options.meshLedger ?? ledger,
+      ...(options.limits ? { limits: options.limits } : {}),
+    });
   }
 
   /**
@@ -248,24 +275,8 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
 
   it("signals in-band: two peers linked only through a common neighbour connect with no DHT at all", async () => {
     const team = await players(4);
-    const domain = {
-      chainId: clients.deployment.chainId,
-      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
-    };
     const ledger = new IndexerLedger(world.urls.indexer);
-    const [a, b, c, d] = team.map(
-      (player, i) =>
-        new Mesh({
-          identity: {
-            wallet: player.wallet.address,
-            sessionKey: player.session,
-            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-            name: `in-band-${i}`,
-          },
-          replica: new WorldReplica({ domain, seed, ledger }),
-          ledger,
-        }),
-    ) as [Mesh, Mesh, Mesh, Mesh];
+    const [a, b, c, d] = team.map((player, i) => bareMesh(player, `in-band-${i}`, ledger)) as [Mesh, Mesh, Mesh, Mesh];
     const linked = (x: Mesh, y: Mesh) => x.peer(y.id) !== undefined && y.peer(x.id) !== undefined;
     const attach = async (x: Mesh, y: Mesh, pair: { a: Peer; b: Peer }) => {
       await Promise.all([x.attach(new SimplePeerLink(pair.a), y.id), y.attach(new SimplePeerLink(pair.b), x.id)]);
@@ -315,24 +326,12 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
 
   it("a newcomer hears the last chat lines once, signed and attributed; a forged replayed line is a strike", async () => {
     const team = await players(4);
-    const domain = {
-      chainId: clients.deployment.chainId,
-      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
-    };
     const ledger = new IndexerLedger(world.urls.indexer);
-    const [a, b, c] = team.slice(0, 3).map(
-      (player, i) =>
-        new Mesh({
-          identity: {
-            wallet: player.wallet.address,
-            sessionKey: player.session,
-            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-            name: `talker-${i}`,
-          },
-          replica: new WorldReplica({ domain, seed, ledger }),
-          ledger,
-        }),
-    ) as [Mesh, Mesh, Mesh];
+    const [a, b, c] = team.slice(0, 3).map((player, i) => bareMesh(player, `talker-${i}`, ledger)) as [
+      Mesh,
+      Mesh,
+      Mesh,
+    ];
     const linked = (x: Mesh, y: Mesh) => x.peer(y.id) !== undefined && y.peer(x.id) !== undefined;
     const attach = async (x: Mesh, y: Mesh) => {
       const pair = await loopbackPair();
@@ -422,10 +421,6 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
 
   it("a link's chat history is read once and each line checked once; live lines stamped out of bounds are not kept", async () => {
     const [cPlayer, d] = (await players(2)) as [Player, Player];
-    const domain = {
-      chainId: clients.deployment.chainId,
-      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
-    };
     const ledger = new IndexerLedger(world.urls.indexer);
     // The real indexer's ledger, counted: each look is what a replayed line costs c.
     let lookups = 0;
@@ -437,16 +432,7 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
       known: (wallet) => ledger.known(wallet),
       forget: (wallet) => ledger.forget(wallet),
     };
-    const c = new Mesh({
-      identity: {
-        wallet: cPlayer.wallet.address,
-        sessionKey: cPlayer.session,
-        peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-        name: "listener",
-      },
-      replica: new WorldReplica({ domain, seed, ledger }),
-      ledger: counted,
-    });
+    const c = bareMesh(cPlayer, "listener", ledger, { meshLedger: counted });
     const heard: string[] = [];
     c.on("chat", (_from, text) => heard.push(text));
     const strikes: string[] = [];
@@ -523,27 +509,12 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
 
   it("keeps a quiet link alive, and drops one that stopped carrying without closing", async () => {
     const team = await players(2);
-    const domain = {
-      chainId: clients.deployment.chainId,
-      verifyingContract: clients.deployment.contracts.ChunkLedger.address,
-    };
     const ledger = new IndexerLedger(world.urls.indexer);
     // a keeps the default's proportions, scaled down; b's own timer never fires in the test (as in a hidden
     // browser tab, whose timers the browser slows to once a minute): it is heard because it answers a.
     const silentMs = 4000;
-    const [a, b] = team.map(
-      (player, i) =>
-        new Mesh({
-          identity: {
-            wallet: player.wallet.address,
-            sessionKey: player.session,
-            peerId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-            name: `quiet-${i}`,
-          },
-          replica: new WorldReplica({ domain, seed, ledger }),
-          ledger,
-          limits: { silentMs: i === 0 ? silentMs : 3_600_000 },
-        }),
+    const [a, b] = team.map((player, i) =>
+      bareMesh(player, `quiet-${i}`, ledger, { limits: { silentMs: i === 0 ? silentMs : 3_600_000 } }),
     ) as [Mesh, Mesh];
     const left: string[] = [];
     a.on("left", (_peer, why) => left.push(why));
