@@ -95,6 +95,9 @@ async function assetPack(p: NetnsPlayer): Promise<{ s: number | undefined; from:
   const state = await p.page.evaluate(() =>
     (window as unknown as SeedcraftWindow).seedcraft.session.assets.state.get(),
   );
+  // A try that gave up is worth a line: the pack's time is mostly the pause before the next.
+  const failures = state.step === "ready" || state.step === "fetching" ? state.failures : [];
+  for (const failure of failures) log(`  ${p.label}'s asset pack: a try gave up: ${failure}`);
   return state.step === "ready" ? { s: state.ms / 1000, from: state.from } : { s: undefined, from: state.step };
 }
 

@@ -19,8 +19,18 @@ import type { PcmSound, SoundBank } from "./sounds.ts";
 
 export type AssetState =
   | { step: "built-in"; note?: string }
-  | { step: "checking" | "fetching"; name: string; bytes: number }
-  | { step: "ready"; name: string; bytes: number; from: "cache" | "peers"; ms: number; rejectedCache: boolean }
+  | { step: "checking"; name: string; bytes: number }
+  /** `failures`: why each earlier try gave up ("CODE: message (details)"), the pause after it waited. */
+  | { step: "fetching"; name: string; bytes: number; failures: string[] }
+  | {
+      step: "ready";
+      name: string;
+      bytes: number;
+      from: "cache" | "peers";
+      ms: number;
+      rejectedCache: boolean;
+      failures: string[];
+    }
   | { step: "failed"; name?: string; code: string; reason: string };
 
 interface AssetSchema extends DBSchema {
@@ -71,7 +81,7 @@ export class AssetPacks {
         return;
       }
       this.state.set({ step: "checking", name: pin.name, bytes: pin.bytes });
-      const { bytes, from, rejectedCache } = await this.#bytes(pin, peer);
+      const { bytes, from, rejectedCache, failures } = await this.#bytes(pin, peer);
       const pack = decodeAssetPack(bytes);
       world.setTextures(atlasOf(pack));
       sounds.replace(soundsOf(pack), pack.name);
@@ -85,6 +95,7 @@ export class AssetPacks {
         from,
         ms: performance.now() - started,
         rejectedCache,
+        failures,
       });
     } catch (error) {
       const code = error instanceof SeedcraftError ? error.code : "ASSETS_FAILED";
@@ -96,20 +107,21 @@ export class AssetPacks {
   async #bytes(
     pin: AssetPackPin,
     peer: WorldPeer,
-  ): Promise<{ bytes: Uint8Array; from: "cache" | "peers"; rejectedCache: boolean }> {
+  ): Promise<{ bytes: Uint8Array; from: "cache" | "peers"; rejectedCache: boolean; failures: string[] }> {
     const db = await this.#db;
     const cached = await db.get("packs", pin.hash.toLowerCase());
     let rejectedCache = false;
     if (cached) {
       if (assetPackHash(cached).toLowerCase() === pin.hash.toLowerCase())
-        return { bytes: cached, from: "cache", rejectedCache };
+        return { bytes: cached, from: "cache", rejectedCache, failures: [] };
       // Changed on disk since it was checked: never used, fetched again.
       rejectedCache = true;
       await db.delete("packs", pin.hash.toLowerCase());
     }
     const torrents = peer.torrents;
     if (!torrents) throw new SeedcraftError("ASSETS_NO_DATA_PLANE", "The peer has no data plane to fetch the pack.");
-    this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes });
+    const failures: string[] = [];
+    this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes, failures });
     let lastError: unknown;
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       if (attempt > 0 && !(lastError instanceof SeedcraftError && lastError.code === "FILE_MISMATCH"))
@@ -118,15 +130,23 @@ export class AssetPacks {
         // fetchFile resolves only with bytes that hash to the pinned hash (others ban their senders).
         const { bytes } = await torrents.fetchFile(pin.infoHash, pin.hash as Hex, { timeoutMs: FETCH_TIMEOUT_MS });
         await db.put("packs", bytes, pin.hash.toLowerCase());
-        return { bytes, from: "peers", rejectedCache };
+        return { bytes, from: "peers", rejectedCache, failures };
       } catch (error) {
         lastError = error;
+        failures.push(describe(error));
+        this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes, failures: [...failures] });
         if (error instanceof SeedcraftError && error.code === "FILE_MISMATCH") continue;
         if (error instanceof SeedcraftError && error.code === "FILE_TOO_LARGE") throw error;
       }
     }
     throw lastError;
   }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof SeedcraftError)
+    return `${error.code}: ${error.message}${error.details ? ` (${error.details})` : ""}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The pack's textures as the world's atlas: one layer per tile, in the built-in atlas's order. */

@@ -14,10 +14,17 @@ export function AssetsPanel({ packs }: { packs: AssetPacks }) {
       short = "built in";
       break;
     case "checking":
-    case "fetching":
-      text = `${state.step} ${state.name} (${size(state.bytes)})…`;
+      text = `checking ${state.name} (${size(state.bytes)})…`;
       short = `loading ${size(state.bytes)}…`;
       break;
+    case "fetching": {
+      const last = state.failures.at(-1);
+      text = `fetching ${state.name} (${size(state.bytes)})…${last ? ` try ${state.failures.length + 1}, the last gave up: ${last}` : ""}`;
+      short = last
+        ? `loading ${size(state.bytes)}, try ${state.failures.length + 1}…`
+        : `loading ${size(state.bytes)}…`;
+      break;
+    }
     case "ready":
       text = `${state.name}, ${size(state.bytes)} from ${state.from === "cache" ? "the cache" : "peers"}${state.rejectedCache ? " (a bad cached copy was dropped)" : ""}`;
       short = "the world's own";
