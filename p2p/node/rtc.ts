@@ -3,12 +3,36 @@
  * simple-peer rewrites the SDP of the description createOffer/createAnswer return, which the polyfill
  * makes read-only: the subclass hands it plain `{type, sdp}` objects instead.
  */
+
+import { initLogger, type LogLevel } from "node-datachannel";
 import {
   RTCPeerConnection as PolyfillPeerConnection,
   RTCIceCandidate,
   RTCSessionDescription,
 } from "node-datachannel/polyfill";
+import { SeedcraftError } from "../../core/errors.ts";
 import type { IceServer } from "../../core/ice-servers.ts";
+
+const RTC_LOG_LEVELS: readonly LogLevel[] = ["Verbose", "Debug", "Info", "Warning", "Error", "Fatal"];
+
+/**
+ * SEEDCRAFT_RTC_LOG=Warning (or Info, Debug…): libdatachannel's own log, on stderr, for what the JS side
+ * cannot see (why ICE, DTLS or SCTP gave a connection up, and when).
+ */
+const rtcLog = process.env.SEEDCRAFT_RTC_LOG;
+if (rtcLog) {
+  const level = RTC_LOG_LEVELS.find((name) => name.toLowerCase() === rtcLog.toLowerCase());
+  if (!level)
+    throw new SeedcraftError(
+      "BAD_RTC_LOG",
+      `SEEDCRAFT_RTC_LOG must be one of ${RTC_LOG_LEVELS.join(", ")}.`,
+      `it is ${JSON.stringify(rtcLog)}`,
+    );
+  // The binding asks for a callback: each line comes through the JS thread, so a late line says it was busy.
+  initLogger(level, (lineLevel, message) =>
+    process.stderr.write(`${new Date().toISOString()} libdatachannel ${lineLevel}: ${message}\n`),
+  );
+}
 
 class RTCPeerConnection extends PolyfillPeerConnection {
   override async createOffer(...args: Parameters<PolyfillPeerConnection["createOffer"]>) {
