@@ -89,8 +89,24 @@ type Entry = {
   version?: string;
 };
 /** The page's edit list as entries (runs in the page). */
-const listEntries = (): Entry[] =>
-  (window as unknown as SeedcraftWindow).seedcraft.session.edits.entries.map((e) => ({
+/**
+ * Every entry the page listed since it loaded, as it last stood: the HUD's list keeps only the newest 100, and
+ * an edit that ended and went from it is counted all the same (the page's list is watched from its start).
+ */
+const listEntries = (): Entry[] => {
+  type Seen = Map<number, import("../app/src/edits/editList.ts").EditEntry>;
+  const edits = (window as unknown as SeedcraftWindow).seedcraft.session.edits;
+  const holder = window as unknown as { soakSeen?: Seen };
+  if (!holder.soakSeen) {
+    const seen: Seen = new Map();
+    holder.soakSeen = seen;
+    const note = () => {
+      for (const entry of edits.entries) seen.set(entry.id, entry);
+    };
+    edits.subscribe(note);
+  }
+  for (const entry of edits.entries) holder.soakSeen.set(entry.id, entry);
+  return [...holder.soakSeen.values()].map((e) => ({
     own: e.own,
     state: e.state as string,
     reason: (e as { reason?: string }).reason,
@@ -99,6 +115,7 @@ const listEntries = (): Entry[] =>
     note: e.note,
     version: e.version?.toString(),
   }));
+};
 const entries = async (page: Page) => (await page.evaluate(listEntries, null)) as Entry[];
 /** A console line as Node would print it, without the %c placeholders and the CSS they take. */
 function withoutStyles(format: string, args: unknown[]): string {
@@ -245,6 +262,7 @@ try {
   const appUrl = `http://127.0.0.1:${world.ports.app}`;
   await page.goto(appUrl);
   await joinWithDevAccount(page);
+  await entries(page);
   // It plays beside the seeder (which stands at 0,0) and the headless players, not at its random spawn.
   const seed = terrainSeedOf(deployment.chainId, deployment.contracts.ChunkLedger.address);
   const standBySeeder = () =>
@@ -401,6 +419,7 @@ try {
       });
       await page.goto(appUrl);
       await joinWithDevAccount(page);
+      await entries(page);
       await standBySeeder();
       log(
         `the Chromium player came back with an empty chunk cache in ${((Date.now() - reloadedAt) / 1000).toFixed(1)} s`,

@@ -1,7 +1,7 @@
 /** The edit list's words for an edit an anchored snapshot dropped: overwritten by whom and in which version, or rolled back. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EDIT_STATE_LABELS, type EditEntry, EditList } from "../../app/src/edits/editList.ts";
+import { EDIT_STATE_LABELS, type EditEntry, EditList, MAX_ENTRIES } from "../../app/src/edits/editList.ts";
 
 const edit = (list: EditList, own: boolean, wallMs: number, author?: string): EditEntry =>
   list.add({
@@ -58,5 +58,21 @@ describe("EditList.lost", () => {
     assert.equal(list.entries[0]?.endedAt, undefined);
     list.update(entry.id, { state: "failed", reason: "x" });
     assert.equal(typeof list.entries[0]?.endedAt, "number");
+  });
+
+  it("keeps the newest entries, and the player's own edits still on their way past that bound", () => {
+    const list = new EditList();
+    const waiting = edit(list, true, 1);
+    const anchored = edit(list, true, 2);
+    list.update(anchored.id, { state: "anchored" });
+    for (let n = 0; n < MAX_ENTRIES; n++) edit(list, false, 10 + n, "ada");
+    assert.equal(list.entries.length, MAX_ENTRIES);
+    assert.equal(list.entries[0]?.id, waiting.id, "the own open edit is kept, oldest first");
+    assert.ok(!list.entries.some((e) => e.id === anchored.id), "an own edit that ended goes like any other");
+    // The queue's later word on it still lands.
+    list.update(waiting.id, { state: "anchored" });
+    assert.equal(list.entries[0]?.state, "anchored");
+    edit(list, false, 999, "ada");
+    assert.ok(!list.entries.some((e) => e.id === waiting.id), "once ended, it goes in turn");
   });
 });

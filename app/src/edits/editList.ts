@@ -50,8 +50,24 @@ export type EditEntry = {
   endedAt?: number;
 };
 
-/** Keeps the newest entries only: the list is for the player's eyes, the ledger keeps the history. */
-const MAX_ENTRIES = 100;
+/**
+ * Keeps the newest entries only: the list is for the player's eyes, the ledger keeps the history. The player's
+ * own edits still on their way stay past it (the anchor queue settles them by id, and a reload carries them
+ * on): the oldest of the others go first.
+ */
+export const MAX_ENTRIES = 100;
+
+function trimmed(entries: readonly EditEntry[]): readonly EditEntry[] {
+  let excess = entries.length - MAX_ENTRIES;
+  if (excess <= 0) return entries;
+  const kept = entries.filter((entry) => {
+    if (excess === 0 || (entry.own && isOpen(entry.state))) return true;
+    excess--;
+    return false;
+  });
+  // Only own open edits left over the bound (a long outage): the oldest of them go too.
+  return kept.length > MAX_ENTRIES ? kept.slice(kept.length - MAX_ENTRIES) : kept;
+}
 
 export class EditList implements AnchorEdits {
   readonly #store: Store<readonly EditEntry[]> = createStore<readonly EditEntry[]>([]);
@@ -67,8 +83,7 @@ export class EditList implements AnchorEdits {
 
   add(entry: Omit<EditEntry, "id" | "state">): EditEntry {
     const added: EditEntry = { ...entry, id: this.#nextId++, state: "provisional" };
-    const entries = [...this.#store.get(), added];
-    this.#store.set(entries.length > MAX_ENTRIES ? entries.slice(entries.length - MAX_ENTRIES) : entries);
+    this.#store.set(trimmed([...this.#store.get(), added]));
     return added;
   }
 
