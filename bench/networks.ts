@@ -186,6 +186,11 @@ try {
 
   log(`A makes ${EDITS} edits, ${EDIT_GAP_MS} ms apart; B notes when each is applied…`);
   const skew = (await pageClockOffset(bPlayer.page, 20)).offsetMs - (await pageClockOffset(a.page, 20)).offsetMs;
+  // Frames each page draws meanwhile: under software compositing each one costs its main thread a read-back.
+  const framesDrawn = (p: NetnsPlayer) =>
+    p.page.evaluate(() => (window as unknown as SeedcraftWindow).seedcraft.session.world.stats().framesDrawn);
+  const framesBefore = [await framesDrawn(a), await framesDrawn(bPlayer)];
+  const editsStartedAt = Date.now();
   const made = await profiled(
     [a, bPlayer].map((p) => ({ name: p.label, browser: p.browser, page: p.page })),
     () =>
@@ -229,6 +234,12 @@ try {
       ),
     log,
   );
+  const editsS = (Date.now() - editsStartedAt) / 1000;
+  const framesPerS = [
+    round(((await framesDrawn(a)) - (framesBefore[0] as number)) / editsS, 1),
+    round(((await framesDrawn(bPlayer)) - (framesBefore[1] as number)) / editsS, 1),
+  ];
+  log(`  frames drawn meanwhile: A ${framesPerS[0]}/s, B ${framesPerS[1]}/s`);
   const wanted = made.filter((r) => r.key && r.refused === undefined);
   const deadline = Date.now() + 15_000;
   let applied = (await probeTimes(bPlayer)).ops;
@@ -300,6 +311,7 @@ try {
     edits_over_60_ms: slow.length,
     edits_over_60_ms_with_long_task: slowWithLongTask,
     long_tasks_during_edits: { a: longTasksA.length, b: longTasksB.length },
+    frames_per_s_during_edits: { a: framesPerS[0], b: framesPerS[1] },
     join_joined_ms: bRuns.map((run) => run.joined_ms),
     join_any_peer_ms: bRuns.map((run) => run.any_peer_ms),
     relay_join_joined_ms: cRuns.map((run) => run.joined_ms),

@@ -593,6 +593,15 @@ try {
     links: { chromium_end: chromiumLinks, headless_last: headlessLinks, headless_edits: headlessEdits },
     stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
+    // Each part's RSS once a minute (MB), to tell a steady climb from the noise of two samples.
+    rss_mb_by_minute: Object.fromEntries(
+      Object.keys(last?.rss ?? {}).map((part) => [
+        part,
+        samples
+          .filter((_, i) => i % 6 === 0)
+          .map((sample) => (sample.rss[part] === undefined ? null : Math.round(sample.rss[part]))),
+      ]),
+    ),
     lag_samples: lags.length,
     lag_samples_unanswered: unanswered,
     lag_blocks: {

@@ -346,7 +346,7 @@ export class ChunkTorrents {
     if (own && keccak256(own.bytes) === expectedHash.toLowerCase())
       return { infoHash: key, bytes: own.bytes, sources: [], ms: this.#now() - started };
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
-    const { bytes, sources } = await this.#download(key, {
+    const { bytes, sources, marks } = await this.#download(key, {
       ...options,
       // A wire carries the metadata and protocol messages besides the file itself.
       maxBytesIn: maxBytes + MAX_STREAM_BYTES_IN,
@@ -365,7 +365,14 @@ export class ChunkTorrents {
       );
     }
     this.#fetched++;
-    log("fetched file %s (%d bytes) in %d ms", key.slice(0, 10), bytes.length, this.#now() - started);
+    log(
+      "fetched file %s (%d bytes) in %d ms from %s (%s)",
+      key.slice(0, 10),
+      bytes.length,
+      this.#now() - started,
+      sources.map((s) => `${s.peerId.slice(0, 10)} ${s.bytes} B`).join(", ") || "the trackers' peers",
+      marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", "),
+    );
     return { infoHash: key, bytes, sources, ms: this.#now() - started };
   }
 
@@ -638,11 +645,13 @@ export class ChunkTorrents {
         const seeder = this.#seeders.has(peerId);
         if (!everyone && !seeder) continue;
         opened.add(peerId);
+        marks.push([`ask ${peerId.slice(0, 8)}${seeder ? " (seeder)" : ""}`, this.#now()]);
         const stream = mux.open(key, { maxBytesIn: options.maxBytesIn });
         streams.push(stream);
         if (seeder) seederStreams.push(stream);
         stream.once("close", () => {
           if (finished || torrent.done) return;
+          marks.push([`closed ${peerId.slice(0, 8)}`, this.#now()]);
           // Every seeder refused (it does not hold the snapshot) or left: the others need not wait.
           if (!everyone && seederStreams.every((s) => s.destroyed)) askEveryone();
           // Every peer named refused or left, and no tracker can find others: give up now, not at the timeout.
