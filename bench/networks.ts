@@ -98,6 +98,8 @@ async function assetPack(p: NetnsPlayer): Promise<{ s: number | undefined; from:
   // A try that gave up is worth a line: the pack's time is mostly the pause before the next.
   const failures = state.step === "ready" || state.step === "fetching" ? state.failures : [];
   for (const failure of failures) log(`  ${p.label}'s asset pack: a try gave up: ${failure}`);
+  if (state.step === "ready" && state.timeline && state.ms > 2000)
+    log(`  ${p.label}'s asset pack took ${(state.ms / 1000).toFixed(1)} s: ${state.timeline}`);
   return state.step === "ready" ? { s: state.ms / 1000, from: state.from } : { s: undefined, from: state.step };
 }
 

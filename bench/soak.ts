@@ -165,18 +165,28 @@ async function indexerReady(): Promise<boolean> {
 }
 
 /** RSS of every process in `pgid`'s group, in MiB. */
-function groupRssMb(pgid: number): number | undefined {
+/** A process group's resident memory (MB) and the CPU time its live processes have used (s). */
+function groupUse(pgid: number): { mb: number; cpuS: number } | undefined {
   try {
-    const out = execFileSync("ps", ["-o", "rss=", "-g", String(pgid)], { encoding: "utf8" });
-    const kb = out
-      .split("\n")
-      .map((line) => Number(line.trim()))
-      .filter((n) => Number.isFinite(n) && n > 0)
-      .reduce((a, b) => a + b, 0);
-    return kb > 0 ? kb / 1024 : undefined;
+    const out = execFileSync("ps", ["-o", "rss=,times=", "-g", String(pgid)], { encoding: "utf8" });
+    let kb = 0;
+    let cpuS = 0;
+    for (const line of out.split("\n")) {
+      const [rss, times] = line.trim().split(/\s+/).map(Number);
+      if (rss !== undefined && Number.isFinite(rss) && rss > 0) kb += rss;
+      if (times !== undefined && Number.isFinite(times)) cpuS += times;
+    }
+    return kb > 0 ? { mb: kb / 1024, cpuS } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The machine's busy CPU time so far (s), all cores together, from /proc/stat. */
+function machineBusyS(): number {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
 }
 
 type RunFile = ReturnType<typeof runFile> & {
@@ -279,7 +289,13 @@ try {
   const frames0 = await framesDrawn();
   /** Frames the Chromium page drew a second from the start to its reload (it draws only when something changed). */
   let framesPerS: number | undefined;
-  const samples: { at: number; rss: Record<string, number>; pids: Record<string, number> }[] = [];
+  const samples: {
+    at: number;
+    rss: Record<string, number>;
+    cpuS: Record<string, number>;
+    pids: Record<string, number>;
+    busyS: number;
+  }[] = [];
   const lagSamples: { at: number; lag: number | undefined }[] = [];
   let stallAt: number | undefined;
   let stallRecoveredAt: number | undefined;
@@ -291,17 +307,24 @@ try {
   /** The edit list of the Chromium player's sessions before the current one (a reload starts a new list). */
   const earlier: Entry[] = [];
 
-  const sampleRss = () => {
+  const sample = () => {
     const run = runFile(world) as RunFile;
     const rss: Record<string, number> = {};
+    const cpuS: Record<string, number> = {};
     const pids: Record<string, number> = {};
-    for (const [part, info] of Object.entries(run.parts)) {
-      if (info.kind !== "service") continue;
-      const mb = groupRssMb(info.pid);
-      if (mb !== undefined) rss[part] = mb;
-      pids[part] = info.pid;
+    const groups: [string, number][] = Object.entries(run.parts)
+      .filter(([, info]) => info.kind === "service")
+      .map(([part, info]) => [part, info.pid]);
+    // The headless players' CPU is counted too (their memory is not a part's).
+    for (const [i, child] of headless.entries()) if (child.pid !== undefined) groups.push([`player-${i}`, child.pid]);
+    for (const [part, pid] of groups) {
+      const use = groupUse(pid);
+      pids[part] = pid;
+      if (!use) continue;
+      cpuS[part] = use.cpuS;
+      if (!part.startsWith("player-")) rss[part] = use.mb;
     }
-    samples.push({ at: Date.now(), rss, pids });
+    samples.push({ at: Date.now(), rss, cpuS, pids, busyS: machineBusyS() });
   };
 
   // The Chromium player builds: a block placed next to it every 3 s, broken again on the next round.
@@ -345,7 +368,7 @@ try {
     }
     if (now >= nextSample) {
       nextSample = now + 10_000;
-      sampleRss();
+      sample();
     }
     if (stallAt === undefined && elapsed >= STALL_AT * DURATION_MS) {
       stallAt = Date.now();
@@ -479,7 +502,7 @@ try {
     () => (window as unknown as SeedcraftWindow).seedcraft.session.game.get()?.peer.mesh.peers.length ?? 0,
     null,
   );
-  sampleRss();
+  sample();
 
   // The seeder's claims: its address is in its log; its balance is what its claims paid.
   const seederLine = readFileSync(path.join(world.stateDir, "logs", "seeder.log"), "utf8").match(
@@ -521,6 +544,24 @@ try {
     const start = first?.rss[part];
     const end = last?.rss[part];
     if (start !== undefined && end !== undefined && first !== last) growth[part] = round(((end - start) / start) * 100);
+  }
+  // CPU per part and headless player (% of one core) over the same span, and what the rest used (Chromium, this
+  // bench): where the machine's two cores went.
+  const cpu: Record<string, number> = {};
+  let partsCpu = 0;
+  const firstWarm = samples.find((sample) => sample.at >= warmAt);
+  for (const part of Object.keys(last?.cpuS ?? {})) {
+    const lastPid = last?.pids[part];
+    const from = part === KILLED && killRecoveredAt !== undefined ? killRecoveredAt + RESTART_WARM_MS : warmAt;
+    const first = samples.find((s) => s.at >= from && s.pids[part] === lastPid && s.cpuS[part] !== undefined);
+    const [start, end] = [first?.cpuS[part], last?.cpuS[part]];
+    if (!first || !last || first === last || start === undefined || end === undefined) continue;
+    cpu[part] = round(((end - start) / ((last.at - first.at) / 1000)) * 100);
+    partsCpu += cpu[part];
+  }
+  if (firstWarm && last && firstWarm !== last) {
+    cpu.machine = round(((last.busyS - firstWarm.busyS) / ((last.at - firstWarm.at) / 1000)) * 100);
+    cpu.rest = round(cpu.machine - partsCpu);
   }
   const counts: Record<string, number> = {};
   const reasons: Record<string, number> = {};
@@ -592,6 +633,7 @@ try {
     ),
     links: { chromium_end: chromiumLinks, headless_last: headlessLinks, headless_edits: headlessEdits },
     stall: { newheads_dropped: proxy.dropped, newheads_forwarded: proxy.forwarded },
+    cpu_pct_of_a_core: cpu,
     rss_mb_end: Object.fromEntries(Object.entries(last?.rss ?? {}).map(([part, mb]) => [part, round(mb)])),
     // Each part's RSS once a minute (MB), to tell a steady climb from the noise of two samples.
     rss_mb_by_minute: Object.fromEntries(

@@ -84,6 +84,8 @@ export type FileFetchResult = {
   /** Bytes each linked peer sent. */
   sources: { peerId: string; bytes: number }[];
   ms: number;
+  /** What happened when, from the start (ms): peers asked, refusals, the first wire, metadata, done. */
+  timeline: string;
 };
 
 /** The most bytes a file fetch takes unless told otherwise (asset packs are at most 8 MiB). */
@@ -344,7 +346,7 @@ export class ChunkTorrents {
     const started = this.#now();
     const own = this.#files.get(key);
     if (own && keccak256(own.bytes) === expectedHash.toLowerCase())
-      return { infoHash: key, bytes: own.bytes, sources: [], ms: this.#now() - started };
+      return { infoHash: key, bytes: own.bytes, sources: [], ms: this.#now() - started, timeline: "seeded here" };
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
     const { bytes, sources, marks } = await this.#download(key, {
       ...options,
@@ -365,15 +367,16 @@ export class ChunkTorrents {
       );
     }
     this.#fetched++;
+    const timeline = marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", ");
     log(
       "fetched file %s (%d bytes) in %d ms from %s (%s)",
       key.slice(0, 10),
       bytes.length,
       this.#now() - started,
       sources.map((s) => `${s.peerId.slice(0, 10)} ${s.bytes} B`).join(", ") || "the trackers' peers",
-      marks.map(([what, at]) => `${what} +${Math.round(at - started)}`).join(", "),
+      timeline,
     );
-    return { infoHash: key, bytes, sources, ms: this.#now() - started };
+    return { infoHash: key, bytes, sources, ms: this.#now() - started, timeline };
   }
 
   stats(): TorrentStats {

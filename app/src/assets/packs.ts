@@ -30,6 +30,8 @@ export type AssetState =
       ms: number;
       rejectedCache: boolean;
       failures: string[];
+      /** How the fetch went (chunk-torrents' timeline), when it came from peers. */
+      timeline?: string;
     }
   | { step: "failed"; name?: string; code: string; reason: string };
 
@@ -81,7 +83,7 @@ export class AssetPacks {
         return;
       }
       this.state.set({ step: "checking", name: pin.name, bytes: pin.bytes });
-      const { bytes, from, rejectedCache, failures } = await this.#bytes(pin, peer);
+      const { bytes, from, rejectedCache, failures, timeline } = await this.#bytes(pin, peer);
       const pack = decodeAssetPack(bytes);
       world.setTextures(atlasOf(pack));
       sounds.replace(soundsOf(pack), pack.name);
@@ -96,6 +98,7 @@ export class AssetPacks {
         ms: performance.now() - started,
         rejectedCache,
         failures,
+        ...(timeline ? { timeline } : {}),
       });
     } catch (error) {
       const code = error instanceof SeedcraftError ? error.code : "ASSETS_FAILED";
@@ -107,7 +110,13 @@ export class AssetPacks {
   async #bytes(
     pin: AssetPackPin,
     peer: WorldPeer,
-  ): Promise<{ bytes: Uint8Array; from: "cache" | "peers"; rejectedCache: boolean; failures: string[] }> {
+  ): Promise<{
+    bytes: Uint8Array;
+    from: "cache" | "peers";
+    rejectedCache: boolean;
+    failures: string[];
+    timeline?: string;
+  }> {
     const db = await this.#db;
     const cached = await db.get("packs", pin.hash.toLowerCase());
     let rejectedCache = false;
@@ -128,9 +137,11 @@ export class AssetPacks {
         await new Promise((resolve) => setTimeout(resolve, FIRST_PAUSE_MS * 2 ** (attempt - 1)));
       try {
         // fetchFile resolves only with bytes that hash to the pinned hash (others ban their senders).
-        const { bytes } = await torrents.fetchFile(pin.infoHash, pin.hash as Hex, { timeoutMs: FETCH_TIMEOUT_MS });
+        const { bytes, timeline } = await torrents.fetchFile(pin.infoHash, pin.hash as Hex, {
+          timeoutMs: FETCH_TIMEOUT_MS,
+        });
         await db.put("packs", bytes, pin.hash.toLowerCase());
-        return { bytes, from: "peers", rejectedCache, failures };
+        return { bytes, from: "peers", rejectedCache, failures, timeline };
       } catch (error) {
         lastError = error;
         failures.push(describe(error));
