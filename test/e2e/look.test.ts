@@ -188,4 +188,33 @@ describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () =
     assert.ok(fromB.name !== fromA.name);
     assert.deepEqual(pageErrors, []);
   });
+
+  it("a chunk set to the blocks it shows already is neither meshed nor drawn again; a change is", async () => {
+    const page = await open("C");
+    const result = await inPage(
+      page,
+      async (session) => {
+        const world = session.world;
+        const [px, py, pz] = world.controls.position;
+        // The nearest chunk at or below the player's feet that holds something solid.
+        const [cx, cz] = [Math.floor(px / 16), Math.floor(pz / 16)];
+        let cy = Math.floor(py / 16);
+        while (cy > -8 && !world.chunkBlocks(cx, cy, cz)?.some((block) => block !== 0)) cy--;
+        const shown = world.chunkBlocks(cx, cy, cz);
+        if (!shown) throw new Error("no chunk with ground under the player is loaded");
+        // Resolving with 0 means it was taken as shown already: a change resolves once a frame drew it.
+        const same = await world.setChunk(cx, cy, cz, shown.slice());
+        const before = world.stats().framesDrawn;
+        const changed = shown.slice();
+        const top = changed.findLastIndex((block) => block !== 0);
+        changed[top] = 0;
+        const drawnMs = await world.setChunk(cx, cy, cz, changed);
+        return { same, drawnMs, drawnChanged: world.stats().framesDrawn - before };
+      },
+      null,
+    );
+    assert.equal(result.same, 0, "the same blocks were not meshed and drawn again");
+    assert.ok(result.drawnChanged >= 1 && result.drawnMs > 0, JSON.stringify(result));
+    assert.deepEqual(pageErrors, []);
+  });
 });

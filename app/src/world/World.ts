@@ -410,7 +410,9 @@ export class World {
 
   /**
    * Replaces a chunk's blocks (a downloaded snapshot) and has it remeshed ahead of the queue. The world keeps
-   * `blocks` as the chunk's live copy. Resolves like setBlock; rejects if the chunk is not in view.
+   * `blocks` as the chunk's live copy. Resolves like setBlock; rejects if the chunk is not in view. Blocks that
+   * are already shown (an anchor confirming what the edits drew: the common case, for every anchor in view)
+   * resolve at once with 0, with nothing meshed or drawn.
    */
   setChunk(cx: number, cy: number, cz: number, blocks: Uint16Array, startedAt = performance.now()): Promise<number> {
     const key = chunkKey(cx, cy, cz);
@@ -418,6 +420,7 @@ export class World {
     if (blocks.length !== CHUNK_VOLUME)
       return Promise.reject(new RangeError(`chunk ${key}: expected ${CHUNK_VOLUME} blocks, got ${blocks.length}`));
     if (!chunk) return Promise.reject(new RangeError(`chunk ${key} is not in view`));
+    if (chunk.blocks && sameBlocks(chunk.blocks, blocks)) return Promise.resolve(0);
     if (!chunk.blocks) this.#chunksLoaded++;
     chunk.blocks = blocks;
     const seq = ++this.#seq;
@@ -852,6 +855,12 @@ export class World {
     if (mode === "place" && this.controls.body.intersectsBlock(target[0], target[1], target[2])) return;
     this.onEditRequest({ mode, hit, target, clickedAt: performance.now() });
   }
+}
+
+function sameBlocks(a: Uint16Array, b: Uint16Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Software WebGL (no GPU): SwiftShader, llvmpipe and the like name themselves in the renderer string. */
