@@ -32,6 +32,8 @@ export type AssetState =
       failures: string[];
       /** How the fetch went (chunk-torrents' timeline), when it came from peers. */
       timeline?: string;
+      /** Milliseconds reading the pinned manifest on chain took (part of `ms`). */
+      manifestMs: number;
     }
   | { step: "failed"; name?: string; code: string; reason: string };
 
@@ -78,6 +80,7 @@ export class AssetPacks {
         return;
       }
       pin = (await pinnedAssets(chain, config.deployment)).packs[0];
+      const manifestMs = performance.now() - started;
       if (!pin) {
         this.state.set({ step: "built-in", note: "the deployment pins no asset pack" });
         return;
@@ -99,6 +102,7 @@ export class AssetPacks {
         rejectedCache,
         failures,
         ...(timeline ? { timeline } : {}),
+        manifestMs,
       });
     } catch (error) {
       const code = error instanceof SeedcraftError ? error.code : "ASSETS_FAILED";
