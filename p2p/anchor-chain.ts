@@ -56,8 +56,24 @@ export function sessionAnchorChain(deployment: Deployment, chain: Chain, key: Lo
         // anchor won the race) is then decoded by name too.
         const txHash = await wallet.writeContract({ ...request, abi });
         const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 100 });
-        if (receipt.status !== "success")
-          throw new AnchorError("REVERTED", `anchorBatch reverted in block ${receipt.blockNumber}`);
+        if (receipt.status !== "success") {
+          // Mined and reverted: most often another anchor of the same chunk went first in the same block (on a
+          // chain that mines every few seconds, the usual race). The receipt says no more; the same call replayed
+          // on that block's state names it (StaleChunkVersion, with the version that won), so it rebases.
+          await publicClient.simulateContract({
+            account,
+            address,
+            abi,
+            functionName: "anchorBatch",
+            args,
+            blockNumber: receipt.blockNumber,
+          });
+          throw new AnchorError(
+            "REVERTED",
+            `anchorBatch reverted in block ${receipt.blockNumber}`,
+            `transaction ${txHash}; replayed on that block's state it does not revert`,
+          );
+        }
         const versions = new Map<bigint, number>();
         for (const log of parseEventLogs({ abi, logs: receipt.logs, eventName: "ChunkAnchored" })) {
           const event = log.args as { chunkId?: unknown; version?: unknown };

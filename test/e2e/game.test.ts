@@ -337,6 +337,51 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const cells = [-1, 1].map((dz) => [x, groundHeight(seed, x, z + dz) + 1, z + dz] as [number, number, number]);
     sandCells = cells;
+    // Each queue waits 400 ms before it anchors, by then holding the other's op too; whichever is a little
+    // later could see the first's anchor land and have nothing left to send. Blocks wait for the test
+    // instead: both transactions go to the mempool, then one block mines them, and the second loses.
+    const rpc = async (method: string, params: unknown[] = []) => {
+      const answer = (await (
+        await fetch(world.urls.chain, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+        })
+      ).json()) as { result?: unknown; error?: { message: string } };
+      if (answer.error) throw new Error(`${method}: ${answer.error.message}`);
+      return answer.result;
+    };
+    const queueStats = () =>
+      Promise.all(
+        players.map((p) => inPage(p, (s) => ({ ...(s.game.get()?.queue.stats ?? { batches: 0, rebases: 0 }) }), null)),
+      );
+    const before = await queueStats();
+    await rpc("evm_setAutomine", [false]);
+    let mined = false;
+    const mineBoth = async () => {
+      try {
+        await waitFor(
+          "both anchor queues to send",
+          async () => (await queueStats()).every((stats, i) => stats.batches > (before[i]?.batches ?? 0)),
+          20_000,
+        );
+        // Both in the mempool (or the second already refused by its gas estimate against the first).
+        await waitFor(
+          "both anchors to wait in the mempool",
+          async () => {
+            const pending = (await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: unknown[] };
+            const rebased = (await queueStats()).some((stats, i) => stats.rebases > (before[i]?.rebases ?? 0));
+            return pending.transactions.length >= 2 || rebased;
+          },
+          10_000,
+        );
+        await rpc("evm_mine");
+        mined = true;
+      } finally {
+        await rpc("evm_setAutomine", [true]);
+      }
+    };
+    const mining = mineBoth();
     const at = Date.now() + 400;
     await Promise.all(
       players.map((p, i) =>
@@ -359,12 +404,25 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
         (s, where) => s.edits.entries.findLast((e) => e.own && e.position.join(",") === where)?.state,
         cell.join(","),
       );
+    await mining;
+    assert.ok(mined);
     await waitFor(
       "both edits to be anchored",
       async () =>
         (await stateOf(a, cells[0] as never)) === "anchored" && (await stateOf(b, cells[1] as never)) === "anchored",
       60_000,
-    );
+    ).catch(async (error: Error) => {
+      const notes = await Promise.all(
+        players.map((p) =>
+          inPage(
+            p,
+            (s) => s.edits.entries.filter((e) => e.own).map((e) => `${e.state}: ${e.note ?? ""} ${e.reason ?? ""}`),
+            null,
+          ),
+        ),
+      );
+      throw new Error(`${error.message}; ${JSON.stringify(notes)}; queues ${JSON.stringify(await queueStats())}`);
+    });
     const rebases = await Promise.all(
       players.map((p) => inPage(p, (s) => s.game.get()?.queue.stats.rebases ?? 0, null)),
     );

@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createTestClient, http } from "viem";
 import { fundLocalAccount } from "../../cli/local-chain.ts";
 import { World } from "../../cli/world.ts";
 import { BLOCK_IDS } from "../../core/blocks.ts";
@@ -19,6 +20,7 @@ import { chunkIdOf, locateBlock } from "../../core/chunk.ts";
 import type { Position } from "../../core/proximity.ts";
 import { groundHeight, terrainSeedOf } from "../../core/terrain.ts";
 import { sessionAnchorChain } from "../../p2p/anchor-chain.ts";
+import type { AnchorError } from "../../p2p/anchor-errors.ts";
 import { AnchoringPlayer, type EndedEdit } from "../../p2p/anchor-player.ts";
 import { ChainHeads, ledgerHeadsOf } from "../../p2p/chain-heads.ts";
 import { type HeadSource, IndexerHeads } from "../../p2p/heads.ts";
@@ -118,6 +120,44 @@ describe("p2p: a headless player anchors its edits", { timeout: 180_000 }, () =>
     releaseWebRtc();
     await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
     await world?.stop();
+  });
+
+  it("two anchors of one chunk mined in the same block: the one that reverted is named a stale version, to rebase", async () => {
+    const [one, two] = players as [TestPlayer, TestPlayer];
+    const { deployment } = clients;
+    const chain = clients.publicClient.chain;
+    if (!chain) throw new Error("the local clients have no chain");
+    const chunkId = chunkIdOf(40, 0, 40);
+    const update = (n: number) => ({
+      chunkId,
+      expectedVersion: 0,
+      newHash: `0x${n.toString(16).padStart(64, "0")}` as const,
+      infoHash: `0x${(n + 16).toString(16).padStart(40, "0")}` as const,
+      watermark: BigInt(Date.now()) << 16n,
+    });
+    // Blocks wait: both transactions go to the mempool, as on a chain that mines every few seconds.
+    const testClient = createTestClient({ mode: "hardhat", transport: http(world.urls.chain) });
+    await testClient.setAutomine(false);
+    let results: PromiseSettledResult<unknown>[];
+    try {
+      const sent = [one, two].map((player, i) =>
+        sessionAnchorChain(deployment, chain, player.session).anchorBatch([update(i + 1)]),
+      );
+      await waitFor(
+        "both anchors in the mempool",
+        async () => (await clients.publicClient.getBlock({ blockTag: "pending" })).transactions.length >= 2,
+        10_000,
+      );
+      await testClient.mine({ blocks: 1 });
+      results = await Promise.allSettled(sent);
+    } finally {
+      await testClient.setAutomine(true);
+    }
+    const lost = results.filter((result) => result.status === "rejected");
+    assert.equal(lost.length, 1, JSON.stringify(results.map((r) => r.status)));
+    const error = (lost[0] as PromiseRejectedResult).reason as AnchorError;
+    assert.equal(error.code, "STALE_CHUNK_VERSION", `${error.code}: ${error.message}`);
+    assert.deepEqual(error.stale, { chunkId, expected: 0, actual: 1 });
   });
 
   it("ends its edit anchored, and the other peer holds the anchored version", async () => {
