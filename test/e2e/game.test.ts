@@ -573,7 +573,11 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     await a.page.goto("about:blank");
     await enter(b);
     const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
-    await sync.waitFor({ timeout: 60_000 });
+    await sync.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
+      // Where it stood: whom B linked with, and what its sync panel said.
+      const status = await b.page.getByTestId("sync-status").textContent();
+      throw new Error(`${error.message}; B's sync: ${status}; B's peers: ${(await peerNames(b)).join(", ") || "none"}`);
+    });
     const fromCache = Number(await sync.getAttribute("data-from-cache"));
     const fetched = Number(await sync.getAttribute("data-fetched"));
     const counts = `${await sync.textContent()}`;
@@ -597,7 +601,15 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     // A comes back while B plays on, and catches up on what it missed.
     await enter(a);
     await waitFor("A and B to link again", async () => (await peerNames(b)).includes(a.name), 60_000);
-    await a.page.locator('[data-testid="sync-status"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await a.page
+      .locator('[data-testid="sync-status"][data-state="done"]')
+      .waitFor({ timeout: 60_000 })
+      .catch(async (error: Error) => {
+        const status = await a.page.getByTestId("sync-status").textContent();
+        throw new Error(
+          `${error.message}; A's sync: ${status}; A's peers: ${(await peerNames(a)).join(", ") || "none"}`,
+        );
+      });
     // The seeder stops (it served B in the last stage, and claims that below): from now on only A can serve A's
     // new versions, so B's receipts for them name A.
     const seederCount = /receipts (\d+)/.exec(seederCli?.stdout() ?? "");
@@ -665,7 +677,11 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     const receiptsBefore = Number(await collected.getAttribute("data-count"));
     await enter(b);
     const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
-    await sync.waitFor({ timeout: 60_000 });
+    await sync.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
+      // Where it stood: whom B linked with, and what its sync panel said.
+      const status = await b.page.getByTestId("sync-status").textContent();
+      throw new Error(`${error.message}; B's sync: ${status}; B's peers: ${(await peerNames(b)).join(", ") || "none"}`);
+    });
     assert.ok(
       Number(await sync.getAttribute("data-fetched")) >= 1,
       `B fetches the version it missed from A (${await sync.textContent()})`,
