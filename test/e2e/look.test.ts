@@ -161,6 +161,7 @@ describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () =
       null,
     );
     let swung = 0;
+    const aFrom = await inPage(a, (session) => [...session.world.controls.position], null);
     await waitFor(
       "A's legs to swing on B's screen as A walks",
       async () => {
@@ -171,7 +172,14 @@ describe("e2e: the first minutes look and read well", { timeout: 180_000 }, () =
         return swung > 0.2;
       },
       10_000,
-    );
+    ).catch(async (error: Error) => {
+      // Whether A moved at all (terrain in the way?), and what B draws of it.
+      const aTo = await inPage(a, (session) => [...session.world.controls.position], null);
+      const seen = await inPage(b, (session, id) => session.world.avatars.look(id), fromA.id);
+      throw new Error(
+        `${error.message}; A went from ${aFrom.map((v) => v.toFixed(2))} to ${aTo.map((v) => v.toFixed(2))}; B draws A with swing ${seen?.swing.toFixed(3)} and speed ${seen?.speed.toFixed(2)} (largest swing seen ${swung.toFixed(3)})`,
+      );
+    });
     await b.screenshot({ path: path.join(SHOTS, "4-walking.png") });
     await inPage(
       a,
