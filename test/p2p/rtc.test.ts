@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -74,5 +75,22 @@ describe("p2p: the trackers' WebRTC and ours in one process", { timeout: 60_000 
       a.destroy();
       b.destroy();
     }
+  });
+});
+
+describe("p2p: SEEDCRAFT_RTC_LOG", { timeout: 30_000 }, () => {
+  it("a level libdatachannel does not know stops the process with a typed error", () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `await import(${JSON.stringify(new URL("../../p2p/node/rtc.ts", import.meta.url).href)})`,
+      ],
+      { env: { ...process.env, SEEDCRAFT_RTC_LOG: "loud" }, encoding: "utf8" },
+    );
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /BAD_RTC_LOG/);
+    assert.match(run.stderr, /SEEDCRAFT_RTC_LOG must be one of Verbose, Debug, Info, Warning, Error, Fatal/);
   });
 });
