@@ -40,7 +40,13 @@ import { MeshMailboxes } from "./mesh-mailboxes.ts";
 import { PeerEditExpiry } from "./peer-edit-expiry.ts";
 import { decodeReceiptMessage, ReceiptDesk, ReceiptSigner, type ReceiptSink } from "./receipts.ts";
 import { WorldReplica } from "./replica.ts";
-import { type ConnectOptions, type DhtAddress, type Mailboxes, SignalingError, SupersededError } from "./signal.ts";
+import {
+  answeringNewerOffers,
+  type ConnectOptions,
+  type DhtAddress,
+  type Mailboxes,
+  SignalingError,
+} from "./signal.ts";
 import { nodeIdOfKey, regionTopic } from "./topics.ts";
 
 /** What a peer needs of the DHT: a node of its own (Node) or one the gateway hosts (browsers). */
@@ -606,15 +612,7 @@ export class WorldPeer {
       const options = inBand
         ? { timeoutMs: IN_BAND_TIMEOUT_MS, signal }
         : { timeoutMs: 8000, address: this.#addresses.get(key as Hex), signal };
-      let peer: Peer | undefined;
-      for (let tries = 1; !peer; tries++) {
-        try {
-          peer = await this.#options.connect(boxes, remoteKey, options);
-        } catch (error) {
-          // The other side gave up the attempt we answered and offered again: answer that one now.
-          if (!(error instanceof SupersededError) || tries >= 3) throw error;
-        }
-      }
+      const peer = await answeringNewerOffers(() => this.#options.connect(boxes, remoteKey, options));
       debug(
         "%s: connected to %s in %d ms (%s)",
         this.#options.name,

@@ -44,6 +44,20 @@ export class SupersededError extends SignalingError {
   }
 }
 
+/**
+ * Connects, and when the other side gave up the attempt we answered and offered again (SupersededError),
+ * answers that newer offer: up to `tries` attempts in all.
+ */
+export async function answeringNewerOffers<T>(connect: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (error) {
+      if (!(error instanceof SupersededError) || attempt >= tries) throw error;
+    }
+  }
+}
+
 type Description = { type: "offer" | "answer"; sdp: string };
 /** A signal in a mailbox: the description, the attempt it belongs to, and when it was sent (ms). */
 export type MailSignal = Description & { n: string; t: number };

@@ -30,7 +30,7 @@ import { NodePeer } from "../../p2p/node/peer.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
 import { connectThroughDht } from "../../p2p/node/signal.ts";
 import { type OpVerdict, WorldReplica } from "../../p2p/replica.ts";
-import { SupersededError } from "../../p2p/signal.ts";
+import { answeringNewerOffers } from "../../p2p/signal.ts";
 import { type LocalClients, localClients, newPlayers, type TestPlayer } from "../helpers/chain-clients.ts";
 import { openDoor } from "../helpers/door.ts";
 import { prng } from "../helpers/prng.ts";
@@ -160,14 +160,9 @@ describe("p2p: the mesh", { timeout: 240_000 }, () => {
     await dht.announce(regionTopic(domain.chainId, domain.verifyingContract, regionsInView(spot, 0)[0] as Region));
     await dht.knock(nodeIdOfKey(hexToBytes(to.id)));
     // As p2p/peer.ts does: when the peer's dial-back crosses ours and wins, answer its newer offer.
-    let peer: Awaited<ReturnType<typeof connectThroughDht>> | undefined;
-    for (let tries = 1; !peer; tries++) {
-      try {
-        peer = await connectThroughDht(dht, hexToBytes(to.id), { timeoutMs: 20_000, address: to.dht.address });
-      } catch (error) {
-        if (!(error instanceof SupersededError) || tries >= 3) throw error;
-      }
-    }
+    const peer = await answeringNewerOffers(() =>
+      connectThroughDht(dht, hexToBytes(to.id), { timeoutMs: 20_000, address: to.dht.address }),
+    );
     const link = new SimplePeerLink(peer);
     const id = bytesToHex(dht.publicKey);
     const hello = await makeHello(
