@@ -88,7 +88,6 @@ type Entry = {
   note?: string;
   version?: string;
 };
-/** The page's edit list as entries (runs in the page). */
 /**
  * Every entry the page listed since it loaded, as it last stood: the HUD's list keeps only the newest 100, and
  * an edit that ended and went from it is counted all the same (the page's list is watched from its start).
@@ -97,16 +96,16 @@ const listEntries = (): Entry[] => {
   type Seen = Map<number, import("../app/src/edits/editList.ts").EditEntry>;
   const edits = (window as unknown as SeedcraftWindow).seedcraft.session.edits;
   const holder = window as unknown as { soakSeen?: Seen };
-  if (!holder.soakSeen) {
-    const seen: Seen = new Map();
-    holder.soakSeen = seen;
-    const note = () => {
-      for (const entry of edits.entries) seen.set(entry.id, entry);
-    };
-    edits.subscribe(note);
+  let seen = holder.soakSeen;
+  if (!seen) {
+    const kept: Seen = new Map();
+    edits.subscribe(() => {
+      for (const entry of edits.entries) kept.set(entry.id, entry);
+    });
+    for (const entry of edits.entries) kept.set(entry.id, entry);
+    seen = holder.soakSeen = kept;
   }
-  for (const entry of edits.entries) holder.soakSeen.set(entry.id, entry);
-  return [...holder.soakSeen.values()].map((e) => ({
+  return [...seen.values()].map((e) => ({
     own: e.own,
     state: e.state as string,
     reason: (e as { reason?: string }).reason,
@@ -164,7 +163,6 @@ async function indexerReady(): Promise<boolean> {
   }
 }
 
-/** RSS of every process in `pgid`'s group, in MiB. */
 /** A process group's resident memory (MB) and the CPU time its live processes have used (s). */
 function groupUse(pgid: number): { mb: number; cpuS: number } | undefined {
   try {
@@ -537,10 +535,13 @@ try {
   const growth: Record<string, number> = {};
   const warmAt = run0 + WARM_AT * DURATION_MS;
   const last = samples.at(-1);
-  for (const part of Object.keys(last?.rss ?? {})) {
-    const lastPid = last?.pids[part];
+  /** The part's first sample of the span measured, by the same process as the last, with `field` taken. */
+  const firstOf = (part: string, field: "rss" | "cpuS") => {
     const from = part === KILLED && killRecoveredAt !== undefined ? killRecoveredAt + RESTART_WARM_MS : warmAt;
-    const first = samples.find((s) => s.at >= from && s.pids[part] === lastPid && s.rss[part] !== undefined);
+    return samples.find((s) => s.at >= from && s.pids[part] === last?.pids[part] && s[field][part] !== undefined);
+  };
+  for (const part of Object.keys(last?.rss ?? {})) {
+    const first = firstOf(part, "rss");
     const start = first?.rss[part];
     const end = last?.rss[part];
     if (start !== undefined && end !== undefined && first !== last) growth[part] = round(((end - start) / start) * 100);
@@ -551,9 +552,7 @@ try {
   let partsCpu = 0;
   const firstWarm = samples.find((sample) => sample.at >= warmAt);
   for (const part of Object.keys(last?.cpuS ?? {})) {
-    const lastPid = last?.pids[part];
-    const from = part === KILLED && killRecoveredAt !== undefined ? killRecoveredAt + RESTART_WARM_MS : warmAt;
-    const first = samples.find((s) => s.at >= from && s.pids[part] === lastPid && s.cpuS[part] !== undefined);
+    const first = firstOf(part, "cpuS");
     const [start, end] = [first?.cpuS[part], last?.cpuS[part]];
     if (!first || !last || first === last || start === undefined || end === undefined) continue;
     cpu[part] = round(((end - start) / ((last.at - first.at) / 1000)) * 100);

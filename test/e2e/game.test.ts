@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import type { Hex } from "viem";
+import { createTestClient, type Hex, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { displayName } from "../../app/src/hud/format.ts";
 import type { Session } from "../../app/src/session.ts";
@@ -102,6 +102,17 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
   /** The names of the peers a player is linked with. */
   const peerNames = (player: Player) =>
     inPage(player, (session) => session.game.get()?.peer.mesh.peers.map((p) => p.name) ?? [], null);
+
+  /** Waits up to 60 s for the player's join sync to be done; if it is not, says where it stood. */
+  async function syncDone(player: Player, label: string) {
+    const sync = player.page.locator('[data-testid="sync-status"][data-state="done"]');
+    await sync.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
+      const status = await player.page.getByTestId("sync-status").textContent();
+      const peers = (await peerNames(player)).join(", ") || "none";
+      throw new Error(`${error.message}; ${label}'s sync: ${status}; ${label}'s peers: ${peers}`);
+    });
+    return sync;
+  }
 
   /** Puts the player on the ground at column (x, z), looking at (lx, ly, lz). */
   const standAt = (player: Player, x: number, z: number) =>
@@ -340,23 +351,13 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     // Each queue waits 400 ms before it anchors, by then holding the other's op too; whichever is a little
     // later could see the first's anchor land and have nothing left to send. Blocks wait for the test
     // instead: both transactions go to the mempool, then one block mines them, and the second loses.
-    const rpc = async (method: string, params: unknown[] = []) => {
-      const answer = (await (
-        await fetch(world.urls.chain, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-        })
-      ).json()) as { result?: unknown; error?: { message: string } };
-      if (answer.error) throw new Error(`${method}: ${answer.error.message}`);
-      return answer.result;
-    };
+    const testClient = createTestClient({ mode: "hardhat", transport: http(world.urls.chain) });
     const queueStats = () =>
       Promise.all(
         players.map((p) => inPage(p, (s) => ({ ...(s.game.get()?.queue.stats ?? { batches: 0, rebases: 0 }) }), null)),
       );
     const before = await queueStats();
-    await rpc("evm_setAutomine", [false]);
+    await testClient.setAutomine(false);
     let mined = false;
     const mineBoth = async () => {
       try {
@@ -369,16 +370,16 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
         await waitFor(
           "both anchors to wait in the mempool",
           async () => {
-            const pending = (await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: unknown[] };
+            const pending = await clients.publicClient.getBlock({ blockTag: "pending" });
             const rebased = (await queueStats()).some((stats, i) => stats.rebases > (before[i]?.rebases ?? 0));
             return pending.transactions.length >= 2 || rebased;
           },
           10_000,
         );
-        await rpc("evm_mine");
+        await testClient.mine({ blocks: 1 });
         mined = true;
       } finally {
-        await rpc("evm_setAutomine", [true]);
+        await testClient.setAutomine(true);
       }
     };
     const mining = mineBoth();
@@ -572,12 +573,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     // A leaves too: what B lacks now comes from the seeder.
     await a.page.goto("about:blank");
     await enter(b);
-    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
-    await sync.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
-      // Where it stood: whom B linked with, and what its sync panel said.
-      const status = await b.page.getByTestId("sync-status").textContent();
-      throw new Error(`${error.message}; B's sync: ${status}; B's peers: ${(await peerNames(b)).join(", ") || "none"}`);
-    });
+    const sync = await syncDone(b, "B");
     const fromCache = Number(await sync.getAttribute("data-from-cache"));
     const fetched = Number(await sync.getAttribute("data-fetched"));
     const counts = `${await sync.textContent()}`;
@@ -601,15 +597,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     // A comes back while B plays on, and catches up on what it missed.
     await enter(a);
     await waitFor("A and B to link again", async () => (await peerNames(b)).includes(a.name), 60_000);
-    await a.page
-      .locator('[data-testid="sync-status"][data-state="done"]')
-      .waitFor({ timeout: 60_000 })
-      .catch(async (error: Error) => {
-        const status = await a.page.getByTestId("sync-status").textContent();
-        throw new Error(
-          `${error.message}; A's sync: ${status}; A's peers: ${(await peerNames(a)).join(", ") || "none"}`,
-        );
-      });
+    await syncDone(a, "A");
     // The seeder stops (it served B in the last stage, and claims that below): from now on only A can serve A's
     // new versions, so B's receipts for them name A.
     const seederCount = /receipts (\d+)/.exec(seederCli?.stdout() ?? "");
@@ -676,12 +664,7 @@ describe("e2e: two players in Chromium, a Node seeder, the whole local world", {
     const collected = a.page.getByTestId("receipts-collected");
     const receiptsBefore = Number(await collected.getAttribute("data-count"));
     await enter(b);
-    const sync = b.page.locator('[data-testid="sync-status"][data-state="done"]');
-    await sync.waitFor({ timeout: 60_000 }).catch(async (error: Error) => {
-      // Where it stood: whom B linked with, and what its sync panel said.
-      const status = await b.page.getByTestId("sync-status").textContent();
-      throw new Error(`${error.message}; B's sync: ${status}; B's peers: ${(await peerNames(b)).join(", ") || "none"}`);
-    });
+    const sync = await syncDone(b, "B");
     assert.ok(
       Number(await sync.getAttribute("data-fetched")) >= 1,
       `B fetches the version it missed from A (${await sync.textContent()})`,

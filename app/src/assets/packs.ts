@@ -20,7 +20,7 @@ import type { PcmSound, SoundBank } from "./sounds.ts";
 export type AssetState =
   | { step: "built-in"; note?: string }
   | { step: "checking"; name: string; bytes: number }
-  /** `failures`: why each earlier try gave up ("CODE: message (details)"), the pause after it waited. */
+  /** `failures`: why each earlier try gave up ("CODE: message", the details in the message), each in turn. */
   | { step: "fetching"; name: string; bytes: number; failures: string[] }
   | {
       step: "ready";
@@ -134,7 +134,7 @@ export class AssetPacks {
     const torrents = peer.torrents;
     if (!torrents) throw new SeedcraftError("ASSETS_NO_DATA_PLANE", "The peer has no data plane to fetch the pack.");
     const failures: string[] = [];
-    this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes, failures });
+    this.state.set({ step: "fetching", name: pin.name, bytes: pin.bytes, failures: [] });
     let lastError: unknown;
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       if (attempt > 0 && !(lastError instanceof SeedcraftError && lastError.code === "FILE_MISMATCH"))
@@ -158,9 +158,9 @@ export class AssetPacks {
   }
 }
 
+/** A try's error as the state keeps it: a SeedcraftError's message already carries its details. */
 function describe(error: unknown): string {
-  if (error instanceof SeedcraftError)
-    return `${error.code}: ${error.message}${error.details ? ` (${error.details})` : ""}`;
+  if (error instanceof SeedcraftError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }
 
