@@ -243,7 +243,13 @@ try {
     round(((await framesDrawn(a)) - (framesBefore[0] as number)) / editsS, 1),
     round(((await framesDrawn(bPlayer)) - (framesBefore[1] as number)) / editsS, 1),
   ];
-  log(`  frames drawn meanwhile: A ${framesPerS[0]}/s, B ${framesPerS[1]}/s`);
+  const drawing = async (p: NetnsPlayer) => {
+    const s = await p.page.evaluate(() => (window as unknown as SeedcraftWindow).seedcraft.session.world.stats());
+    return `scale ${s.renderScale.toFixed(2)}, frame ${s.frameCostMs} ms, ${s.drawCalls} draws, ${s.triangles} triangles, view ${s.viewDistance}`;
+  };
+  log(
+    `  frames drawn meanwhile: A ${framesPerS[0]}/s (${await drawing(a)}), B ${framesPerS[1]}/s (${await drawing(bPlayer)})`,
+  );
   const wanted = made.filter((r) => r.key && r.refused === undefined);
   const deadline = Date.now() + 15_000;
   let applied = (await probeTimes(bPlayer)).ops;

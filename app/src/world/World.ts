@@ -141,12 +141,16 @@ const SLOW_FRAME_MS = 28;
 const QUICK_FRAME_MS = 18;
 const RESCALE_EVERY_MS = 500;
 /**
- * Under software GL, a frame whose only change is peers' avatars walking waits until this long after the last
- * one (about 30 a second): drawing them at 60 took a whole core in bench:soak, which the game's own network,
- * the indexer and the other programs on a GPU-less machine then lacked. Our own moves, edits and chunks are
- * drawn at the next frame as before.
+ * Under software GL, a frame whose only changes are ambient (peers' avatars walking, an edit's outline changing
+ * colour) waits until this long after the last one (about 30 a second), and longer while frames are slow: at
+ * least AMBIENT_FRAME_SHARE frame costs apart, so that ambient frames keep at most half of the main thread.
+ * Drawing them at 60 took a whole core in bench:soak, which the game's own network, the indexer and the other
+ * programs on a GPU-less machine then lacked; and each software frame holds the main thread (the browser reads
+ * it back), so a peer's op arriving meanwhile waits for it (bench:networks). Our own moves, edits and chunks,
+ * and peers' edits, are drawn at the next frame as before.
  */
 const AMBIENT_FRAME_MS = 1000 / 30 - 4;
+const AMBIENT_FRAME_SHARE = 2;
 const OUTLINE_COLORS: Record<OutlineState, number> = { provisional: 0xffd400, anchoring: 0x38c8ff, failed: 0xff3b3b };
 /** Main-thread time per frame for putting received meshes into the scene. */
 const UPLOAD_BUDGET_MS = 4;
@@ -282,7 +286,7 @@ export class World {
   #workerQueues = { meshQueue: 0, generateQueue: 0, lastMeshMs: 0 };
   #lastUploadMs = 0;
   #dirty = true;
-  /** Only peers' avatars moved since the last frame drawn (see AMBIENT_FRAME_MS). */
+  /** Only ambient changes (peers' avatars, outline colours) since the last frame drawn (see AMBIENT_FRAME_MS). */
   #ambient = false;
   #drawnAtMs = 0;
   #framesDrawn = 0;
@@ -460,19 +464,22 @@ export class World {
       if (existing) {
         this.scene.remove(existing);
         this.#outlines.delete(key);
-        this.invalidate();
+        this.#ambient = true;
       }
       return;
     }
     const material = this.#outlineMaterial(state);
-    if (existing) existing.material = material;
-    else {
-      const outline = new LineSegments(this.#outlineGeometry, material);
-      outline.position.set(position[0] + 0.5, position[1] + 0.5, position[2] + 0.5);
-      outline.renderOrder = 10;
-      this.scene.add(outline);
-      this.#outlines.set(key, outline);
+    if (existing) {
+      // Only its colour changes: it can wait for the next ambient frame.
+      if (existing.material !== material) this.#ambient = true;
+      existing.material = material;
+      return;
     }
+    const outline = new LineSegments(this.#outlineGeometry, material);
+    outline.position.set(position[0] + 0.5, position[1] + 0.5, position[2] + 0.5);
+    outline.renderOrder = 10;
+    this.scene.add(outline);
+    this.#outlines.set(key, outline);
     this.invalidate();
   }
 
@@ -718,7 +725,10 @@ export class World {
     this.target.update(this.camera, this.#solid);
     if (this.target.changed) this.invalidate();
     if (this.onFrame?.(dt, now0)) this.#ambient = true;
-    const ambientDue = this.#ambient && (!this.softwareGl || now0 - this.#drawnAtMs >= AMBIENT_FRAME_MS);
+    const ambientDue =
+      this.#ambient &&
+      (!this.softwareGl ||
+        now0 - this.#drawnAtMs >= Math.max(AMBIENT_FRAME_MS, AMBIENT_FRAME_SHARE * this.#frameCostMs));
     if (!this.#dirty && !ambientDue) return;
     this.#dirty = false;
     this.#ambient = false;
