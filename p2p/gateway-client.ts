@@ -22,6 +22,7 @@ import { Backoff } from "../core/backoff.ts";
 import { SeedcraftError } from "../core/errors.ts";
 import { type IceServer, parseIceServers } from "../core/ice-servers.ts";
 import { decodeCard, encodeCard, type PeerCard } from "./card.ts";
+import { keyOfKind } from "./key-kind.ts";
 
 export type GatewayAddress = { host: string; port: number };
 
@@ -261,7 +262,8 @@ export class GatewayDht {
    */
   static async connect(
     urls: string | readonly string[],
-    secretKey: Uint8Array = ed25519.utils.randomSecretKey(),
+    // A browser's key (the gateway's clients are browsers): a Node peer's is higher, so we offer to it.
+    secretKey: Uint8Array = keyOfKind("browser", () => ed25519.utils.randomSecretKey(), ed25519.getPublicKey),
   ): Promise<GatewayDht> {
     const list = typeof urls === "string" ? [urls] : [...urls];
     if (list.length === 0 || list.length > 16) throw new GatewayError("BAD_REQUEST", "Give 1 to 16 gateways.");

@@ -1,6 +1,7 @@
 /**
  * Opens a WebRTC connection to a peer known by its DHT key, with the offer and the answer carried in
- * BEP44 mailboxes (no server). The lower key offers. Signals are sent whole (no trickle): a mailbox
+ * BEP44 mailboxes (no server). The lower key offers, and keys say what kind of peer holds them, so a browser
+ * always offers to a Node peer (p2p/key-kind.ts). Signals are sent whole (no trickle): a mailbox
  * keeps only its latest message, so a description goes once its candidates are gathered, in the compact
  * mailbox item of p2p/signal-item.ts (under the DHT's 1000 bytes with host, server-reflexive and relay
  * candidates), and is rebuilt into an SDP on arrival (p2p/sdp.ts). Isomorphic: Node passes
@@ -90,7 +91,10 @@ export function parseSignal(payload: Uint8Array): MailSignal | undefined {
   }
 }
 
-/** Whether this side offers: the lower public key does, so both sides agree without talking. */
+/**
+ * Whether this side offers, so that both sides agree without talking: the lower public key does. A browser's
+ * key is always lower than a Node peer's (p2p/key-kind.ts), so between the two the browser offers.
+ */
 export function isOfferer(own: Uint8Array, remote: Uint8Array): boolean {
   for (let i = 0; i < Math.min(own.length, remote.length); i++)
     if (own[i] !== remote[i]) return (own[i] as number) < (remote[i] as number);

@@ -17,6 +17,7 @@ import createDebug from "debug";
 import { SeedcraftError } from "../../core/errors.ts";
 import { decodeCard, encodeCard, type PeerCard } from "../card.ts";
 import { ANNOUNCE_MAX_AGE_MS, ITEM_MAX_AGE_MS, lifetimeMs } from "../dht-lifetime.ts";
+import { keyOfKind } from "../key-kind.ts";
 import type { DhtAddress } from "../signal.ts";
 import { nodeIdOfKey } from "../topics.ts";
 
@@ -198,7 +199,10 @@ export class WorldDht {
   /** Starts a node listening on `host:port` (127.0.0.1 and a free port by default). */
   static async start(options: WorldDhtOptions): Promise<WorldDht> {
     if (options.hostedKey && options.hostedKey.length !== 32) throw new DhtError("An ed25519 public key is 32 bytes.");
-    const secretKey = options.hostedKey ? undefined : (options.secretKey ?? new Uint8Array(randomBytes(32)));
+    // A Node peer's own key is of the Node kind: a browser then offers to it (p2p/signal.ts, keyKind).
+    const secretKey = options.hostedKey
+      ? undefined
+      : (options.secretKey ?? keyOfKind("node", () => new Uint8Array(randomBytes(32)), ed25519PublicKey));
     const publicKey = secretKey ? ed25519PublicKey(secretKey) : (options.hostedKey as Uint8Array);
     const slot = options.slot ?? 0;
     if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT || (slot > 0 && !options.hostedKey))

@@ -4,6 +4,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import bencode from "bencode";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { decodeCard, encodeCard, InvalidCardError, makeCard } from "../../p2p/card.ts";
+import { keyKind, keyOfKind } from "../../p2p/key-kind.ts";
 import { ed25519PublicKey, ed25519Verify, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { connectThroughDht, isOfferer, parseSignal } from "../../p2p/node/signal.ts";
 
@@ -143,6 +144,17 @@ describe("p2p: discovery on the DHT", { timeout: 60_000 }, () => {
     if (!one || !two) throw new Error("unreachable");
     nodes.push(one, two);
     assert.notEqual(isOfferer(one.publicKey, two.publicKey), isOfferer(two.publicKey, one.publicKey));
+    // Node peers' keys are of the Node kind; a browser's key, of the other, is always the one that offers.
+    assert.equal(keyKind(one.publicKey), "node");
+    assert.equal(keyKind(two.publicKey), "node");
+    for (let i = 0; i < 20; i++) {
+      const browser = ed25519.getPublicKey(
+        keyOfKind("browser", () => ed25519.utils.randomSecretKey(), ed25519.getPublicKey),
+      );
+      assert.equal(keyKind(browser), "browser");
+      assert.equal(isOfferer(browser, one.publicKey), true);
+      assert.equal(isOfferer(one.publicKey, browser), false);
+    }
     const [a, b] = await Promise.all([connectThroughDht(one, two.publicKey), connectThroughDht(two, one.publicKey)]);
     try {
       const got = new Promise<string>((resolve) =>

@@ -8,8 +8,10 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { makeCard } from "../../p2p/card.ts";
 import { GatewayDht, GatewayError } from "../../p2p/gateway-client.ts";
+import { keyKind } from "../../p2p/key-kind.ts";
 import { nodeIdOfKey, regionTopic, WorldDht } from "../../p2p/node/dht.ts";
 import { DhtGateway } from "../../p2p/node/gateway.ts";
+import { isOfferer } from "../../p2p/signal.ts";
 import { waitFor } from "../helpers/world.ts";
 
 const LEDGER = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
@@ -49,6 +51,10 @@ describe("p2p: the browser gateway", { timeout: 60_000 }, () => {
   it("lets a client that signs its own items be found, read, mailed and knocked like any DHT peer", async () => {
     const client = await GatewayDht.connect(gateway.url);
     clients.push(client);
+    // A browser's key: lower than any Node peer's, so the browser offers and its ICE agent controls.
+    assert.equal(keyKind(client.publicKey), "browser");
+    assert.equal(keyKind(node.publicKey), "node");
+    assert.equal(isOfferer(client.publicKey, node.publicKey), true);
     // Its card, signed by the client, published through the gateway.
     const session = privateKeyToAccount(generatePrivateKey());
     const wallet = privateKeyToAccount(generatePrivateKey()).address;
