@@ -16,7 +16,7 @@
  * - seeder_energy_claimed: the world's seeder's energy balance at the end (its claims landed).
  * - rss_growth_pct: per part (process group), from the first sample after warm-up (or after its restart) to
  *   the last; restarts: per part, from run.json.
- * Usage: npm run bench:soak [-- --minutes 4 --players 4 --kill indexer]   Last line: one JSON object.
+ * Usage: npm run bench:soak [-- --minutes 4 --players 4 --kill indexer --block-time 1]   Last line: one JSON object.
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { appendFileSync, openSync, readFileSync } from "node:fs";
@@ -51,12 +51,15 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "4" },
     players: { type: "string", default: "4" },
     kill: { type: "string", default: "indexer" },
+    // As `npm start` runs the world: a block a second once deployed (0: a block per transaction).
+    "block-time": { type: "string", default: "1" },
   },
   strict: true,
 });
 const MINUTES = Number(values.minutes);
 const HEADLESS = Number(values.players);
 const KILLED = values.kill as (typeof PART_NAMES)[number];
+const BLOCK_TIME = values["block-time"];
 if (!(MINUTES >= 2 && MINUTES <= 600)) throw new Error(`--minutes must be 2 to 600, got ${values.minutes}`);
 if (!(Number.isInteger(HEADLESS) && HEADLESS >= 0 && HEADLESS <= 16))
   throw new Error(`--players must be 0 to 16, got ${values.players}`);
@@ -202,7 +205,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
 let cli: Awaited<ReturnType<typeof startCliWorld>> | undefined;
 try {
   log(`starting the world (state ${world.stateDir})`);
-  cli = await startCliWorld(world);
+  cli = await startCliWorld(world, ["--block-time", BLOCK_TIME]);
   const deployment = await readDeployment("bench-soak");
   log("world up; starting the players");
 
@@ -653,7 +656,7 @@ try {
     },
     page_errors: pageErrors.length,
     chromium_frames_per_s: framesPerS === undefined ? null : round(framesPerS),
-    measured: `${MINUTES} min of seedcraft up (every part) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
+    measured: `${MINUTES} min of seedcraft up --block-time ${BLOCK_TIME} (every part, as npm start runs it) with ${HEADLESS} headless players (seedcraft peer, 0.5 edits/s each, walking 3 blocks) and 1 Chromium player (a block placed or broken every 3 s) near the world's seeder; at ${STALL_AT * 100}% the proxy between the indexer and the chain's WebSocket stops forwarding newHeads (sockets stay open) until the end; at ${KILL_AT * 100}% ${KILLED} is killed (SIGKILL to its process group); lag sampled every 1 s once both recovered (the killed part back, and ready for the indexer; chain head over HTTP vs /v1/status); the Chromium player stands 4 blocks from the seeder and at ${RELOAD_AT * 100}% comes back with its chunk cache emptied (its join sync leeches from the seeder); seeding epochs of 60 s; the seeder's balance is read once its auto-claim lands (up to ${CLAIM_WAIT_MS / 1000} s after the run); RSS of each part's process group every 10 s, growth from the first sample after ${WARM_AT * 100}% of the run (for the killed part, ${RESTART_WARM_MS / 1000} s after it was back) to the end; edits settle for up to ${SETTLE_MS / 1000} s after the run`,
     machine: { cores: os.cpus().length, node: process.version, load_avg: os.loadavg().map((v) => round(v, 2)) },
   };
   console.log(JSON.stringify(result));

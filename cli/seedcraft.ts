@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `seedcraft`: the command line of the local world.
- *   seedcraft up [--only chain,deploy,indexer,app --host a --public-host h --ice-servers json]
+ *   seedcraft up [--only chain,deploy,indexer,app --host a --public-host h --ice-servers json --block-time s]
  *                                                    start the local world (what `npm start` runs)
  *   seedcraft reset                                  forget local chain state (indexer data, deployments)
  *   seedcraft peer [--at x,z --walk r --edits-per-s n]  a headless player (cli/peer.ts)
@@ -63,6 +63,9 @@ Commands:
            --turn                 run the world's own STUN/TURN server (coturn) even so; it runs anyway
                                   with --public-host and no --ice-servers. The gateway gives players
                                   credentials for it good for an hour; its secret stays in the state folder
+           --block-time <s>       once deployed, the chain mines a block every <s> seconds (0.1..60) holding
+                                  what was sent meanwhile, as a live chain does; 0, a block per transaction
+                                  (SEEDCRAFT_BLOCK_TIME; 0; \`npm start\` gives 1)
   reset    Delete local state after the chain was reset: the indexer's database, and
            Ignition's journal and deployments/<network>.json of the local chain.
 ${PEER_HELP}
@@ -157,6 +160,17 @@ function describeRestart(event: PartRestart): string {
   }
 }
 
+/** `--block-time` (or SEEDCRAFT_BLOCK_TIME): seconds, 0 or 0.1..60. */
+function blockTimeFlag(flag: string | undefined): number {
+  const [name, value] =
+    flag === undefined ? ["SEEDCRAFT_BLOCK_TIME", process.env.SEEDCRAFT_BLOCK_TIME] : ["--block-time", flag];
+  if (value === undefined || value.trim() === "") return 0;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(seconds === 0 || (seconds >= 0.1 && seconds <= 60)))
+    throw new UsageError(`${name} ${JSON.stringify(value)} is not 0 or a number of seconds from 0.1 to 60`);
+  return seconds;
+}
+
 async function up(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -166,11 +180,13 @@ async function up(args: string[]): Promise<number> {
       "public-host": { type: "string" },
       "ice-servers": { type: "string" },
       turn: { type: "boolean" },
+      "block-time": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
   });
   const parts = parseParts(values.only);
+  const blockTimeS = blockTimeFlag(values["block-time"]);
   const ports = parsePorts();
   const iceServers = iceServersFlag(values["ice-servers"]);
   // Checked before anything starts: a bind address that is not this machine's fails here, in seconds.
@@ -193,6 +209,7 @@ async function up(args: string[]): Promise<number> {
     }),
     network: process.env.SEEDCRAFT_NETWORK || "localhost",
     stateDir: process.env.SEEDCRAFT_STATE_DIR || undefined,
+    blockTimeS,
   });
   const withheld = iceServers.length - publicIceServers(iceServers).length;
   if (withheld > 0)

@@ -132,6 +132,12 @@ export type WorldOptions = {
   iceServers?: readonly IceServer[];
   /** Names deployments/<network>.json. Default "localhost". */
   network?: string;
+  /**
+   * Seconds between the chain's blocks once the contracts are deployed: each block then holds every
+   * transaction sent meanwhile, as on a live chain. 0 (the default): a block per transaction, and an empty
+   * one every second. Used only when the world runs its own chain.
+   */
+  blockTimeS?: number;
   /** Where logs and indexer state go. Default <root>/.seedcraft. */
   stateDir?: string;
   /** Per-part health timeout. Default 90 s (the indexer's first start compiles). */
@@ -202,7 +208,7 @@ type PartSpec = {
    */
   serving?: (logOffset: number) => Promise<string | undefined>;
   /** Runs after a task exits 0; returns a detail line. */
-  after?: () => string;
+  after?: () => string | Promise<string>;
   /** Working directory, relative to the root. Default: the root. */
   cwd?: string;
   /** What it does while its log is still empty (shown while it starts). */
@@ -296,6 +302,32 @@ async function fetchJson(url: string, init?: RequestInit): Promise<{ status: num
   }
 }
 
+/**
+ * Makes the local chain mine a block every `seconds`, holding the transactions sent meanwhile, rather than
+ * one per transaction (Hardhat's interval mining). Throws a PartFailedError (BLOCK_TIME_REFUSED) if the chain
+ * does not take it.
+ */
+export async function setBlockTime(url: string, seconds: number): Promise<void> {
+  for (const [method, params] of [
+    ["evm_setAutomine", [false]],
+    ["evm_setIntervalMining", [Math.round(seconds * 1000)]],
+  ] as const) {
+    const answer = await fetchJson(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    const body = answer?.body as { error?: { message?: string } } | undefined;
+    if (answer?.status !== 200 || !body || body.error)
+      throw new PartFailedError(
+        "BLOCK_TIME_REFUSED",
+        "chain",
+        `chain: could not set a block every ${seconds} s.`,
+        `${url} did not take ${method}: ${body?.error?.message ?? `HTTP ${answer?.status ?? "unreachable"}`}`,
+      );
+  }
+}
+
 export async function rpcChainId(url: string): Promise<number | undefined> {
   const answer = await fetchJson(url, {
     method: "POST",
@@ -345,6 +377,8 @@ export class World extends EventEmitter {
   };
   readonly network: string;
   readonly stateDir: string;
+  /** Seconds between blocks after the deploy (WorldOptions.blockTimeS); 0, a block per transaction. */
+  readonly blockTimeS: number;
   /** Where every part listens, and the name others are given for it. */
   readonly host: string;
   readonly publicHost: string;
@@ -390,6 +424,9 @@ export class World extends EventEmitter {
     };
     this.#turnRelayPorts = options.turnRelayPorts;
     this.network = options.network ?? "localhost";
+    this.blockTimeS = options.blockTimeS ?? 0;
+    if (!(this.blockTimeS === 0 || (this.blockTimeS >= 0.1 && this.blockTimeS <= 60)))
+      throw new RangeError(`blockTimeS is 0 or 0.1..60, not ${this.blockTimeS}`);
     this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
     this.#timeoutMs = options.timeoutMs ?? 90_000;
     this.#restartBackoff = options.restartBackoff;
@@ -521,12 +558,16 @@ export class World extends EventEmitter {
           timeoutMs: 300_000,
           // It starts beside the chain (STARTS_AFTER): once compiled, it waits as long as the chain may take to start.
           env: this.parts.includes("chain") ? { ...env, SEEDCRAFT_WAIT_FOR_CHAIN_MS: String(this.#timeoutMs) } : env,
-          after: () => {
+          after: async () => {
             const file = path.join(ROOT, "deployments", `${this.network}.json`);
             const deployment = JSON.parse(readFileSync(file, "utf8")) as {
               contracts: { ChunkLedger: { address: string } };
             };
-            return `ChunkLedger ${deployment.contracts.ChunkLedger.address} and 3 more → deployments/${this.network}.json`;
+            const deployed = `ChunkLedger ${deployment.contracts.ChunkLedger.address} and 3 more → deployments/${this.network}.json`;
+            // Deployed a transaction a block (quick); the world then runs at its block time.
+            if (this.blockTimeS === 0 || !this.parts.includes("chain")) return deployed;
+            await setBlockTime(local.chain, this.blockTimeS);
+            return `${deployed}; a block every ${this.blockTimeS} s from now`;
           },
         };
       case "indexer": {
@@ -792,7 +833,7 @@ export class World extends EventEmitter {
       if (service.exitInfo !== undefined) {
         if (spec.kind === "task" && service.exitInfo === "exit code 0") {
           service.log.end();
-          return spec.after?.() ?? "done";
+          return (await spec.after?.()) ?? "done";
         }
         throw new PartExitedError(spec.part, `exited while starting (${service.exitInfo})`, logFile, tail(logFile));
       }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dhtAnswers } from "../../cli/world.ts";
+import { localClients } from "../helpers/chain-clients.ts";
 import {
   isAlive,
   portsFree,
@@ -20,9 +21,12 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
   const ports = Object.values(world.ports);
   const extra = PARTS ? ["--only", PARTS] : [];
 
-  it("binds --host, hands out --public-host and the ICE servers, refuses a second start naming the taken port, and Ctrl-C stops every child", async (t) => {
+  it("binds --host, hands out --public-host and the ICE servers, mines at --block-time, refuses a second start naming the taken port, and Ctrl-C stops every child", async (t) => {
     const stun = { urls: "stun:127.0.0.1:3478" };
-    const hosts = ["--host", "127.0.0.1", "--public-host", "localhost", "--ice-servers", JSON.stringify([stun])];
+    const hosts = [
+      ...["--host", "127.0.0.1", "--public-host", "localhost", "--ice-servers", JSON.stringify([stun])],
+      ...["--block-time", "1"],
+    ];
     const first = await startCliWorld(world, [...extra, ...hosts]);
     t.after(() => stopCliWorld(world, first));
     const pids = servicePids(world);
@@ -47,6 +51,24 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
       assert.deepEqual(config.gateways, [`ws://localhost:${world.ports.gateway}`]);
       assert.deepEqual(config.trackers, [`ws://localhost:${world.ports.tracker}`]);
       assert.deepEqual(config.iceServers, [stun]);
+      // Deployed, the chain mines a block a second holding what was sent meanwhile: two transactions sent
+      // together land in one block (a block each, were it mining per transaction).
+      assert.match(first.stdout(), /a block every 1 s from now/);
+      const { publicClient, walletClient } = await localClients(
+        world.env.SEEDCRAFT_NETWORK as string,
+        `http://127.0.0.1:${world.ports.chain}`,
+      );
+      const nonce = await publicClient.getTransactionCount({ address: walletClient.account.address });
+      // Sent just after a block, so that both meet the same one (a second to spare).
+      const before = await publicClient.getBlockNumber({ cacheTime: 0 });
+      await waitFor("the next block", async () => (await publicClient.getBlockNumber({ cacheTime: 0 })) > before);
+      const sent = await Promise.all(
+        [0, 1].map((i) =>
+          walletClient.sendTransaction({ to: walletClient.account.address, value: 0n, nonce: nonce + i }),
+        ),
+      );
+      const receipts = await Promise.all(sent.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
+      assert.equal(receipts[0]?.blockNumber, receipts[1]?.blockNumber, "both in one block");
     }
 
     const second = runCli(["up", ...extra, ...hosts], world.env);
@@ -118,6 +140,8 @@ describe("seedcraft up", { timeout: 300_000 }, () => {
       ["up", "--verbose"],
       ["up", "--host", "::1"],
       ["up", "--public-host", "http://localhost:80"],
+      ["up", "--block-time", "0.01"],
+      ["up", "--block-time", "soon"],
       ["fly"],
     ]) {
       const cli = runCli(args, world.env);
