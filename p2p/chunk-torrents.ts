@@ -458,6 +458,7 @@ export class ChunkTorrents {
       return;
     }
     if (this.#now() - started > 1000) log("serving %s took %d ms to start", key.slice(0, 10), this.#now() - started);
+    else log("serving %s to %s", key.slice(0, 10), peerId.slice(0, 10));
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     this.#served++;
     if (!torrent.addPeer(stream)) {
@@ -608,15 +609,18 @@ export class ChunkTorrents {
 
     const torrent = this.#client.add(noPrefix(key), { ...IN_MEMORY, announce: this.#trackers });
     const marks: [string, number][] = [["add", started]];
-    torrent.once("wire", () => marks.push(["wire", this.#now()]));
     torrent.once("metadata", () => marks.push(["metadata", this.#now()]));
-    // Bytes each linked peer sent: counted as they come (WebTorrent drops seeders' wires once done).
+    // Bytes each linked peer sent: counted as they come (WebTorrent drops seeders' wires once done). Each wire's
+    // handshake is marked with whose it is: a linked peer's (over the mesh) or one the trackers found.
     const received = new Map<string, number>();
     torrent.on("wire", (wire: Wire) => {
+      let linked: string | undefined;
       for (const [peerId, peer] of torrent._peers) {
         if (peer.wire !== wire || !this.#links.has(peerId)) continue;
+        linked = peerId;
         wire.on("download", (bytes: number) => received.set(peerId, (received.get(peerId) ?? 0) + bytes));
       }
+      marks.push([linked ? `wire ${linked.slice(0, 8)}` : "wire (trackers' peer)", this.#now()]);
     });
     const opened = new Set<string>();
     const streams: WireStream[] = [];
