@@ -7,8 +7,11 @@
  * Frame: kind (u8) · whose stream (u8: 0 = the sender opened it, 1 = the receiver did) · stream id (u32 LE) ·
  * payload. OPEN carries the 20-byte infoHash; a peer that does not serve it answers END at once.
  */
+import createDebug from "debug";
 import { Duplex } from "streamx";
 import { bytesToHex, type Hex, hexToBytes } from "viem";
+
+const debug = createDebug("seedcraft:mux");
 
 const OPEN = 1;
 const DATA = 2;
@@ -146,12 +149,16 @@ export class TorrentMux {
     channel.onmessage = (event) => this.#receive(event.data);
     channel.onclose = () => this.close();
     // Settled when the channel opens, or closes first (nothing waits on it forever).
+    debug("%s: torrent channel %s", peerId.slice(0, 10), channel.readyState);
     this.#opened =
       channel.readyState === "open"
         ? Promise.resolve()
         : new Promise((resolve) => {
             this.#settleOpened = resolve;
-            channel.onopen = () => resolve();
+            channel.onopen = () => {
+              debug("%s: torrent channel open", peerId.slice(0, 10));
+              resolve();
+            };
           });
   }
 
@@ -170,6 +177,13 @@ export class TorrentMux {
     const stream = new WireStream(this, this.peerId, infoHash, key, true);
     if (options.maxBytesIn !== undefined) stream.maxBytesIn = options.maxBytesIn;
     this.#mine.set(key, stream);
+    debug(
+      "%s: opening stream %d for %s (channel %s)",
+      this.peerId.slice(0, 10),
+      key,
+      infoHash.slice(0, 10),
+      this.#channel.readyState,
+    );
     this.sendFrame(OPEN, key, true, hexToBytes(infoHash));
     return stream;
   }
@@ -225,7 +239,16 @@ export class TorrentMux {
       }
     };
     if (this.#channel.readyState === "open") send();
-    else void this.#opened.then(send);
+    else {
+      debug(
+        "%s: frame %d of stream %d waits for the channel (%s)",
+        this.peerId.slice(0, 10),
+        kind,
+        key,
+        this.#channel.readyState,
+      );
+      void this.#opened.then(send);
+    }
   }
 
   /** @internal A stream is gone: forget its id. */
@@ -265,6 +288,7 @@ export class TorrentMux {
           return;
         }
         const infoHash = bytesToHex(payload);
+        debug("%s: stream %d opened for %s", this.peerId.slice(0, 10), key, infoHash.slice(0, 10));
         const stream = new WireStream(this, this.peerId, infoHash, key, false);
         if (this.#theirs.size >= MAX_STREAMS) {
           this.#events.onViolation("MUX_TOO_MANY_STREAMS", `more than ${MAX_STREAMS} streams open`);
