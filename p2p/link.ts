@@ -8,7 +8,7 @@
 import type Peer from "simple-peer";
 import type { Hex } from "viem";
 import { channelBinding } from "./hello.ts";
-import type { FrameChannel } from "./torrent-mux.ts";
+import { type FrameChannel, holdFrames } from "./torrent-mux.ts";
 
 export interface Link {
   /** Both sides' DTLS fingerprints hashed (the hello signs it). */
@@ -74,7 +74,10 @@ export class SimplePeerLink implements Link {
       maxRetransmits: 0,
     });
     this.#lossy.binaryType = "arraybuffer";
-    this.torrentChannel = pc.createDataChannel("torrent", { negotiated: true, id: TORRENT_CHANNEL_ID });
+    // Held until the mux takes it: the other side may open a wire before we have verified its hello.
+    this.torrentChannel = holdFrames(
+      pc.createDataChannel("torrent", { negotiated: true, id: TORRENT_CHANNEL_ID }) as unknown as FrameChannel,
+    );
     this.#lossy.onmessage = (event: MessageEvent) => this.#deliver(event.data);
     peer.on("data", (data: Uint8Array) => this.#deliver(data));
     peer.on("close", () => this.#end());

@@ -47,6 +47,81 @@ export type FrameChannel = {
   close(): void;
 };
 
+/** Messages a link's torrent channel holds before its mux takes it: at most this many bytes. */
+export const MAX_HELD_BYTES = 256 * 1024;
+
+/**
+ * A link's torrent channel from the moment the link opens: binary messages, and those that arrive before a
+ * handler is set wait (up to MAX_HELD_BYTES; beyond, they are dropped), then go to the first `onmessage` set.
+ *
+ * Each side gives its channel to a TorrentMux once it has verified the other side's hello, and the other
+ * side may verify ours first and open a wire at once: its OPEN frame then came to a channel with no handler
+ * and was lost, and the fetch waited on a wire that never answered (bench:networks: asset packs fetched
+ * through the trackers after 10 s).
+ */
+export function holdFrames(channel: FrameChannel): FrameChannel {
+  channel.binaryType = "arraybuffer";
+  let held: MessageEvent[] | undefined = [];
+  let heldBytes = 0;
+  let handler: ((event: MessageEvent) => void) | null = null;
+  channel.onmessage = (event: MessageEvent) => {
+    if (handler) return handler(event);
+    const size = event.data instanceof ArrayBuffer ? event.data.byteLength : 0;
+    if (!held || heldBytes + size > MAX_HELD_BYTES) return;
+    held.push(event);
+    heldBytes += size;
+  };
+  return {
+    get readyState() {
+      return channel.readyState;
+    },
+    get bufferedAmount() {
+      return channel.bufferedAmount;
+    },
+    get bufferedAmountLowThreshold() {
+      return channel.bufferedAmountLowThreshold;
+    },
+    set bufferedAmountLowThreshold(value: number) {
+      channel.bufferedAmountLowThreshold = value;
+    },
+    get binaryType() {
+      return channel.binaryType;
+    },
+    set binaryType(value: string) {
+      channel.binaryType = value;
+    },
+    get onmessage() {
+      return handler;
+    },
+    set onmessage(value: ((event: MessageEvent) => void) | null) {
+      handler = value;
+      const waiting = held ?? [];
+      held = value ? undefined : held;
+      if (value) for (const event of waiting) value(event);
+    },
+    get onbufferedamountlow() {
+      return channel.onbufferedamountlow;
+    },
+    set onbufferedamountlow(value: ((event: Event) => void) | null) {
+      channel.onbufferedamountlow = value;
+    },
+    get onclose() {
+      return channel.onclose;
+    },
+    set onclose(value: ((event: Event) => void) | null) {
+      channel.onclose = value;
+    },
+    get onopen() {
+      return channel.onopen;
+    },
+    set onopen(value: ((event: Event) => void) | null) {
+      channel.onopen = value;
+    },
+    send: (data: Uint8Array<ArrayBuffer>) => channel.send(data),
+    close: () => channel.close(),
+  };
+}
+
 export type MuxViolation =
   | "MUX_BAD_FRAME"
   | "MUX_UNKNOWN_STREAM"

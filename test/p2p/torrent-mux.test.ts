@@ -27,19 +27,20 @@ describe("p2p: torrent wires multiplexed on a link", () => {
     releaseWebRtc();
   });
 
+  const side = (link: SimplePeerLink, id: string): Side => {
+    const made: Side = { mux: undefined as unknown as TorrentMux, streams: [], controls: [], violations: [] };
+    made.mux = new TorrentMux(id, link.torrentChannel, {
+      onStream: (stream, infoHash) => made.streams.push({ stream, infoHash }),
+      onControl: (bytes) => made.controls.push(bytes),
+      onViolation: (code) => made.violations.push(code),
+      onClose: () => {},
+    });
+    return made;
+  };
+
   async function pair(): Promise<{ a: Side; b: Side; raw: RTCDataChannel }> {
     const { a, b } = await loopbackPair();
     open.push(a, b);
-    const side = (link: SimplePeerLink, id: string): Side => {
-      const made: Side = { mux: undefined as unknown as TorrentMux, streams: [], controls: [], violations: [] };
-      made.mux = new TorrentMux(id, link.torrentChannel, {
-        onStream: (stream, infoHash) => made.streams.push({ stream, infoHash }),
-        onControl: (bytes) => made.controls.push(bytes),
-        onViolation: (code) => made.violations.push(code),
-        onClose: () => {},
-      });
-      return made;
-    };
     const linkA = new SimplePeerLink(a);
     const linkB = new SimplePeerLink(b);
     return { a: side(linkA, "b"), b: side(linkB, "a"), raw: linkA.torrentChannel as unknown as RTCDataChannel };
@@ -75,6 +76,23 @@ describe("p2p: torrent wires multiplexed on a link", () => {
     await waitFor("the control message", () => b.controls.length === 1, 5000);
     assert.equal(new TextDecoder().decode(b.controls[0]), "receipts");
     assert.deepEqual([...a.violations, ...b.violations], []);
+  });
+
+  it("keeps what comes before this side's mux takes the channel: a wire opened before our hello was verified", async () => {
+    const { a, b } = await loopbackPair();
+    open.push(a, b);
+    const linkA = new SimplePeerLink(a);
+    const linkB = new SimplePeerLink(b);
+    // A verified B's hello first and opens a wire; B takes its channel only later.
+    const early = side(linkA, "b");
+    early.mux.open(INFO_HASH);
+    await early.mux.control(new TextEncoder().encode("receipts"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const late = side(linkB, "a");
+    await waitFor("the early stream at b", () => late.streams.length === 1, 5000);
+    assert.equal(late.streams[0]?.infoHash, INFO_HASH);
+    await waitFor("the early control message", () => late.controls.length === 1, 5000);
+    assert.deepEqual([...early.violations, ...late.violations], []);
   });
 
   it("counts bad frames and floods as violations, and cuts a stream that brings too much", async () => {
