@@ -66,7 +66,9 @@ export function holdFrames(channel: FrameChannel): FrameChannel {
   let handler: ((event: MessageEvent) => void) | null = null;
   channel.onmessage = (event: MessageEvent) => {
     if (handler) return handler(event);
-    const size = event.data instanceof ArrayBuffer ? event.data.byteLength : 0;
+    // Whatever it is (the mux strikes what is not a frame), it counts against the bound.
+    const data = event.data as { byteLength?: number; length?: number } | undefined;
+    const size = data?.byteLength ?? data?.length ?? MAX_HELD_BYTES;
     if (!held || heldBytes + size > MAX_HELD_BYTES) return;
     held.push(event);
     heldBytes += size;

@@ -7,7 +7,15 @@ import { after, describe, it } from "node:test";
 import type Peer from "simple-peer";
 import { SimplePeerLink } from "../../p2p/link.ts";
 import { releaseWebRtc } from "../../p2p/node/rtc.ts";
-import { MAX_STREAM_BYTES_IN, type MuxViolation, TorrentMux, type WireStream } from "../../p2p/torrent-mux.ts";
+import {
+  type FrameChannel,
+  holdFrames,
+  MAX_HELD_BYTES,
+  MAX_STREAM_BYTES_IN,
+  type MuxViolation,
+  TorrentMux,
+  type WireStream,
+} from "../../p2p/torrent-mux.ts";
 import { loopbackPair } from "../helpers/rtc.ts";
 import { waitFor } from "../helpers/world.ts";
 
@@ -93,6 +101,21 @@ describe("p2p: torrent wires multiplexed on a link", () => {
     assert.equal(late.streams[0]?.infoHash, INFO_HASH);
     await waitFor("the early control message", () => late.controls.length === 1, 5000);
     assert.deepEqual([...early.violations, ...late.violations], []);
+  });
+
+  it("holds at most MAX_HELD_BYTES before the mux takes the channel, in order", () => {
+    const raw = { onmessage: null, binaryType: "blob" } as unknown as FrameChannel;
+    const held = holdFrames(raw);
+    assert.equal(raw.binaryType, "arraybuffer");
+    const message = (i: number) => new MessageEvent("message", { data: new Uint8Array(1024).fill(i % 256).buffer });
+    for (let i = 0; i < MAX_HELD_BYTES / 1024 + 50; i++) raw.onmessage?.(message(i));
+    raw.onmessage?.(new MessageEvent("message", { data: "not a frame" }));
+    const got: number[] = [];
+    held.onmessage = (event) => got.push(new Uint8Array(event.data as ArrayBuffer)[0] as number);
+    assert.equal(got.length, MAX_HELD_BYTES / 1024, "the rest was dropped");
+    assert.deepEqual(got.slice(0, 3), [0, 1, 2]);
+    raw.onmessage?.(message(7));
+    assert.equal(got.at(-1), 7, "later ones go straight to the handler");
   });
 
   it("counts bad frames and floods as violations, and cuts a stream that brings too much", async () => {
