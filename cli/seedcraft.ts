@@ -40,6 +40,9 @@ import { SEED_HELP, seed } from "./seed.ts";
 import { TURN_HELP, turn } from "./turn.ts";
 import {
   ALL_PART_NAMES,
+  isBlockTime,
+  MAX_BLOCK_TIME_S,
+  MIN_BLOCK_TIME_S,
   type PartName,
   type PartProgress,
   type PartRestart,
@@ -160,14 +163,16 @@ function describeRestart(event: PartRestart): string {
   }
 }
 
-/** `--block-time` (or SEEDCRAFT_BLOCK_TIME): seconds, 0 or 0.1..60. */
+/** `--block-time` (or SEEDCRAFT_BLOCK_TIME): seconds, 0 or MIN_BLOCK_TIME_S..MAX_BLOCK_TIME_S (isBlockTime). */
 function blockTimeFlag(flag: string | undefined): number {
   const [name, value] =
     flag === undefined ? ["SEEDCRAFT_BLOCK_TIME", process.env.SEEDCRAFT_BLOCK_TIME] : ["--block-time", flag];
   if (value === undefined || value.trim() === "") return 0;
   const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(seconds === 0 || (seconds >= 0.1 && seconds <= 60)))
-    throw new UsageError(`${name} ${JSON.stringify(value)} is not 0 or a number of seconds from 0.1 to 60`);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !isBlockTime(seconds))
+    throw new UsageError(
+      `${name} ${JSON.stringify(value)} is not 0 or a number of seconds from ${MIN_BLOCK_TIME_S} to ${MAX_BLOCK_TIME_S}`,
+    );
   return seconds;
 }
 

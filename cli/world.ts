@@ -302,6 +302,23 @@ async function fetchJson(url: string, init?: RequestInit): Promise<{ status: num
   }
 }
 
+/** One JSON-RPC call to the chain at `url`: its HTTP answer, or undefined when the chain did not answer. */
+function rpcCall(url: string, method: string, params: readonly unknown[]) {
+  return fetchJson(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+}
+
+/** The block times `seedcraft up` takes, in seconds: 0 (a block per transaction), or MIN..MAX. */
+export const MIN_BLOCK_TIME_S = 0.1;
+export const MAX_BLOCK_TIME_S = 60;
+
+export function isBlockTime(seconds: number): boolean {
+  return seconds === 0 || (seconds >= MIN_BLOCK_TIME_S && seconds <= MAX_BLOCK_TIME_S);
+}
+
 /**
  * Makes the local chain mine a block every `seconds`, holding the transactions sent meanwhile, rather than
  * one per transaction (Hardhat's interval mining). Throws a PartFailedError (BLOCK_TIME_REFUSED) if the chain
@@ -312,11 +329,7 @@ export async function setBlockTime(url: string, seconds: number): Promise<void> 
     ["evm_setAutomine", [false]],
     ["evm_setIntervalMining", [Math.round(seconds * 1000)]],
   ] as const) {
-    const answer = await fetchJson(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    });
+    const answer = await rpcCall(url, method, params);
     const body = answer?.body as { error?: { message?: string } } | undefined;
     if (answer?.status !== 200 || !body || body.error)
       throw new PartFailedError(
@@ -329,11 +342,7 @@ export async function setBlockTime(url: string, seconds: number): Promise<void> 
 }
 
 export async function rpcChainId(url: string): Promise<number | undefined> {
-  const answer = await fetchJson(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-  });
+  const answer = await rpcCall(url, "eth_chainId", []);
   const result = (answer?.body as { result?: unknown } | undefined)?.result;
   return typeof result === "string" ? Number.parseInt(result, 16) : undefined;
 }
@@ -425,8 +434,8 @@ export class World extends EventEmitter {
     this.#turnRelayPorts = options.turnRelayPorts;
     this.network = options.network ?? "localhost";
     this.blockTimeS = options.blockTimeS ?? 0;
-    if (!(this.blockTimeS === 0 || (this.blockTimeS >= 0.1 && this.blockTimeS <= 60)))
-      throw new RangeError(`blockTimeS is 0 or 0.1..60, not ${this.blockTimeS}`);
+    if (!isBlockTime(this.blockTimeS))
+      throw new RangeError(`blockTimeS is 0 or ${MIN_BLOCK_TIME_S}..${MAX_BLOCK_TIME_S}, not ${this.blockTimeS}`);
     this.stateDir = options.stateDir ?? path.join(ROOT, ".seedcraft");
     this.#timeoutMs = options.timeoutMs ?? 90_000;
     this.#restartBackoff = options.restartBackoff;

@@ -199,7 +199,7 @@ export class WorldDht {
   /** Starts a node listening on `host:port` (127.0.0.1 and a free port by default). */
   static async start(options: WorldDhtOptions): Promise<WorldDht> {
     if (options.hostedKey && options.hostedKey.length !== 32) throw new DhtError("An ed25519 public key is 32 bytes.");
-    // A Node peer's own key is of the Node kind: a browser then offers to it (p2p/signal.ts, keyKind).
+    // A Node peer's own key is of the Node kind: a browser then offers to it (p2p/key-kind.ts).
     const secretKey = options.hostedKey
       ? undefined
       : (options.secretKey ?? keyOfKind("node", () => new Uint8Array(randomBytes(32)), ed25519PublicKey));
